@@ -1,0 +1,59 @@
+/** The `switchboard` command: flags + environment + file → config → a running server, stopped by SIGTERM/SIGINT. */
+import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
+import { createLogger } from '../observe/logger.js';
+import { startServer } from '../server.js';
+import { parseArgs } from './args.js';
+import { helpText } from './help.js';
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let config;
+  try {
+    const args = parseArgs(argv);
+    if (args.help) {
+      process.stdout.write(helpText());
+      return;
+    }
+    config = loadConfig({ file: args.configFile, env: process.env, overrides: args.overrides });
+    if (args.printConfig) {
+      process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
+      return;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchboard: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+  const log = createLogger(config.log);
+  let server;
+  try {
+    server = await startServer(config, log);
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : `cannot start: ${(err as Error).message}`;
+    log.fatal({ err }, message);
+    log.flush();
+    process.stderr.write(`switchboard: ${message}\n`);
+    process.exitCode = err instanceof ConfigError ? 2 : 1;
+    return;
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(1);
+    log.info({ signal }, 'signal received');
+    server.stop().then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

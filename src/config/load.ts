@@ -1,0 +1,145 @@
+/**
+ * Builds the effective config: defaults < JSON file < environment < flags.
+ * Environment and flag values arrive as strings; each is converted to the type
+ * its key has in the schema before validation, so errors name the key and
+ * where the bad value came from.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type LeafKind = 'string' | 'number' | 'boolean' | 'json';
+type Leaves = Map<string, LeafKind>;
+
+export const ENV_PREFIX = 'SWITCHBOARD_';
+
+/** Dotted key → what kind of value it takes, read off the schema itself so it never drifts. */
+export const configKeys: Leaves = collectLeaves(configSchema, '', new Map());
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (;;) {
+    const def = s.def as { type: string; innerType?: z.ZodType };
+    if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType) s = def.innerType;
+    else return s;
+  }
+}
+
+function collectLeaves(schema: z.ZodType, prefix: string, out: Leaves): Leaves {
+  const s = unwrap(schema);
+  if (s instanceof z.ZodObject) {
+    for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodType>)) collectLeaves(v, prefix ? `${prefix}.${k}` : k, out);
+    return out;
+  }
+  const t = (s.def as { type: string }).type;
+  out.set(prefix, t === 'number' ? 'number' : t === 'boolean' ? 'boolean' : t === 'string' || t === 'enum' ? 'string' : 'json');
+  return out;
+}
+
+/** `limits.maxFrameBytes` → `SWITCHBOARD_LIMITS_MAX_FRAME_BYTES`. */
+export function envName(key: string): string {
+  return ENV_PREFIX + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function convert(kind: LeafKind, raw: string): unknown {
+  switch (kind) {
+    case 'number': {
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+    }
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(raw)) return true;
+      if (/^(false|0|no|off)$/i.test(raw)) return false;
+      return raw;
+    case 'json':
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        return raw;
+      }
+    default:
+      return raw;
+  }
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    const next = node[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+export interface ConfigSources {
+  /** Path of a JSON config file. */
+  file?: string;
+  env?: Record<string, string | undefined>;
+  /** Dotted key → raw string, from the command line. */
+  overrides?: Record<string, string>;
+}
+
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const raw: Record<string, unknown> = {};
+  const origin = new Map<string, string>();
+  const file = sources.file ?? sources.env?.[`${ENV_PREFIX}CONFIG`];
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    try {
+      Object.assign(raw, JSON.parse(text));
+    } catch (e) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  for (const [key, kind] of configKeys) {
+    const name = envName(key);
+    const v = sources.env?.[name];
+    if (v !== undefined && v !== '') {
+      setPath(raw, key, convert(kind, v));
+      origin.set(key, `environment variable ${name}`);
+    }
+  }
+  for (const [key, v] of Object.entries(sources.overrides ?? {})) {
+    const kind = configKeys.get(key);
+    if (!kind) throw new ConfigError(`unknown option --${key} (see --help for the list of keys)`);
+    setPath(raw, key, convert(kind, v));
+    origin.set(key, `flag --${key}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = i.path.join('.');
+      const from = origin.get(key) ?? (file ? `config file ${file}` : 'defaults');
+      if (i.code === 'unrecognized_keys') return `${key ? key + ': ' : ''}unknown key(s) ${i.keys.join(', ')} (in ${from})`;
+      return `${key || '(root)'}: ${i.message} (from ${from})`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+const SECRET_KEYS = new Set(['auth.jwt.secret']);
+
+/** The effective config with secrets masked, for `--print-config` and the startup log. */
+export function redactConfig(config: Config): Config {
+  const copy = structuredClone(config) as Record<string, unknown>;
+  for (const key of SECRET_KEYS) {
+    const parts = key.split('.');
+    let node: Record<string, unknown> | undefined = copy;
+    for (const p of parts.slice(0, -1)) node = node?.[p] as Record<string, unknown> | undefined;
+    const last = parts[parts.length - 1]!;
+    if (node && node[last] !== undefined) node[last] = '***';
+  }
+  return copy as Config;
+}

@@ -1,0 +1,127 @@
+/**
+ * Every setting Switchboard has, with its default. The same schema validates a
+ * config file, environment variables (SWITCHBOARD_LIMITS_MAX_FRAME_BYTES for
+ * limits.maxFrameBytes) and flags (--limits.maxFrameBytes 65536).
+ */
+import { z } from 'zod';
+
+const roomRule = z.strictObject({
+  /** Exact room name, or a prefix ending in `*` (`team-*`). */
+  match: z.string().min(1),
+  kind: z.enum(['public', 'private', 'push']),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Path of the WebSocket endpoint. */
+      path: z.string().startsWith('/').default('/ws'),
+      /** Folder served at `/`. Unset: the bundled web chat; empty string: serve no files. */
+      webRoot: z.string().optional(),
+      tls: z
+        .strictObject({ cert: z.string().optional(), key: z.string().optional() })
+        .prefault({})
+        .refine((t) => (t.cert === undefined) === (t.key === undefined), 'tls needs both cert and key (file paths)'),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /** Accept `?user=NAME` without a token. Unset: on only when no JWT key is configured and the host is loopback. */
+      dev: z.boolean().optional(),
+      /** Dev identities on a non-loopback address must be asked for by name. */
+      allowDevOnPublicHost: z.boolean().default(false),
+      /** How long a connection without a token may wait before sending `auth`. */
+      timeoutMs: z.number().int().positive().default(5000),
+      jwt: z
+        .strictObject({
+          /** HS256/384/512 shared secret. */
+          secret: z.string().min(16, 'jwt secret must be at least 16 characters').optional(),
+          /** PEM public key (SPKI) for RS*, PS* or ES* tokens, or a path to a PEM file. */
+          publicKey: z.string().optional(),
+          algorithms: z.array(z.string()).optional(),
+          issuer: z.string().optional(),
+          audience: z.string().optional(),
+          /** Claim listing the private rooms the user may join (names or `prefix*`). */
+          roomsClaim: z.string().default('rooms'),
+        })
+        .prefault({})
+        .refine((j) => !(j.secret && j.publicKey), 'configure either auth.jwt.secret or auth.jwt.publicKey, not both'),
+    })
+    .prefault({}),
+  sessions: z
+    .strictObject({
+      /** `multiple`: a user may hold several sessions; `replace`: a new session closes the user's older ones. */
+      policy: z.enum(['multiple', 'replace']).default('multiple'),
+      maxPerUser: z.number().int().positive().default(10),
+    })
+    .prefault({}),
+  heartbeat: z
+    .strictObject({
+      intervalMs: z.number().int().min(50).default(25_000),
+      timeoutMs: z.number().int().min(50).default(10_000),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxConnections: z.number().int().positive().default(10_000),
+      maxFrameBytes: z.number().int().min(1024).default(64 * 1024),
+      maxTextLength: z.number().int().positive().default(8_000),
+      messagesPerSecond: z.number().positive().default(50),
+      burst: z.number().int().positive().default(100),
+      /** Messages refused for rate within one second before the session is closed (4006). */
+      maxRateStrikes: z.number().int().positive().default(20),
+      roomsPerSession: z.number().int().positive().default(100),
+      /** Bytes queued for a session that has not read them yet before it is closed (4005). */
+      maxQueueBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+      /** Messages queued for a session that has not read them yet before it is closed (4005). */
+      maxQueueMessages: z.number().int().positive().default(10_000),
+      /** How long a closing connection may take to answer the close frame before it is cut off. */
+      closeTimeoutMs: z.number().int().positive().default(5_000),
+    })
+    .prefault({}),
+  compression: z
+    .strictObject({
+      /** Offer permessage-deflate to clients that ask for it. */
+      enabled: z.boolean().default(false),
+      /** Frames smaller than this are sent uncompressed. */
+      thresholdBytes: z.number().int().nonnegative().default(1024),
+    })
+    .prefault({}),
+  welcome: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** `{user}` is replaced by the user id. */
+      text: z.string().default('Welcome to Switchboard, {user}!'),
+    })
+    .prefault({}),
+  rooms: z
+    .strictObject({
+      /** First matching rule decides a room's kind; unmatched rooms are public. */
+      rules: z.array(roomRule).default([
+        { match: 'private:*', kind: 'private' },
+        { match: 'push:*', kind: 'push' },
+      ]),
+      /** Send join/leave presence events to room members. */
+      presenceEvents: z.boolean().default(true),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Write logs to this file instead of stdout. */
+      file: z.string().optional(),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** How long a graceful stop waits for sockets to close before it ends them. */
+      graceMs: z.number().int().nonnegative().default(5_000),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type RoomKind = z.infer<typeof roomRule>['kind'];

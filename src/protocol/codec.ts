@@ -1,0 +1,40 @@
+/**
+ * The JSON encoding. A WebSocket text frame carries one or more protocol
+ * messages separated by a newline (0x0A); JSON.stringify never emits a raw
+ * newline, so the separator cannot occur inside a message. Both directions use
+ * the same rule. A binary encoding would keep the message shapes and replace
+ * only this file.
+ */
+import type { ServerPush } from './pushes.js';
+
+export const MESSAGE_SEPARATOR = 0x0a;
+
+/** Encodes one push. Called once per message, whatever the number of recipients. */
+export function encodePush(push: ServerPush): Buffer {
+  return Buffer.from(JSON.stringify(push));
+}
+
+export type DecodedLine = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** Splits a frame into its messages and parses each; a bad line does not spoil the others. */
+export function decodeFrame(data: Buffer, onLine: (line: DecodedLine) => void): void {
+  let start = 0;
+  const len = data.length;
+  while (start < len) {
+    let end = data.indexOf(MESSAGE_SEPARATOR, start);
+    if (end === -1) end = len;
+    if (end > start) {
+      const text = data.toString('utf8', start, end);
+      if (text.trim() !== '') onLine(parseLine(text));
+    }
+    start = end + 1;
+  }
+}
+
+function parseLine(text: string): DecodedLine {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}

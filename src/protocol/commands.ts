@@ -1,0 +1,109 @@
+/**
+ * Client → server commands: the one schema both encodings follow. Every command
+ * is an object with a `type` and an optional client-chosen `id` that the reply
+ * (or error) echoes. Objects are strict: a field the server sets itself, such as
+ * `from`, is refused rather than silently trusted or dropped.
+ */
+import { z } from 'zod';
+
+export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+export const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,128}$/;
+export const BUILTIN_CONTENT_TYPES = ['text', 'image', 'file', 'audio', 'video'] as const;
+export const MEDIA_CONTENT_TYPES = ['image', 'file', 'audio', 'video'] as const;
+/** Custom content types: lower-case, start with `x-`, so they can never clash with future built-ins. */
+export const CUSTOM_CONTENT_TYPE = /^x-[a-z0-9][a-z0-9._-]{0,39}$/;
+export const SIGNAL_KINDS = ['offer', 'answer', 'candidate', 'hangup', 'ringing', 'reject'] as const;
+
+const requestId = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().min(1).max(64)]);
+const room = z.string().regex(ROOM_NAME, 'room names are 1-100 characters of A-Z a-z 0-9 _ . : -');
+const user = z.string().regex(USER_ID, 'user ids are 1-128 characters without spaces or control characters');
+const contentType = z
+  .string()
+  .refine((t) => (BUILTIN_CONTENT_TYPES as readonly string[]).includes(t) || CUSTOM_CONTENT_TYPE.test(t), {
+    message: 'contentType must be text, image, file, audio, video or a custom type x-…',
+  });
+/** Client's own key for idempotent publish; a resend with the same key is not stored twice (durable store). */
+const messageKey = z.string().min(1).max(64);
+
+/** Media body: what a client needs to show or fetch an uploaded file. */
+export const mediaBody = z.strictObject({
+  url: z.string().min(1).max(2048),
+  name: z.string().max(256).optional(),
+  mime: z.string().max(128).optional(),
+  size: z.number().int().nonnegative().optional(),
+  width: z.number().int().nonnegative().optional(),
+  height: z.number().int().nonnegative().optional(),
+  durationMs: z.number().int().nonnegative().optional(),
+  caption: z.string().max(4000).optional(),
+});
+export type MediaBody = z.infer<typeof mediaBody>;
+
+const base = { id: requestId.optional() };
+
+export const commandSchemas = {
+  auth: z.strictObject({ type: z.literal('auth'), ...base, token: z.string().min(1).max(8192) }),
+  ping: z.strictObject({ type: z.literal('ping'), ...base }),
+  join: z.strictObject({ type: z.literal('join'), ...base, room }),
+  leave: z.strictObject({ type: z.literal('leave'), ...base, room }),
+  publish: z.strictObject({
+    type: z.literal('publish'),
+    ...base,
+    room,
+    contentType: contentType.default('text'),
+    body: z.unknown(),
+    key: messageKey.optional(),
+  }),
+  send: z.strictObject({
+    type: z.literal('send'),
+    ...base,
+    to: user,
+    contentType: contentType.default('text'),
+    body: z.unknown(),
+    key: messageKey.optional(),
+  }),
+  typing: z
+    .strictObject({ type: z.literal('typing'), ...base, room: room.optional(), to: user.optional(), active: z.boolean().default(true) })
+    .refine((c) => (c.room === undefined) !== (c.to === undefined), { message: 'typing needs exactly one of room or to' }),
+  signal: z.strictObject({
+    type: z.literal('signal'),
+    ...base,
+    to: user,
+    callId: z.string().min(1).max(64),
+    kind: z.enum(SIGNAL_KINDS),
+    data: z.unknown().optional(),
+  }),
+  presence: z.strictObject({ type: z.literal('presence'), ...base, room }),
+  rooms: z.strictObject({ type: z.literal('rooms'), ...base }),
+} as const;
+
+export type CommandType = keyof typeof commandSchemas;
+export type Command = { [K in CommandType]: z.infer<(typeof commandSchemas)[K]> }[CommandType];
+export type CommandOf<K extends CommandType> = z.infer<(typeof commandSchemas)[K]>;
+export type RequestId = z.infer<typeof requestId>;
+
+export function isCommandType(t: unknown): t is CommandType {
+  return typeof t === 'string' && Object.prototype.hasOwnProperty.call(commandSchemas, t);
+}
+
+/** Checks a body against its content type; returns an error message or null. */
+export function checkBody(type: string, body: unknown, maxTextLength: number): string | null {
+  if (type === 'text') {
+    if (typeof body !== 'string' || body.length === 0) return 'a text body is a non-empty string';
+    if (body.length > maxTextLength) return `text body longer than ${maxTextLength} characters`;
+    return null;
+  }
+  if ((MEDIA_CONTENT_TYPES as readonly string[]).includes(type)) {
+    const r = mediaBody.safeParse(body);
+    return r.success ? null : `${type} body: ${describeIssues(r.error)}`;
+  }
+  return body === undefined ? 'body is required' : null;
+}
+
+/** One line naming the first bad field, e.g. `room: room names are …`. */
+export function describeIssues(error: z.ZodError): string {
+  const first = error.issues[0];
+  if (!first) return 'invalid';
+  const path = first.path.join('.');
+  if (first.code === 'unrecognized_keys') return `unknown field(s): ${first.keys.join(', ')}`;
+  return path ? `${path}: ${first.message}` : first.message;
+}

@@ -1,0 +1,102 @@
+/**
+ * Puts the parts together: config → auth, hub, outbound flusher, timer wheel,
+ * gateway, HTTP server. Returns a handle to stop it gracefully.
+ */
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Authenticator, resolveDevMode } from './auth/authenticator.js';
+import { ConfigError } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { Hub } from './hub/hub.js';
+import { messageIdSource } from './hub/ids.js';
+import type { Logger } from './observe/logger.js';
+import { CloseCode } from './protocol/codes.js';
+import { Flusher } from './session/flusher.js';
+import { Gateway } from './transport/gateway.js';
+import { TimerWheel } from './transport/heartbeat.js';
+import { createHttpServer } from './transport/http-server.js';
+
+export interface RunningServer {
+  readonly hub: Hub;
+  /** http(s)://host:port */
+  readonly url: string;
+  /** ws(s)://host:port/path */
+  readonly wsUrl: string;
+  readonly port: number;
+  /** Stops accepting, closes every session with 1001, waits up to shutdown.graceMs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const BUNDLED_WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const { dev, error } = resolveDevMode(config.auth, config.server.host);
+  if (error) throw new ConfigError(error);
+  if (dev)
+    log.warn(
+      'DEV AUTH IS ON: anyone can connect as any user with ?user=NAME. Configure auth.jwt.secret or auth.jwt.publicKey before exposing this server.',
+    );
+  const now = Date.now;
+  const flusher = new Flusher();
+  const { heartbeat, auth: authCfg, limits } = config;
+  const wheel = new TimerWheel(
+    Math.max(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),
+    Math.min(heartbeat.intervalMs, heartbeat.timeoutMs),
+    now,
+  );
+  const hub = new Hub({
+    tick: flusher.tick,
+    now,
+    nextId: messageIdSource(now),
+    roomRules: config.rooms.rules,
+    presenceEvents: config.rooms.presenceEvents,
+    roomsPerSession: limits.roomsPerSession,
+    sessionPolicy: config.sessions.policy,
+    maxSessionsPerUser: config.sessions.maxPerUser,
+  });
+  const gateway = new Gateway({
+    config,
+    hub,
+    flusher,
+    wheel,
+    auth: new Authenticator(authCfg, dev),
+    log: log.child({ part: 'gateway' }),
+    now,
+  });
+  let ready = false;
+  const webRoot = config.server.webRoot === undefined ? BUNDLED_WEB : config.server.webRoot || null;
+  const http = createHttpServer(config, webRoot, {
+    upgrade: (req, socket, head) => void gateway.handleUpgrade(req, socket, head),
+    ready: () => ready,
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.server.port, config.server.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  wheel.start();
+  ready = true;
+  const port = (http.address() as AddressInfo).port;
+  const tls = Boolean(config.server.tls.cert);
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const wsUrl = `${tls ? 'wss' : 'ws'}://${host}:${port}${config.server.path}`;
+  log.info({ url, ws: wsUrl, devAuth: dev }, 'switchboard listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      ready = false;
+      log.info({ sessions: gateway.connections }, 'shutting down');
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      await gateway.closeAll(CloseCode.GoingAway, 'server shutting down', config.shutdown.graceMs);
+      wheel.stop();
+      http.closeAllConnections();
+      await closed;
+      log.info('stopped');
+    })());
+  return { hub, url, wsUrl, port, stop };
+}

@@ -1,0 +1,251 @@
+/**
+ * One WebSocket connection: the session the hub sees, the wire its outbox
+ * writes to, and its deadlines on the shared timer wheel. Closing is
+ * idempotent and leaves nothing behind: the hub forgets the session at once,
+ * the queue is dropped, and no byte is written after the close frame.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Identity } from '../auth/authenticator.js';
+import { HubError } from '../hub/errors.js';
+import type { HubSession } from '../hub/session.js';
+import type { SharedBatch } from '../hub/shared-batch.js';
+import { decodeFrame, encodePush, type DecodedLine } from '../protocol/codec.js';
+import { CloseCode, ErrorCode } from '../protocol/codes.js';
+import { commandSchemas, describeIssues, isCommandType, type RequestId } from '../protocol/commands.js';
+import type { ServerPush } from '../protocol/pushes.js';
+import { handlers, isRouted } from '../session/dispatch.js';
+import { PING_FRAME } from '../session/frame.js';
+import { Outbox, type Wire } from '../session/outbox.js';
+import { RateLimiter } from '../session/rate-limit.js';
+import type { GatewayContext } from './context.js';
+import { rawSocket } from './raw-socket.js';
+import type { Timed } from './heartbeat.js';
+
+type State = 'pending' | 'open' | 'closing' | 'closed';
+type Beat = 'idle' | 'awaiting-pong';
+
+export class Connection implements HubSession, Wire, Timed {
+  user = '';
+  grants: readonly string[] = [];
+  readonly rooms = new Set<string>();
+  wheelSlot = -1;
+  state: State = 'pending';
+  readonly preframed: boolean;
+  private expiresAt: number | null = null;
+  private beat: Beat = 'idle';
+  /** Any frame from the peer since the last ping proves it alive. */
+  private heard = false;
+  private readonly socket: Socket;
+  private readonly outbox: Outbox;
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    readonly id: string,
+    private readonly ws: WebSocket,
+    private readonly ctx: GatewayContext,
+  ) {
+    this.socket = rawSocket(ws);
+    this.preframed = !ws.extensions.includes('permessage-deflate');
+    this.outbox = new Outbox(this, ctx.flusher, ctx.config.limits, () => this.close(CloseCode.SlowConsumer, 'slow consumer: send queue overflowed'));
+    this.limiter = new RateLimiter(ctx.config.limits, ctx.now());
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('pong', () => (this.heard = true));
+    ws.on('close', () => this.onClosed());
+    ws.on('error', (err) => ctx.log.debug({ session: id, err: err.message }, 'socket error'));
+  }
+
+  // ── Wire ────────────────────────────────────────────────────────────────
+
+  get bufferedBytes(): number {
+    return this.preframed ? this.socket.writableLength : this.ws.bufferedAmount;
+  }
+
+  writeFrame(frame: Buffer): boolean {
+    return this.socket.write(frame);
+  }
+
+  sendPayload(payload: Buffer): void {
+    this.ws.send(payload, { binary: false });
+  }
+
+  // ── HubSession ──────────────────────────────────────────────────────────
+
+  send(bytes: Buffer): void {
+    this.outbox.push(bytes);
+  }
+
+  sendShared(batch: SharedBatch, start: number): void {
+    this.outbox.pushShared(batch, start);
+  }
+
+  push(message: ServerPush): void {
+    this.outbox.push(encodePush(message));
+  }
+
+  /** Closes with a code the client can read. Safe to call any number of times, in any state. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closing';
+    this.outbox.close();
+    this.ctx.hub.disconnect(this);
+    if (wasOpen) this.ctx.log.debug({ session: this.id, user: this.user, code, reason }, 'closing session');
+    this.ws.close(code, reason);
+    if (code === CloseCode.HeartbeatTimeout) {
+      // The peer stopped answering; waiting for its half of the close handshake would only hold the socket.
+      this.ws.terminate();
+    } else {
+      // A peer that never completes the handshake is cut off after the grace period.
+      this.ctx.wheel.schedule(this, this.ctx.config.limits.closeTimeoutMs);
+    }
+  }
+
+  /** Ends the socket without a handshake (shutdown after the grace period). */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private onClosed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.outbox.close();
+    this.ctx.wheel.cancel(this);
+    this.ctx.hub.disconnect(this);
+    this.ctx.forget(this);
+  }
+
+  // ── identity ────────────────────────────────────────────────────────────
+
+  /** Becomes a session: the hub registers it, then it is greeted. */
+  open(identity: Identity): void {
+    if (this.state !== 'pending') return;
+    this.user = identity.user;
+    this.grants = identity.grants;
+    this.expiresAt = identity.expiresAt;
+    const verdict = this.ctx.hub.connect(this);
+    if (!verdict.ok) {
+      this.close(verdict.code, verdict.reason);
+      return;
+    }
+    this.state = 'open';
+    const { config } = this.ctx;
+    this.push({
+      type: 'connected',
+      session: this.id,
+      user: this.user,
+      heartbeat: { intervalMs: config.heartbeat.intervalMs, timeoutMs: config.heartbeat.timeoutMs },
+      limits: {
+        maxFrameBytes: config.limits.maxFrameBytes,
+        messagesPerSecond: config.limits.messagesPerSecond,
+        roomsPerSession: config.limits.roomsPerSession,
+        maxTextLength: config.limits.maxTextLength,
+      },
+    });
+    if (config.welcome.enabled)
+      this.push({ type: 'notice', from: 'System', text: config.welcome.text.replaceAll('{user}', this.user), ts: this.ctx.now() });
+    this.ctx.wheel.schedule(this, config.heartbeat.intervalMs);
+    this.ctx.log.debug({ session: this.id, user: this.user }, 'session open');
+  }
+
+  /** A connection without credentials waits this long for an `auth` message. */
+  awaitAuth(): void {
+    this.ctx.wheel.schedule(this, this.ctx.config.auth.timeoutMs);
+  }
+
+  private async onAuth(id: RequestId | undefined, token: string): Promise<void> {
+    const result = await this.ctx.auth.verifyToken(token);
+    if (this.state === 'pending') {
+      if (!result.ok) return this.close(result.code, result.reason);
+      this.open(result.identity);
+      if (id !== undefined && (this.state as State) === 'open') this.push({ type: 'reply', id, data: { session: this.id, user: this.user } });
+      return;
+    }
+    if (this.state !== 'open') return;
+    // A refresh: same user, new expiry and grants.
+    if (!result.ok || result.identity.user !== this.user) return this.error(id, ErrorCode.InvalidToken, result.ok ? 'token is for another user' : result.reason);
+    this.expiresAt = result.identity.expiresAt;
+    this.grants = result.identity.grants;
+    if (id !== undefined) this.push({ type: 'reply', id, data: { expiresAt: this.expiresAt } });
+  }
+
+  // ── deadlines (TimerWheel) ──────────────────────────────────────────────
+
+  due(now: number): void {
+    const { config, wheel } = this.ctx;
+    switch (this.state) {
+      case 'pending':
+        return this.close(CloseCode.AuthTimeout, 'no auth message in time');
+      case 'closing':
+        this.ws.terminate();
+        return;
+      case 'closed':
+        return;
+    }
+    if (this.expiresAt !== null && now >= this.expiresAt) return this.close(CloseCode.TokenExpired, 'token expired');
+    if (this.beat === 'awaiting-pong' && !this.heard) return this.close(CloseCode.HeartbeatTimeout, 'no pong in time');
+    if (this.beat === 'awaiting-pong') {
+      this.beat = 'idle';
+      wheel.schedule(this, Math.max(1, config.heartbeat.intervalMs - config.heartbeat.timeoutMs));
+      return;
+    }
+    this.heard = false;
+    this.beat = 'awaiting-pong';
+    if (this.preframed) this.socket.write(PING_FRAME);
+    else this.ws.ping();
+    wheel.schedule(this, config.heartbeat.timeoutMs);
+  }
+
+  // ── inbound ─────────────────────────────────────────────────────────────
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.heard = true;
+    if (this.state !== 'pending' && this.state !== 'open') return;
+    if (isBinary) return this.close(CloseCode.Unsupported, 'binary frames are not supported; send JSON text');
+    decodeFrame(data, this.onLine);
+  }
+
+  private readonly onLine = (line: DecodedLine): void => {
+    if (this.state !== 'pending' && this.state !== 'open') return;
+    const raw = line.ok ? line.value : undefined;
+    const id = requestIdOf(raw);
+    const verdict = this.limiter.take(this.ctx.now());
+    if (verdict === 'flood') return this.close(CloseCode.Flood, 'flooding: too many messages');
+    if (verdict === 'refuse') return this.error(id, ErrorCode.RateLimited, `more than ${this.ctx.config.limits.messagesPerSecond} messages per second`);
+    if (!line.ok) return this.error(undefined, ErrorCode.InvalidJson, `not valid JSON: ${line.error}`);
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    if (!isCommandType(type)) return this.error(id, ErrorCode.UnknownType, type === undefined ? 'a message needs a type' : `unknown type ${JSON.stringify(type)}`);
+    const parsed = commandSchemas[type].safeParse(raw);
+    if (!parsed.success) return this.error(id, ErrorCode.InvalidRequest, `${type}: ${describeIssues(parsed.error)}`);
+    const cmd = parsed.data;
+    if (cmd.type === 'ping') return this.push(cmd.id === undefined ? { type: 'pong' } : { type: 'pong', id: cmd.id });
+    if (cmd.type === 'auth') {
+      this.onAuth(cmd.id, cmd.token).catch((err: unknown) => this.internalError(cmd.id, err));
+      return;
+    }
+    if (this.state !== 'open') return this.error(id, ErrorCode.NotAuthenticated, 'send auth with a token first');
+    if (!isRouted(cmd.type)) return;
+    try {
+      const data = (handlers[cmd.type] as (s: HubSession, c: typeof cmd, ...rest: unknown[]) => unknown)(this, cmd, this.ctx.hub, this.ctx.config.limits);
+      if (cmd.id !== undefined) this.push({ type: 'reply', id: cmd.id, data: data ?? {} });
+    } catch (err) {
+      if (err instanceof HubError) this.error(cmd.id, err.code, err.message);
+      else this.internalError(cmd.id, err);
+    }
+  };
+
+  private error(id: RequestId | undefined, code: ErrorCode, message: string): void {
+    this.push(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
+  }
+
+  private internalError(id: RequestId | undefined, err: unknown): void {
+    this.ctx.log.error({ session: this.id, err }, 'command failed');
+    this.error(id, ErrorCode.Internal, 'internal error');
+  }
+}
+
+function requestIdOf(raw: unknown): RequestId | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const id = (raw as { id?: unknown }).id;
+  return typeof id === 'number' || (typeof id === 'string' && id.length <= 64) ? id : undefined;
+}

@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Config } from '../config/schema.js';
+import type { Hub } from '../hub/hub.js';
+import type { Flusher } from '../session/flusher.js';
+import type { TimerWheel } from './heartbeat.js';
+import type { Connection } from './connection.js';
+
+/** What every connection shares: built once by the gateway. */
+export interface GatewayContext {
+  readonly config: Config;
+  readonly hub: Hub;
+  readonly flusher: Flusher;
+  readonly wheel: TimerWheel;
+  readonly auth: Authenticator;
+  readonly log: Logger;
+  now(): number;
+  /** The connection has fully closed; drop it from the gateway's set. */
+  forget(c: Connection): void;
+}

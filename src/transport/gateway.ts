@@ -1,0 +1,99 @@
+/**
+ * The WebSocket endpoint: takes upgrades from our HTTP server, establishes
+ * identity (token in the URL or Authorization header, dev name, or a first
+ * `auth` message), and turns each socket into a Connection. Refusals are
+ * delivered as close codes, because a browser cannot read an HTTP status from
+ * a failed WebSocket handshake.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { AuthResult } from '../auth/authenticator.js';
+import { sessionId } from '../hub/ids.js';
+import { CloseCode } from '../protocol/codes.js';
+import { Connection } from './connection.js';
+import type { GatewayContext } from './context.js';
+
+const ignore = (): void => {};
+
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly conns = new Set<Connection>();
+  private upgrading = 0;
+  private onEmpty: (() => void) | null = null;
+  readonly ctx: GatewayContext;
+
+  constructor(ctx: Omit<GatewayContext, 'forget'>) {
+    this.ctx = {
+      ...ctx,
+      forget: (c) => {
+        this.conns.delete(c);
+        if (this.conns.size === 0) this.onEmpty?.();
+      },
+    };
+    const { config } = ctx;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: config.limits.maxFrameBytes,
+      perMessageDeflate: config.compression.enabled
+        ? { threshold: config.compression.thresholdBytes, serverNoContextTakeover: true, clientNoContextTakeover: true }
+        : false,
+    });
+  }
+
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // Until ws takes the socket over, a reset from the peer must not become an uncaught error.
+    socket.on('error', ignore);
+    const full = this.conns.size + this.upgrading >= this.ctx.config.limits.maxConnections;
+    this.upgrading++;
+    let identity: AuthResult | null = null;
+    try {
+      if (!full) identity = await this.identify(req);
+    } catch (err) {
+      this.ctx.log.error({ err }, 'identifying a connection failed');
+      identity = { ok: false, code: CloseCode.Unauthorized, reason: 'could not verify credentials' };
+    } finally {
+      this.upgrading--;
+    }
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', ignore);
+      const conn = new Connection(sessionId(), ws, this.ctx);
+      this.conns.add(conn);
+      if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
+      else if (identity === null) conn.awaitAuth();
+      else if (!identity.ok) conn.close(identity.code, identity.reason);
+      else conn.open(identity.identity);
+    });
+  }
+
+  private async identify(req: IncomingMessage): Promise<AuthResult | null> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const header = req.headers.authorization;
+    const token = url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7).trim() : null);
+    if (token) return this.ctx.auth.verifyToken(token);
+    const user = url.searchParams.get('user');
+    if (user !== null) return this.ctx.auth.devIdentity(user);
+    return null;
+  }
+
+  /** Closes every connection with `code` and resolves once all have gone (or `graceMs` has passed). */
+  async closeAll(code: number, reason: string, graceMs: number): Promise<void> {
+    for (const c of [...this.conns]) c.close(code, reason);
+    if (this.conns.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.onEmpty = resolve;
+        timer = setTimeout(resolve, graceMs);
+      });
+      clearTimeout(timer);
+      this.onEmpty = null;
+    }
+    for (const c of [...this.conns]) c.terminate();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * One timer for every connection's deadlines (pings, pong timeouts, auth
+ * timeouts, token expiry): a hashed wheel of slots, each a Set, advanced by a
+ * single interval. Scheduling and cancelling are O(1); a connection costs no
+ * timer of its own.
+ */
+
+export interface Timed {
+  /** Index of the slot holding this entry, or -1. Owned by the wheel. */
+  wheelSlot: number;
+  /** Called when the entry's deadline arrives; it may reschedule itself. */
+  due(now: number): void;
+}
+
+export class TimerWheel {
+  private readonly slots: Set<Timed>[];
+  private readonly resolution: number;
+  private cursor: number;
+  private cursorTime: number;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    /** Longest delay that will be scheduled. */
+    horizonMs: number,
+    /** Finest delay that matters. */
+    finestMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.resolution = Math.max(5, Math.floor(finestMs / 5));
+    const count = Math.ceil(horizonMs / this.resolution) + 2;
+    this.slots = Array.from({ length: count }, () => new Set<Timed>());
+    this.cursor = 0;
+    this.cursorTime = now();
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.cursorTime = this.now();
+    this.timer = setInterval(() => this.advance(), this.resolution);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  schedule(entry: Timed, delayMs: number): void {
+    this.cancel(entry);
+    const steps = Math.min(this.slots.length - 1, Math.max(1, Math.ceil(delayMs / this.resolution)));
+    const slot = (this.cursor + steps) % this.slots.length;
+    this.slots[slot]!.add(entry);
+    entry.wheelSlot = slot;
+  }
+
+  cancel(entry: Timed): void {
+    if (entry.wheelSlot >= 0) this.slots[entry.wheelSlot]!.delete(entry);
+    entry.wheelSlot = -1;
+  }
+
+  /** Fires every slot whose time has come; catches up if the event loop was late. */
+  advance(): void {
+    const now = this.now();
+    while (this.cursorTime + this.resolution <= now) {
+      this.cursorTime += this.resolution;
+      this.cursor = (this.cursor + 1) % this.slots.length;
+      const slot = this.slots[this.cursor]!;
+      if (slot.size === 0) continue;
+      for (const entry of slot) {
+        slot.delete(entry);
+        entry.wheelSlot = -1;
+        entry.due(now);
+      }
+    }
+  }
+}

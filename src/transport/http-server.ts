@@ -1,0 +1,53 @@
+/**
+ * Our own HTTP(S) server: health and readiness, the web app's files, and the
+ * WebSocket upgrade on the configured path. Any other upgrade is refused.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { Config } from '../config/schema.js';
+import { staticFiles } from './static-files.js';
+
+export interface HttpHandlers {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  ready(): boolean;
+  /** Extra routes (server API, metrics); returns true when it answered. */
+  route?(req: IncomingMessage, res: ServerResponse, pathname: string): boolean;
+}
+
+export function createHttpServer(config: Config, webRoot: string | null, handlers: HttpHandlers): Server {
+  const serveFile = webRoot ? staticFiles(webRoot) : null;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const pathname = (req.url ?? '/').split('?', 1)[0]!;
+    if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
+    if (pathname === '/readyz') return handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'stopping' });
+    if (handlers.route?.(req, res, pathname)) return;
+    if (pathname === config.server.path) return json(res, 426, { error: 'upgrade_required', message: 'connect with a WebSocket client' });
+    if (serveFile?.(req, res, pathname)) return;
+    json(res, 404, { error: 'not_found', message: `no such path: ${pathname}` });
+  };
+  const { cert, key } = config.server.tls;
+  const server = cert && key ? createHttps({ cert: readFileSync(cert), key: readFileSync(key) }, onRequest) : createHttp(onRequest);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = (req.url ?? '/').split('?', 1)[0];
+    if (pathname !== config.server.path || !handlers.ready()) {
+      socket.on('error', () => {});
+      socket.end(`HTTP/1.1 ${handlers.ready() ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    handlers.upgrade(req, socket, head);
+  });
+  // Bad HTTP from a client must not take the server down.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
