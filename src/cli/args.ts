@@ -35,7 +35,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     const kind = configKeys.get(name);
     if (value === undefined) {
       const next = args[i + 1];
-      if (kind === 'boolean' && (next === undefined || next.startsWith('--'))) value = 'true';
+      if (kind === 'boolean' && (next === undefined || next.startsWith('-'))) value = 'true';
       else if (next === undefined) throw new ConfigError(`--${name} needs a value`);
       else value = args[++i]!;
     }

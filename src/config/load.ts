@@ -120,13 +120,23 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = i.path.join('.');
-      const from = origin.get(key) ?? (file ? `config file ${file}` : 'defaults');
+      const from = originOf(origin, key) ?? (file ? `config file ${file}` : 'defaults');
       if (i.code === 'unrecognized_keys') return `${key ? key + ': ' : ''}unknown key(s) ${i.keys.join(', ')} (in ${from})`;
       return `${key || '(root)'}: ${i.message} (from ${from})`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   return parsed.data;
+}
+
+/** Where the value at `key` came from: the key itself, its nearest parent, or the keys set under it. */
+function originOf(origin: Map<string, string>, key: string): string | undefined {
+  for (let k = key; k !== ''; k = k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') {
+    const o = origin.get(k);
+    if (o) return o;
+  }
+  const below = [...origin].filter(([k]) => key === '' || k.startsWith(`${key}.`)).map(([, o]) => o);
+  return below.length > 0 ? below.join(', ') : undefined;
 }
 
 const SECRET_KEYS = new Set(['auth.jwt.secret']);

@@ -89,7 +89,7 @@ export class Outbox {
     }
     items.length = 0;
     this.starts.length = 0;
-    this.backlog = ok ? 0 : this.backlog + messages;
+    if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
     if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.onOverflow();
   }
 }

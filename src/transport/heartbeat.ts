@@ -12,12 +12,16 @@ export interface Timed {
   due(now: number): void;
 }
 
+/** Marks an entry taken out of its slot and about to fire. */
+const FIRING = -2;
+
 export class TimerWheel {
   private readonly slots: Set<Timed>[];
   private readonly resolution: number;
   private cursor: number;
   private cursorTime: number;
   private timer: NodeJS.Timeout | null = null;
+  private readonly firing: Timed[] = [];
 
   constructor(
     /** Longest delay that will be scheduled. */
@@ -47,7 +51,9 @@ export class TimerWheel {
 
   schedule(entry: Timed, delayMs: number): void {
     this.cancel(entry);
-    const steps = Math.min(this.slots.length - 1, Math.max(1, Math.ceil(delayMs / this.resolution)));
+    // Count from now, not from the last slot boundary, so nothing fires early.
+    const lag = Math.max(0, this.now() - this.cursorTime);
+    const steps = Math.min(this.slots.length - 1, Math.max(1, Math.ceil((delayMs + lag) / this.resolution)));
     const slot = (this.cursor + steps) % this.slots.length;
     this.slots[slot]!.add(entry);
     entry.wheelSlot = slot;
@@ -58,19 +64,32 @@ export class TimerWheel {
     entry.wheelSlot = -1;
   }
 
-  /** Fires every slot whose time has come; catches up if the event loop was late. */
+  /**
+   * Fires every slot whose time has come; catches up if the event loop was
+   * late. The cursor reaches `now` before any entry runs, so an entry that
+   * reschedules itself lands in the future, not in a slot still being swept.
+   */
   advance(): void {
     const now = this.now();
+    const due = this.firing;
     while (this.cursorTime + this.resolution <= now) {
       this.cursorTime += this.resolution;
       this.cursor = (this.cursor + 1) % this.slots.length;
       const slot = this.slots[this.cursor]!;
       if (slot.size === 0) continue;
       for (const entry of slot) {
-        slot.delete(entry);
-        entry.wheelSlot = -1;
-        entry.due(now);
+        entry.wheelSlot = FIRING;
+        due.push(entry);
       }
+      slot.clear();
     }
+    for (let i = 0; i < due.length; i++) {
+      const entry = due[i]!;
+      // Skipped if an earlier entry's due() cancelled or rescheduled it.
+      if (entry.wheelSlot !== FIRING) continue;
+      entry.wheelSlot = -1;
+      entry.due(now);
+    }
+    due.length = 0;
   }
 }
