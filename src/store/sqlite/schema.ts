@@ -1,0 +1,27 @@
+/** SQLite schema, one migration per entry; PRAGMA user_version records how many have run. */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE conversations (
+     id TEXT PRIMARY KEY,
+     last_seq INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE messages (
+     conv TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     sender TEXT NOT NULL,
+     content_type TEXT NOT NULL,
+     body TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     key TEXT,
+     PRIMARY KEY (conv, seq)
+   ) WITHOUT ROWID;
+   CREATE UNIQUE INDEX messages_by_key ON messages (conv, sender, key) WHERE key IS NOT NULL;
+   CREATE INDEX messages_by_ts ON messages (ts);
+   CREATE TABLE members (
+     user TEXT NOT NULL,
+     conv TEXT NOT NULL,
+     read_seq INTEGER NOT NULL,
+     PRIMARY KEY (user, conv)
+   ) WITHOUT ROWID;
+   CREATE INDEX members_by_conv ON members (conv);`,
+];

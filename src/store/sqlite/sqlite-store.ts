@@ -1,0 +1,87 @@
+/**
+ * The embedded store: SQLite (WAL) in a worker thread. Every call is a message
+ * to the worker; calls are answered in the order they were made.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Appended, HistoryPage, HistoryQuery, Membership, NewMessage, Retention, Store } from '../store.js';
+import type { Request, Response, WorkerOptions } from './worker.js';
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Payload = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(private readonly options: WorkerOptions) {}
+
+  async open(): Promise<void> {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: this.options });
+    this.worker = worker;
+    worker.on('message', (res: Response) => {
+      const p = this.pending.get(res.id);
+      if (!p) return;
+      this.pending.delete(res.id);
+      if (res.ok) p.resolve(res.value);
+      else p.reject(new Error(`sqlite: ${res.error}`));
+    });
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', (code) => this.failAll(new Error(`sqlite worker exited with code ${code}`)));
+    // The first call proves the database opened and migrated.
+    await this.call({ op: 'lastSeq', conv: '' });
+  }
+
+  async close(): Promise<void> {
+    if (!this.worker) return;
+    const w = this.worker;
+    await this.call({ op: 'close' });
+    this.worker = null;
+    await w.terminate();
+  }
+
+  append(batch: readonly NewMessage[]): Promise<Appended[]> {
+    return this.call({ op: 'append', batch: batch as NewMessage[] }) as Promise<Appended[]>;
+  }
+  history(q: HistoryQuery): Promise<HistoryPage> {
+    return this.call({ op: 'history', q }) as Promise<HistoryPage>;
+  }
+  lastSeq(conv: string): Promise<number> {
+    return this.call({ op: 'lastSeq', conv }) as Promise<number>;
+  }
+  async addMember(user: string, conv: string): Promise<void> {
+    await this.call({ op: 'addMember', user, conv });
+  }
+  async removeMember(user: string, conv: string): Promise<void> {
+    await this.call({ op: 'removeMember', user, conv });
+  }
+  memberships(user: string): Promise<Membership[]> {
+    return this.call({ op: 'memberships', user }) as Promise<Membership[]>;
+  }
+  members(conv: string): Promise<string[]> {
+    return this.call({ op: 'members', conv }) as Promise<string[]>;
+  }
+  async markRead(user: string, conv: string, seq: number): Promise<void> {
+    await this.call({ op: 'markRead', user, conv, seq });
+  }
+  trim(policy: Retention, now: number): Promise<number> {
+    return this.call({ op: 'trim', policy, now }) as Promise<number>;
+  }
+
+  private call(payload: Payload): Promise<unknown> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('sqlite store is not open'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ ...payload, id } as Request);
+    });
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.worker = null;
+  }
+}

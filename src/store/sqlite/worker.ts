@@ -1,0 +1,163 @@
+/**
+ * The SQLite store's worker thread: owns the only connection, so disk syncs
+ * never block the event loop that serves sockets. Requests arrive in order and
+ * run one at a time; an `append` batch is one transaction (group commit).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Appended, HistoryPage, HistoryQuery, Membership, NewMessage, Retention, StoredMessage } from '../store.js';
+import { SQLITE_MIGRATIONS } from './schema.js';
+
+export interface WorkerOptions {
+  file: string;
+  synchronous: 'full' | 'normal';
+}
+
+export type Request =
+  | { id: number; op: 'append'; batch: NewMessage[] }
+  | { id: number; op: 'history'; q: HistoryQuery }
+  | { id: number; op: 'lastSeq'; conv: string }
+  | { id: number; op: 'addMember' | 'removeMember'; user: string; conv: string }
+  | { id: number; op: 'memberships'; user: string }
+  | { id: number; op: 'members'; conv: string }
+  | { id: number; op: 'markRead'; user: string; conv: string; seq: number }
+  | { id: number; op: 'trim'; policy: Retention; now: number }
+  | { id: number; op: 'close' };
+
+export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+const opts = workerData as WorkerOptions;
+if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+const db = new Database(opts.file);
+db.pragma('journal_mode = WAL');
+db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+db.pragma('busy_timeout = 5000');
+migrate();
+
+function migrate(): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(SQLITE_MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+const q = {
+  byKey: db.prepare<[string, string, string], { seq: number; id: string; ts: number }>(
+    'SELECT seq, id, ts FROM messages WHERE conv = ? AND sender = ? AND key = ?',
+  ),
+  bump: db.prepare<[string], { last_seq: number }>(
+    'INSERT INTO conversations (id, last_seq) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq',
+  ),
+  insert: db.prepare('INSERT INTO messages (conv, seq, id, sender, content_type, body, ts, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+  lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
+  oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
+  before: db.prepare<[string, number, number], Row>(
+    'SELECT * FROM (SELECT conv, seq, id, sender, content_type, body, ts, key FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
+  ),
+  after: db.prepare<[string, number, number], Row>(
+    'SELECT conv, seq, id, sender, content_type, body, ts, key FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?',
+  ),
+  addMember: db.prepare<[string, string, string]>(
+    'INSERT INTO members (user, conv, read_seq) VALUES (?, ?, COALESCE((SELECT last_seq FROM conversations WHERE id = ?), 0)) ON CONFLICT DO NOTHING',
+  ),
+  removeMember: db.prepare<[string, string]>('DELETE FROM members WHERE user = ? AND conv = ?'),
+  memberships: db.prepare<[string], { conv: string; last_seq: number | null; read_seq: number }>(
+    'SELECT m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv WHERE m.user = ? ORDER BY m.conv',
+  ),
+  members: db.prepare<[string], { user: string }>('SELECT user FROM members WHERE conv = ? ORDER BY user'),
+  markRead: db.prepare<[number, string, string, number]>('UPDATE members SET read_seq = ? WHERE user = ? AND conv = ? AND read_seq < ?'),
+  trimAge: db.prepare<[number]>('DELETE FROM messages WHERE ts < ?'),
+  trimCount: db.prepare<[number]>(
+    'DELETE FROM messages WHERE seq <= (SELECT last_seq FROM conversations c WHERE c.id = messages.conv) - ?',
+  ),
+};
+
+interface Row {
+  conv: string;
+  seq: number;
+  id: string;
+  sender: string;
+  content_type: string;
+  body: string;
+  ts: number;
+  key: string | null;
+}
+
+const appendAll = db.transaction((batch: NewMessage[]): Appended[] => {
+  const out: Appended[] = [];
+  for (const m of batch) {
+    if (m.key !== null) {
+      const dup = q.byKey.get(m.conv, m.from, m.key);
+      if (dup) {
+        out.push({ seq: dup.seq, id: dup.id, ts: dup.ts, duplicate: true });
+        continue;
+      }
+    }
+    const seq = q.bump.get(m.conv)!.last_seq;
+    q.insert.run(m.conv, seq, m.id, m.from, m.contentType, m.body, m.ts, m.key);
+    out.push({ seq, id: m.id, ts: m.ts, duplicate: false });
+  }
+  return out;
+});
+
+function toMessage(r: Row): StoredMessage {
+  return { id: r.id, conv: r.conv, seq: r.seq, from: r.sender, contentType: r.content_type, body: r.body, ts: r.ts, key: r.key };
+}
+
+function history(h: HistoryQuery): HistoryPage {
+  const rows = h.after !== undefined ? q.after.all(h.conv, h.after, h.limit) : q.before.all(h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit);
+  return {
+    messages: rows.map(toMessage),
+    oldestSeq: q.oldest.get(h.conv)?.seq ?? 0,
+    lastSeq: q.lastSeq.get(h.conv)?.last_seq ?? 0,
+  };
+}
+
+function handle(req: Request): unknown {
+  switch (req.op) {
+    case 'append':
+      return appendAll(req.batch);
+    case 'history':
+      return history(req.q);
+    case 'lastSeq':
+      return q.lastSeq.get(req.conv)?.last_seq ?? 0;
+    case 'addMember':
+      q.addMember.run(req.user, req.conv, req.conv);
+      return null;
+    case 'removeMember':
+      q.removeMember.run(req.user, req.conv);
+      return null;
+    case 'memberships':
+      return q.memberships.all(req.user).map((r): Membership => ({ conv: r.conv, lastSeq: r.last_seq ?? 0, readSeq: r.read_seq }));
+    case 'members':
+      return q.members.all(req.conv).map((r) => r.user);
+    case 'markRead':
+      q.markRead.run(req.seq, req.user, req.conv, req.seq);
+      return null;
+    case 'trim': {
+      let n = 0;
+      if (req.policy.maxAgeMs !== undefined) n += q.trimAge.run(req.now - req.policy.maxAgeMs).changes;
+      if (req.policy.maxCount !== undefined) n += q.trimCount.run(req.policy.maxCount).changes;
+      return n;
+    }
+    case 'close':
+      db.close();
+      return null;
+  }
+}
+
+parentPort!.on('message', (req: Request) => {
+  let res: Response;
+  try {
+    res = { id: req.id, ok: true, value: handle(req) };
+  } catch (e) {
+    res = { id: req.id, ok: false, error: (e as Error).message };
+  }
+  parentPort!.postMessage(res);
+  if (req.op === 'close') parentPort!.close();
+});
