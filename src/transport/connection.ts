@@ -34,6 +34,8 @@ export class Connection implements HubSession, Wire, Timed {
   readonly preframed: boolean;
   private expiresAt: number | null = null;
   private beat: Beat = 'idle';
+  /** When the heartbeat next acts: send a ping, or check that the peer answered. */
+  private nextBeatAt = 0;
   /** Any frame from the peer since the last ping proves it alive. */
   private heard = false;
   private readonly socket: Socket;
@@ -88,6 +90,9 @@ export class Connection implements HubSession, Wire, Timed {
     if (this.state === 'closing' || this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closing';
+    // What the client was already told this turn (replies, the error that explains the close) goes out first;
+    // a slow consumer's backlog is exactly what must not.
+    if (code !== CloseCode.SlowConsumer) this.outbox.flush();
     this.outbox.close();
     this.ctx.hub.disconnect(this);
     if (wasOpen) this.ctx.log.debug({ session: this.id, user: this.user, code, reason }, 'closing session');
@@ -144,7 +149,8 @@ export class Connection implements HubSession, Wire, Timed {
     });
     if (config.welcome.enabled)
       this.push({ type: 'notice', from: 'System', text: config.welcome.text.replaceAll('{user}', this.user), ts: this.ctx.now() });
-    this.ctx.wheel.schedule(this, config.heartbeat.intervalMs);
+    this.nextBeatAt = this.ctx.now() + config.heartbeat.intervalMs;
+    this.scheduleNext(this.ctx.now());
     this.ctx.log.debug({ session: this.id, user: this.user }, 'session open');
   }
 
@@ -166,13 +172,14 @@ export class Connection implements HubSession, Wire, Timed {
     if (!result.ok || result.identity.user !== this.user) return this.error(id, ErrorCode.InvalidToken, result.ok ? 'token is for another user' : result.reason);
     this.expiresAt = result.identity.expiresAt;
     this.grants = result.identity.grants;
+    this.scheduleNext(this.ctx.now());
     if (id !== undefined) this.push({ type: 'reply', id, data: { expiresAt: this.expiresAt } });
   }
 
   // ── deadlines (TimerWheel) ──────────────────────────────────────────────
 
   due(now: number): void {
-    const { config, wheel } = this.ctx;
+    const { config } = this.ctx;
     switch (this.state) {
       case 'pending':
         return this.close(CloseCode.AuthTimeout, 'no auth message in time');
@@ -183,17 +190,26 @@ export class Connection implements HubSession, Wire, Timed {
         return;
     }
     if (this.expiresAt !== null && now >= this.expiresAt) return this.close(CloseCode.TokenExpired, 'token expired');
-    if (this.beat === 'awaiting-pong' && !this.heard) return this.close(CloseCode.HeartbeatTimeout, 'no pong in time');
-    if (this.beat === 'awaiting-pong') {
-      this.beat = 'idle';
-      wheel.schedule(this, Math.max(1, config.heartbeat.intervalMs - config.heartbeat.timeoutMs));
-      return;
+    if (now >= this.nextBeatAt) {
+      if (this.beat === 'awaiting-pong') {
+        if (!this.heard) return this.close(CloseCode.HeartbeatTimeout, 'no pong in time');
+        this.beat = 'idle';
+        this.nextBeatAt = now + Math.max(1, config.heartbeat.intervalMs - config.heartbeat.timeoutMs);
+      } else {
+        this.heard = false;
+        this.beat = 'awaiting-pong';
+        if (this.preframed) this.socket.write(PING_FRAME);
+        else this.ws.ping();
+        this.nextBeatAt = now + config.heartbeat.timeoutMs;
+      }
     }
-    this.heard = false;
-    this.beat = 'awaiting-pong';
-    if (this.preframed) this.socket.write(PING_FRAME);
-    else this.ws.ping();
-    wheel.schedule(this, config.heartbeat.timeoutMs);
+    this.scheduleNext(now);
+  }
+
+  /** One wheel entry serves both deadlines: the next heartbeat step and the token's expiry. */
+  private scheduleNext(now: number): void {
+    const at = this.expiresAt === null ? this.nextBeatAt : Math.min(this.nextBeatAt, this.expiresAt);
+    this.ctx.wheel.schedule(this, Math.max(0, at - now));
   }
 
   // ── inbound ─────────────────────────────────────────────────────────────

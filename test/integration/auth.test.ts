@@ -1,0 +1,185 @@
+/** Identifying a connection with tokens (URL, header, `auth` message), and the close codes for each failure. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { closeAllClients, connect, connectToken, type Msg } from '../helpers/client.js';
+import { epochSeconds, expAtLeast, makeToken, TEST_SECRET } from '../helpers/jwt.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const AUTH_TIMEOUT = 300;
+
+describe('token auth (dev off)', { concurrency: true }, () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer([
+      '--auth.jwt.secret',
+      TEST_SECRET,
+      '--auth.dev',
+      'false',
+      '--auth.timeoutMs',
+      String(AUTH_TIMEOUT),
+      '--heartbeat.intervalMs',
+      '200',
+      '--heartbeat.timeoutMs',
+      '200',
+    ]);
+  });
+  after(async () => {
+    closeAllClients();
+    await srv?.stop();
+  });
+
+  it('accepts a token in the URL and in the Authorization header', async () => {
+    const a = await connectToken(srv.wsUrl, await makeToken('alice', { exp: epochSeconds(3600) }));
+    assert.equal(a.messages[0]!.user, 'alice');
+    const b = await connect(srv.wsUrl, { headers: { Authorization: `Bearer ${await makeToken('bob')}` } });
+    const connected = await b.waitFor('connected');
+    assert.equal(connected.user, 'bob');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('closes with 4001 for a bad token and creates no session', async () => {
+    const bad = [
+      'not-a-jwt',
+      await makeToken('alice', { secret: 'another-secret-0123456789-abcdef' }),
+      // no sub claim
+      await makeToken(null),
+      // a sub that is not a valid user id
+      await makeToken('has space'),
+      // signed with an algorithm the server does not accept for a shared secret
+      'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.',
+    ];
+    for (const token of bad) {
+      const c = await connect(`${srv.wsUrl}?token=${encodeURIComponent(token)}`);
+      const closed = await c.waitClosed();
+      assert.equal(closed.code, 4001, `token ${token.slice(0, 20)}…`);
+      assert.equal(c.all('connected').length, 0);
+    }
+    // A header with a bad token too.
+    const h = await connect(srv.wsUrl, { headers: { Authorization: 'Bearer garbage' } });
+    assert.equal((await h.waitClosed()).code, 4001);
+  });
+
+  it('closes with 4001 for a dev name when dev auth is off', async () => {
+    const c = await connect(`${srv.wsUrl}?user=alice`);
+    assert.equal((await c.waitClosed()).code, 4001);
+    assert.equal(c.all('connected').length, 0);
+  });
+
+  it('closes with 4002 for an expired token', async () => {
+    const token = await makeToken('alice', { exp: epochSeconds(-60) });
+    const c = await connect(`${srv.wsUrl}?token=${encodeURIComponent(token)}`);
+    assert.equal((await c.waitClosed()).code, 4002);
+    assert.equal(c.all('connected').length, 0);
+  });
+
+  it('closes with 4009 when no credentials and no auth message arrive in auth.timeoutMs', async () => {
+    const t0 = Date.now();
+    const c = await connect(srv.wsUrl);
+    const closed = await c.waitClosed(AUTH_TIMEOUT + 2_000);
+    assert.equal(closed.code, 4009);
+    // The server's timers are coarse (a timer wheel): allow it to fire a little early.
+    assert.ok(Date.now() - t0 >= AUTH_TIMEOUT * 0.75, `closed after ${Date.now() - t0} ms`);
+    assert.equal(c.all('connected').length, 0);
+  });
+
+  it('pings do not count as identifying: still 4009', async () => {
+    const c = await connect(srv.wsUrl);
+    await c.barrier();
+    const closed = await c.waitClosed(AUTH_TIMEOUT + 2_000);
+    assert.equal(closed.code, 4009);
+  });
+
+  it('identifies with a first `auth` message: only ping is answered before it', async () => {
+    const c = await connect(srv.wsUrl);
+    const r = await c.request({ type: 'join', room: 'general' });
+    assert.equal(r.type, 'error');
+    assert.equal(r.code, 'not_authenticated');
+    assert.equal((await c.request({ type: 'publish', room: 'general', body: 'x' })).code, 'not_authenticated');
+    await c.barrier(); // ping works unauthenticated
+    assert.equal(c.all('connected').length, 0);
+
+    const reply = await c.request({ type: 'auth', token: await makeToken('carol', { rooms: ['private:a'] }) });
+    assert.equal(reply.type, 'reply', JSON.stringify(reply));
+    const data = reply.data as { session: string; user: string };
+    assert.equal(data.user, 'carol');
+    const types = c.messages.map((m) => m.type);
+    const iConnected = types.indexOf('connected');
+    const iNotice = types.indexOf('notice');
+    const iReply = c.messages.indexOf(reply);
+    assert.ok(iConnected >= 0 && iConnected < iNotice && iNotice < iReply, `order: ${types.join(',')}`);
+    const connected = c.messages[iConnected] as Msg;
+    assert.equal(connected.user, 'carol');
+    assert.equal(connected.session, data.session);
+
+    // Now a session: commands work, grants from the token apply.
+    assert.deepEqual(await c.call({ type: 'join', room: 'private:a' }), { room: 'private:a', kind: 'private', seq: 0 });
+    assert.equal((await c.request({ type: 'join', room: 'private:b' })).code, 'forbidden');
+
+    // Refresh with a new token for the same user: new grants, new expiry.
+    const exp = epochSeconds(3600);
+    const refreshed = await c.call<{ expiresAt: number | null }>({ type: 'auth', token: await makeToken('carol', { rooms: ['private:b'], exp }) });
+    assert.deepEqual(refreshed, { expiresAt: exp * 1000 });
+    assert.deepEqual(await c.call({ type: 'join', room: 'private:b' }), { room: 'private:b', kind: 'private', seq: 0 });
+    // A token without exp: no expiry.
+    assert.deepEqual(await c.call({ type: 'auth', token: await makeToken('carol') }), { expiresAt: null });
+
+    // A token for another user, or a bad one: invalid_token, and the session stays.
+    assert.equal((await c.request({ type: 'auth', token: await makeToken('mallory') })).code, 'invalid_token');
+    assert.equal((await c.request({ type: 'auth', token: 'garbage' })).code, 'invalid_token');
+    await c.barrier();
+    assert.equal(c.all('connected').length, 1, 'no second connected push');
+    assert.ok(c.isOpen);
+    await c.close();
+  });
+
+  it('closes with 4001 / 4002 when the first auth message carries a bad / expired token', async () => {
+    const bad = await connect(srv.wsUrl);
+    bad.send({ type: 'auth', id: 1, token: 'garbage' });
+    assert.equal((await bad.waitClosed()).code, 4001);
+    assert.equal(bad.all('connected').length, 0);
+
+    const expired = await connect(srv.wsUrl);
+    expired.send({ type: 'auth', id: 1, token: await makeToken('alice', { exp: epochSeconds(-60) }) });
+    assert.equal((await expired.waitClosed()).code, 4002);
+  });
+
+  it('keeps a session whose token was refreshed before it expired', async () => {
+    // Expires in 1-2 s (exp has one-second resolution).
+    const oldExp = expAtLeast(1_000);
+    const c = await connectToken(srv.wsUrl, await makeToken('dave', { exp: oldExp }));
+    await c.call({ type: 'auth', token: await makeToken('dave', { exp: epochSeconds(3600) }) });
+    // Wait, by heartbeat pings, until well past the old expiry.
+    const pastOld = oldExp * 1000 + 500;
+    while (Date.now() < pastOld) await c.waitForPings(c.pings + 1, 2_000);
+    await c.barrier();
+    assert.ok(c.isOpen, `closed with ${c.closeInfo?.code}`);
+    await c.close();
+  });
+
+  it('closes a session with 4002 once its token expires', async () => {
+    const exp = expAtLeast(500);
+    const c = await connectToken(srv.wsUrl, await makeToken('erin', { exp }));
+    const closed = await c.waitClosed(exp * 1000 - Date.now() + 2_000);
+    assert.equal(closed.code, 4002);
+    assert.ok(Date.now() >= exp * 1000 - 50, 'not before exp');
+  });
+});
+
+describe('token expiry with the default heartbeat', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer(['--auth.jwt.secret', TEST_SECRET]);
+  });
+  after(async () => {
+    closeAllClients();
+    await srv?.stop();
+  });
+
+  it('closes a session with 4002 soon after its token expires, not at the next heartbeat', async () => {
+    const exp = expAtLeast(500);
+    const c = await connectToken(srv.wsUrl, await makeToken('frank', { exp }));
+    // Generous slack, far below the 25 s heartbeat interval.
+    const closed = await c.waitClosed(exp * 1000 - Date.now() + 2_000);
+    assert.equal(closed.code, 4002);
+  });
+});

@@ -1,0 +1,91 @@
+/** The command line: bad config exits 2 naming the key, --help, --print-config. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runCli, startServer } from '../helpers/server.js';
+
+describe('command line', { concurrency: true }, () => {
+  it('exits with code 2 and names the key for a bad flag value', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--limits.maxFrameBytes', 'abc'], /limits\.maxFrameBytes/],
+      [['--sessions.policy', 'sometimes'], /sessions\.policy/],
+      [['--heartbeat.intervalMs', '10'], /heartbeat\.intervalMs/],
+      [['--port', '70000'], /server\.port/],
+      [['--auth.jwt.secret', 'short'], /auth\.jwt\.secret/],
+      [['--welcome.enabled', 'maybe'], /welcome\.enabled/],
+    ];
+    await Promise.all(
+      cases.map(async ([args, re]) => {
+        const r = await runCli(args);
+        assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+        assert.match(r.stderr, re, args.join(' '));
+        assert.equal(r.stdout.includes('switchboard listening'), false);
+      }),
+    );
+  });
+
+  it('exits with code 2 for an unknown flag, a missing value or a stray argument', async () => {
+    const [unknown, missing, stray] = await Promise.all([runCli(['--no.such.key', '1']), runCli(['--port']), runCli(['oops'])]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no\.such\.key/);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /server\.port|--port/);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /oops/);
+  });
+
+  it('names the environment variable a bad value came from', async () => {
+    const r = await runCli([], { env: { SWITCHBOARD_LIMITS_MAX_FRAME_BYTES: 'lots' } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /limits\.maxFrameBytes/);
+    assert.match(r.stderr, /SWITCHBOARD_LIMITS_MAX_FRAME_BYTES/);
+  });
+
+  it('refuses unsafe or unusable auth settings with code 2', async () => {
+    const [publicDev, noAuth] = await Promise.all([
+      runCli(['--port', '0', '--host', '0.0.0.0', '--auth.dev', 'true']),
+      runCli(['--port', '0', '--auth.dev', 'false']),
+    ]);
+    assert.equal(publicDev.code, 2, publicDev.stderr);
+    assert.match(publicDev.stderr, /auth\.dev|allowDevOnPublicHost/);
+    assert.equal(noAuth.code, 2, noAuth.stderr);
+    assert.match(noAuth.stderr, /auth\.jwt\.secret/);
+  });
+
+  it('--help prints usage and every key, and exits 0', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: switchboard/);
+    for (const key of ['--limits.maxFrameBytes', '--sessions.policy', '--heartbeat.intervalMs', '--auth.jwt.secret', '--welcome.enabled']) assert.ok(r.stdout.includes(key), key);
+    assert.ok(r.stdout.includes('SWITCHBOARD_LIMITS_MAX_FRAME_BYTES'));
+    assert.equal((await runCli(['-h'])).stdout, r.stdout);
+  });
+
+  it('--print-config prints the effective config as JSON with secrets masked, and exits 0', async () => {
+    const r = await runCli(['--print-config', '--port', '1234', '--limits.burst', '7', '--auth.jwt.secret', 'a-very-secret-secret-123'], {
+      env: { SWITCHBOARD_LIMITS_BURST: '99', SWITCHBOARD_LIMITS_MESSAGES_PER_SECOND: '5' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = JSON.parse(r.stdout) as {
+      server: { port: number; host: string; path: string };
+      limits: { burst: number; messagesPerSecond: number; maxFrameBytes: number };
+      auth: { jwt: { secret: string } };
+      sessions: { policy: string };
+    };
+    assert.equal(cfg.server.port, 1234);
+    assert.equal(cfg.server.path, '/ws');
+    assert.equal(cfg.limits.burst, 7, 'flags win over the environment');
+    assert.equal(cfg.limits.messagesPerSecond, 5, 'environment applies');
+    assert.equal(cfg.limits.maxFrameBytes, 65_536, 'defaults');
+    assert.equal(cfg.sessions.policy, 'multiple');
+    assert.equal(cfg.auth.jwt.secret, '***');
+    assert.ok(!r.stdout.includes('a-very-secret-secret-123'));
+  });
+
+  it('exits with code 1 when the port is taken', async (t) => {
+    const first = await startServer(['--auth.dev', 'true'], { t });
+    const r = await runCli(['--port', String(first.port), '--auth.dev', 'true']);
+    assert.equal(r.code, 1, `exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, /cannot start/);
+    assert.equal(await first.stop(), 0);
+  });
+});

@@ -1,0 +1,104 @@
+/** Direct messages reach every session of the recipient and every session of the sender. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { closeAllClients, connectUser, type Msg, type TestClient } from '../helpers/client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const isDm = (from: string, to: string, seq: number) => (m: Msg) => m.type === 'message' && m.from === from && m.to === to && m.seq === seq;
+
+describe('direct messages', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer(['--auth.dev', 'true']);
+  });
+  after(async () => {
+    closeAllClients();
+    await srv?.stop();
+  });
+
+  it('reach all of the recipient\'s sessions and the sender\'s other sessions, in one sequence per pair', async () => {
+    const alice1 = await connectUser(srv.wsUrl, 'alice');
+    const alice2 = await connectUser(srv.wsUrl, 'alice');
+    const bob1 = await connectUser(srv.wsUrl, 'bob');
+    const bob2 = await connectUser(srv.wsUrl, 'bob');
+    const carol = await connectUser(srv.wsUrl, 'carol');
+
+    const r1 = await alice1.call<{ id: string; seq: number; ts: number }>({ type: 'send', to: 'bob', body: 'hi bob', key: 'dm-1' });
+    assert.equal(r1.seq, 1);
+    assert.equal(typeof r1.id, 'string');
+    assert.equal(typeof r1.ts, 'number');
+
+    const everyone: [string, TestClient][] = [
+      ['alice1 (sender)', alice1],
+      ['alice2', alice2],
+      ['bob1', bob1],
+      ['bob2', bob2],
+    ];
+    for (const [name, c] of everyone) {
+      const m = await c.next(isDm('alice', 'bob', 1));
+      assert.equal(m.body, 'hi bob', name);
+      assert.equal(m.id, r1.id, name);
+      assert.equal(m.ts, r1.ts, name);
+      assert.equal(m.key, 'dm-1', name);
+      assert.equal(m.contentType, 'text', name);
+      assert.equal(m.room, undefined, name);
+    }
+
+    // The answer continues the same conversation's sequence.
+    const r2 = await bob2.call<{ seq: number }>({ type: 'send', to: 'alice', body: 'hi alice' });
+    assert.equal(r2.seq, 2);
+    for (const [name, c] of everyone) {
+      const m = await c.next(isDm('bob', 'alice', 2));
+      assert.equal(m.body, 'hi alice', name);
+    }
+
+    // Another pair has its own sequence.
+    const r3 = await carol.call<{ seq: number }>({ type: 'send', to: 'bob', body: 'hey' });
+    assert.equal(r3.seq, 1);
+    await bob1.next(isDm('carol', 'bob', 1));
+    await bob2.next(isDm('carol', 'bob', 1));
+
+    // Carol saw nothing of alice and bob's conversation; alice saw nothing of carol's.
+    await carol.barrier();
+    await alice1.barrier();
+    await alice2.barrier();
+    assert.deepEqual(
+      carol.all('message').map((m) => [m.from, m.to, m.seq]),
+      [['carol', 'bob', 1]],
+    );
+    for (const a of [alice1, alice2]) assert.equal(a.all((m) => m.type === 'message' && (m.from === 'carol' || m.to === 'carol')).length, 0);
+    // Each session got each message exactly once.
+    for (const [name, c] of everyone) assert.equal(c.all((m) => m.type === 'message' && (m.from === 'alice' || m.to === 'alice')).length, 2, name);
+
+    await Promise.all([alice1, alice2, bob1, bob2, carol].map((c) => c.close()));
+  });
+
+  it('reaches an offline user nowhere but still answers and echoes to the sender', async () => {
+    const dave = await connectUser(srv.wsUrl, 'dave');
+    const r = await dave.call<{ seq: number }>({ type: 'send', to: 'nobody-here', body: 'anyone?' });
+    assert.equal(r.seq, 1);
+    await dave.next(isDm('dave', 'nobody-here', 1));
+    await dave.close();
+  });
+
+  it('typing and signal reach every session of the target', async () => {
+    const erin1 = await connectUser(srv.wsUrl, 'erin');
+    const erin2 = await connectUser(srv.wsUrl, 'erin');
+    const frank = await connectUser(srv.wsUrl, 'frank');
+    frank.send({ type: 'typing', to: 'erin', active: true });
+    for (const c of [erin1, erin2]) {
+      const t = await c.next('typing');
+      assert.deepEqual(t, { type: 'typing', to: 'erin', from: 'frank', active: true });
+    }
+    const frankSession = frank.session;
+    assert.ok(frankSession);
+    assert.deepEqual(await frank.call({ type: 'signal', to: 'erin', callId: 'c1', kind: 'offer', data: { sdp: 'v=0' } }), { sessions: 2 });
+    for (const c of [erin1, erin2]) {
+      const s = await c.next('signal');
+      assert.deepEqual(s, { type: 'signal', from: 'frank', session: frankSession, callId: 'c1', kind: 'offer', data: { sdp: 'v=0' } });
+    }
+    const off = await frank.request({ type: 'signal', to: 'ghost', callId: 'c2', kind: 'offer' });
+    assert.equal(off.code, 'user_offline');
+    await Promise.all([erin1.close(), erin2.close(), frank.close()]);
+  });
+});

@@ -1,0 +1,77 @@
+/** The HTTP side: the web page at /, health, 404s, and upgrades only on the WebSocket path. */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { closeAllClients, connect, connectUser } from '../helpers/client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+describe('http', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer(['--auth.dev', 'true']);
+  });
+  after(async () => {
+    closeAllClients();
+    await srv?.stop();
+  });
+
+  it('GET / serves the web page', async () => {
+    const res = await fetch(`${srv.url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    const text = await res.text();
+    assert.match(text, /<html/i);
+    // HEAD: headers without a body.
+    const head = await fetch(`${srv.url}/`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get('content-type') ?? '', /^text\/html/);
+  });
+
+  it('GET /healthz and /readyz answer 200', async () => {
+    const h = await fetch(`${srv.url}/healthz`);
+    assert.equal(h.status, 200);
+    assert.deepEqual(await h.json(), { status: 'ok' });
+    const r = await fetch(`${srv.url}/readyz`);
+    assert.equal(r.status, 200);
+  });
+
+  it('an unknown path is 404, and files outside the web root are not served', async () => {
+    const res = await fetch(`${srv.url}/no/such/page`);
+    assert.equal(res.status, 404);
+    await res.arrayBuffer();
+    for (const path of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/%2e%2e%2fsrc%2fserver.ts']) {
+      const status = await rawGet(srv.port, path);
+      assert.equal(status, 404, path);
+    }
+  });
+
+  it('a plain GET on the WebSocket path asks for an upgrade (426)', async () => {
+    const res = await fetch(`${srv.url}/ws`);
+    assert.equal(res.status, 426);
+    await res.arrayBuffer();
+  });
+
+  it('refuses a WebSocket upgrade on any other path, and keeps serving', async () => {
+    for (const path of ['/', '/other', '/ws/extra', '/wsx']) {
+      await assert.rejects(connect(`ws://127.0.0.1:${srv.port}${path}?user=alice`), (e: Error & { statusCode?: number }) => {
+        assert.equal(e.statusCode, 404, `${path}: ${e.message}`);
+        return true;
+      });
+    }
+    const ok = await connectUser(srv.wsUrl, 'alice');
+    await ok.barrier();
+    await ok.close();
+  });
+});
+
+/** GET with the path sent exactly as given (fetch would normalise `..`). */
+function rawGet(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
