@@ -17,6 +17,37 @@ export interface NewMessage {
   ts: number;
   /** The sender's idempotency key, or null. */
   key: string | null;
+  /** An uploaded file the message refers to: members of the conversation may then download it. */
+  fileId: string | null;
+}
+
+export interface MemberRef {
+  user: string;
+  conv: string;
+}
+
+export interface ReadMark extends MemberRef {
+  seq: number;
+}
+
+/** Everything one group commit writes, in one transaction. */
+export interface WriteBatch {
+  /** Recorded first; a new member has read everything stored before it joined. Idempotent. */
+  joins: MemberRef[];
+  /** Appended in order; each sender's read position moves to its own message. */
+  messages: NewMessage[];
+  leaves: MemberRef[];
+  /** Read positions only move forward. */
+  reads: ReadMark[];
+}
+
+export interface Upload {
+  id: string;
+  owner: string;
+  name: string;
+  mime: string;
+  size: number;
+  ts: number;
 }
 
 export interface Appended {
@@ -68,25 +99,35 @@ export interface Retention {
   maxAgeMs?: number;
 }
 
+/**
+ * Calls complete in the order they were made. The hub relies on it: a history
+ * read issued after an append sees that append, and its result arrives after
+ * the append's — which is what makes recovery free of gaps and duplicates.
+ */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   open(): Promise<void>;
   close(): Promise<void>;
   /**
-   * Stores the messages in order, in one transaction, assigning each the next
-   * sequence number of its conversation (gap-free, monotonic, also across
-   * restarts). Resolves only once the transaction is durable.
+   * Writes a batch in one transaction. Messages get the next sequence number of
+   * their conversation (gap-free, monotonic, also across restarts); a message
+   * whose (conv, from, key) is already stored is not stored again and its
+   * original is returned. Resolves only once the transaction is durable.
    */
-  append(batch: readonly NewMessage[]): Promise<Appended[]>;
+  commit(batch: WriteBatch): Promise<Appended[]>;
   history(q: HistoryQuery): Promise<HistoryPage>;
   lastSeq(conv: string): Promise<number>;
-  /** Records that `user` belongs to `conv` (idempotent); a new member starts with everything so far read. */
-  addMember(user: string, conv: string): Promise<void>;
-  removeMember(user: string, conv: string): Promise<void>;
+  isMember(user: string, conv: string): Promise<boolean>;
   memberships(user: string): Promise<Membership[]>;
   members(conv: string): Promise<string[]>;
-  /** Moves the user's read position forward (never back). */
-  markRead(user: string, conv: string, seq: number): Promise<void>;
+  addUpload(u: Upload): Promise<void>;
+  getUpload(id: string): Promise<Upload | null>;
+  /** The uploader, or a member of a conversation where a message refers to the file. */
+  canReadUpload(id: string, user: string): Promise<boolean>;
   /** Deletes what the retention policy no longer keeps; returns how many messages went. */
   trim(policy: Retention, now: number): Promise<number>;
+}
+
+export function emptyBatch(): WriteBatch {
+  return { joins: [], messages: [], leaves: [], reads: [] };
 }

@@ -23,5 +23,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      read_seq INTEGER NOT NULL,
      PRIMARY KEY (user, conv)
    ) WITHOUT ROWID;
-   CREATE INDEX members_by_conv ON members (conv);`,
+   CREATE INDEX members_by_conv ON members (conv);
+   CREATE TABLE uploads (
+     id TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     name TEXT NOT NULL,
+     mime TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     ts INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE upload_links (
+     file TEXT NOT NULL,
+     conv TEXT NOT NULL,
+     PRIMARY KEY (file, conv)
+   ) WITHOUT ROWID;`,
 ];

@@ -3,7 +3,7 @@
  * to the worker; calls are answered in the order they were made.
  */
 import { Worker } from 'node:worker_threads';
-import type { Appended, HistoryPage, HistoryQuery, Membership, NewMessage, Retention, Store } from '../store.js';
+import type { Appended, HistoryPage, HistoryQuery, Membership, Retention, Store, Upload, WriteBatch } from '../store.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
@@ -41,8 +41,8 @@ export class SqliteStore implements Store {
     await w.terminate();
   }
 
-  append(batch: readonly NewMessage[]): Promise<Appended[]> {
-    return this.call({ op: 'append', batch: batch as NewMessage[] }) as Promise<Appended[]>;
+  commit(batch: WriteBatch): Promise<Appended[]> {
+    return this.call({ op: 'commit', batch }) as Promise<Appended[]>;
   }
   history(q: HistoryQuery): Promise<HistoryPage> {
     return this.call({ op: 'history', q }) as Promise<HistoryPage>;
@@ -50,11 +50,8 @@ export class SqliteStore implements Store {
   lastSeq(conv: string): Promise<number> {
     return this.call({ op: 'lastSeq', conv }) as Promise<number>;
   }
-  async addMember(user: string, conv: string): Promise<void> {
-    await this.call({ op: 'addMember', user, conv });
-  }
-  async removeMember(user: string, conv: string): Promise<void> {
-    await this.call({ op: 'removeMember', user, conv });
+  isMember(user: string, conv: string): Promise<boolean> {
+    return this.call({ op: 'isMember', user, conv }) as Promise<boolean>;
   }
   memberships(user: string): Promise<Membership[]> {
     return this.call({ op: 'memberships', user }) as Promise<Membership[]>;
@@ -62,8 +59,14 @@ export class SqliteStore implements Store {
   members(conv: string): Promise<string[]> {
     return this.call({ op: 'members', conv }) as Promise<string[]>;
   }
-  async markRead(user: string, conv: string, seq: number): Promise<void> {
-    await this.call({ op: 'markRead', user, conv, seq });
+  async addUpload(upload: Upload): Promise<void> {
+    await this.call({ op: 'addUpload', upload });
+  }
+  getUpload(fileId: string): Promise<Upload | null> {
+    return this.call({ op: 'getUpload', fileId }) as Promise<Upload | null>;
+  }
+  canReadUpload(fileId: string, user: string): Promise<boolean> {
+    return this.call({ op: 'canReadUpload', fileId, user }) as Promise<boolean>;
   }
   trim(policy: Retention, now: number): Promise<number> {
     return this.call({ op: 'trim', policy, now }) as Promise<number>;

@@ -1,13 +1,13 @@
 /**
  * The SQLite store's worker thread: owns the only connection, so disk syncs
  * never block the event loop that serves sockets. Requests arrive in order and
- * run one at a time; an `append` batch is one transaction (group commit).
+ * run one at a time; a `commit` is one transaction (group commit).
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { Appended, HistoryPage, HistoryQuery, Membership, NewMessage, Retention, StoredMessage } from '../store.js';
+import type { Appended, HistoryPage, HistoryQuery, Membership, Retention, StoredMessage, Upload, WriteBatch } from '../store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
 export interface WorkerOptions {
@@ -16,13 +16,15 @@ export interface WorkerOptions {
 }
 
 export type Request =
-  | { id: number; op: 'append'; batch: NewMessage[] }
+  | { id: number; op: 'commit'; batch: WriteBatch }
   | { id: number; op: 'history'; q: HistoryQuery }
   | { id: number; op: 'lastSeq'; conv: string }
-  | { id: number; op: 'addMember' | 'removeMember'; user: string; conv: string }
+  | { id: number; op: 'isMember'; user: string; conv: string }
   | { id: number; op: 'memberships'; user: string }
   | { id: number; op: 'members'; conv: string }
-  | { id: number; op: 'markRead'; user: string; conv: string; seq: number }
+  | { id: number; op: 'addUpload'; upload: Upload }
+  | { id: number; op: 'getUpload'; fileId: string }
+  | { id: number; op: 'canReadUpload'; fileId: string; user: string }
   | { id: number; op: 'trim'; policy: Retention; now: number }
   | { id: number; op: 'close' };
 
@@ -34,48 +36,13 @@ const db = new Database(opts.file);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 db.pragma('busy_timeout = 5000');
-migrate();
-
-function migrate(): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(SQLITE_MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+const version = db.pragma('user_version', { simple: true }) as number;
+for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+  db.transaction(() => {
+    db.exec(SQLITE_MIGRATIONS[v]!);
+    db.pragma(`user_version = ${v + 1}`);
+  })();
 }
-
-const q = {
-  byKey: db.prepare<[string, string, string], { seq: number; id: string; ts: number }>(
-    'SELECT seq, id, ts FROM messages WHERE conv = ? AND sender = ? AND key = ?',
-  ),
-  bump: db.prepare<[string], { last_seq: number }>(
-    'INSERT INTO conversations (id, last_seq) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq',
-  ),
-  insert: db.prepare('INSERT INTO messages (conv, seq, id, sender, content_type, body, ts, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-  lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
-  oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
-  before: db.prepare<[string, number, number], Row>(
-    'SELECT * FROM (SELECT conv, seq, id, sender, content_type, body, ts, key FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq',
-  ),
-  after: db.prepare<[string, number, number], Row>(
-    'SELECT conv, seq, id, sender, content_type, body, ts, key FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?',
-  ),
-  addMember: db.prepare<[string, string, string]>(
-    'INSERT INTO members (user, conv, read_seq) VALUES (?, ?, COALESCE((SELECT last_seq FROM conversations WHERE id = ?), 0)) ON CONFLICT DO NOTHING',
-  ),
-  removeMember: db.prepare<[string, string]>('DELETE FROM members WHERE user = ? AND conv = ?'),
-  memberships: db.prepare<[string], { conv: string; last_seq: number | null; read_seq: number }>(
-    'SELECT m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv WHERE m.user = ? ORDER BY m.conv',
-  ),
-  members: db.prepare<[string], { user: string }>('SELECT user FROM members WHERE conv = ? ORDER BY user'),
-  markRead: db.prepare<[number, string, string, number]>('UPDATE members SET read_seq = ? WHERE user = ? AND conv = ? AND read_seq < ?'),
-  trimAge: db.prepare<[number]>('DELETE FROM messages WHERE ts < ?'),
-  trimCount: db.prepare<[number]>(
-    'DELETE FROM messages WHERE seq <= (SELECT last_seq FROM conversations c WHERE c.id = messages.conv) - ?',
-  ),
-};
 
 interface Row {
   conv: string;
@@ -88,9 +55,48 @@ interface Row {
   key: string | null;
 }
 
-const appendAll = db.transaction((batch: NewMessage[]): Appended[] => {
+const COLUMNS = 'conv, seq, id, sender, content_type, body, ts, key';
+const q = {
+  byKey: db.prepare<[string, string, string], { seq: number; id: string; ts: number }>(
+    'SELECT seq, id, ts FROM messages WHERE conv = ? AND sender = ? AND key = ?',
+  ),
+  bump: db.prepare<[string], { last_seq: number }>(
+    'INSERT INTO conversations (id, last_seq) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq',
+  ),
+  insert: db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+  link: db.prepare<[string, string]>('INSERT INTO upload_links (file, conv) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+  lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
+  oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
+  before: db.prepare<[string, number, number], Row>(
+    `SELECT * FROM (SELECT ${COLUMNS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+  ),
+  after: db.prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`),
+  join: db.prepare<[string, string, string]>(
+    'INSERT INTO members (user, conv, read_seq) VALUES (?, ?, COALESCE((SELECT last_seq FROM conversations WHERE id = ?), 0)) ON CONFLICT DO NOTHING',
+  ),
+  leave: db.prepare<[string, string]>('DELETE FROM members WHERE user = ? AND conv = ?'),
+  read: db.prepare<[number, string, string, number]>('UPDATE members SET read_seq = ? WHERE user = ? AND conv = ? AND read_seq < ?'),
+  isMember: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM members WHERE user = ? AND conv = ?'),
+  memberships: db.prepare<[string], { conv: string; last_seq: number | null; read_seq: number }>(
+    'SELECT m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv WHERE m.user = ? ORDER BY m.conv',
+  ),
+  members: db.prepare<[string], { user: string }>('SELECT user FROM members WHERE conv = ? ORDER BY user'),
+  addUpload: db.prepare<[string, string, string, string, number, number]>(
+    'INSERT INTO uploads (id, owner, name, mime, size, ts) VALUES (?, ?, ?, ?, ?, ?)',
+  ),
+  getUpload: db.prepare<[string], Upload>('SELECT id, owner, name, mime, size, ts FROM uploads WHERE id = ?'),
+  canRead: db.prepare<[string, string, string], { one: number }>(
+    `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
+       SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
+  ),
+  trimAge: db.prepare<[number]>('DELETE FROM messages WHERE ts < ?'),
+  trimCount: db.prepare<[number]>('DELETE FROM messages WHERE seq <= (SELECT last_seq FROM conversations c WHERE c.id = messages.conv) - ?'),
+};
+
+const commit = db.transaction((batch: WriteBatch): Appended[] => {
+  for (const j of batch.joins) q.join.run(j.user, j.conv, j.conv);
   const out: Appended[] = [];
-  for (const m of batch) {
+  for (const m of batch.messages) {
     if (m.key !== null) {
       const dup = q.byKey.get(m.conv, m.from, m.key);
       if (dup) {
@@ -100,8 +106,12 @@ const appendAll = db.transaction((batch: NewMessage[]): Appended[] => {
     }
     const seq = q.bump.get(m.conv)!.last_seq;
     q.insert.run(m.conv, seq, m.id, m.from, m.contentType, m.body, m.ts, m.key);
+    if (m.fileId !== null) q.link.run(m.fileId, m.conv);
+    q.read.run(seq, m.from, m.conv, seq);
     out.push({ seq, id: m.id, ts: m.ts, duplicate: false });
   }
+  for (const l of batch.leaves) q.leave.run(l.user, l.conv);
+  for (const r of batch.reads) q.read.run(r.seq, r.user, r.conv, r.seq);
   return out;
 });
 
@@ -110,35 +120,34 @@ function toMessage(r: Row): StoredMessage {
 }
 
 function history(h: HistoryQuery): HistoryPage {
-  const rows = h.after !== undefined ? q.after.all(h.conv, h.after, h.limit) : q.before.all(h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit);
-  return {
-    messages: rows.map(toMessage),
-    oldestSeq: q.oldest.get(h.conv)?.seq ?? 0,
-    lastSeq: q.lastSeq.get(h.conv)?.last_seq ?? 0,
-  };
+  const rows =
+    h.after !== undefined ? q.after.all(h.conv, h.after, h.limit) : q.before.all(h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit);
+  return { messages: rows.map(toMessage), oldestSeq: q.oldest.get(h.conv)?.seq ?? 0, lastSeq: q.lastSeq.get(h.conv)?.last_seq ?? 0 };
 }
 
 function handle(req: Request): unknown {
   switch (req.op) {
-    case 'append':
-      return appendAll(req.batch);
+    case 'commit':
+      return commit(req.batch);
     case 'history':
       return history(req.q);
     case 'lastSeq':
       return q.lastSeq.get(req.conv)?.last_seq ?? 0;
-    case 'addMember':
-      q.addMember.run(req.user, req.conv, req.conv);
-      return null;
-    case 'removeMember':
-      q.removeMember.run(req.user, req.conv);
-      return null;
+    case 'isMember':
+      return q.isMember.get(req.user, req.conv) !== undefined;
     case 'memberships':
       return q.memberships.all(req.user).map((r): Membership => ({ conv: r.conv, lastSeq: r.last_seq ?? 0, readSeq: r.read_seq }));
     case 'members':
       return q.members.all(req.conv).map((r) => r.user);
-    case 'markRead':
-      q.markRead.run(req.seq, req.user, req.conv, req.seq);
+    case 'addUpload': {
+      const u = req.upload;
+      q.addUpload.run(u.id, u.owner, u.name, u.mime, u.size, u.ts);
       return null;
+    }
+    case 'getUpload':
+      return q.getUpload.get(req.fileId) ?? null;
+    case 'canReadUpload':
+      return q.canRead.get(req.fileId, req.user, req.user) !== undefined;
     case 'trim': {
       let n = 0;
       if (req.policy.maxAgeMs !== undefined) n += q.trimAge.run(req.now - req.policy.maxAgeMs).changes;

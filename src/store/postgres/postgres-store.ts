@@ -1,0 +1,281 @@
+/**
+ * The PostgreSQL store. One connection, used by one call at a time in the
+ * order the calls were made (the Store contract); a group commit is a handful
+ * of set-based statements (unnest arrays) in one transaction, however many
+ * messages it carries. Sequence numbers come from a row per conversation that
+ * the transaction bumps, so they stay gap-free when several nodes share the
+ * database.
+ */
+import pg from 'pg';
+import type { Appended, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Retention, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
+import { POSTGRES_MIGRATIONS } from './schema.js';
+
+const UNIQUE_VIOLATION = '23505';
+
+interface MessageRow {
+  conv: string;
+  seq: string;
+  id: string;
+  sender: string;
+  content_type: string;
+  body: string;
+  ts: string;
+  key: string | null;
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  private client: pg.Client | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly url: string) {}
+
+  async open(): Promise<void> {
+    await this.serial(async (c) => {
+      await c.query('SELECT pg_advisory_lock(hashtext($1))', ['switchboard_migrations']);
+      try {
+        await c.query('CREATE TABLE IF NOT EXISTS switchboard_migrations (version INT PRIMARY KEY)');
+        const { rows } = await c.query<{ v: number | null }>('SELECT MAX(version) AS v FROM switchboard_migrations');
+        for (let v = rows[0]?.v ?? 0; v < POSTGRES_MIGRATIONS.length; v++) {
+          await c.query('BEGIN');
+          await c.query(POSTGRES_MIGRATIONS[v]!);
+          await c.query('INSERT INTO switchboard_migrations (version) VALUES ($1)', [v + 1]);
+          await c.query('COMMIT');
+        }
+      } finally {
+        await c.query('SELECT pg_advisory_unlock(hashtext($1))', ['switchboard_migrations']);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tail.catch(() => {});
+    const c = this.client;
+    this.client = null;
+    await c?.end();
+  }
+
+  commit(batch: WriteBatch): Promise<Appended[]> {
+    return this.serial(async (c) => {
+      try {
+        return await this.commitOnce(c, batch);
+      } catch (e) {
+        // Another node stored the same idempotency key between our check and insert: the retry finds it.
+        if ((e as { code?: string }).code === UNIQUE_VIOLATION) return this.commitOnce(c, batch);
+        throw e;
+      }
+    });
+  }
+
+  private async commitOnce(c: pg.Client, batch: WriteBatch): Promise<Appended[]> {
+    await c.query('BEGIN');
+    try {
+      if (batch.joins.length > 0) await join(c, batch.joins);
+      const out = batch.messages.length > 0 ? await appendMessages(c, batch) : [];
+      if (batch.leaves.length > 0)
+        await c.query('DELETE FROM members m USING unnest($1::text[], $2::text[]) AS t(u, c) WHERE m."user" = t.u AND m.conv = t.c', [
+          batch.leaves.map((l) => l.user),
+          batch.leaves.map((l) => l.conv),
+        ]);
+      if (batch.reads.length > 0) await markRead(c, batch.reads);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    }
+  }
+
+  history(h: HistoryQuery): Promise<HistoryPage> {
+    return this.serial(async (c) => {
+      const cols = 'conv, seq, id, sender, content_type, body, ts, key';
+      const { rows } =
+        h.after !== undefined
+          ? await c.query<MessageRow>(`SELECT ${cols} FROM messages WHERE conv = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [h.conv, h.after, h.limit])
+          : await c.query<MessageRow>(
+              `SELECT * FROM (SELECT ${cols} FROM messages WHERE conv = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
+              [h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit],
+            );
+      const meta = await c.query<{ oldest: string | null; last: string | null }>(
+        'SELECT (SELECT MIN(seq) FROM messages WHERE conv = $1) AS oldest, (SELECT last_seq FROM conversations WHERE id = $1) AS last',
+        [h.conv],
+      );
+      return { messages: rows.map(toMessage), oldestSeq: Number(meta.rows[0]?.oldest ?? 0), lastSeq: Number(meta.rows[0]?.last ?? 0) };
+    });
+  }
+
+  lastSeq(conv: string): Promise<number> {
+    return this.serial(async (c) => {
+      const { rows } = await c.query<{ last_seq: string }>('SELECT last_seq FROM conversations WHERE id = $1', [conv]);
+      return Number(rows[0]?.last_seq ?? 0);
+    });
+  }
+
+  isMember(user: string, conv: string): Promise<boolean> {
+    return this.serial(async (c) => (await c.query('SELECT 1 FROM members WHERE "user" = $1 AND conv = $2', [user, conv])).rowCount! > 0);
+  }
+
+  memberships(user: string): Promise<Membership[]> {
+    return this.serial(async (c) => {
+      const { rows } = await c.query<{ conv: string; last_seq: string | null; read_seq: string }>(
+        'SELECT m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv WHERE m."user" = $1 ORDER BY m.conv',
+        [user],
+      );
+      return rows.map((r) => ({ conv: r.conv, lastSeq: Number(r.last_seq ?? 0), readSeq: Number(r.read_seq) }));
+    });
+  }
+
+  members(conv: string): Promise<string[]> {
+    return this.serial(async (c) => (await c.query<{ user: string }>('SELECT "user" FROM members WHERE conv = $1 ORDER BY "user"', [conv])).rows.map((r) => r.user));
+  }
+
+  addUpload(u: Upload): Promise<void> {
+    return this.serial(async (c) => {
+      await c.query('INSERT INTO uploads (id, owner, name, mime, size, ts) VALUES ($1, $2, $3, $4, $5, $6)', [u.id, u.owner, u.name, u.mime, u.size, u.ts]);
+    });
+  }
+
+  getUpload(id: string): Promise<Upload | null> {
+    return this.serial(async (c) => {
+      const { rows } = await c.query<{ id: string; owner: string; name: string; mime: string; size: string; ts: string }>(
+        'SELECT id, owner, name, mime, size, ts FROM uploads WHERE id = $1',
+        [id],
+      );
+      const r = rows[0];
+      return r ? { id: r.id, owner: r.owner, name: r.name, mime: r.mime, size: Number(r.size), ts: Number(r.ts) } : null;
+    });
+  }
+
+  canReadUpload(id: string, user: string): Promise<boolean> {
+    return this.serial(async (c) => {
+      const { rowCount } = await c.query(
+        `SELECT 1 FROM uploads u WHERE u.id = $1 AND (u.owner = $2 OR EXISTS (
+           SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m."user" = $2))`,
+        [id, user],
+      );
+      return rowCount! > 0;
+    });
+  }
+
+  trim(policy: Retention, now: number): Promise<number> {
+    return this.serial(async (c) => {
+      let n = 0;
+      if (policy.maxAgeMs !== undefined) n += (await c.query('DELETE FROM messages WHERE ts < $1', [now - policy.maxAgeMs])).rowCount ?? 0;
+      if (policy.maxCount !== undefined)
+        n +=
+          (
+            await c.query('DELETE FROM messages m USING conversations c WHERE c.id = m.conv AND m.seq <= c.last_seq - $1', [policy.maxCount])
+          ).rowCount ?? 0;
+      return n;
+    });
+  }
+
+  /** Runs `op` after every earlier call has finished, on a live connection. */
+  private serial<T>(op: (c: pg.Client) => Promise<T>): Promise<T> {
+    const run = this.tail.then(
+      async () => op(await this.connection()),
+      async () => op(await this.connection()),
+    );
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const c = new pg.Client({ connectionString: this.url });
+    // A dropped connection is replaced on the next call; the calls in flight fail and are reported to their callers.
+    c.on('error', () => {
+      if (this.client === c) this.client = null;
+    });
+    await c.connect();
+    this.client = c;
+    return c;
+  }
+}
+
+async function join(c: pg.Client, joins: MemberRef[]): Promise<void> {
+  await c.query(
+    `INSERT INTO members ("user", conv, read_seq)
+       SELECT t.u, t.c, COALESCE((SELECT last_seq FROM conversations WHERE id = t.c), 0) FROM unnest($1::text[], $2::text[]) AS t(u, c)
+     ON CONFLICT DO NOTHING`,
+    [joins.map((j) => j.user), joins.map((j) => j.conv)],
+  );
+}
+
+async function markRead(c: pg.Client, reads: ReadMark[]): Promise<void> {
+  await c.query(
+    `UPDATE members m SET read_seq = t.s
+       FROM (SELECT u, c, MAX(s) AS s FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(u, c, s) GROUP BY u, c) t
+     WHERE m."user" = t.u AND m.conv = t.c AND m.read_seq < t.s`,
+    [reads.map((r) => r.user), reads.map((r) => r.conv), reads.map((r) => r.seq)],
+  );
+}
+
+async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended[]> {
+  const msgs = batch.messages;
+  const out: (Appended | null)[] = new Array(msgs.length).fill(null);
+  // Idempotency: keys stored earlier, and repeats inside this batch (which take the first one's result).
+  const keyed = msgs.map((m, i) => ({ m, i })).filter(({ m }) => m.key !== null);
+  const firstByKey = new Map<string, number>();
+  const repeatOf = new Map<number, number>();
+  if (keyed.length > 0) {
+    const { rows } = await c.query<{ conv: string; sender: string; key: string; seq: string; id: string; ts: string }>(
+      `SELECT m.conv, m.sender, m.key, m.seq, m.id, m.ts FROM messages m
+         JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(c, s, k) ON m.conv = t.c AND m.sender = t.s AND m.key = t.k`,
+      [keyed.map((k) => k.m.conv), keyed.map((k) => k.m.from), keyed.map((k) => k.m.key)],
+    );
+    const stored = new Map(rows.map((r) => [`${r.conv}\n${r.sender}\n${r.key}`, r]));
+    for (const { m, i } of keyed) {
+      const k = `${m.conv}\n${m.from}\n${m.key}`;
+      const s = stored.get(k);
+      if (s) out[i] = { seq: Number(s.seq), id: s.id, ts: Number(s.ts), duplicate: true };
+      else if (firstByKey.has(k)) repeatOf.set(i, firstByKey.get(k)!);
+      else firstByKey.set(k, i);
+    }
+  }
+  const fresh: number[] = [];
+  const perConv = new Map<string, number>();
+  msgs.forEach((m, i) => {
+    if (out[i] !== null || repeatOf.has(i)) return;
+    fresh.push(i);
+    perConv.set(m.conv, (perConv.get(m.conv) ?? 0) + 1);
+  });
+  if (fresh.length > 0) {
+    const convs = [...perConv.keys()].sort();
+    const { rows } = await c.query<{ id: string; last_seq: string }>(
+      `INSERT INTO conversations (id, last_seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1
+       ON CONFLICT (id) DO UPDATE SET last_seq = conversations.last_seq + EXCLUDED.last_seq RETURNING id, last_seq`,
+      [convs, convs.map((cv) => perConv.get(cv)!)],
+    );
+    const next = new Map(rows.map((r) => [r.id, Number(r.last_seq) - perConv.get(r.id)! + 1]));
+    for (const i of fresh) {
+      const m = msgs[i]!;
+      const seq = next.get(m.conv)!;
+      next.set(m.conv, seq + 1);
+      out[i] = { seq, id: m.id, ts: m.ts, duplicate: false };
+    }
+    const f = fresh.map((i) => msgs[i]!);
+    const seqs = fresh.map((i) => out[i]!.seq);
+    await c.query(
+      `INSERT INTO messages (conv, seq, id, sender, content_type, body, ts, key)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+      [f.map((m) => m.conv), seqs, f.map((m) => m.id), f.map((m) => m.from), f.map((m) => m.contentType), f.map((m) => m.body), f.map((m) => m.ts), f.map((m) => m.key)],
+    );
+    const links = f.filter((m) => m.fileId !== null);
+    if (links.length > 0)
+      await c.query('INSERT INTO upload_links (file, conv) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING', [
+        links.map((m) => m.fileId),
+        links.map((m) => m.conv),
+      ]);
+    await markRead(
+      c,
+      f.map((m, j) => ({ user: m.from, conv: m.conv, seq: seqs[j]! })),
+    );
+  }
+  for (const [i, first] of repeatOf) out[i] = { ...out[first]!, duplicate: true };
+  return out as Appended[];
+}
+
+function toMessage(r: MessageRow): StoredMessage {
+  return { id: r.id, conv: r.conv, seq: Number(r.seq), from: r.sender, contentType: r.content_type, body: r.body, ts: Number(r.ts), key: r.key };
+}

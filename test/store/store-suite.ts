@@ -1,0 +1,162 @@
+/** One behavioural suite for every Store implementation. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { emptyBatch, type NewMessage, type Store, type WriteBatch } from '../../src/store/store.js';
+
+let n = 0;
+function msg(conv: string, from: string, body: string, key: string | null = null, fileId: string | null = null): NewMessage {
+  n++;
+  return { id: `m${n}`, conv, from, contentType: 'text', body: JSON.stringify(body), ts: 1_000_000 + n, key, fileId };
+}
+
+function batch(part: Partial<WriteBatch>): WriteBatch {
+  return { ...emptyBatch(), ...part };
+}
+
+export function storeSuite(name: string, open: () => Promise<{ store: Store; reopen: () => Promise<Store>; cleanup: () => Promise<void> } | null>): void {
+  describe(`${name} store`, () => {
+    let store: Store;
+    let reopen: () => Promise<Store>;
+    let cleanup: () => Promise<void>;
+    let skip = false;
+
+    before(async () => {
+      const opened = await open();
+      if (!opened) {
+        skip = true;
+        return;
+      }
+      ({ store, reopen, cleanup } = opened);
+    });
+    after(async () => {
+      if (!skip) await cleanup();
+    });
+
+    it('assigns gap-free per-conversation sequence numbers in batch order', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const res = await store.commit(batch({ messages: [msg('r:a', 'u1', 'one'), msg('r:b', 'u1', 'x'), msg('r:a', 'u2', 'two'), msg('r:a', 'u1', 'three')] }));
+      assert.deepEqual(
+        res.map((r) => r.seq),
+        [1, 1, 2, 3],
+      );
+      assert.ok(res.every((r) => !r.duplicate));
+      const more = await store.commit(batch({ messages: [msg('r:a', 'u1', 'four')] }));
+      assert.equal(more[0]!.seq, 4);
+      assert.equal(await store.lastSeq('r:a'), 4);
+      assert.equal(await store.lastSeq('r:none'), 0);
+    });
+
+    it('pages history before and after a sequence number, oldest first', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const latest = await store.history({ conv: 'r:a', limit: 2 });
+      assert.deepEqual(
+        latest.messages.map((m) => m.seq),
+        [3, 4],
+      );
+      assert.equal(latest.lastSeq, 4);
+      assert.equal(latest.oldestSeq, 1);
+      const older = await store.history({ conv: 'r:a', before: 3, limit: 10 });
+      assert.deepEqual(
+        older.messages.map((m) => [m.seq, JSON.parse(m.body)]),
+        [
+          [1, 'one'],
+          [2, 'two'],
+        ],
+      );
+      const newer = await store.history({ conv: 'r:a', after: 2, limit: 10 });
+      assert.deepEqual(
+        newer.messages.map((m) => m.seq),
+        [3, 4],
+      );
+      const m = newer.messages[0]!;
+      assert.equal(m.from, 'u1');
+      assert.equal(m.contentType, 'text');
+      assert.equal(m.conv, 'r:a');
+      assert.equal(typeof m.ts, 'number');
+    });
+
+    it('stores a message with a repeated idempotency key once and returns the original', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const [first] = await store.commit(batch({ messages: [msg('r:k', 'u1', 'hello', 'key-1')] }));
+      const again = await store.commit(batch({ messages: [msg('r:k', 'u1', 'hello again', 'key-1'), msg('r:k', 'u1', 'other', 'key-2'), msg('r:k', 'u1', 'x', 'key-2')] }));
+      assert.deepEqual(again[0], { ...first!, duplicate: true });
+      assert.equal(again[1]!.seq, 2);
+      assert.equal(again[2]!.duplicate, true);
+      assert.equal(again[2]!.seq, 2);
+      // The same key from another sender is a different message.
+      const [other] = await store.commit(batch({ messages: [msg('r:k', 'u2', 'hi', 'key-1')] }));
+      assert.equal(other!.duplicate, false);
+      assert.equal(other!.seq, 3);
+      assert.equal((await store.history({ conv: 'r:k', limit: 10 })).messages.length, 3);
+    });
+
+    it('tracks memberships, unread positions and read marks', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      await store.commit(batch({ messages: [msg('r:m', 'u1', 'before anyone joined')] }));
+      await store.commit(batch({ joins: [{ user: 'u2', conv: 'r:m' }, { user: 'u1', conv: 'r:m' }] }));
+      await store.commit(batch({ messages: [msg('r:m', 'u1', 'a'), msg('r:m', 'u1', 'b')] }));
+      const mine = await store.memberships('u2');
+      assert.deepEqual(mine, [{ conv: 'r:m', lastSeq: 3, readSeq: 1 }]);
+      // A sender has read its own messages.
+      assert.deepEqual(await store.memberships('u1'), [{ conv: 'r:m', lastSeq: 3, readSeq: 3 }]);
+      await store.commit(batch({ reads: [{ user: 'u2', conv: 'r:m', seq: 2 }] }));
+      await store.commit(batch({ reads: [{ user: 'u2', conv: 'r:m', seq: 1 }] }));
+      assert.equal((await store.memberships('u2'))[0]!.readSeq, 2, 'read positions never move back');
+      assert.deepEqual(await store.members('r:m'), ['u1', 'u2']);
+      assert.equal(await store.isMember('u2', 'r:m'), true);
+      await store.commit(batch({ leaves: [{ user: 'u2', conv: 'r:m' }] }));
+      assert.equal(await store.isMember('u2', 'r:m'), false);
+      assert.deepEqual(await store.memberships('u2'), []);
+    });
+
+    it('authorizes uploads for the owner and members of a conversation that refers to them', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      await store.addUpload({ id: 'f1', owner: 'u1', name: 'cat.png', mime: 'image/png', size: 123, ts: 5 });
+      assert.deepEqual(await store.getUpload('f1'), { id: 'f1', owner: 'u1', name: 'cat.png', mime: 'image/png', size: 123, ts: 5 });
+      assert.equal(await store.getUpload('nope'), null);
+      assert.equal(await store.canReadUpload('f1', 'u1'), true);
+      assert.equal(await store.canReadUpload('f1', 'u3'), false);
+      await store.commit(batch({ joins: [{ user: 'u3', conv: 'd:u1 u3' }, { user: 'u1', conv: 'd:u1 u3' }], messages: [msg('d:u1 u3', 'u1', 'pic', null, 'f1')] }));
+      assert.equal(await store.canReadUpload('f1', 'u3'), true);
+      assert.equal(await store.canReadUpload('f1', 'u4'), false);
+    });
+
+    it('trims by count per conversation and by age', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const many = Array.from({ length: 10 }, (_, i) => msg('r:trim', 'u1', `m${i}`));
+      await store.commit(batch({ messages: many }));
+      const removed = await store.trim({ maxCount: 3 }, Date.now());
+      assert.ok(removed >= 7);
+      const page = await store.history({ conv: 'r:trim', limit: 100 });
+      assert.deepEqual(
+        page.messages.map((m) => m.seq),
+        [8, 9, 10],
+      );
+      assert.equal(page.oldestSeq, 8);
+      await store.trim({ maxAgeMs: 1 }, 10_000_000);
+      assert.equal((await store.history({ conv: 'r:trim', limit: 100 })).messages.length, 0);
+      // Sequence numbers continue after trimming.
+      const [next] = await store.commit(batch({ messages: [msg('r:trim', 'u1', 'after')] }));
+      assert.equal(next!.seq, 11);
+    });
+
+    it('keeps sequence numbers and messages across a reopen', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const [a] = await store.commit(batch({ messages: [msg('r:persist', 'u1', 'kept')] }));
+      store = await reopen();
+      const page = await store.history({ conv: 'r:persist', limit: 10 });
+      assert.equal(page.messages[0]!.seq, a!.seq);
+      const [b] = await store.commit(batch({ messages: [msg('r:persist', 'u1', 'next')] }));
+      assert.equal(b!.seq, a!.seq + 1);
+    });
+
+    it('answers calls in the order they were made', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const order: string[] = [];
+      const p1 = store.commit(batch({ messages: [msg('r:order', 'u1', 'x')] })).then(() => order.push('commit'));
+      const p2 = store.history({ conv: 'r:order', limit: 10 }).then((h) => order.push(`history:${h.messages.length}`));
+      await Promise.all([p1, p2]);
+      assert.deepEqual(order, ['commit', 'history:1']);
+    });
+  });
+}
