@@ -15,6 +15,11 @@ import { Flusher } from './session/flusher.js';
 import { Gateway } from './transport/gateway.js';
 import { TimerWheel } from './transport/heartbeat.js';
 import { createHttpServer } from './transport/http-server.js';
+import { FsBlobStore } from './media/blob-store.js';
+import { uploadRoutes } from './media/uploads.js';
+import { Committer } from './store/committer.js';
+import { describeStore, openStore } from './store/open-store.js';
+import { resolve } from 'node:path';
 
 export interface RunningServer {
   readonly hub: Hub;
@@ -37,6 +42,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'DEV AUTH IS ON: anyone can connect as any user with ?user=NAME. Configure auth.jwt.secret or auth.jwt.publicKey before exposing this server.',
     );
   const now = Date.now;
+  const store = await openStore(config.store);
+  log.info({ store: describeStore(config.store) }, 'store open');
+  const committer = new Committer(store, config.store, log.child({ part: 'store' }));
   const flusher = new Flusher();
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
@@ -49,33 +57,58 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     now,
     nextId: messageIdSource(now),
     roomRules: config.rooms.rules,
+    persistence: committer,
+    recoveryLimit: config.store.recoveryLimit,
+    historyMaxLimit: config.store.historyMaxLimit,
     presenceEvents: config.rooms.presenceEvents,
     roomsPerSession: limits.roomsPerSession,
     sessionPolicy: config.sessions.policy,
     maxSessionsPerUser: config.sessions.maxPerUser,
   });
+  const auth = new Authenticator(authCfg, dev);
   const gateway = new Gateway({
     config,
     hub,
     flusher,
     wheel,
-    auth: new Authenticator(authCfg, dev),
+    auth,
     log: log.child({ part: 'gateway' }),
     now,
   });
   let ready = false;
   const webRoot = config.server.webRoot === undefined ? BUNDLED_WEB : config.server.webRoot || null;
+  const media = config.uploads.enabled
+    ? uploadRoutes(config.uploads, auth, store, new FsBlobStore(resolve(config.uploads.dir)), log.child({ part: 'media' }), now)
+    : undefined;
   const http = createHttpServer(config, webRoot, {
     upgrade: (req, socket, head) => void gateway.handleUpgrade(req, socket, head),
     ready: () => ready,
+    route: media,
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.server.port, config.server.host, () => {
-      http.off('error', reject);
-      resolve();
+  const { retention } = config.store;
+  const trimming =
+    retention.maxCount !== undefined || retention.maxAgeDays !== undefined
+      ? setInterval(() => {
+          const policy = { maxCount: retention.maxCount, maxAgeMs: retention.maxAgeDays === undefined ? undefined : retention.maxAgeDays * 86_400_000 };
+          store.trim(policy, now()).then(
+            (n) => n > 0 && log.info({ removed: n }, 'retention trimmed messages'),
+            (err: unknown) => log.error({ err }, 'retention failed'),
+          );
+        }, retention.intervalMs).unref()
+      : null;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.server.port, config.server.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    if (trimming) clearInterval(trimming);
+    await store.close();
+    throw err;
+  }
   wheel.start();
   ready = true;
   const port = (http.address() as AddressInfo).port;
@@ -94,8 +127,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       http.closeIdleConnections();
       await gateway.closeAll(CloseCode.GoingAway, 'server shutting down', config.shutdown.graceMs);
       wheel.stop();
+      if (trimming) clearInterval(trimming);
       http.closeAllConnections();
       await closed;
+      await committer.drain();
+      await store.close();
       log.info('stopped');
     })());
   return { hub, url, wsUrl, port, stop };

@@ -68,6 +68,19 @@ export class Authenticator {
   }
 }
 
+/**
+ * Reads credentials from an HTTP request (WebSocket upgrade or upload): `?token=`,
+ * `Authorization: Bearer`, or in dev mode `?user=`. Null when there are none.
+ */
+export async function identifyRequest(auth: Authenticator, headers: { authorization?: string | undefined }, url: URL): Promise<AuthResult | null> {
+  const header = headers.authorization;
+  const token = url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7).trim() : null);
+  if (token) return auth.verifyToken(token);
+  const user = url.searchParams.get('user');
+  if (user !== null) return auth.devIdentity(user);
+  return null;
+}
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export function isLoopback(host: string): boolean {

@@ -8,7 +8,9 @@ import { z } from 'zod';
 const roomRule = z.strictObject({
   /** Exact room name, or a prefix ending in `*` (`team-*`). */
   match: z.string().min(1),
-  kind: z.enum(['public', 'private', 'push']),
+  kind: z.enum(['public', 'private', 'push']).default('public'),
+  /** Store the room's messages (history, recovery, offline delivery); false: pure pub/sub. */
+  durable: z.boolean().default(true),
 });
 
 export const configSchema = z.strictObject({
@@ -100,11 +102,54 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** First matching rule decides a room's kind; unmatched rooms are public. */
       rules: z.array(roomRule).default([
-        { match: 'private:*', kind: 'private' },
-        { match: 'push:*', kind: 'push' },
+        { match: 'private:*', kind: 'private', durable: true },
+        { match: 'push:*', kind: 'push', durable: true },
       ]),
       /** Send join/leave presence events to room members. */
       presenceEvents: z.boolean().default(true),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      /** `postgres://…` to use PostgreSQL; unset: the embedded SQLite store in `store.file`. */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'store.url must be a postgres:// URL')
+        .optional(),
+      /** SQLite database file (created on first start). */
+      file: z.string().default('data/switchboard.db'),
+      /** SQLite fsync policy: `full` survives power loss, `normal` survives a process crash. */
+      synchronous: z.enum(['full', 'normal']).default('full'),
+      /** Messages waiting to be stored before publishes are refused with `unavailable`. */
+      maxPending: z.number().int().positive().default(50_000),
+      /** Most messages written in one transaction. */
+      maxBatch: z.number().int().positive().default(5_000),
+      /** Most missed messages replayed on a recovering join or sync; more is answered "too old". */
+      recoveryLimit: z.number().int().positive().default(1_000),
+      /** Largest history page. */
+      historyMaxLimit: z.number().int().positive().default(200),
+      retention: z
+        .strictObject({
+          /** Keep at most this many messages per conversation. */
+          maxCount: z.number().int().positive().optional(),
+          /** Drop messages older than this many days. */
+          maxAgeDays: z.number().positive().optional(),
+          /** How often retention runs. */
+          intervalMs: z.number().int().positive().default(60_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  uploads: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Where uploaded files are kept. */
+      dir: z.string().default('data/uploads'),
+      maxBytes: z.number().int().positive().default(20 * 1024 * 1024),
+      /** Allowed MIME types; `type/*` allows a whole family. */
+      allowedTypes: z
+        .array(z.string())
+        .default(['image/*', 'audio/*', 'video/*', 'text/plain', 'application/pdf', 'application/zip', 'application/octet-stream']),
     })
     .prefault({}),
   log: z

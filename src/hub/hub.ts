@@ -7,28 +7,78 @@ import { matchesAny, matchesPattern } from '../auth/patterns.js';
 import type { RoomKind } from '../config/schema.js';
 import { encodePush } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import type { MessagePush, PresencePush, ServerPush, SignalPush, TypingPush } from '../protocol/pushes.js';
+import { MEDIA_CONTENT_TYPES } from '../protocol/commands.js';
+import type { MessagePush, PresencePush, ServerPush, SignalPush, TypingPush, UnreadPush } from '../protocol/pushes.js';
+import type { Persistence } from '../store/committer.js';
+import type { HistoryPage, NewMessage } from '../store/store.js';
+import { dmConv, pushOf, roomConv, targetOf, type ConvTarget } from './conversations.js';
 import { HubError } from './errors.js';
 import { Room } from './room.js';
 import type { HubSession } from './session.js';
 import { SharedBatch, type Tick } from './shared-batch.js';
 
+export interface RoomRule {
+  match: string;
+  kind: RoomKind;
+  durable?: boolean;
+}
+
 export interface HubOptions {
   tick: Tick;
   now: () => number;
   nextId: () => string;
-  roomRules: readonly { match: string; kind: RoomKind }[];
+  roomRules: readonly RoomRule[];
+  /** Where durable conversations are stored; without it every conversation is ephemeral. */
+  persistence?: Persistence | null;
+  /** Most missed messages replayed by a recovering join or sync (default 1000). */
+  recoveryLimit?: number;
+  /** Largest history page (default 200). */
+  historyMaxLimit?: number;
   presenceEvents: boolean;
   roomsPerSession: number;
   sessionPolicy: 'multiple' | 'replace';
   maxSessionsPerUser: number;
 }
 
-/** What a sender is told once its message has been accepted. */
+/** What a sender is told once its message has been accepted (for a durable conversation: once it is stored). */
 export interface Ack {
   id: string;
   seq: number;
   ts: number;
+  /** Present and true when the idempotency key had been seen: this is the original's ack. */
+  duplicate?: boolean;
+}
+
+export interface JoinResult {
+  room: string;
+  kind: RoomKind;
+  durable: boolean;
+  /** The room's last sequence number at the join: every later message reaches the session live. */
+  seq: number;
+  /** Set when the join asked to recover from `since`. */
+  recovered?: boolean;
+  missed?: number;
+}
+
+export interface SyncResult {
+  with: string;
+  recovered: boolean;
+  missed: number;
+  seq: number;
+}
+
+export interface HistoryResult {
+  room?: string;
+  with?: string;
+  messages: MessagePush[];
+  oldestSeq: number;
+  lastSeq: number;
+  hasMore: boolean;
+}
+
+interface Held {
+  seq: number;
+  bytes: Buffer;
 }
 
 export interface PresenceEntry {
@@ -45,9 +95,20 @@ export class Hub {
   private readonly rooms = new Map<string, Room>();
   /** Last sequence number per conversation (`r:room`, `d:userA\0userB`). In memory until the store owns it. */
   private readonly seqs = new Map<string, number>();
+  /** Last delivered seq of each durable room with members (kept with the room). */
+  private readonly lastSeqs = new Map<string, number>();
+  /** Direct messages held back from a session while it syncs that conversation: session → conv → held. */
+  private readonly holds = new Map<HubSession, Map<string, Held[]>>();
   private sessionCount = 0;
+  private readonly persistence: Persistence | null;
+  private readonly recoveryLimit: number;
+  private readonly historyMaxLimit: number;
 
-  constructor(private readonly opts: HubOptions) {}
+  constructor(private readonly opts: HubOptions) {
+    this.persistence = opts.persistence ?? null;
+    this.recoveryLimit = opts.recoveryLimit ?? 1000;
+    this.historyMaxLimit = opts.historyMaxLimit ?? 200;
+  }
 
   // ── sessions ────────────────────────────────────────────────────────────
 
@@ -76,6 +137,7 @@ export class Hub {
     if (!mine || !mine.delete(s)) return;
     if (mine.size === 0) this.users.delete(s.user);
     this.sessionCount--;
+    this.holds.delete(s);
     for (const name of s.rooms) {
       const room = this.rooms.get(name);
       if (room) this.removeMember(room, s);
@@ -98,32 +160,99 @@ export class Hub {
   // ── rooms ───────────────────────────────────────────────────────────────
 
   roomKind(name: string): RoomKind {
-    for (const r of this.opts.roomRules) if (matchesPattern(r.match, name)) return r.kind;
-    return 'public';
+    return this.rule(name).kind;
   }
 
-  join(s: HubSession, name: string): { room: string; kind: RoomKind; seq: number } {
+  /** Stored when a store is configured and the room's rule does not say otherwise. */
+  isDurable(name: string): boolean {
+    return this.persistence !== null && this.rule(name).durable !== false;
+  }
+
+  private rule(name: string): RoomRule {
+    for (const r of this.opts.roomRules) if (matchesPattern(r.match, name)) return r;
+    return PUBLIC;
+  }
+
+  /**
+   * Joins a room. For a durable room the answer waits for the store, so that
+   * `seq` is exact: every message after it reaches the session live, none
+   * before it does. With `since`, the messages after it are replayed first,
+   * in order, then live ones follow with no gap and no duplicate.
+   */
+  join(s: HubSession, name: string, since?: number): JoinResult | Promise<JoinResult> {
     const kind = this.roomKind(name);
     if (kind === 'private' && !matchesAny(s.grants, name)) throw new HubError(ErrorCode.Forbidden, `room ${name} is private and your token does not grant it`);
-    let room = this.rooms.get(name);
-    if (!s.rooms.has(name)) {
-      if (s.rooms.size >= this.opts.roomsPerSession) throw new HubError(ErrorCode.LimitExceeded, `at most ${this.opts.roomsPerSession} rooms per session`);
-      if (!room) this.rooms.set(name, (room = new Room(name, kind)));
-      room.members.add(s);
-      s.rooms.add(name);
-      // A batch already started this turn holds messages sent before the join: the new member reads only what follows.
-      if (room.batch && room.batch.epoch === this.opts.tick.epoch) s.sendShared(room.batch, room.batch.chunks.length);
-      const count = room.presence.get(s.user) ?? 0;
-      room.presence.set(s.user, count + 1);
-      if (count === 0 && this.opts.presenceEvents) this.toRoom(room, presenceEvent(name, s.user, 'join'));
+    const durable = this.isDurable(name);
+    if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? this.lastSeqHint(name) : (this.seqs.get(roomConv(name)) ?? 0) };
+    this.checkRoomLimit(s);
+    if (!durable) {
+      this.addMember(s, name, kind, false);
+      const result: JoinResult = { room: name, kind, durable, seq: this.seqs.get(roomConv(name)) ?? 0 };
+      if (since !== undefined) result.recovered = false;
+      return result;
     }
-    return { room: name, kind, seq: this.seqs.get(`r:${name}`) ?? 0 };
+    const conv = roomConv(name);
+    const after = since ?? Number.MAX_SAFE_INTEGER;
+    return this.persistence!.history({ conv, after, limit: since === undefined ? 0 : this.recoveryLimit + 1 }).then((page) => {
+      // The store answers in call order: messages stored before this read are in `page`, later ones will reach the member live.
+      if (!this.isConnected(s)) throw new HubError(ErrorCode.NotJoined, 'session closed while joining');
+      if (s.rooms.has(name)) return { room: name, kind, durable, seq: page.lastSeq };
+      this.checkRoomLimit(s);
+      const result: JoinResult = { room: name, kind, durable, seq: page.lastSeq };
+      if (since !== undefined) {
+        const ok = this.replayable(page, since);
+        result.recovered = ok;
+        result.missed = ok ? page.messages.length : Math.max(0, page.lastSeq - since);
+        if (ok) for (const m of page.messages) s.send(encodePush(pushOf(m)));
+      }
+      this.addMember(s, name, kind, true);
+      this.lastSeqs.set(name, page.lastSeq);
+      return result;
+    });
   }
 
   leave(s: HubSession, name: string): void {
     const room = this.rooms.get(name);
     if (!room || !s.rooms.delete(name)) throw new HubError(ErrorCode.NotJoined, `not in room ${name}`);
+    const lastOfUser = (room.presence.get(s.user) ?? 0) <= 1;
     this.removeMember(room, s);
+    // Leaving on purpose ends the membership (disconnecting does not: offline delivery relies on it).
+    if (lastOfUser && room.durable) this.persistence?.leave({ user: s.user, conv: roomConv(name) });
+  }
+
+  private checkRoomLimit(s: HubSession): void {
+    if (s.rooms.size >= this.opts.roomsPerSession) throw new HubError(ErrorCode.LimitExceeded, `at most ${this.opts.roomsPerSession} rooms per session`);
+  }
+
+  private addMember(s: HubSession, name: string, kind: RoomKind, durable: boolean): void {
+    let room = this.rooms.get(name);
+    if (!room) this.rooms.set(name, (room = new Room(name, kind, durable)));
+    room.members.add(s);
+    s.rooms.add(name);
+    // A batch already started this turn holds messages sent before the join: the new member reads only what follows.
+    if (room.batch && room.batch.epoch === this.opts.tick.epoch) s.sendShared(room.batch, room.batch.chunks.length);
+    const count = room.presence.get(s.user) ?? 0;
+    room.presence.set(s.user, count + 1);
+    if (count === 0) {
+      if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
+      if (this.opts.presenceEvents) this.toRoom(room, presenceEvent(name, s.user, 'join'));
+    }
+  }
+
+  /** True when `page` holds every message after `since` (none trimmed away, not more than the limit). */
+  private replayable(page: HistoryPage, since: number): boolean {
+    if (page.messages.length > this.recoveryLimit) return false;
+    if (page.lastSeq <= since) return true;
+    return page.messages.length > 0 && page.messages[0]!.seq === since + 1;
+  }
+
+  private isConnected(s: HubSession): boolean {
+    return this.users.get(s.user)?.has(s) ?? false;
+  }
+
+  /** The last sequence number delivered in a durable room this hub has seen. */
+  private lastSeqHint(name: string): number {
+    return this.lastSeqs.get(name) ?? 0;
   }
 
   private removeMember(room: Room, s: HubSession): void {
@@ -135,7 +264,10 @@ export class Hub {
       room.presence.delete(s.user);
       if (this.opts.presenceEvents && room.members.size > 0) this.toRoom(room, presenceEvent(room.name, s.user, 'leave'));
     } else room.presence.set(s.user, count - 1);
-    if (room.members.size === 0) this.rooms.delete(room.name);
+    if (room.members.size === 0) {
+      this.rooms.delete(room.name);
+      this.lastSeqs.delete(room.name);
+    }
   }
 
   presence(s: HubSession, name: string): { room: string; users: PresenceEntry[] } {
@@ -149,39 +281,145 @@ export class Hub {
 
   // ── messages ────────────────────────────────────────────────────────────
 
-  publish(s: HubSession, name: string, contentType: string, body: unknown, key?: string): Ack {
+  publish(s: HubSession, name: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
     const room = this.rooms.get(name);
     if (!room || !s.rooms.has(name)) throw new HubError(ErrorCode.NotJoined, `join room ${name} before publishing to it`);
     if (room.kind === 'push') throw new HubError(ErrorCode.Forbidden, `room ${name} is push-only: only the server API publishes to it`);
-    return this.roomMessage(room.name, room, s.user, contentType, body, key);
+    return this.roomMessage(name, s.user, contentType, body, key);
   }
 
   /** A message from the app's backend (server API): allowed in every kind of room, members or not. */
-  serverPublish(name: string, from: string, contentType: string, body: unknown): Ack {
-    return this.roomMessage(name, this.rooms.get(name), from, contentType, body, undefined);
+  serverPublish(name: string, from: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
+    return this.roomMessage(name, from, contentType, body, key);
   }
 
-  private roomMessage(name: string, room: Room | undefined, from: string, contentType: string, body: unknown, key: string | undefined): Ack {
+  private roomMessage(name: string, from: string, contentType: string, body: unknown, key: string | undefined): Ack | Promise<Ack> {
     const ts = this.opts.now();
-    const seq = this.nextSeq(`r:${name}`);
     const id = this.opts.nextId();
-    const push: MessagePush = { type: 'message', id, room: name, seq, from, contentType, body, ts };
-    if (key !== undefined) push.key = key;
-    if (room) this.toRoom(room, push);
-    return { id, seq, ts };
+    if (!this.isDurable(name)) {
+      const seq = this.nextSeq(roomConv(name));
+      const room = this.rooms.get(name);
+      if (room) this.toRoom(room, messagePush(id, name, undefined, seq, from, contentType, body, ts, key));
+      return { id, seq, ts };
+    }
+    return this.store(newMessage(id, roomConv(name), from, contentType, body, ts, key), null, (seq) => {
+      const room = this.rooms.get(name);
+      if (!room) return;
+      this.lastSeqs.set(name, seq);
+      this.toRoom(room, messagePush(id, name, undefined, seq, from, contentType, body, ts, key));
+    });
   }
 
   /** A direct message: reaches every session of the recipient and of the sender. */
-  sendDirect(s: HubSession, to: string, contentType: string, body: unknown, key?: string): Ack {
+  sendDirect(s: HubSession, to: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
     const ts = this.opts.now();
-    const seq = this.nextSeq(dmKey(s.user, to));
     const id = this.opts.nextId();
-    const push: MessagePush = { type: 'message', id, to, seq, from: s.user, contentType, body, ts };
-    if (key !== undefined) push.key = key;
-    const bytes = encodePush(push);
-    for (const r of this.sessionsOf(to)) r.send(bytes);
-    if (to !== s.user) for (const r of this.sessionsOf(s.user)) r.send(bytes);
-    return { id, seq, ts };
+    const from = s.user;
+    const conv = dmConv(from, to);
+    if (!this.persistence) {
+      const seq = this.nextSeq(conv);
+      this.toUsers(conv, from, to, seq, encodePush(messagePush(id, undefined, to, seq, from, contentType, body, ts, key)));
+      return { id, seq, ts };
+    }
+    const joins = from === to ? [{ user: from, conv }] : [{ user: from, conv }, { user: to, conv }];
+    return this.store(newMessage(id, conv, from, contentType, body, ts, key), joins, (seq) =>
+      this.toUsers(conv, from, to, seq, encodePush(messagePush(id, undefined, to, seq, from, contentType, body, ts, key))),
+    );
+  }
+
+  private toUsers(conv: string, from: string, to: string, seq: number, bytes: Buffer): void {
+    this.toSessions(this.sessionsOf(to), conv, seq, bytes);
+    if (to !== from) this.toSessions(this.sessionsOf(from), conv, seq, bytes);
+  }
+
+  private toSessions(sessions: ReadonlySet<HubSession>, conv: string, seq: number, bytes: Buffer): void {
+    for (const r of sessions) {
+      const held = this.holds.size > 0 ? this.holds.get(r)?.get(conv) : undefined;
+      if (held) held.push({ seq, bytes });
+      else r.send(bytes);
+    }
+  }
+
+  /** Queues a message for the store; once durable, `deliver` runs (unless it was a resend) and the ack resolves. */
+  private store(msg: NewMessage, joins: { user: string; conv: string }[] | null, deliver: (seq: number) => void): Promise<Ack> {
+    return new Promise((resolve, reject) => {
+      const queued = this.persistence!.append(msg, joins, (err, r) => {
+        if (err || !r) return reject(new HubError(ErrorCode.Unavailable, 'the message could not be stored; send it again with the same key'));
+        if (!r.duplicate) deliver(r.seq);
+        resolve(r.duplicate ? { id: r.id, seq: r.seq, ts: r.ts, duplicate: true } : { id: r.id, seq: r.seq, ts: r.ts });
+      });
+      if (!queued) reject(new HubError(ErrorCode.Unavailable, 'the server is storing too many messages; retry shortly'));
+    });
+  }
+
+  // ── durable conversations: recovery, history, unread ─────────────────────
+
+  /**
+   * Replays a direct conversation from `since`. Live messages of that
+   * conversation are held back for this session meanwhile and released after
+   * the replay, skipping any the replay already carried.
+   */
+  async sync(s: HubSession, withUser: string, since: number): Promise<SyncResult> {
+    if (!this.persistence) return { with: withUser, recovered: false, missed: 0, seq: this.seqs.get(dmConv(s.user, withUser)) ?? 0 };
+    const conv = dmConv(s.user, withUser);
+    let mine = this.holds.get(s);
+    if (mine?.has(conv)) throw new HubError(ErrorCode.InvalidRequest, `a sync with ${withUser} is already running`);
+    if (!mine) this.holds.set(s, (mine = new Map()));
+    const held: Held[] = [];
+    mine.set(conv, held);
+    let page: HistoryPage;
+    try {
+      page = await this.persistence.history({ conv, after: since, limit: this.recoveryLimit + 1 });
+    } finally {
+      mine.delete(conv);
+      if (mine.size === 0 && this.holds.get(s) === mine) this.holds.delete(s);
+    }
+    const ok = this.replayable(page, since);
+    let last = since;
+    if (ok)
+      for (const m of page.messages) {
+        s.send(encodePush(pushOf(m)));
+        last = m.seq;
+      }
+    for (const h of held) if (!ok || h.seq > last) s.send(h.bytes);
+    return { with: withUser, recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - since), seq: Math.max(page.lastSeq, last) };
+  }
+
+  async history(s: HubSession, target: ConvTarget, opts: { before?: number; after?: number; limit?: number }): Promise<HistoryResult> {
+    const conv = 'room' in target ? roomConv(target.room) : dmConv(s.user, target.with);
+    const limit = Math.min(opts.limit ?? 50, this.historyMaxLimit);
+    const result: HistoryResult = { ...('room' in target ? { room: target.room } : { with: target.with }), messages: [], oldestSeq: 0, lastSeq: 0, hasMore: false };
+    if ('room' in target) {
+      if (!this.isDurable(target.room)) return result;
+      if (!s.rooms.has(target.room) && !(await this.persistence!.isMember(s.user, conv)))
+        throw new HubError(ErrorCode.Forbidden, `only members of ${target.room} may read its history`);
+    } else if (!this.persistence) return result;
+    const page = await this.persistence!.history({ conv, before: opts.before, after: opts.after, limit });
+    result.messages = page.messages.map(pushOf);
+    result.oldestSeq = page.oldestSeq;
+    result.lastSeq = page.lastSeq;
+    const first = page.messages[0]?.seq;
+    const last = page.messages[page.messages.length - 1]?.seq;
+    result.hasMore =
+      opts.after !== undefined ? last !== undefined && last < page.lastSeq : first !== undefined && first > page.oldestSeq;
+    return result;
+  }
+
+  /** Moves the user's read position in a conversation forward. */
+  read(s: HubSession, target: ConvTarget, seq: number): void {
+    if (!this.persistence) return;
+    const conv = 'room' in target ? roomConv(target.room) : dmConv(s.user, target.with);
+    this.persistence.read({ user: s.user, conv, seq });
+  }
+
+  /** The unread summary a session gets on connect: every conversation the user belongs to. */
+  async unread(s: HubSession): Promise<UnreadPush | null> {
+    if (!this.persistence) return null;
+    const list = await this.persistence.memberships(s.user);
+    return {
+      type: 'unread',
+      conversations: list.map((m) => ({ ...targetOf(m.conv, s.user), lastSeq: m.lastSeq, readSeq: m.readSeq, unread: Math.max(0, m.lastSeq - m.readSeq) })),
+    };
   }
 
   typing(s: HubSession, target: { room?: string; to?: string }, active: boolean): void {
@@ -236,11 +474,44 @@ export class Hub {
   }
 }
 
+const PUBLIC: RoomRule = { match: '*', kind: 'public' };
+
 function presenceEvent(room: string, user: string, event: 'join' | 'leave'): PresencePush {
   return { type: 'presence', room, user, event };
 }
 
-/** Both directions of a conversation share one key. */
-export function dmKey(a: string, b: string): string {
-  return a < b ? `d:${a}\u0000${b}` : `d:${b}\u0000${a}`;
+/** Builds a message push with its fields always in the same order. */
+function messagePush(
+  id: string,
+  room: string | undefined,
+  to: string | undefined,
+  seq: number,
+  from: string,
+  contentType: string,
+  body: unknown,
+  ts: number,
+  key: string | undefined,
+): MessagePush {
+  const push = { type: 'message', id } as MessagePush;
+  if (room !== undefined) push.room = room;
+  if (to !== undefined) push.to = to;
+  push.seq = seq;
+  push.from = from;
+  push.contentType = contentType;
+  push.body = body;
+  push.ts = ts;
+  if (key !== undefined) push.key = key;
+  return push;
+}
+
+const FILE_URL = /^\/files\/([A-Za-z0-9_-]{8,64})(?:[/?#]|$)/;
+
+function newMessage(id: string, conv: string, from: string, contentType: string, body: unknown, ts: number, key: string | undefined): NewMessage {
+  let fileId: string | null = null;
+  if ((MEDIA_CONTENT_TYPES as readonly string[]).includes(contentType)) {
+    const url = (body as { url?: unknown }).url;
+    const m = typeof url === 'string' ? FILE_URL.exec(url) : null;
+    if (m) fileId = m[1]!;
+  }
+  return { id, conv, from, contentType, body: JSON.stringify(body), ts, key: key ?? null, fileId };
 }

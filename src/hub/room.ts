@@ -13,5 +13,7 @@ export class Room {
   constructor(
     readonly name: string,
     readonly kind: RoomKind,
+    /** Messages go through the store before anyone receives them. */
+    readonly durable: boolean,
   ) {}
 }

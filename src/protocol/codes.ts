@@ -25,6 +25,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   /** The target user has no session on this server. */
   UserOffline: 'user_offline',
+  /** The message could not be stored now (storage down or backlogged); resend it with the same key. */
+  Unavailable: 'unavailable',
   /** Something failed on the server; the request may be retried. */
   Internal: 'internal',
 } as const;

@@ -24,6 +24,8 @@ const contentType = z
   });
 /** Client's own key for idempotent publish; a resend with the same key is not stored twice (durable store). */
 const messageKey = z.string().min(1).max(64);
+/** A per-conversation sequence number. */
+const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** Media body: what a client needs to show or fetch an uploaded file. */
 export const mediaBody = z.strictObject({
@@ -43,7 +45,7 @@ const base = { id: requestId.optional() };
 export const commandSchemas = {
   auth: z.strictObject({ type: z.literal('auth'), ...base, token: z.string().min(1).max(8192) }),
   ping: z.strictObject({ type: z.literal('ping'), ...base }),
-  join: z.strictObject({ type: z.literal('join'), ...base, room }),
+  join: z.strictObject({ type: z.literal('join'), ...base, room, since: seq.optional() }),
   leave: z.strictObject({ type: z.literal('leave'), ...base, room }),
   publish: z.strictObject({
     type: z.literal('publish'),
@@ -74,6 +76,22 @@ export const commandSchemas = {
   }),
   presence: z.strictObject({ type: z.literal('presence'), ...base, room }),
   rooms: z.strictObject({ type: z.literal('rooms'), ...base }),
+  history: z
+    .strictObject({
+      type: z.literal('history'),
+      ...base,
+      room: room.optional(),
+      with: user.optional(),
+      before: seq.optional(),
+      after: seq.optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    })
+    .refine((c) => (c.room === undefined) !== (c.with === undefined), { message: 'history needs exactly one of room or with' })
+    .refine((c) => c.before === undefined || c.after === undefined, { message: 'history takes before or after, not both' }),
+  sync: z.strictObject({ type: z.literal('sync'), ...base, with: user, since: seq }),
+  read: z
+    .strictObject({ type: z.literal('read'), ...base, room: room.optional(), with: user.optional(), seq })
+    .refine((c) => (c.room === undefined) !== (c.with === undefined), { message: 'read needs exactly one of room or with' }),
 } as const;
 
 export type CommandType = keyof typeof commandSchemas;

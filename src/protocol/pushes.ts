@@ -66,7 +66,22 @@ export interface PresencePush {
   event: 'join' | 'leave';
 }
 
+/** Sent after `connected` when the server stores conversations: every conversation the user belongs to. */
+export interface UnreadPush {
+  type: 'unread';
+  conversations: UnreadEntry[];
+}
+/** One conversation: `room`, or `with` (the other party of a direct conversation). */
+export interface UnreadEntry {
+  room?: string;
+  with?: string;
+  lastSeq: number;
+  readSeq: number;
+  unread: number;
+}
+
 export type ServerPush =
+  | UnreadPush
   | ConnectedPush
   | NoticePush
   | ReplyPush

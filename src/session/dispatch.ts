@@ -23,7 +23,7 @@ function body(contentType: string, value: unknown, limits: DispatchLimits): void
 }
 
 export const handlers: { [K in RoutedType]: Handler<K> } = {
-  join: (s, c, hub) => hub.join(s, c.room),
+  join: (s, c, hub) => hub.join(s, c.room, c.since),
   leave: (s, c, hub) => {
     hub.leave(s, c.room);
     return { room: c.room };
@@ -43,6 +43,12 @@ export const handlers: { [K in RoutedType]: Handler<K> } = {
   signal: (s, c, hub) => hub.signal(s, c.to, c.callId, c.kind, c.data),
   presence: (s, c, hub) => hub.presence(s, c.room),
   rooms: (s) => ({ rooms: [...s.rooms] }),
+  history: (s, c, hub) => hub.history(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c),
+  sync: (s, c, hub) => hub.sync(s, c.with, c.since),
+  read: (s, c, hub) => {
+    hub.read(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c.seq);
+    return {};
+  },
 };
 
 export function isRouted(type: CommandType): type is RoutedType {

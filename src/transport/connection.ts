@@ -149,6 +149,12 @@ export class Connection implements HubSession, Wire, Timed {
     });
     if (config.welcome.enabled)
       this.push({ type: 'notice', from: 'System', text: config.welcome.text.replaceAll('{user}', this.user), ts: this.ctx.now() });
+    this.ctx.hub.unread(this).then(
+      (summary) => {
+        if (summary && this.state === 'open') this.push(summary);
+      },
+      (err: unknown) => this.ctx.log.warn({ session: this.id, err }, 'unread summary failed'),
+    );
     this.nextBeatAt = this.ctx.now() + config.heartbeat.intervalMs;
     this.scheduleNext(this.ctx.now());
     this.ctx.log.debug({ session: this.id, user: this.user }, 'session open');
@@ -243,12 +249,23 @@ export class Connection implements HubSession, Wire, Timed {
     if (!isRouted(cmd.type)) return;
     try {
       const data = (handlers[cmd.type] as (s: HubSession, c: typeof cmd, ...rest: unknown[]) => unknown)(this, cmd, this.ctx.hub, this.ctx.config.limits);
-      if (cmd.id !== undefined) this.push({ type: 'reply', id: cmd.id, data: data ?? {} });
+      // Durable operations answer once the store has: the reply then follows whatever they delivered.
+      if (data instanceof Promise) data.then((v: unknown) => this.reply(cmd.id, v), (err: unknown) => this.fail(cmd.id, err));
+      else this.reply(cmd.id, data);
     } catch (err) {
-      if (err instanceof HubError) this.error(cmd.id, err.code, err.message);
-      else this.internalError(cmd.id, err);
+      this.fail(cmd.id, err);
     }
   };
+
+  private reply(id: RequestId | undefined, data: unknown): void {
+    if (id !== undefined && this.state === 'open') this.push({ type: 'reply', id, data: data ?? {} });
+  }
+
+  private fail(id: RequestId | undefined, err: unknown): void {
+    if (this.state !== 'open') return;
+    if (err instanceof HubError) this.error(id, err.code, err.message);
+    else this.internalError(id, err);
+  }
 
   private error(id: RequestId | undefined, code: ErrorCode, message: string): void {
     this.push(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });

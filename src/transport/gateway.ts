@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { AuthResult } from '../auth/authenticator.js';
+import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
 import { sessionId } from '../hub/ids.js';
 import { CloseCode } from '../protocol/codes.js';
 import { Connection } from './connection.js';
@@ -72,14 +72,8 @@ export class Gateway {
     });
   }
 
-  private async identify(req: IncomingMessage): Promise<AuthResult | null> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const header = req.headers.authorization;
-    const token = url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7).trim() : null);
-    if (token) return this.ctx.auth.verifyToken(token);
-    const user = url.searchParams.get('user');
-    if (user !== null) return this.ctx.auth.devIdentity(user);
-    return null;
+  private identify(req: IncomingMessage): Promise<AuthResult | null> {
+    return identifyRequest(this.ctx.auth, req.headers, new URL(req.url ?? '/', 'http://localhost'));
   }
 
   /** Closes every connection with `code` and resolves once all have gone (or `graceMs` has passed). */

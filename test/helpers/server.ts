@@ -4,6 +4,9 @@
  * killed when the test process exits, whatever happened to the test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file runs from dist/test/helpers/). */
@@ -59,9 +62,23 @@ function exitPromise(proc: ChildProcess): Promise<number | null> {
   });
 }
 
+/** A fresh data directory (SQLite file and uploads) that is removed when the test process exits. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-test-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Flags that give a server its own store and uploads folder, unless the test chose them. */
+function dataFlags(flags: readonly string[]): string[] {
+  if (flags.some((f) => f.startsWith('--store.file') || f.startsWith('--store.url'))) return [];
+  const dir = tempDataDir();
+  return ['--store.file', join(dir, 'switchboard.db'), '--uploads.dir', join(dir, 'uploads')];
+}
+
 /** Starts `switchboard --port 0 ...flags` and resolves once it logs that it is listening. */
 export async function startServer(flags: readonly string[] = [], opts: StartOptions = {}): Promise<TestServer> {
-  const args = [BIN, '--port', '0', ...flags, '--log.level', flags.includes('--log.level') ? flagValue(flags, '--log.level') : 'info'];
+  const args = [BIN, '--port', '0', ...dataFlags(flags), ...flags, '--log.level', flags.includes('--log.level') ? flagValue(flags, '--log.level') : 'info'];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const exited = exitPromise(proc);

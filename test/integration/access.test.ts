@@ -31,8 +31,8 @@ describe('room access', () => {
   it('allows a private room granted by the token (exact name or prefix*)', async () => {
     const alice = await connectToken(srv.wsUrl, await makeToken('alice', { rooms: ['private:team', 'private:proj-*'] }));
     assert.equal((alice.messages.find((m) => m.type === 'connected') as { user?: string }).user, 'alice');
-    assert.deepEqual(await alice.call({ type: 'join', room: 'private:team' }), { room: 'private:team', kind: 'private', seq: 0 });
-    assert.deepEqual(await alice.call({ type: 'join', room: 'private:proj-42' }), { room: 'private:proj-42', kind: 'private', seq: 0 });
+    assert.deepEqual(await alice.call({ type: 'join', room: 'private:team' }), { room: 'private:team', kind: 'private', durable: true, seq: 0 });
+    assert.deepEqual(await alice.call({ type: 'join', room: 'private:proj-42' }), { room: 'private:proj-42', kind: 'private', durable: true, seq: 0 });
     assert.equal((await alice.request({ type: 'join', room: 'private:projX' })).code, 'forbidden');
 
     const bob = await connectToken(srv.wsUrl, await makeToken('bob', { rooms: ['private:team'] }));
@@ -48,7 +48,7 @@ describe('room access', () => {
 
   it('lets anyone join a push-only room but not publish to it', async () => {
     const reader = await connectUser(srv.wsUrl, 'reader');
-    assert.deepEqual(await reader.call({ type: 'join', room: 'push:news' }), { room: 'push:news', kind: 'push', seq: 0 });
+    assert.deepEqual(await reader.call({ type: 'join', room: 'push:news' }), { room: 'push:news', kind: 'push', durable: true, seq: 0 });
     const r = await reader.request({ type: 'publish', room: 'push:news', body: 'fake news' });
     assert.equal(r.type, 'error');
     assert.equal(r.code, 'forbidden');

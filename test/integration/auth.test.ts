@@ -112,14 +112,14 @@ describe('token auth (dev off)', { concurrency: true }, () => {
     assert.equal(connected.session, data.session);
 
     // Now a session: commands work, grants from the token apply.
-    assert.deepEqual(await c.call({ type: 'join', room: 'private:a' }), { room: 'private:a', kind: 'private', seq: 0 });
+    assert.deepEqual(await c.call({ type: 'join', room: 'private:a' }), { room: 'private:a', kind: 'private', durable: true, seq: 0 });
     assert.equal((await c.request({ type: 'join', room: 'private:b' })).code, 'forbidden');
 
     // Refresh with a new token for the same user: new grants, new expiry.
     const exp = epochSeconds(3600);
     const refreshed = await c.call<{ expiresAt: number | null }>({ type: 'auth', token: await makeToken('carol', { rooms: ['private:b'], exp }) });
     assert.deepEqual(refreshed, { expiresAt: exp * 1000 });
-    assert.deepEqual(await c.call({ type: 'join', room: 'private:b' }), { room: 'private:b', kind: 'private', seq: 0 });
+    assert.deepEqual(await c.call({ type: 'join', room: 'private:b' }), { room: 'private:b', kind: 'private', durable: true, seq: 0 });
     // A token without exp: no expiry.
     assert.deepEqual(await c.call({ type: 'auth', token: await makeToken('carol') }), { expiresAt: null });
 

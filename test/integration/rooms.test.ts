@@ -18,7 +18,7 @@ describe('room messaging', () => {
     const alice = await connectUser(srv.wsUrl, 'alice');
     const bob = await connectUser(srv.wsUrl, 'bob');
     const joinA = await alice.call({ type: 'join', room: 'general' });
-    assert.deepEqual(joinA, { room: 'general', kind: 'public', seq: 0 });
+    assert.deepEqual(joinA, { room: 'general', kind: 'public', durable: true, seq: 0 });
     await bob.call({ type: 'join', room: 'general' });
     // Both see bob's arrival.
     await alice.next((m) => m.type === 'presence' && m.user === 'bob' && m.event === 'join');
@@ -79,7 +79,7 @@ describe('room messaging', () => {
 
     // A join after some traffic reports the room's latest seq.
     const carol = await connectUser(srv.wsUrl, 'carol');
-    assert.deepEqual(await carol.call({ type: 'join', room: 'general' }), { room: 'general', kind: 'public', seq: N });
+    assert.deepEqual(await carol.call({ type: 'join', room: 'general' }), { room: 'general', kind: 'public', durable: true, seq: N });
     await Promise.all([alice.close(), bob.close(), carol.close()]);
   });
 

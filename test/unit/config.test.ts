@@ -56,8 +56,8 @@ describe('config defaults', () => {
       closeTimeoutMs: 5_000,
     });
     assert.deepEqual(c.rooms.rules, [
-      { match: 'private:*', kind: 'private' },
-      { match: 'push:*', kind: 'push' },
+      { match: 'private:*', kind: 'private', durable: true },
+      { match: 'push:*', kind: 'push', durable: true },
     ]);
     assert.equal(c.rooms.presenceEvents, true);
     assert.equal(c.welcome.enabled, true);
@@ -119,7 +119,7 @@ describe('environment variables', () => {
     assert.equal(c.compression.enabled, true);
     assert.equal(c.server.host, '0.0.0.0');
     assert.equal(c.log.level, 'debug');
-    assert.deepEqual(c.rooms.rules, [{ match: 'vip-*', kind: 'private' }]);
+    assert.deepEqual(c.rooms.rules, [{ match: 'vip-*', kind: 'private', durable: true }]);
     assert.equal(c.auth.allowDevOnPublicHost, true);
   });
 

@@ -7,6 +7,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hub, type HubOptions } from '../../src/hub/hub.js';
+
+/** Without a store every hub answer is immediate; this unwraps it (and fails if it is not). */
+function done<T>(v: T | Promise<T>): T {
+  assert.ok(!(v instanceof Promise), 'expected an immediate answer');
+  return v as T;
+}
 import { HubError } from '../../src/hub/errors.js';
 import type { HubSession } from '../../src/hub/session.js';
 import { SharedBatch, type Tick } from '../../src/hub/shared-batch.js';
@@ -150,10 +156,10 @@ describe('Hub: join, leave, publish', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    assert.deepEqual(r.hub.join(a, 'general'), { room: 'general', kind: 'public', seq: 0 });
-    r.hub.join(b, 'general');
-    const ack1 = r.hub.publish(a, 'general', 'text', 'one');
-    const ack2 = r.hub.publish(b, 'general', 'text', 'two', 'k-2');
+    assert.deepEqual(done(r.hub.join(a, 'general')), { room: 'general', kind: 'public', durable: false, seq: 0 });
+    done(r.hub.join(b, 'general'));
+    const ack1 = done(r.hub.publish(a, 'general', 'text', 'one'));
+    const ack2 = done(r.hub.publish(b, 'general', 'text', 'two', 'k-2'));
     r.hub.leave(b, 'general');
     r.turn();
 
@@ -181,21 +187,21 @@ describe('Hub: join, leave, publish', () => {
   it('keeps a separate sequence per room, continuing across turns', () => {
     const r = rig();
     const a = r.connect('alice');
-    r.hub.join(a, 'x');
-    r.hub.join(a, 'y');
-    assert.equal(r.hub.publish(a, 'x', 'text', 'x1').seq, 1);
-    assert.equal(r.hub.publish(a, 'x', 'text', 'x2').seq, 2);
-    assert.equal(r.hub.publish(a, 'y', 'text', 'y1').seq, 1);
+    done(r.hub.join(a, 'x'));
+    done(r.hub.join(a, 'y'));
+    assert.equal(done(r.hub.publish(a, 'x', 'text', 'x1')).seq, 1);
+    assert.equal(done(r.hub.publish(a, 'x', 'text', 'x2')).seq, 2);
+    assert.equal(done(r.hub.publish(a, 'y', 'text', 'y1')).seq, 1);
     r.turn();
-    assert.equal(r.hub.publish(a, 'x', 'text', 'x3').seq, 3);
-    assert.equal(r.hub.publish(a, 'y', 'text', 'y2').seq, 2);
+    assert.equal(done(r.hub.publish(a, 'x', 'text', 'x3')).seq, 3);
+    assert.equal(done(r.hub.publish(a, 'y', 'text', 'y2')).seq, 2);
     r.turn();
     const msgs = a.ofType('message').map((m) => `${String(m.room)}:${String(m.seq)}`);
     assert.deepEqual(msgs, ['x:1', 'x:2', 'y:1', 'x:3', 'y:2']);
     // join reports the latest seq; joining again changes nothing.
     const b = r.connect('bob');
-    assert.equal(r.hub.join(b, 'x').seq, 3);
-    assert.deepEqual(r.hub.join(b, 'x'), { room: 'x', kind: 'public', seq: 3 });
+    assert.equal(done(r.hub.join(b, 'x')).seq, 3);
+    assert.deepEqual(done(r.hub.join(b, 'x')), { room: 'x', kind: 'public', durable: false, seq: 3 });
     r.turn();
     assert.deepEqual(labels(b), ['join:bob'], 'joining twice sends one presence event');
   });
@@ -204,9 +210,9 @@ describe('Hub: join, leave, publish', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(b, 'general');
-    assert.throws(() => r.hub.publish(a, 'general', 'text', 'hi'), hubError(ErrorCode.NotJoined));
-    assert.throws(() => r.hub.publish(a, 'nowhere', 'text', 'hi'), hubError(ErrorCode.NotJoined));
+    done(r.hub.join(b, 'general'));
+    assert.throws(() => done(r.hub.publish(a, 'general', 'text', 'hi')), hubError(ErrorCode.NotJoined));
+    assert.throws(() => done(r.hub.publish(a, 'nowhere', 'text', 'hi')), hubError(ErrorCode.NotJoined));
     assert.throws(() => r.hub.leave(a, 'general'), hubError(ErrorCode.NotJoined));
     assert.throws(() => r.hub.typing(a, { room: 'general' }, true), hubError(ErrorCode.NotJoined));
   });
@@ -214,8 +220,8 @@ describe('Hub: join, leave, publish', () => {
   it('encodes a room message once: every member receives the same Buffer instance', () => {
     const r = rig({ presenceEvents: false });
     const members = [r.connect('alice'), r.connect('alice'), r.connect('bob'), r.connect('carol')];
-    for (const m of members) r.hub.join(m, 'general');
-    r.hub.publish(members[0]!, 'general', 'text', 'hello');
+    for (const m of members) done(r.hub.join(m, 'general'));
+    done(r.hub.publish(members[0]!, 'general', 'text', 'hello'));
     // The queues hold the very same batch object.
     const batches = members.map((m) => m.queue.find((q) => q.kind === 'shared'));
     for (const q of batches) {
@@ -235,12 +241,12 @@ describe('Hub: join, leave, publish', () => {
     const r = rig({ presenceEvents: false });
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
-    r.hub.join(b, 'general');
-    r.hub.publish(a, 'general', 'text', 'one');
+    done(r.hub.join(a, 'general'));
+    done(r.hub.join(b, 'general'));
+    done(r.hub.publish(a, 'general', 'text', 'one'));
     const firstBatch = (a.queue[0] as { batch: SharedBatch }).batch;
     r.turn();
-    r.hub.publish(a, 'general', 'text', 'two');
+    done(r.hub.publish(a, 'general', 'text', 'two'));
     const second = a.queue[0] as { kind: string; batch: SharedBatch; start: number };
     assert.equal(second.kind, 'shared');
     assert.notEqual(second.batch, firstBatch);
@@ -255,11 +261,11 @@ describe('Hub: membership changes within one turn', () => {
     const r = rig({ presenceEvents: false });
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
+    done(r.hub.join(a, 'general'));
     r.turn();
-    r.hub.publish(a, 'general', 'text', 'before');
-    r.hub.join(b, 'general');
-    r.hub.publish(a, 'general', 'text', 'after');
+    done(r.hub.publish(a, 'general', 'text', 'before'));
+    done(r.hub.join(b, 'general'));
+    done(r.hub.publish(a, 'general', 'text', 'after'));
     r.turn();
     assert.deepEqual(labels(a), ['msg:before#1', 'msg:after#2']);
     assert.deepEqual(labels(b), ['msg:after#2']);
@@ -271,12 +277,12 @@ describe('Hub: membership changes within one turn', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
+    done(r.hub.join(a, 'general'));
     r.turn();
     a.reset();
-    r.hub.publish(a, 'general', 'text', 'before');
-    r.hub.join(b, 'general');
-    r.hub.publish(b, 'general', 'text', 'after');
+    done(r.hub.publish(a, 'general', 'text', 'before'));
+    done(r.hub.join(b, 'general'));
+    done(r.hub.publish(b, 'general', 'text', 'after'));
     r.turn();
     assert.deepEqual(labels(a), ['msg:before#1', 'join:bob', 'msg:after#2']);
     assert.deepEqual(labels(b), ['join:bob', 'msg:after#2']);
@@ -286,14 +292,14 @@ describe('Hub: membership changes within one turn', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
-    r.hub.join(b, 'general');
+    done(r.hub.join(a, 'general'));
+    done(r.hub.join(b, 'general'));
     r.turn();
     a.reset();
     b.reset();
-    r.hub.publish(a, 'general', 'text', 'before');
+    done(r.hub.publish(a, 'general', 'text', 'before'));
     r.hub.leave(b, 'general');
-    r.hub.publish(a, 'general', 'text', 'after');
+    done(r.hub.publish(a, 'general', 'text', 'after'));
     r.hub.typing(a, { room: 'general' }, true);
     r.turn();
     assert.deepEqual(labels(a), ['msg:before#1', 'leave:bob', 'msg:after#2', 'typing:alice:true']);
@@ -304,14 +310,14 @@ describe('Hub: membership changes within one turn', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
-    r.hub.join(b, 'general');
+    done(r.hub.join(a, 'general'));
+    done(r.hub.join(b, 'general'));
     r.turn();
     a.reset();
     b.reset();
-    r.hub.publish(a, 'general', 'text', 'before');
+    done(r.hub.publish(a, 'general', 'text', 'before'));
     r.hub.disconnect(b);
-    r.hub.publish(a, 'general', 'text', 'after');
+    done(r.hub.publish(a, 'general', 'text', 'after'));
     r.turn();
     assert.deepEqual(labels(a), ['msg:before#1', 'leave:bob', 'msg:after#2']);
     assert.deepEqual(labels(b), ['msg:before#1']);
@@ -321,16 +327,16 @@ describe('Hub: membership changes within one turn', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
-    r.hub.join(b, 'general');
+    done(r.hub.join(a, 'general'));
+    done(r.hub.join(b, 'general'));
     r.turn();
     a.reset();
     b.reset();
-    r.hub.publish(a, 'general', 'text', 'one');
+    done(r.hub.publish(a, 'general', 'text', 'one'));
     r.hub.leave(b, 'general');
-    r.hub.publish(a, 'general', 'text', 'two');
-    r.hub.join(b, 'general');
-    r.hub.publish(a, 'general', 'text', 'three');
+    done(r.hub.publish(a, 'general', 'text', 'two'));
+    done(r.hub.join(b, 'general'));
+    done(r.hub.publish(a, 'general', 'text', 'three'));
     r.turn();
     assert.deepEqual(labels(a), ['msg:one#1', 'leave:bob', 'msg:two#2', 'join:bob', 'msg:three#3']);
     assert.deepEqual(labels(b), ['msg:one#1', 'join:bob', 'msg:three#3']);
@@ -345,7 +351,7 @@ describe('Hub: direct messages, typing, signal', () => {
     const b1 = r.connect('bob');
     const b2 = r.connect('bob');
     const c = r.connect('carol');
-    const ack = r.hub.sendDirect(a1, 'bob', 'text', 'hi bob', 'k1');
+    const ack = done(r.hub.sendDirect(a1, 'bob', 'text', 'hi bob', 'k1'));
     r.turn();
     const all = [a1, a2, b1, b2];
     for (const s of all) assert.equal(s.received.length, 1, `session of ${s.user}`);
@@ -369,13 +375,13 @@ describe('Hub: direct messages, typing, signal', () => {
     const a = r.connect('alice');
     const b = r.connect('bob');
     r.connect('carol');
-    assert.equal(r.hub.sendDirect(a, 'bob', 'text', '1').seq, 1);
-    assert.equal(r.hub.sendDirect(b, 'alice', 'text', '2').seq, 2);
-    assert.equal(r.hub.sendDirect(a, 'carol', 'text', '3').seq, 1);
-    assert.equal(r.hub.sendDirect(a, 'bob', 'text', '4').seq, 3);
+    assert.equal(done(r.hub.sendDirect(a, 'bob', 'text', '1')).seq, 1);
+    assert.equal(done(r.hub.sendDirect(b, 'alice', 'text', '2')).seq, 2);
+    assert.equal(done(r.hub.sendDirect(a, 'carol', 'text', '3')).seq, 1);
+    assert.equal(done(r.hub.sendDirect(a, 'bob', 'text', '4')).seq, 3);
     // A room named like a user has its own sequence.
-    r.hub.join(a, 'bob');
-    assert.equal(r.hub.publish(a, 'bob', 'text', 'room').seq, 1);
+    done(r.hub.join(a, 'bob'));
+    assert.equal(done(r.hub.publish(a, 'bob', 'text', 'room')).seq, 1);
     r.turn();
     assert.deepEqual(
       b.ofType('message').filter((m) => m.to !== undefined).map((m) => [m.from, m.to, m.seq]),
@@ -391,7 +397,7 @@ describe('Hub: direct messages, typing, signal', () => {
     const r = rig();
     const a1 = r.connect('alice');
     const a2 = r.connect('alice');
-    r.hub.sendDirect(a1, 'alice', 'text', 'note to self');
+    done(r.hub.sendDirect(a1, 'alice', 'text', 'note to self'));
     r.turn();
     assert.equal(a1.received.length, 1);
     assert.equal(a2.received.length, 1);
@@ -400,7 +406,7 @@ describe('Hub: direct messages, typing, signal', () => {
   it('a DM to an offline user still reaches the sender sessions and is acknowledged', () => {
     const r = rig();
     const a = r.connect('alice');
-    const ack = r.hub.sendDirect(a, 'nobody', 'text', 'hello?');
+    const ack = done(r.hub.sendDirect(a, 'nobody', 'text', 'hello?'));
     assert.equal(ack.seq, 1);
     r.turn();
     assert.deepEqual(labels(a), ['msg:hello?#1']);
@@ -412,8 +418,8 @@ describe('Hub: direct messages, typing, signal', () => {
     const b1 = r.connect('bob');
     const b2 = r.connect('bob');
     const c = r.connect('carol');
-    r.hub.join(a, 'general');
-    r.hub.join(c, 'general');
+    done(r.hub.join(a, 'general'));
+    done(r.hub.join(c, 'general'));
     r.hub.typing(a, { room: 'general' }, true);
     r.turn();
     assert.deepEqual(c.msgs(), [{ type: 'typing', room: 'general', from: 'alice', active: true }]);
@@ -456,9 +462,9 @@ describe('Hub: presence', () => {
     const a1 = r.connect('alice');
     const a2 = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(b, 'general');
-    r.hub.join(a1, 'general');
-    r.hub.join(a2, 'general');
+    done(r.hub.join(b, 'general'));
+    done(r.hub.join(a1, 'general'));
+    done(r.hub.join(a2, 'general'));
     r.turn();
     assert.deepEqual(labels(b), ['join:bob', 'join:alice']);
     const users = r.hub.presence(b, 'general').users.sort((x, y) => x.user.localeCompare(y.user));
@@ -486,8 +492,8 @@ describe('Hub: presence', () => {
     const r = rig({ presenceEvents: false });
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'general');
-    r.hub.join(b, 'general');
+    done(r.hub.join(a, 'general'));
+    done(r.hub.join(b, 'general'));
     r.hub.leave(b, 'general');
     r.turn();
     assert.deepEqual(a.received, []);
@@ -500,7 +506,7 @@ describe('Hub: presence', () => {
     const a = r.connect('alice', ['private:team']);
     const b = r.connect('bob');
     assert.deepEqual(r.hub.presence(b, 'empty'), { room: 'empty', users: [] });
-    r.hub.join(a, 'private:team');
+    done(r.hub.join(a, 'private:team'));
     assert.throws(() => r.hub.presence(b, 'private:team'), hubError(ErrorCode.Forbidden));
     assert.deepEqual(r.hub.presence(a, 'private:team').users, [{ user: 'alice', sessions: 1 }]);
   });
@@ -510,7 +516,7 @@ describe('Hub: room kinds and limits', () => {
   it('refuses a private room without a grant', () => {
     const r = rig();
     const a = r.connect('alice');
-    assert.throws(() => r.hub.join(a, 'private:team'), hubError(ErrorCode.Forbidden));
+    assert.throws(() => done(r.hub.join(a, 'private:team')), hubError(ErrorCode.Forbidden));
     assert.equal(a.rooms.size, 0);
     assert.equal(r.hub.stats().rooms, 0);
   });
@@ -518,35 +524,35 @@ describe('Hub: room kinds and limits', () => {
   it('allows a private room with an exact grant, and only that room', () => {
     const r = rig();
     const a = r.connect('alice', ['private:team']);
-    assert.deepEqual(r.hub.join(a, 'private:team'), { room: 'private:team', kind: 'private', seq: 0 });
-    assert.throws(() => r.hub.join(a, 'private:team2'), hubError(ErrorCode.Forbidden));
-    assert.throws(() => r.hub.join(a, 'private:tea'), hubError(ErrorCode.Forbidden));
+    assert.deepEqual(done(r.hub.join(a, 'private:team')), { room: 'private:team', kind: 'private', durable: false, seq: 0 });
+    assert.throws(() => done(r.hub.join(a, 'private:team2')), hubError(ErrorCode.Forbidden));
+    assert.throws(() => done(r.hub.join(a, 'private:tea')), hubError(ErrorCode.Forbidden));
   });
 
   it('allows private rooms matching a prefix grant ending in *', () => {
     const r = rig();
     const a = r.connect('alice', ['private:team-42-*']);
-    assert.equal(r.hub.join(a, 'private:team-42-general').kind, 'private');
-    assert.equal(r.hub.join(a, 'private:team-42-').kind, 'private');
-    assert.throws(() => r.hub.join(a, 'private:team-43-general'), hubError(ErrorCode.Forbidden));
+    assert.equal(done(r.hub.join(a, 'private:team-42-general')).kind, 'private');
+    assert.equal(done(r.hub.join(a, 'private:team-42-')).kind, 'private');
+    assert.throws(() => done(r.hub.join(a, 'private:team-43-general')), hubError(ErrorCode.Forbidden));
   });
 
   it('uses updated grants (token refresh) for later joins', () => {
     const r = rig();
     const a = r.connect('alice');
-    assert.throws(() => r.hub.join(a, 'private:x'), hubError(ErrorCode.Forbidden));
+    assert.throws(() => done(r.hub.join(a, 'private:x')), hubError(ErrorCode.Forbidden));
     a.grants = ['private:*'];
-    assert.equal(r.hub.join(a, 'private:x').kind, 'private');
+    assert.equal(done(r.hub.join(a, 'private:x')).kind, 'private');
   });
 
   it('push-only rooms: anyone joins, clients may not publish, the server may', () => {
     const r = rig({ presenceEvents: false });
     const a = r.connect('alice');
     const b = r.connect('bob');
-    assert.equal(r.hub.join(a, 'push:news').kind, 'push');
-    r.hub.join(b, 'push:news');
-    assert.throws(() => r.hub.publish(a, 'push:news', 'text', 'hi'), hubError(ErrorCode.Forbidden));
-    const ack = r.hub.serverPublish('push:news', 'backend', 'text', 'breaking');
+    assert.equal(done(r.hub.join(a, 'push:news')).kind, 'push');
+    done(r.hub.join(b, 'push:news'));
+    assert.throws(() => done(r.hub.publish(a, 'push:news', 'text', 'hi')), hubError(ErrorCode.Forbidden));
+    const ack = done(r.hub.serverPublish('push:news', 'backend', 'text', 'breaking'));
     assert.equal(ack.seq, 1);
     r.turn();
     assert.deepEqual(a.msgs(), [
@@ -557,11 +563,11 @@ describe('Hub: room kinds and limits', () => {
 
   it('serverPublish to a room without members still numbers the message', () => {
     const r = rig();
-    assert.equal(r.hub.serverPublish('general', 'backend', 'text', 'x').seq, 1);
-    assert.equal(r.hub.serverPublish('general', 'backend', 'text', 'y').seq, 2);
+    assert.equal(done(r.hub.serverPublish('general', 'backend', 'text', 'x')).seq, 1);
+    assert.equal(done(r.hub.serverPublish('general', 'backend', 'text', 'y')).seq, 2);
     assert.equal(r.hub.stats().rooms, 0, 'no room is created for it');
     const a = r.connect('alice');
-    assert.equal(r.hub.join(a, 'general').seq, 2);
+    assert.equal(done(r.hub.join(a, 'general')).seq, 2);
   });
 
   it('applies the first matching room rule', () => {
@@ -581,14 +587,14 @@ describe('Hub: room kinds and limits', () => {
   it('limits rooms per session', () => {
     const r = rig({ roomsPerSession: 2 });
     const a = r.connect('alice');
-    r.hub.join(a, 'one');
-    r.hub.join(a, 'two');
-    assert.throws(() => r.hub.join(a, 'three'), hubError(ErrorCode.LimitExceeded));
-    assert.equal(r.hub.join(a, 'two').room, 'two', 'rejoining a room it is in is not a new room');
+    done(r.hub.join(a, 'one'));
+    done(r.hub.join(a, 'two'));
+    assert.throws(() => done(r.hub.join(a, 'three')), hubError(ErrorCode.LimitExceeded));
+    assert.equal(done(r.hub.join(a, 'two')).room, 'two', 'rejoining a room it is in is not a new room');
     assert.deepEqual([...a.rooms], ['one', 'two']);
     assert.equal(r.hub.stats().rooms, 2, 'the refused room was not created');
     r.hub.leave(a, 'one');
-    assert.equal(r.hub.join(a, 'three').room, 'three');
+    assert.equal(done(r.hub.join(a, 'three')).room, 'three');
   });
 });
 
@@ -597,8 +603,8 @@ describe('Hub: sessions', () => {
     const r = rig({ sessionPolicy: 'replace', maxSessionsPerUser: 1 });
     const old1 = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(old1, 'general');
-    r.hub.join(b, 'general');
+    done(r.hub.join(old1, 'general'));
+    done(r.hub.join(b, 'general'));
     r.turn();
     b.reset();
     const fresh = r.connect('alice');
@@ -649,8 +655,8 @@ describe('Hub: sessions', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    for (const room of ['one', 'two', 'three']) r.hub.join(a, room);
-    r.hub.join(b, 'one');
+    for (const room of ['one', 'two', 'three']) done(r.hub.join(a, room));
+    done(r.hub.join(b, 'one'));
     r.turn();
     b.reset();
     assert.deepEqual(r.hub.stats(), { sessions: 2, users: 2, rooms: 3 });
@@ -665,7 +671,7 @@ describe('Hub: sessions', () => {
     assert.deepEqual(labels(b), ['leave:alice'], 'one leave event, not two');
     // A publish afterwards does not reach the gone session.
     a.reset();
-    r.hub.publish(b, 'one', 'text', 'anyone?');
+    done(r.hub.publish(b, 'one', 'text', 'anyone?'));
     r.turn();
     assert.deepEqual(a.received, []);
     // Disconnecting a session the hub never knew is harmless.
@@ -690,10 +696,10 @@ describe('Hub: sessions', () => {
     const r = rig();
     const a = r.connect('alice');
     const b = r.connect('bob');
-    r.hub.join(a, 'one');
-    r.hub.join(b, 'one');
-    r.hub.join(a, 'two');
-    r.hub.publish(a, 'one', 'text', 'first');
+    done(r.hub.join(a, 'one'));
+    done(r.hub.join(b, 'one'));
+    done(r.hub.join(a, 'two'));
+    done(r.hub.publish(a, 'one', 'text', 'first'));
     assert.equal(r.hub.stats().rooms, 2);
     r.hub.leave(a, 'two');
     assert.equal(r.hub.stats().rooms, 1);
@@ -702,8 +708,8 @@ describe('Hub: sessions', () => {
     r.hub.disconnect(b);
     assert.deepEqual(r.hub.stats(), { sessions: 1, users: 1, rooms: 0 });
     // Sequence numbers survive the room object.
-    r.hub.join(a, 'one');
-    assert.equal(r.hub.publish(a, 'one', 'text', 'again').seq, 2);
+    done(r.hub.join(a, 'one'));
+    assert.equal(done(r.hub.publish(a, 'one', 'text', 'again')).seq, 2);
   });
 
   it('isOnline and sessionsOf follow connects and disconnects', () => {
@@ -777,10 +783,10 @@ describe('Hub with the real outbound layer (Outbox + Flusher)', () => {
   it('one publish becomes one frame Buffer written to every member', () => {
     const { flusher, hub, make } = setup();
     const members = [make('a'), make('b'), make('c')];
-    for (const m of members) hub.join(m, 'general');
+    for (const m of members) done(hub.join(m, 'general'));
     flusher.run();
-    hub.publish(members[0]!, 'general', 'text', 'one');
-    hub.publish(members[1]!, 'general', 'text', 'two');
+    done(hub.publish(members[0]!, 'general', 'text', 'one'));
+    done(hub.publish(members[1]!, 'general', 'text', 'two'));
     flusher.run();
     const frame = members[0]!.wire.frames[0]!;
     for (const m of members) assert.deepEqual(m.wire.frames, [frame]);
@@ -789,7 +795,7 @@ describe('Hub with the real outbound layer (Outbox + Flusher)', () => {
       ['one', 'two'],
     );
     // The next turn is a new batch and a new frame.
-    hub.publish(members[0]!, 'general', 'text', 'three');
+    done(hub.publish(members[0]!, 'general', 'text', 'three'));
     flusher.run();
     assert.notEqual(members[0]!.wire.frames[1], frame);
     assert.equal(members[1]!.wire.frames[1], members[0]!.wire.frames[1]);
@@ -800,14 +806,14 @@ describe('Hub with the real outbound layer (Outbox + Flusher)', () => {
     const a = make('a');
     const b = make('b');
     const c = make('c');
-    hub.join(a, 'general');
-    hub.join(c, 'general');
+    done(hub.join(a, 'general'));
+    done(hub.join(c, 'general'));
     flusher.run();
-    hub.publish(a, 'general', 'text', 'one');
-    hub.join(b, 'general');
+    done(hub.publish(a, 'general', 'text', 'one'));
+    done(hub.join(b, 'general'));
     hub.leave(c, 'general');
-    hub.publish(a, 'general', 'text', 'two');
-    hub.sendDirect(a, 'b', 'text', 'dm');
+    done(hub.publish(a, 'general', 'text', 'two'));
+    done(hub.sendDirect(a, 'b', 'text', 'dm'));
     flusher.run();
     const bodies = (s: { wire: Wire }) => s.wire.lines().map((l) => JSON.parse(l).body);
     assert.deepEqual(bodies(a), ['one', 'two', 'dm']);

@@ -1,0 +1,147 @@
+/**
+ * Upload and download of media for image/file/audio/video messages.
+ *
+ *   POST /upload?name=cat.png   body: the file, Content-Type: its MIME type
+ *     → 201 {"id","url":"/files/<id>","name","mime","size"}
+ *   GET  /files/<id>            the file; single byte ranges for players
+ *
+ * Both authenticate like the WebSocket (Bearer header, ?token=, or ?user= in
+ * dev mode). A file can be downloaded by its uploader and by members of any
+ * conversation with a message that refers to it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { identifyRequest, type Authenticator, type Identity } from '../auth/authenticator.js';
+import { matchesPattern } from '../auth/patterns.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observe/logger.js';
+import type { Store } from '../store/store.js';
+import { TooLargeError, type BlobStore } from './blob-store.js';
+
+const FILE_PATH = /^\/files\/([A-Za-z0-9_-]{8,64})(?:\/[^/]*)?$/;
+const INLINE = /^(image|audio|video)\//;
+const SAFE_NAME = /^[^/\\\u0000-\u001f]{1,200}$/;
+
+export function uploadRoutes(
+  cfg: Config['uploads'],
+  auth: Authenticator,
+  store: Store,
+  blobs: BlobStore,
+  log: Logger,
+  now: () => number,
+): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
+  const allowed = (mime: string): boolean => cfg.allowedTypes.some((p) => matchesPattern(p, mime));
+
+  async function who(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Identity | null> {
+    const r = await identifyRequest(auth, req.headers, url);
+    if (r?.ok) return r.identity;
+    send(res, 401, { error: 'unauthorized', message: r ? r.reason : 'send a token (Authorization: Bearer, or ?token=)' });
+    return null;
+  }
+
+  async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const identity = await who(req, res, url);
+    if (!identity) {
+      req.resume();
+      return;
+    }
+    const mime = (req.headers['content-type'] ?? 'application/octet-stream').split(';', 1)[0]!.trim().toLowerCase();
+    const name = url.searchParams.get('name') ?? 'file';
+    if (!SAFE_NAME.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes or control characters');
+    if (!allowed(mime)) return refuse(req, res, 415, 'unsupported_type', `${mime} is not an allowed upload type`);
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > cfg.maxBytes) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
+    const id = randomBytes(16).toString('base64url');
+    let size: number;
+    try {
+      size = await blobs.put(id, req, cfg.maxBytes);
+    } catch (e) {
+      if (e instanceof TooLargeError) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
+      throw e;
+    }
+    await store.addUpload({ id, owner: identity.user, name, mime, size, ts: now() });
+    log.debug({ user: identity.user, id, size, mime }, 'upload stored');
+    send(res, 201, { id, url: `/files/${id}`, name, mime, size });
+  }
+
+  async function download(req: IncomingMessage, res: ServerResponse, url: URL, id: string): Promise<void> {
+    const identity = await who(req, res, url);
+    if (!identity) return;
+    const meta = await store.getUpload(id);
+    // Not found and not allowed look the same, so ids cannot be probed.
+    if (!meta || !(await store.canReadUpload(id, identity.user))) return send(res, 404, { error: 'not_found', message: 'no such file' });
+    const size = (await blobs.size(id)) ?? 0;
+    const headers: Record<string, string | number> = {
+      'content-type': meta.mime,
+      'content-disposition': `${INLINE.test(meta.mime) ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
+      'x-content-type-options': 'nosniff',
+      'accept-ranges': 'bytes',
+      'cache-control': 'private, max-age=3600',
+    };
+    const range = parseRange(req.headers.range, size);
+    if (range === 'invalid') {
+      res.writeHead(416, { 'content-range': `bytes */${size}` });
+      return void res.end();
+    }
+    if (range) {
+      res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${size}`, 'content-length': range.end - range.start + 1 });
+    } else res.writeHead(200, { ...headers, 'content-length': size });
+    if (req.method === 'HEAD') return void res.end();
+    blobs
+      .read(id, range ?? undefined)
+      .on('error', () => res.destroy())
+      .pipe(res);
+  }
+
+  return (req, res, pathname) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let work: Promise<void> | null = null;
+    if (pathname === '/upload') {
+      if (req.method !== 'POST') {
+        send(res, 405, { error: 'method_not_allowed', message: 'POST the file to /upload' });
+        return true;
+      }
+      work = upload(req, res, url);
+    } else {
+      const m = FILE_PATH.exec(pathname);
+      if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+      work = download(req, res, url, m[1]!);
+    }
+    work.catch((err: unknown) => {
+      log.error({ err }, 'media request failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal', message: 'internal error' });
+      else res.destroy();
+    });
+    return true;
+  };
+}
+
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string, message: string): void {
+  send(res, status, { error, message }, true);
+  req.resume();
+}
+
+function send(res: ServerResponse, status: number, body: unknown, close = false): void {
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
+  // A refused upload's body is not read: ask the client not to reuse the connection.
+  if (close) headers['connection'] = 'close';
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start > end || start >= size ? 'invalid' : { start, end };
+}

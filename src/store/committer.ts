@@ -1,0 +1,144 @@
+/**
+ * Group commit. Everything written during one event-loop turn — messages,
+ * joins, leaves, read marks — goes to the store as one batch, one
+ * transaction. While a batch is being written the next one collects, so the
+ * store is never idle under load and never sees one transaction per message.
+ * Results come back in submission order; the callbacks run in that order.
+ */
+import type { Logger } from 'pino';
+import { emptyBatch, type Appended, type HistoryPage, type HistoryQuery, type Membership, type MemberRef, type NewMessage, type ReadMark, type Store, type WriteBatch } from './store.js';
+
+export type AppendDone = (err: Error | null, result: Appended | null) => void;
+
+/** The durable side of the hub: what it needs from storage, and nothing more. */
+export interface Persistence {
+  /** Queues a message; false when the backlog is full (the caller refuses the publish). */
+  append(msg: NewMessage, joins: readonly MemberRef[] | null, done: AppendDone): boolean;
+  join(ref: MemberRef): void;
+  leave(ref: MemberRef): void;
+  read(mark: ReadMark): void;
+  history(q: HistoryQuery): Promise<HistoryPage>;
+  memberships(user: string): Promise<Membership[]>;
+  isMember(user: string, conv: string): Promise<boolean>;
+}
+
+export interface CommitterOptions {
+  maxPending: number;
+  maxBatch: number;
+}
+
+export class Committer implements Persistence {
+  private next: WriteBatch = emptyBatch();
+  private nextDone: AppendDone[] = [];
+  private inFlight = false;
+  private scheduled = false;
+  private pending = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: CommitterOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Messages accepted but not yet durable. */
+  get backlog(): number {
+    return this.pending;
+  }
+
+  append(msg: NewMessage, joins: readonly MemberRef[] | null, done: AppendDone): boolean {
+    if (this.pending >= this.opts.maxPending) return false;
+    if (joins) for (const j of joins) this.next.joins.push(j);
+    this.next.messages.push(msg);
+    this.nextDone.push(done);
+    this.pending++;
+    this.schedule();
+    return true;
+  }
+
+  join(ref: MemberRef): void {
+    this.next.joins.push(ref);
+    this.schedule();
+  }
+
+  leave(ref: MemberRef): void {
+    this.next.leaves.push(ref);
+    this.schedule();
+  }
+
+  read(mark: ReadMark): void {
+    this.next.reads.push(mark);
+    this.schedule();
+  }
+
+  history(q: HistoryQuery): Promise<HistoryPage> {
+    return this.store.history(q);
+  }
+
+  memberships(user: string): Promise<Membership[]> {
+    return this.store.memberships(user);
+  }
+
+  isMember(user: string, conv: string): Promise<boolean> {
+    return this.store.isMember(user, conv);
+  }
+
+  /** Resolves once everything queued so far is written (or has failed). */
+  drain(): Promise<void> {
+    if (!this.inFlight && !this.scheduled && isEmpty(this.next)) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    setImmediate(this.write);
+  }
+
+  private readonly write = (): void => {
+    this.scheduled = false;
+    if (this.inFlight) return;
+    if (isEmpty(this.next)) {
+      for (const r of this.idle.splice(0)) r();
+      return;
+    }
+    const { batch, done } = this.take();
+    this.inFlight = true;
+    this.store.commit(batch).then(
+      (results) => {
+        this.inFlight = false;
+        this.pending -= done.length;
+        for (let i = 0; i < done.length; i++) done[i]!(null, results[i]!);
+        this.write();
+      },
+      (err: Error) => {
+        this.inFlight = false;
+        this.pending -= done.length;
+        this.log.error({ err: err.message, messages: batch.messages.length }, 'store commit failed');
+        for (const d of done) d(err, null);
+        this.write();
+      },
+    );
+  };
+
+  /** The next batch, at most maxBatch messages; the rest waits for the following one. */
+  private take(): { batch: WriteBatch; done: AppendDone[] } {
+    const batch = this.next;
+    const done = this.nextDone;
+    if (batch.messages.length <= this.opts.maxBatch) {
+      this.next = emptyBatch();
+      this.nextDone = [];
+      return { batch, done };
+    }
+    const max = this.opts.maxBatch;
+    this.next = { ...emptyBatch(), messages: batch.messages.splice(max) };
+    this.nextDone = done.splice(max);
+    // Membership changes queued after the cut belong with the messages that follow it; keeping them all in
+    // this batch only makes them durable earlier, which is harmless.
+    return { batch, done };
+  }
+}
+
+function isEmpty(b: WriteBatch): boolean {
+  return b.messages.length === 0 && b.joins.length === 0 && b.leaves.length === 0 && b.reads.length === 0;
+}
