@@ -25,6 +25,11 @@ export interface TestServer {
   stderr(): string;
   /** Log lines (JSON) written to stdout so far. */
   logs(): Record<string, unknown>[];
+  /**
+   * The first log line at index `from` or later (default 0) that matches, already
+   * written or still to come. Rejects after `timeoutMs` or when the process exits.
+   */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, opts?: { from?: number; timeoutMs?: number }): Promise<Record<string, unknown>>;
   /** Resolves with the exit code (null if killed by a signal) once the process has exited. */
   readonly exited: Promise<number | null>;
   /** Sends SIGTERM and resolves with the exit code; SIGKILLs after `killAfterMs` (then resolves null). */
@@ -92,6 +97,7 @@ export async function startServer(flags: readonly string[] = [], opts: StartOpti
   const logs: Record<string, unknown>[] = [];
   let partial = '';
   let onLog: ((line: Record<string, unknown>) => void) | null = null;
+  const logWatchers = new Set<(line: Record<string, unknown>) => void>();
   proc.stdout!.setEncoding('utf8');
   proc.stderr!.setEncoding('utf8');
   proc.stdout!.on('data', (chunk: string) => {
@@ -105,6 +111,7 @@ export async function startServer(flags: readonly string[] = [], opts: StartOpti
         const parsed = JSON.parse(line) as Record<string, unknown>;
         logs.push(parsed);
         onLog?.(parsed);
+        for (const w of [...logWatchers]) w(parsed);
       } catch {
         // not a log line
       }
@@ -144,6 +151,30 @@ export async function startServer(flags: readonly string[] = [], opts: StartOpti
     stdout: () => out,
     stderr: () => err,
     logs: () => logs,
+    waitForLog: (pred, { from = 0, timeoutMs = 5_000 } = {}) => {
+      for (let i = from; i < logs.length; i++) if (pred(logs[i]!)) return Promise.resolve(logs[i]!);
+      return new Promise((resolve, reject) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          logWatchers.delete(watch);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no matching log line within ${timeoutMs} ms; stdout:\n${out.slice(-4000)}`));
+        }, timeoutMs);
+        const watch = (line: Record<string, unknown>): void => {
+          if (!pred(line)) return;
+          done();
+          resolve(line);
+        };
+        logWatchers.add(watch);
+        void exited.then((code) => {
+          if (!logWatchers.has(watch)) return;
+          done();
+          reject(new Error(`server exited (${code}) before a matching log line; stdout:\n${out.slice(-4000)}`));
+        });
+      });
+    },
     kill: () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     },

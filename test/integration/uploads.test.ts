@@ -1,0 +1,173 @@
+/**
+ * Media: POST /upload stores a file for its uploader; GET /files/<id> serves it
+ * to the uploader and to members of a conversation that has a message
+ * referring to it (404 for everyone else), with byte ranges. Authenticated
+ * like the WebSocket; size and type limits are enforced.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { closeAllClients, connectUser } from '../helpers/client.js';
+import { sqliteFlags, tempDir } from '../helpers/durable.js';
+import { makeToken, TEST_SECRET } from '../helpers/jwt.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+/** A valid 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+
+interface Uploaded {
+  id: string;
+  url: string;
+  name: string;
+  mime: string;
+  size: number;
+}
+
+async function upload(srv: TestServer, query: string, body: Buffer, type: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${srv.url}/upload?${query}`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+}
+
+async function download(srv: TestServer, url: string, query: string, headers: Record<string, string> = {}): Promise<{ res: Response; bytes: Buffer }> {
+  const res = await fetch(`${srv.url}${url}${query ? `?${query}` : ''}`, { headers });
+  return { res, bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
+describe('uploads', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startServer(['--auth.dev', 'true', '--auth.jwt.secret', TEST_SECRET]);
+  });
+  after(async () => {
+    closeAllClients();
+    await srv?.stop();
+  });
+
+  it('uploads a PNG, shares it in a DM, and serves it to the uploader and the recipient only', async () => {
+    const res = await upload(srv, 'name=dot.png&user=alice', PNG, 'image/png');
+    assert.equal(res.status, 201);
+    const up = (await res.json()) as Uploaded;
+    assert.match(up.id, /^[A-Za-z0-9_-]{8,64}$/);
+    assert.deepEqual(up, { id: up.id, url: `/files/${up.id}`, name: 'dot.png', mime: 'image/png', size: PNG.length });
+
+    // The uploader can read it at once; bob cannot until a message of his refers to it.
+    const own = await download(srv, up.url, 'user=alice');
+    assert.equal(own.res.status, 200);
+    assert.deepEqual(own.bytes, PNG);
+    assert.equal((await download(srv, up.url, 'user=bob')).res.status, 404);
+
+    const alice = await connectUser(srv.wsUrl, 'alice');
+    const bob = await connectUser(srv.wsUrl, 'bob');
+    const body = { url: up.url, name: up.name, mime: up.mime, size: up.size };
+    await alice.call({ type: 'send', to: 'bob', contentType: 'image', body });
+    const msg = await bob.next((m) => m.type === 'message' && m.contentType === 'image');
+    assert.deepEqual(msg.body, body);
+
+    const got = await download(srv, String((msg.body as Uploaded).url), 'user=bob');
+    assert.equal(got.res.status, 200);
+    assert.deepEqual(got.bytes, PNG);
+    assert.equal(got.res.headers.get('content-type'), 'image/png');
+    assert.equal(got.res.headers.get('content-length'), String(PNG.length));
+    assert.equal(got.res.headers.get('accept-ranges'), 'bytes');
+    assert.equal(got.res.headers.get('x-content-type-options'), 'nosniff');
+
+    // Not a party of the conversation: indistinguishable from a missing file.
+    const carol = await download(srv, up.url, 'user=carol');
+    assert.equal(carol.res.status, 404);
+    assert.equal((await download(srv, '/files/AAAAAAAAAAAAAAAAAAAAAA', 'user=alice')).res.status, 404);
+
+    // Byte ranges.
+    const part = await download(srv, up.url, 'user=bob', { range: 'bytes=2-5' });
+    assert.equal(part.res.status, 206);
+    assert.equal(part.res.headers.get('content-range'), `bytes 2-5/${PNG.length}`);
+    assert.equal(part.res.headers.get('content-length'), '4');
+    assert.deepEqual(part.bytes, PNG.subarray(2, 6));
+    const tail = await download(srv, up.url, 'user=bob', { range: 'bytes=-8' });
+    assert.equal(tail.res.status, 206);
+    assert.deepEqual(tail.bytes, PNG.subarray(PNG.length - 8));
+    const open = await download(srv, up.url, 'user=bob', { range: `bytes=${PNG.length - 3}-` });
+    assert.equal(open.res.status, 206);
+    assert.deepEqual(open.bytes, PNG.subarray(PNG.length - 3));
+    const beyond = await download(srv, up.url, 'user=bob', { range: `bytes=${PNG.length + 10}-` });
+    assert.equal(beyond.res.status, 416);
+    assert.equal(beyond.res.headers.get('content-range'), `bytes */${PNG.length}`);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
+  it('serves a file shared in a room to the room members only', async () => {
+    const up = (await (await upload(srv, 'name=notes.txt&user=ann', Buffer.from('meeting notes\n'), 'text/plain; charset=utf-8')).json()) as Uploaded;
+    assert.equal(up.mime, 'text/plain');
+    const ann = await connectUser(srv.wsUrl, 'ann');
+    const dave = await connectUser(srv.wsUrl, 'dave');
+    await dave.call({ type: 'join', room: 'gallery' });
+    await ann.call({ type: 'join', room: 'gallery' });
+    await ann.call({ type: 'publish', room: 'gallery', contentType: 'file', body: { url: up.url, name: up.name, mime: up.mime, size: up.size } });
+    const got = await download(srv, up.url, 'user=dave');
+    assert.equal(got.res.status, 200);
+    assert.equal(got.bytes.toString(), 'meeting notes\n');
+    assert.match(String(got.res.headers.get('content-disposition')), /^attachment;/);
+    assert.equal((await download(srv, up.url, 'user=eve')).res.status, 404);
+    await Promise.all([ann.close(), dave.close()]);
+  });
+
+  it('authenticates like the WebSocket: Bearer header or ?token=; nothing at all is 401', async () => {
+    const token = await makeToken('tina');
+    const viaHeader = await upload(srv, 'name=a.png', PNG, 'image/png', { authorization: `Bearer ${token}` });
+    assert.equal(viaHeader.status, 201);
+    const up = (await viaHeader.json()) as Uploaded;
+    assert.equal((await download(srv, up.url, '', { authorization: `Bearer ${token}` })).res.status, 200);
+    assert.equal((await download(srv, up.url, `token=${encodeURIComponent(token)}`)).res.status, 200);
+    assert.equal((await upload(srv, `name=b.png&token=${encodeURIComponent(token)}`, PNG, 'image/png')).status, 201);
+
+    const anonymous = await upload(srv, 'name=c.png', PNG, 'image/png');
+    assert.equal(anonymous.status, 401);
+    assert.equal(((await anonymous.json()) as { error: string }).error, 'unauthorized');
+    assert.equal((await download(srv, up.url, '')).res.status, 401);
+    assert.equal((await upload(srv, 'name=d.png', PNG, 'image/png', { authorization: 'Bearer not-a-token' })).status, 401);
+    assert.equal((await download(srv, up.url, '', { authorization: `Bearer ${await makeToken('tina', { secret: 'another-secret-0123456789-abcdef' })}` })).res.status, 401);
+  });
+
+  it('refuses a type that is not allowed with 415', async () => {
+    const res = await upload(srv, 'name=setup.exe&user=alice', Buffer.from('MZ\x90\x00'), 'application/x-msdownload');
+    assert.equal(res.status, 415);
+    assert.equal(((await res.json()) as { error: string }).error, 'unsupported_type');
+  });
+});
+
+describe('uploads: size limit', () => {
+  it('refuses more than uploads.maxBytes with 413, declared or streamed, and keeps nothing', async (t) => {
+    const dir = tempDir(t);
+    const srv = await startServer(['--auth.dev', 'true', '--uploads.maxBytes', '1024', ...sqliteFlags(dir)], { t });
+    const big = Buffer.alloc(4096, 7);
+    const declared = await upload(srv, 'name=big.png&user=alice', big, 'image/png');
+    assert.equal(declared.status, 413);
+    assert.equal(((await declared.json()) as { error: string }).error, 'too_large');
+
+    // No Content-Length: the server counts while it reads.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 4; i++) controller.enqueue(new Uint8Array(big.subarray(i * 1024, (i + 1) * 1024)));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${srv.url}/upload?name=big.png&user=alice`, {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': 'image/png' },
+      duplex: 'half',
+    } as RequestInit & { duplex: 'half' });
+    assert.equal(streamed.status, 413);
+
+    // Exactly the limit is fine.
+    const atLimit = await upload(srv, 'name=ok.png&user=alice', big.subarray(0, 1024), 'image/png');
+    assert.equal(atLimit.status, 201);
+    const ok = (await atLimit.json()) as Uploaded;
+    assert.equal(ok.size, 1024);
+    assert.equal((await download(srv, ok.url, 'user=alice')).bytes.length, 1024);
+
+    // Only the accepted file is on disk: refused uploads leave no partial file behind.
+    const files = readdirSync(join(dir, 'uploads'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.deepEqual(files.map((e) => e.name), [ok.id]);
+    assert.equal(await srv.stop(), 0);
+  });
+});
