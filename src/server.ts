@@ -60,6 +60,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     persistence: committer,
     recoveryLimit: config.store.recoveryLimit,
     historyMaxLimit: config.store.historyMaxLimit,
+    maxHeld: limits.maxQueueMessages,
     presenceEvents: config.rooms.presenceEvents,
     roomsPerSession: limits.roomsPerSession,
     sessionPolicy: config.sessions.policy,

@@ -12,6 +12,7 @@ import type { MessagePush, PresencePush, ServerPush, SignalPush, TypingPush, Unr
 import type { Persistence } from '../store/committer.js';
 import type { HistoryPage, NewMessage } from '../store/store.js';
 import { dmConv, pushOf, roomConv, targetOf, type ConvTarget } from './conversations.js';
+import { DirectHold } from './direct-hold.js';
 import { HubError } from './errors.js';
 import { Room } from './room.js';
 import type { HubSession } from './session.js';
@@ -34,6 +35,8 @@ export interface HubOptions {
   recoveryLimit?: number;
   /** Largest history page (default 200). */
   historyMaxLimit?: number;
+  /** Most direct messages held for a recovering session before it is closed as a slow consumer (default 10000). */
+  maxHeld?: number;
   presenceEvents: boolean;
   roomsPerSession: number;
   sessionPolicy: 'multiple' | 'replace';
@@ -60,13 +63,6 @@ export interface JoinResult {
   missed?: number;
 }
 
-export interface SyncResult {
-  with: string;
-  recovered: boolean;
-  missed: number;
-  seq: number;
-}
-
 export interface HistoryResult {
   room?: string;
   with?: string;
@@ -76,9 +72,9 @@ export interface HistoryResult {
   hasMore: boolean;
 }
 
-interface Held {
-  seq: number;
-  bytes: Buffer;
+export interface SyncResult {
+  /** Per conversation partner: whether everything after its `since` was replayed. */
+  conversations: Record<string, { recovered: boolean; missed: number; seq: number }>;
 }
 
 export interface PresenceEntry {
@@ -97,8 +93,8 @@ export class Hub {
   private readonly seqs = new Map<string, number>();
   /** Last delivered seq of each durable room with members (kept with the room). */
   private readonly lastSeqs = new Map<string, number>();
-  /** Direct messages held back from a session while it syncs that conversation: session → conv → held. */
-  private readonly holds = new Map<HubSession, Map<string, Held[]>>();
+  /** Direct messages held back from sessions that are recovering. */
+  private readonly holds = new Map<HubSession, DirectHold>();
   private sessionCount = 0;
   private readonly persistence: Persistence | null;
   private readonly recoveryLimit: number;
@@ -112,7 +108,8 @@ export class Hub {
 
   // ── sessions ────────────────────────────────────────────────────────────
 
-  connect(s: HubSession): ConnectResult {
+  /** Registers a session. With `resume`, its direct messages wait until its first `sync` has replayed what it missed. */
+  connect(s: HubSession, opts: { resume?: boolean } = {}): ConnectResult {
     let mine = this.users.get(s.user);
     if (mine && mine.size > 0) {
       if (this.opts.sessionPolicy === 'replace') {
@@ -128,6 +125,7 @@ export class Hub {
     if (!mine) this.users.set(s.user, (mine = new Set()));
     mine.add(s);
     this.sessionCount++;
+    if (opts.resume && this.persistence) this.holds.set(s, new DirectHold(true));
     return { ok: true };
   }
 
@@ -334,9 +332,13 @@ export class Hub {
 
   private toSessions(sessions: ReadonlySet<HubSession>, conv: string, seq: number, bytes: Buffer): void {
     for (const r of sessions) {
-      const held = this.holds.size > 0 ? this.holds.get(r)?.get(conv) : undefined;
-      if (held) held.push({ seq, bytes });
-      else r.send(bytes);
+      const hold = this.holds.size > 0 ? this.holds.get(r) : undefined;
+      if (!hold?.wants(conv)) {
+        r.send(bytes);
+        continue;
+      }
+      hold.hold(conv, seq, bytes);
+      if (hold.size > (this.opts.maxHeld ?? 10_000)) r.close(CloseCode.SlowConsumer, 'too many direct messages held while waiting for sync');
     }
   }
 
@@ -345,6 +347,7 @@ export class Hub {
     return new Promise((resolve, reject) => {
       const queued = this.persistence!.append(msg, joins, (err, r) => {
         if (err || !r) return reject(new HubError(ErrorCode.Unavailable, 'the message could not be stored; send it again with the same key'));
+        if (r.refused) return reject(new HubError(ErrorCode.Forbidden, 'the message refers to a file you may not read'));
         if (!r.duplicate) deliver(r.seq);
         resolve(r.duplicate ? { id: r.id, seq: r.seq, ts: r.ts, duplicate: true } : { id: r.id, seq: r.seq, ts: r.ts });
       });
@@ -355,34 +358,55 @@ export class Hub {
   // ── durable conversations: recovery, history, unread ─────────────────────
 
   /**
-   * Replays a direct conversation from `since`. Live messages of that
-   * conversation are held back for this session meanwhile and released after
-   * the replay, skipping any the replay already carried.
+   * Replays direct conversations (partner → last seq seen). Live messages of
+   * those conversations are held back for this session meanwhile and released
+   * after the replay, skipping any the replay already carried; a session that
+   * connected with `resume` has had all its direct messages held until now.
    */
-  async sync(s: HubSession, withUser: string, since: number): Promise<SyncResult> {
-    if (!this.persistence) return { with: withUser, recovered: false, missed: 0, seq: this.seqs.get(dmConv(s.user, withUser)) ?? 0 };
-    const conv = dmConv(s.user, withUser);
-    let mine = this.holds.get(s);
-    if (mine?.has(conv)) throw new HubError(ErrorCode.InvalidRequest, `a sync with ${withUser} is already running`);
-    if (!mine) this.holds.set(s, (mine = new Map()));
-    const held: Held[] = [];
-    mine.set(conv, held);
-    let page: HistoryPage;
-    try {
-      page = await this.persistence.history({ conv, after: since, limit: this.recoveryLimit + 1 });
-    } finally {
-      mine.delete(conv);
-      if (mine.size === 0 && this.holds.get(s) === mine) this.holds.delete(s);
+  async sync(s: HubSession, since: Readonly<Record<string, number>>): Promise<SyncResult> {
+    const partners = Object.keys(since);
+    const result: SyncResult = { conversations: {} };
+    const hold = this.holds.get(s) ?? new DirectHold(false);
+    if (!this.persistence) {
+      for (const p of partners) result.conversations[p] = { recovered: false, missed: 0, seq: this.seqs.get(dmConv(s.user, p)) ?? 0 };
+      return result;
     }
-    const ok = this.replayable(page, since);
-    let last = since;
-    if (ok)
-      for (const m of page.messages) {
-        s.send(encodePush(pushOf(m)));
-        last = m.seq;
-      }
-    for (const h of held) if (!ok || h.seq > last) s.send(h.bytes);
-    return { with: withUser, recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - since), seq: Math.max(page.lastSeq, last) };
+    const convs = partners.map((p) => dmConv(s.user, p));
+    convs.forEach((c, i) => {
+      if (hold.syncing.has(c)) throw new HubError(ErrorCode.InvalidRequest, `a sync with ${partners[i]} is already running`);
+    });
+    for (const c of convs) hold.syncing.add(c);
+    this.holds.set(s, hold);
+    const replayed = new Map<string, number>();
+    const settle = (): void => {
+      for (const c of convs) hold.syncing.delete(c);
+      hold.all = false;
+      if (!this.isConnected(s)) return;
+      hold.release(s, replayed);
+      if (hold.idle && this.holds.get(s) === hold) this.holds.delete(s);
+    };
+    let pages: HistoryPage[];
+    try {
+      pages = await Promise.all(convs.map((conv, i) => this.persistence!.history({ conv, after: since[partners[i]!]!, limit: this.recoveryLimit + 1 })));
+    } catch (err) {
+      settle(); // nothing replayed: whatever was held goes out live rather than being lost
+      throw err;
+    }
+    partners.forEach((p, i) => {
+      const page = pages[i]!;
+      const from = since[p]!;
+      const ok = this.replayable(page, from);
+      let last = from;
+      if (ok)
+        for (const m of page.messages) {
+          s.send(encodePush(pushOf(m)));
+          last = m.seq;
+        }
+      if (ok) replayed.set(convs[i]!, last);
+      result.conversations[p] = { recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - from), seq: Math.max(page.lastSeq, last) };
+    });
+    settle();
+    return result;
   }
 
   async history(s: HubSession, target: ConvTarget, opts: { before?: number; after?: number; limit?: number }): Promise<HistoryResult> {

@@ -43,7 +43,7 @@ export type MediaBody = z.infer<typeof mediaBody>;
 const base = { id: requestId.optional() };
 
 export const commandSchemas = {
-  auth: z.strictObject({ type: z.literal('auth'), ...base, token: z.string().min(1).max(8192) }),
+  auth: z.strictObject({ type: z.literal('auth'), ...base, token: z.string().min(1).max(8192), resume: z.boolean().optional() }),
   ping: z.strictObject({ type: z.literal('ping'), ...base }),
   join: z.strictObject({ type: z.literal('join'), ...base, room, since: seq.optional() }),
   leave: z.strictObject({ type: z.literal('leave'), ...base, room }),
@@ -88,7 +88,12 @@ export const commandSchemas = {
     })
     .refine((c) => (c.room === undefined) !== (c.with === undefined), { message: 'history needs exactly one of room or with' })
     .refine((c) => c.before === undefined || c.after === undefined, { message: 'history takes before or after, not both' }),
-  sync: z.strictObject({ type: z.literal('sync'), ...base, with: user, since: seq }),
+  sync: z
+    .strictObject({ type: z.literal('sync'), ...base, with: user.optional(), since: z.union([seq, z.record(user, seq)]) })
+    .refine((c) => (typeof c.since === 'number') === (c.with !== undefined), {
+      message: 'sync takes with and since (a number), or since alone as {"user": seq, …}',
+    })
+    .refine((c) => typeof c.since === 'number' || Object.keys(c.since).length <= 1000, { message: 'sync at most 1000 conversations at once' }),
   read: z
     .strictObject({ type: z.literal('read'), ...base, room: room.optional(), with: user.optional(), seq })
     .refine((c) => (c.room === undefined) !== (c.with === undefined), { message: 'read needs exactly one of room or with' }),

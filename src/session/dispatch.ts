@@ -44,7 +44,11 @@ export const handlers: { [K in RoutedType]: Handler<K> } = {
   presence: (s, c, hub) => hub.presence(s, c.room),
   rooms: (s) => ({ rooms: [...s.rooms] }),
   history: (s, c, hub) => hub.history(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c),
-  sync: (s, c, hub) => hub.sync(s, c.with, c.since),
+  sync: (s, c, hub) => {
+    if (typeof c.since !== 'number') return hub.sync(s, c.since);
+    const partner = c.with!;
+    return hub.sync(s, { [partner]: c.since }).then((r) => ({ with: partner, ...r.conversations[partner] }));
+  },
   read: (s, c, hub) => {
     hub.read(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c.seq);
     return {};

@@ -56,6 +56,8 @@ export interface Appended {
   ts: number;
   /** True when (conv, from, key) was already stored: the original's seq, id and ts are returned. */
   duplicate: boolean;
+  /** Set when the message was not stored because it refers to a file its sender may not read. */
+  refused?: boolean;
 }
 
 export interface StoredMessage {

@@ -123,12 +123,12 @@ export class Connection implements HubSession, Wire, Timed {
   // ── identity ────────────────────────────────────────────────────────────
 
   /** Becomes a session: the hub registers it, then it is greeted. */
-  open(identity: Identity): void {
+  open(identity: Identity, resume = false): void {
     if (this.state !== 'pending') return;
     this.user = identity.user;
     this.grants = identity.grants;
     this.expiresAt = identity.expiresAt;
-    const verdict = this.ctx.hub.connect(this);
+    const verdict = this.ctx.hub.connect(this, { resume });
     if (!verdict.ok) {
       this.close(verdict.code, verdict.reason);
       return;
@@ -165,11 +165,11 @@ export class Connection implements HubSession, Wire, Timed {
     this.ctx.wheel.schedule(this, this.ctx.config.auth.timeoutMs);
   }
 
-  private async onAuth(id: RequestId | undefined, token: string): Promise<void> {
+  private async onAuth(id: RequestId | undefined, token: string, resume: boolean): Promise<void> {
     const result = await this.ctx.auth.verifyToken(token);
     if (this.state === 'pending') {
       if (!result.ok) return this.close(result.code, result.reason);
-      this.open(result.identity);
+      this.open(result.identity, resume);
       if (id !== undefined && (this.state as State) === 'open') this.push({ type: 'reply', id, data: { session: this.id, user: this.user } });
       return;
     }
@@ -242,7 +242,7 @@ export class Connection implements HubSession, Wire, Timed {
     const cmd = parsed.data;
     if (cmd.type === 'ping') return this.push(cmd.id === undefined ? { type: 'pong' } : { type: 'pong', id: cmd.id });
     if (cmd.type === 'auth') {
-      this.onAuth(cmd.id, cmd.token).catch((err: unknown) => this.internalError(cmd.id, err));
+      this.onAuth(cmd.id, cmd.token, cmd.resume ?? false).catch((err: unknown) => this.internalError(cmd.id, err));
       return;
     }
     if (this.state !== 'open') return this.error(id, ErrorCode.NotAuthenticated, 'send auth with a token first');

@@ -52,8 +52,10 @@ export class Gateway {
     const full = this.conns.size + this.upgrading >= this.ctx.config.limits.maxConnections;
     this.upgrading++;
     let identity: AuthResult | null = null;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const resume = url.searchParams.get('resume') === '1';
     try {
-      if (!full) identity = await this.identify(req);
+      if (!full) identity = await identifyRequest(this.ctx.auth, req.headers, url);
     } catch (err) {
       this.ctx.log.error({ err }, 'identifying a connection failed');
       identity = { ok: false, code: CloseCode.Unauthorized, reason: 'could not verify credentials' };
@@ -68,12 +70,8 @@ export class Gateway {
       if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
       else if (identity === null) conn.awaitAuth();
       else if (!identity.ok) conn.close(identity.code, identity.reason);
-      else conn.open(identity.identity);
+      else conn.open(identity.identity, resume);
     });
-  }
-
-  private identify(req: IncomingMessage): Promise<AuthResult | null> {
-    return identifyRequest(this.ctx.auth, req.headers, new URL(req.url ?? '/', 'http://localhost'));
   }
 
   /** Closes every connection with `code` and resolves once all have gone (or `graceMs` has passed). */

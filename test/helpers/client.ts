@@ -317,7 +317,8 @@ export async function connectToken(wsUrl: string, token: string, opts: ConnectOp
   return connectWith(`${wsUrl}?token=${encodeURIComponent(token)}`, opts);
 }
 
-async function connectWith(url: string, opts: ConnectOptions): Promise<TestClient> {
+/** Connects to a full URL (credentials and flags in its query) and waits for the `connected` push. */
+export async function connectWith(url: string, opts: ConnectOptions = {}): Promise<TestClient> {
   const c = await connect(url, opts);
   // Rejects with the close code if the server refuses the identity.
   await c.waitFor('connected', opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);

@@ -5,8 +5,8 @@
  * a conversation too old to replay is said so.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { closeAllClients, connectUser, type TestClient } from '../helpers/client.js';
+import { describe, it, type TestContext } from 'node:test';
+import { closeAllClients, connectUser, connectWith, type TestClient } from '../helpers/client.js';
 import { NO_RATE_LIMIT, isDmWith, pump, range, seqs, type Ack } from '../helpers/durable.js';
 import { startServer } from '../helpers/server.js';
 
@@ -81,65 +81,11 @@ describe('durable DMs: sync', () => {
     assert.equal(carol.all('message').length, 0);
   });
 
-  it('holds back live DMs during a sync while the other party keeps sending: contiguous, no duplicate after the replay starts', async (t) => {
-    t.after(closeAllClients);
-    const srv = await startServer(BASE, { t });
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob1 = await connectUser(srv.wsUrl, 'bob');
-    const dm = isDmWith('bob', 'alice');
+  it('holds back live DMs during a sync while the other party keeps sending: contiguous, no duplicate after the replay starts', (t) =>
+    concurrentSync(t, false));
 
-    const TOTAL = 1000;
-    const cmds = range(1, TOTAL).map((i) => ({ type: 'send', to: 'bob', body: `c${i}`, key: `c${i}` }));
-    let acks = 0;
-    let disconnect!: () => void;
-    const atDisconnect = new Promise<void>((r) => (disconnect = r));
-    let reconnect!: () => void;
-    const atReconnect = new Promise<void>((r) => (reconnect = r));
-    const sending = pump(alice, cmds, {
-      window: 8,
-      onAck: () => {
-        acks++;
-        if (acks === 100) disconnect();
-        if (acks === 250) reconnect();
-      },
-    });
-
-    await atDisconnect;
-    bob1.terminate();
-    await bob1.closed;
-    const seen1 = seqs(bob1.all(dm));
-    assert.deepEqual(seen1, range(1, seen1.length), 'first session: contiguous from 1');
-    const since = seen1[seen1.length - 1]!;
-
-    await atReconnect;
-    const bob2 = await connectUser(srv.wsUrl, 'bob');
-    const { reply, replyIndex } = await sync(bob2, 'alice', since);
-    assert.equal(reply.recovered, true, JSON.stringify(reply));
-    assert.equal(reply.missed, reply.seq - since);
-    assert.ok(reply.seq < TOTAL, `the sync ran while alice was sending (seq ${reply.seq})`);
-
-    const result = await sending;
-    assert.equal(result.acks.filter(Boolean).length, TOTAL);
-    await bob2.waitFor((m) => dm(m) && m.seq === TOTAL, 10_000);
-    await bob2.barrier();
-
-    const got = bob2.all(dm);
-    for (const m of got) assert.equal(m.body, `c${m.seq}`);
-    // The new session is a session of bob: DMs reach it live from the moment it connects, before it can
-    // ask for the sync. Those (a prefix) are necessarily replayed again. From the replay on, the stream
-    // must be exactly since+1..TOTAL: replay, then held-back live DMs without the replayed ones, then live.
-    const want = range(since + 1, TOTAL);
-    const start = got.findIndex((m, i) => m.seq === since + 1 && seqs(got.slice(i)).every((s, k) => s === want[k]) && got.length - i === want.length);
-    assert.ok(start >= 0, `no contiguous replay+live run from ${since + 1} to ${TOTAL}; got ${JSON.stringify(seqs(got).slice(0, 40))}…`);
-    const prefix = got.slice(0, start);
-    if (prefix.length > 0) {
-      const ps = seqs(prefix);
-      assert.deepEqual(ps, range(ps[0]!, ps[0]! + ps.length - 1), 'the pre-sync live prefix is itself in order');
-      assert.ok(ps[0]! > since && ps[ps.length - 1]! <= reply.seq, 'the pre-sync prefix is within the replayed range');
-    }
-    for (const m of got.slice(start)) if (Number(m.seq) <= reply.seq) assert.ok(bob2.messages.indexOf(m) < replyIndex, `seq ${m.seq} replayed before the reply`);
-    t.diagnostic(`since=${since}, sync seq=${reply.seq}, replayed ${reply.missed}, live before the sync ${prefix.length}, live after ${TOTAL - reply.seq}`);
-  });
+  it('with ?resume=1 holds every DM from connect until the sync: exactly since+1..end, nothing before the replay', (t) =>
+    concurrentSync(t, true));
 
   it('answers recovered: false past store.recoveryLimit (nothing replayed), and live DMs keep flowing', async (t) => {
     t.after(closeAllClients);
@@ -159,3 +105,64 @@ describe('durable DMs: sync', () => {
     await bob.waitFor((m) => dm(m) && m.seq === 11);
   });
 });
+
+async function concurrentSync(t: TestContext, resume: boolean): Promise<void> {
+  t.after(closeAllClients);
+  const srv = await startServer(BASE, { t });
+  const alice = await connectUser(srv.wsUrl, 'alice');
+  const bob1 = await connectUser(srv.wsUrl, 'bob');
+  const dm = isDmWith('bob', 'alice');
+
+  const TOTAL = 1000;
+  const cmds = range(1, TOTAL).map((i) => ({ type: 'send', to: 'bob', body: `c${i}`, key: `c${i}` }));
+  let acks = 0;
+  let disconnect!: () => void;
+  const atDisconnect = new Promise<void>((r) => (disconnect = r));
+  let reconnect!: () => void;
+  const atReconnect = new Promise<void>((r) => (reconnect = r));
+  const sending = pump(alice, cmds, {
+    window: 8,
+    onAck: () => {
+      acks++;
+      if (acks === 100) disconnect();
+      if (acks === 250) reconnect();
+    },
+  });
+
+  await atDisconnect;
+  bob1.terminate();
+  await bob1.closed;
+  const seen1 = seqs(bob1.all(dm));
+  assert.deepEqual(seen1, range(1, seen1.length), 'first session: contiguous from 1');
+  const since = seen1[seen1.length - 1]!;
+
+  await atReconnect;
+  const bob2 = resume ? await connectWith(`${srv.wsUrl}?user=bob&resume=1`) : await connectUser(srv.wsUrl, 'bob');
+  const { reply, replyIndex } = await sync(bob2, 'alice', since);
+  assert.equal(reply.recovered, true, JSON.stringify(reply));
+  assert.equal(reply.missed, reply.seq - since);
+  assert.ok(reply.seq < TOTAL, `the sync ran while alice was sending (seq ${reply.seq})`);
+
+  const result = await sending;
+  assert.equal(result.acks.filter(Boolean).length, TOTAL);
+  await bob2.waitFor((m) => dm(m) && m.seq === TOTAL, 10_000);
+  await bob2.barrier();
+
+  const got = bob2.all(dm);
+  for (const m of got) assert.equal(m.body, `c${m.seq}`);
+  // The new session is a session of bob: DMs reach it live from the moment it connects, before it can
+  // ask for the sync. Those (a prefix) are necessarily replayed again. From the replay on, the stream
+  // must be exactly since+1..TOTAL: replay, then held-back live DMs without the replayed ones, then live.
+  const want = range(since + 1, TOTAL);
+  const start = got.findIndex((m, i) => m.seq === since + 1 && seqs(got.slice(i)).every((s, k) => s === want[k]) && got.length - i === want.length);
+  assert.ok(start >= 0, `no contiguous replay+live run from ${since + 1} to ${TOTAL}; got ${JSON.stringify(seqs(got).slice(0, 40))}…`);
+  const prefix = got.slice(0, start);
+  if (resume) assert.equal(start, 0, 'a resuming session gets nothing of the conversation before its replay');
+  if (prefix.length > 0) {
+    const ps = seqs(prefix);
+    assert.deepEqual(ps, range(ps[0]!, ps[0]! + ps.length - 1), 'the pre-sync live prefix is itself in order');
+    assert.ok(ps[0]! > since && ps[ps.length - 1]! <= reply.seq, 'the pre-sync prefix is within the replayed range');
+  }
+  for (const m of got.slice(start)) if (Number(m.seq) <= reply.seq) assert.ok(bob2.messages.indexOf(m) < replyIndex, `seq ${m.seq} replayed before the reply`);
+  t.diagnostic(`since=${since}, sync seq=${reply.seq}, replayed ${reply.missed}, live before the sync ${prefix.length}, live after ${TOTAL - reply.seq}`);
+}

@@ -110,6 +110,21 @@ describe('uploads', () => {
     await Promise.all([ann.close(), dave.close()]);
   });
 
+  it('does not let someone who only knows a file id share it with themselves', async () => {
+    const up = (await (await upload(srv, 'name=secret.png&user=owner', PNG, 'image/png')).json()) as Uploaded;
+    const eve = await connectUser(srv.wsUrl, 'eve');
+    const body = { url: up.url, name: up.name, mime: up.mime, size: up.size };
+    const selfDm = await eve.request({ type: 'send', to: 'eve', contentType: 'image', body });
+    assert.equal(selfDm.type, 'error');
+    assert.equal(selfDm.code, 'forbidden');
+    await eve.call({ type: 'join', room: 'eve-only' });
+    assert.equal((await eve.request({ type: 'publish', room: 'eve-only', contentType: 'image', body })).code, 'forbidden');
+    assert.equal((await download(srv, up.url, 'user=eve')).res.status, 404);
+    // Nothing of the refused messages was stored.
+    assert.deepEqual((await eve.call({ type: 'history', with: 'eve' })) as { messages: unknown[] }, { with: 'eve', messages: [], oldestSeq: 0, lastSeq: 0, hasMore: false });
+    await eve.close();
+  });
+
   it('authenticates like the WebSocket: Bearer header or ?token=; nothing at all is 401', async () => {
     const token = await makeToken('tina');
     const viaHeader = await upload(srv, 'name=a.png', PNG, 'image/png', { authorization: `Bearer ${token}` });

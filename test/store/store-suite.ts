@@ -119,6 +119,11 @@ export function storeSuite(name: string, open: () => Promise<{ store: Store; reo
       await store.commit(batch({ joins: [{ user: 'u3', conv: 'd:u1 u3' }, { user: 'u1', conv: 'd:u1 u3' }], messages: [msg('d:u1 u3', 'u1', 'pic', null, 'f1')] }));
       assert.equal(await store.canReadUpload('f1', 'u3'), true);
       assert.equal(await store.canReadUpload('f1', 'u4'), false);
+      // Someone who cannot read the file cannot share it by referring to it.
+      const [refused, fine] = await store.commit(batch({ messages: [msg('d:u4 u5', 'u4', 'grab', null, 'f1'), msg('d:u4 u5', 'u4', 'plain')] }));
+      assert.equal(refused!.refused, true);
+      assert.equal(fine!.seq, 1, 'a refused message takes no sequence number');
+      assert.equal(await store.canReadUpload('f1', 'u4'), false);
     });
 
     it('trims by count per conversation and by age', async (t) => {

@@ -11,6 +11,9 @@ import type { Appended, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMa
 import { POSTGRES_MIGRATIONS } from './schema.js';
 
 const UNIQUE_VIOLATION = '23505';
+/** The uploader, or a member of a conversation that refers to the file. */
+const CAN_READ_UPLOAD = `SELECT 1 FROM uploads u WHERE u.id = $1 AND (u.owner = $2 OR EXISTS (
+  SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m."user" = $2))`;
 
 interface MessageRow {
   conv: string;
@@ -149,8 +152,7 @@ export class PostgresStore implements Store {
   canReadUpload(id: string, user: string): Promise<boolean> {
     return this.serial(async (c) => {
       const { rowCount } = await c.query(
-        `SELECT 1 FROM uploads u WHERE u.id = $1 AND (u.owner = $2 OR EXISTS (
-           SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m."user" = $2))`,
+        CAN_READ_UPLOAD,
         [id, user],
       );
       return rowCount! > 0;
@@ -232,6 +234,16 @@ async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended
       else if (firstByKey.has(k)) repeatOf.set(i, firstByKey.get(k)!);
       else firstByKey.set(k, i);
     }
+  }
+  // Referring to a file shares it with the conversation: only someone who may read it can.
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i]!;
+    if (m.fileId === null || out[i] !== null || repeatOf.has(i)) continue;
+    const { rowCount } = await c.query(
+      CAN_READ_UPLOAD,
+      [m.fileId, m.from],
+    );
+    if (!rowCount) out[i] = { seq: 0, id: m.id, ts: m.ts, duplicate: false, refused: true };
   }
   const fresh: number[] = [];
   const perConv = new Map<string, number>();

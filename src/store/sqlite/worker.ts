@@ -104,6 +104,11 @@ const commit = db.transaction((batch: WriteBatch): Appended[] => {
         continue;
       }
     }
+    // Referring to a file shares it with the conversation: only someone who may read it can.
+    if (m.fileId !== null && q.canRead.get(m.fileId, m.from, m.from) === undefined) {
+      out.push({ seq: 0, id: m.id, ts: m.ts, duplicate: false, refused: true });
+      continue;
+    }
     const seq = q.bump.get(m.conv)!.last_seq;
     q.insert.run(m.conv, seq, m.id, m.from, m.contentType, m.body, m.ts, m.key);
     if (m.fileId !== null) q.link.run(m.fileId, m.conv);

@@ -1,0 +1,49 @@
+/**
+ * Direct messages held back from one session while it recovers: during a
+ * `sync` for the conversations it names, and — for a session that connected
+ * with `resume` — for every conversation until its first sync completes.
+ * Releasing sends what the replay did not already carry, in arrival order.
+ */
+import type { HubSession } from './session.js';
+
+interface HeldMessage {
+  conv: string;
+  seq: number;
+  bytes: Buffer;
+}
+
+export class DirectHold {
+  readonly syncing = new Set<string>();
+  private held: HeldMessage[] = [];
+
+  constructor(
+    /** Hold every conversation (a resuming session before its first sync). */
+    public all: boolean,
+  ) {}
+
+  wants(conv: string): boolean {
+    return this.all || this.syncing.has(conv);
+  }
+
+  get size(): number {
+    return this.held.length;
+  }
+
+  get idle(): boolean {
+    return !this.all && this.syncing.size === 0 && this.held.length === 0;
+  }
+
+  hold(conv: string, seq: number, bytes: Buffer): void {
+    this.held.push({ conv, seq, bytes });
+  }
+
+  /** Sends what no running sync still holds, skipping messages at or below what a replay carried. */
+  release(s: HubSession, replayedUpTo: ReadonlyMap<string, number>): void {
+    const keep: HeldMessage[] = [];
+    for (const h of this.held) {
+      if (this.wants(h.conv)) keep.push(h);
+      else if (h.seq > (replayedUpTo.get(h.conv) ?? 0)) s.send(h.bytes);
+    }
+    this.held = keep;
+  }
+}
