@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connectToken, connectUser } from '../helpers/client.js';
 import { makeToken, TEST_SECRET } from '../helpers/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 describe('room access', () => {
   let srv: TestServer;
@@ -66,17 +67,10 @@ describe('room access', () => {
 });
 
 describe('rooms per session', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true', '--limits.roomsPerSession', '2']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true', '--limits.roomsPerSession', '2']);
 
   it('refuses a join beyond limits.roomsPerSession with limit_exceeded', async () => {
-    const c = await connectUser(srv.wsUrl, 'joiner');
+    const c = await connectUser(server().wsUrl, 'joiner');
     await c.call({ type: 'join', room: 'a' });
     await c.call({ type: 'join', room: 'b' });
     await c.call({ type: 'join', room: 'b' }); // already in: succeeds, changes nothing

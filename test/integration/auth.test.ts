@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connect, connectToken, type Msg } from '../helpers/client.js';
 import { epochSeconds, expAtLeast, makeToken, TEST_SECRET } from '../helpers/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 const AUTH_TIMEOUT = 300;
 
@@ -166,18 +167,11 @@ describe('token auth (dev off)', { concurrency: true }, () => {
 });
 
 describe('token expiry with the default heartbeat', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.jwt.secret', TEST_SECRET]);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.jwt.secret', TEST_SECRET]);
 
   it('closes a session with 4002 soon after its token expires, not at the next heartbeat', async () => {
     const exp = expAtLeast(500);
-    const c = await connectToken(srv.wsUrl, await makeToken('frank', { exp }));
+    const c = await connectToken(server().wsUrl, await makeToken('frank', { exp }));
     // Generous slack, far below the 25 s heartbeat interval.
     const closed = await c.waitClosed(exp * 1000 - Date.now() + 2_000);
     assert.equal(closed.code, 4002);

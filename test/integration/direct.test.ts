@@ -2,26 +2,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connectUser, type Msg, type TestClient } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 const isDm = (from: string, to: string, seq: number) => (m: Msg) => m.type === 'message' && m.from === from && m.to === to && m.seq === seq;
 
 describe('direct messages', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true']);
 
   it('reach all of the recipient\'s sessions and the sender\'s other sessions, in one sequence per pair', async () => {
-    const alice1 = await connectUser(srv.wsUrl, 'alice');
-    const alice2 = await connectUser(srv.wsUrl, 'alice');
-    const bob1 = await connectUser(srv.wsUrl, 'bob');
-    const bob2 = await connectUser(srv.wsUrl, 'bob');
-    const carol = await connectUser(srv.wsUrl, 'carol');
+    const alice1 = await connectUser(server().wsUrl, 'alice');
+    const alice2 = await connectUser(server().wsUrl, 'alice');
+    const bob1 = await connectUser(server().wsUrl, 'bob');
+    const bob2 = await connectUser(server().wsUrl, 'bob');
+    const carol = await connectUser(server().wsUrl, 'carol');
 
     const r1 = await alice1.call<{ id: string; seq: number; ts: number }>({ type: 'send', to: 'bob', body: 'hi bob', key: 'dm-1' });
     assert.equal(r1.seq, 1);
@@ -74,7 +67,7 @@ describe('direct messages', () => {
   });
 
   it('reaches an offline user nowhere but still answers and echoes to the sender', async () => {
-    const dave = await connectUser(srv.wsUrl, 'dave');
+    const dave = await connectUser(server().wsUrl, 'dave');
     const r = await dave.call<{ seq: number }>({ type: 'send', to: 'nobody-here', body: 'anyone?' });
     assert.equal(r.seq, 1);
     await dave.next(isDm('dave', 'nobody-here', 1));
@@ -82,9 +75,9 @@ describe('direct messages', () => {
   });
 
   it('typing and signal reach every session of the target', async () => {
-    const erin1 = await connectUser(srv.wsUrl, 'erin');
-    const erin2 = await connectUser(srv.wsUrl, 'erin');
-    const frank = await connectUser(srv.wsUrl, 'frank');
+    const erin1 = await connectUser(server().wsUrl, 'erin');
+    const erin2 = await connectUser(server().wsUrl, 'erin');
+    const frank = await connectUser(server().wsUrl, 'frank');
     frank.send({ type: 'typing', to: 'erin', active: true });
     for (const c of [erin1, erin2]) {
       const t = await c.next('typing');

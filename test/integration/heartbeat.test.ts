@@ -2,27 +2,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connectUser } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 const INTERVAL = 200;
 const TIMEOUT = 200;
 
 describe('heartbeat', { concurrency: true }, () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true', '--heartbeat.intervalMs', String(INTERVAL), '--heartbeat.timeoutMs', String(TIMEOUT)]);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true', '--heartbeat.intervalMs', String(INTERVAL), '--heartbeat.timeoutMs', String(TIMEOUT)]);
 
   it('closes a client that does not answer pings, and the others see it leave promptly', async () => {
-    const alive = await connectUser(srv.wsUrl, 'alive');
+    const alive = await connectUser(server().wsUrl, 'alive');
     await alive.call({ type: 'join', room: 'hb' });
     const t0 = Date.now();
     // `autoPong: false`: the client receives pings but never answers them (ws >= 8.16).
-    const zombie = await connectUser(srv.wsUrl, 'zombie', { autoPong: false });
+    const zombie = await connectUser(server().wsUrl, 'zombie', { autoPong: false });
     await zombie.call({ type: 'join', room: 'hb' });
     await alive.next((m) => m.type === 'presence' && m.user === 'zombie' && m.event === 'join');
 
@@ -42,7 +35,7 @@ describe('heartbeat', { concurrency: true }, () => {
   });
 
   it('keeps a client that answers pings connected across several intervals', async () => {
-    const steady = await connectUser(srv.wsUrl, 'steady');
+    const steady = await connectUser(server().wsUrl, 'steady');
     await steady.call({ type: 'join', room: 'hb2' });
     // Several full ping/pong cycles (each longer than the timeout).
     await steady.waitForPings(5, 5 * (INTERVAL + TIMEOUT) + 2_000);
@@ -55,7 +48,7 @@ describe('heartbeat', { concurrency: true }, () => {
 
   it('counts any frame from the client as a sign of life', async () => {
     // A client that never answers pings but keeps sending messages stays connected.
-    const chatty = await connectUser(srv.wsUrl, 'chatty', { autoPong: false });
+    const chatty = await connectUser(server().wsUrl, 'chatty', { autoPong: false });
     const interval = setInterval(() => chatty.isOpen && chatty.send({ type: 'ping' }), 50);
     try {
       await chatty.waitForPings(4, 4 * (INTERVAL + TIMEOUT) + 2_000);

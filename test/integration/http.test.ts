@@ -3,62 +3,55 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connect, connectUser } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 describe('http', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true']);
 
   it('GET / serves the web page', async () => {
-    const res = await fetch(`${srv.url}/`);
+    const res = await fetch(`${server().url}/`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
     const text = await res.text();
     assert.match(text, /<html/i);
     // HEAD: headers without a body.
-    const head = await fetch(`${srv.url}/`, { method: 'HEAD' });
+    const head = await fetch(`${server().url}/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.match(head.headers.get('content-type') ?? '', /^text\/html/);
   });
 
   it('GET /healthz and /readyz answer 200', async () => {
-    const h = await fetch(`${srv.url}/healthz`);
+    const h = await fetch(`${server().url}/healthz`);
     assert.equal(h.status, 200);
     assert.deepEqual(await h.json(), { status: 'ok' });
-    const r = await fetch(`${srv.url}/readyz`);
+    const r = await fetch(`${server().url}/readyz`);
     assert.equal(r.status, 200);
   });
 
   it('an unknown path is 404, and files outside the web root are not served', async () => {
-    const res = await fetch(`${srv.url}/no/such/page`);
+    const res = await fetch(`${server().url}/no/such/page`);
     assert.equal(res.status, 404);
     await res.arrayBuffer();
     for (const path of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/%2e%2e%2fsrc%2fserver.ts']) {
-      const status = await rawGet(srv.port, path);
+      const status = await rawGet(server().port, path);
       assert.equal(status, 404, path);
     }
   });
 
   it('a plain GET on the WebSocket path asks for an upgrade (426)', async () => {
-    const res = await fetch(`${srv.url}/ws`);
+    const res = await fetch(`${server().url}/ws`);
     assert.equal(res.status, 426);
     await res.arrayBuffer();
   });
 
   it('refuses a WebSocket upgrade on any other path, and keeps serving', async () => {
     for (const path of ['/', '/other', '/ws/extra', '/wsx']) {
-      await assert.rejects(connect(`ws://127.0.0.1:${srv.port}${path}?user=alice`), (e: Error & { statusCode?: number }) => {
+      await assert.rejects(connect(`ws://127.0.0.1:${server().port}${path}?user=alice`), (e: Error & { statusCode?: number }) => {
         assert.equal(e.statusCode, 404, `${path}: ${e.message}`);
         return true;
       });
     }
-    const ok = await connectUser(srv.wsUrl, 'alice');
+    const ok = await connectUser(server().wsUrl, 'alice');
     await ok.barrier();
     await ok.close();
   });

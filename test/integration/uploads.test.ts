@@ -12,6 +12,7 @@ import { closeAllClients, connectUser } from '../helpers/client.js';
 import { sqliteFlags, tempDir } from '../helpers/durable.js';
 import { makeToken, TEST_SECRET } from '../helpers/jwt.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 /** A valid 1×1 PNG. */
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
@@ -34,36 +35,29 @@ async function download(srv: TestServer, url: string, query: string, headers: Re
 }
 
 describe('uploads', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true', '--auth.jwt.secret', TEST_SECRET]);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true', '--auth.jwt.secret', TEST_SECRET]);
 
   it('uploads a PNG, shares it in a DM, and serves it to the uploader and the recipient only', async () => {
-    const res = await upload(srv, 'name=dot.png&user=alice', PNG, 'image/png');
+    const res = await upload(server(), 'name=dot.png&user=alice', PNG, 'image/png');
     assert.equal(res.status, 201);
     const up = (await res.json()) as Uploaded;
     assert.match(up.id, /^[A-Za-z0-9_-]{8,64}$/);
     assert.deepEqual(up, { id: up.id, url: `/files/${up.id}`, name: 'dot.png', mime: 'image/png', size: PNG.length });
 
     // The uploader can read it at once; bob cannot until a message of his refers to it.
-    const own = await download(srv, up.url, 'user=alice');
+    const own = await download(server(), up.url, 'user=alice');
     assert.equal(own.res.status, 200);
     assert.deepEqual(own.bytes, PNG);
-    assert.equal((await download(srv, up.url, 'user=bob')).res.status, 404);
+    assert.equal((await download(server(), up.url, 'user=bob')).res.status, 404);
 
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob = await connectUser(srv.wsUrl, 'bob');
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob = await connectUser(server().wsUrl, 'bob');
     const body = { url: up.url, name: up.name, mime: up.mime, size: up.size };
     await alice.call({ type: 'send', to: 'bob', contentType: 'image', body });
     const msg = await bob.next((m) => m.type === 'message' && m.contentType === 'image');
     assert.deepEqual(msg.body, body);
 
-    const got = await download(srv, String((msg.body as Uploaded).url), 'user=bob');
+    const got = await download(server(), String((msg.body as Uploaded).url), 'user=bob');
     assert.equal(got.res.status, 200);
     assert.deepEqual(got.bytes, PNG);
     assert.equal(got.res.headers.get('content-type'), 'image/png');
@@ -72,54 +66,54 @@ describe('uploads', () => {
     assert.equal(got.res.headers.get('x-content-type-options'), 'nosniff');
 
     // Not a party of the conversation: indistinguishable from a missing file.
-    const carol = await download(srv, up.url, 'user=carol');
+    const carol = await download(server(), up.url, 'user=carol');
     assert.equal(carol.res.status, 404);
-    assert.equal((await download(srv, '/files/AAAAAAAAAAAAAAAAAAAAAA', 'user=alice')).res.status, 404);
+    assert.equal((await download(server(), '/files/AAAAAAAAAAAAAAAAAAAAAA', 'user=alice')).res.status, 404);
 
     // Byte ranges.
-    const part = await download(srv, up.url, 'user=bob', { range: 'bytes=2-5' });
+    const part = await download(server(), up.url, 'user=bob', { range: 'bytes=2-5' });
     assert.equal(part.res.status, 206);
     assert.equal(part.res.headers.get('content-range'), `bytes 2-5/${PNG.length}`);
     assert.equal(part.res.headers.get('content-length'), '4');
     assert.deepEqual(part.bytes, PNG.subarray(2, 6));
-    const tail = await download(srv, up.url, 'user=bob', { range: 'bytes=-8' });
+    const tail = await download(server(), up.url, 'user=bob', { range: 'bytes=-8' });
     assert.equal(tail.res.status, 206);
     assert.deepEqual(tail.bytes, PNG.subarray(PNG.length - 8));
-    const open = await download(srv, up.url, 'user=bob', { range: `bytes=${PNG.length - 3}-` });
+    const open = await download(server(), up.url, 'user=bob', { range: `bytes=${PNG.length - 3}-` });
     assert.equal(open.res.status, 206);
     assert.deepEqual(open.bytes, PNG.subarray(PNG.length - 3));
-    const beyond = await download(srv, up.url, 'user=bob', { range: `bytes=${PNG.length + 10}-` });
+    const beyond = await download(server(), up.url, 'user=bob', { range: `bytes=${PNG.length + 10}-` });
     assert.equal(beyond.res.status, 416);
     assert.equal(beyond.res.headers.get('content-range'), `bytes */${PNG.length}`);
     await Promise.all([alice.close(), bob.close()]);
   });
 
   it('serves a file shared in a room to the room members only', async () => {
-    const up = (await (await upload(srv, 'name=notes.txt&user=ann', Buffer.from('meeting notes\n'), 'text/plain; charset=utf-8')).json()) as Uploaded;
+    const up = (await (await upload(server(), 'name=notes.txt&user=ann', Buffer.from('meeting notes\n'), 'text/plain; charset=utf-8')).json()) as Uploaded;
     assert.equal(up.mime, 'text/plain');
-    const ann = await connectUser(srv.wsUrl, 'ann');
-    const dave = await connectUser(srv.wsUrl, 'dave');
+    const ann = await connectUser(server().wsUrl, 'ann');
+    const dave = await connectUser(server().wsUrl, 'dave');
     await dave.call({ type: 'join', room: 'gallery' });
     await ann.call({ type: 'join', room: 'gallery' });
     await ann.call({ type: 'publish', room: 'gallery', contentType: 'file', body: { url: up.url, name: up.name, mime: up.mime, size: up.size } });
-    const got = await download(srv, up.url, 'user=dave');
+    const got = await download(server(), up.url, 'user=dave');
     assert.equal(got.res.status, 200);
     assert.equal(got.bytes.toString(), 'meeting notes\n');
     assert.match(String(got.res.headers.get('content-disposition')), /^attachment;/);
-    assert.equal((await download(srv, up.url, 'user=eve')).res.status, 404);
+    assert.equal((await download(server(), up.url, 'user=eve')).res.status, 404);
     await Promise.all([ann.close(), dave.close()]);
   });
 
   it('does not let someone who only knows a file id share it with themselves', async () => {
-    const up = (await (await upload(srv, 'name=secret.png&user=owner', PNG, 'image/png')).json()) as Uploaded;
-    const eve = await connectUser(srv.wsUrl, 'eve');
+    const up = (await (await upload(server(), 'name=secret.png&user=owner', PNG, 'image/png')).json()) as Uploaded;
+    const eve = await connectUser(server().wsUrl, 'eve');
     const body = { url: up.url, name: up.name, mime: up.mime, size: up.size };
     const selfDm = await eve.request({ type: 'send', to: 'eve', contentType: 'image', body });
     assert.equal(selfDm.type, 'error');
     assert.equal(selfDm.code, 'forbidden');
     await eve.call({ type: 'join', room: 'eve-only' });
     assert.equal((await eve.request({ type: 'publish', room: 'eve-only', contentType: 'image', body })).code, 'forbidden');
-    assert.equal((await download(srv, up.url, 'user=eve')).res.status, 404);
+    assert.equal((await download(server(), up.url, 'user=eve')).res.status, 404);
     // Nothing of the refused messages was stored.
     assert.deepEqual((await eve.call({ type: 'history', with: 'eve' })) as { messages: unknown[] }, { with: 'eve', messages: [], oldestSeq: 0, lastSeq: 0, hasMore: false });
     await eve.close();
@@ -127,23 +121,23 @@ describe('uploads', () => {
 
   it('authenticates like the WebSocket: Bearer header or ?token=; nothing at all is 401', async () => {
     const token = await makeToken('tina');
-    const viaHeader = await upload(srv, 'name=a.png', PNG, 'image/png', { authorization: `Bearer ${token}` });
+    const viaHeader = await upload(server(), 'name=a.png', PNG, 'image/png', { authorization: `Bearer ${token}` });
     assert.equal(viaHeader.status, 201);
     const up = (await viaHeader.json()) as Uploaded;
-    assert.equal((await download(srv, up.url, '', { authorization: `Bearer ${token}` })).res.status, 200);
-    assert.equal((await download(srv, up.url, `token=${encodeURIComponent(token)}`)).res.status, 200);
-    assert.equal((await upload(srv, `name=b.png&token=${encodeURIComponent(token)}`, PNG, 'image/png')).status, 201);
+    assert.equal((await download(server(), up.url, '', { authorization: `Bearer ${token}` })).res.status, 200);
+    assert.equal((await download(server(), up.url, `token=${encodeURIComponent(token)}`)).res.status, 200);
+    assert.equal((await upload(server(), `name=b.png&token=${encodeURIComponent(token)}`, PNG, 'image/png')).status, 201);
 
-    const anonymous = await upload(srv, 'name=c.png', PNG, 'image/png');
+    const anonymous = await upload(server(), 'name=c.png', PNG, 'image/png');
     assert.equal(anonymous.status, 401);
     assert.equal(((await anonymous.json()) as { error: string }).error, 'unauthorized');
-    assert.equal((await download(srv, up.url, '')).res.status, 401);
-    assert.equal((await upload(srv, 'name=d.png', PNG, 'image/png', { authorization: 'Bearer not-a-token' })).status, 401);
-    assert.equal((await download(srv, up.url, '', { authorization: `Bearer ${await makeToken('tina', { secret: 'another-secret-0123456789-abcdef' })}` })).res.status, 401);
+    assert.equal((await download(server(), up.url, '')).res.status, 401);
+    assert.equal((await upload(server(), 'name=d.png', PNG, 'image/png', { authorization: 'Bearer not-a-token' })).status, 401);
+    assert.equal((await download(server(), up.url, '', { authorization: `Bearer ${await makeToken('tina', { secret: 'another-secret-0123456789-abcdef' })}` })).res.status, 401);
   });
 
   it('refuses a type that is not allowed with 415', async () => {
-    const res = await upload(srv, 'name=setup.exe&user=alice', Buffer.from('MZ\x90\x00'), 'application/x-msdownload');
+    const res = await upload(server(), 'name=setup.exe&user=alice', Buffer.from('MZ\x90\x00'), 'application/x-msdownload');
     assert.equal(res.status, 415);
     assert.equal(((await res.json()) as { error: string }).error, 'unsupported_type');
   });

@@ -3,19 +3,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connectUser } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 describe('welcome on', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true']);
 
   it('sends connected (with the session id) then the welcome notice, before anything else', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice');
+    const alice = await connectUser(server().wsUrl, 'alice');
     await alice.waitFor('notice');
     const [connected, notice] = alice.messages;
     assert.equal(connected?.type, 'connected');
@@ -32,7 +26,7 @@ describe('welcome on', () => {
     assert.equal(alice.all('notice').length, 1);
 
     // Each connection has its own session id, even for the same user.
-    const alice2 = await connectUser(srv.wsUrl, 'alice');
+    const alice2 = await connectUser(server().wsUrl, 'alice');
     assert.ok(alice2.session);
     assert.notEqual(alice2.session, alice.session);
     await Promise.all([alice.close(), alice2.close()]);

@@ -1,0 +1,68 @@
+/**
+ * Keeps the benchmark harness from rotting: a quick run of every workload
+ * against both targets must finish and write a well-formed result. No timing
+ * is asserted — this machine may be busy with other tests.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const RUN = join(ROOT, 'dist', 'bench', 'run.js');
+
+interface Result {
+  workload: string;
+  target: string;
+  connections: number;
+  connect: { connections: number; failed: number; seconds: number };
+  phase: { deliveryRatio: number; deliveriesPerSec: number; latencyMs: { p50: number; p99: number; p999: number }; server: { cpuUsPerDelivery: number | null } } | null;
+  steps?: unknown[];
+  rssPerConnKb: number | null;
+  ok: boolean;
+  failures: string[];
+}
+
+test('bench --quick runs every workload against both targets and reports delivery', { timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  try {
+    const out = join(dir, 'quick.json');
+    const child = spawn(process.execPath, [RUN, '--quick', '--no-pin', '--no-docs', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 170_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(killer);
+    assert.equal(code, 0, `bench exited with ${code}\n${stderr}`);
+
+    const res = JSON.parse(readFileSync(out, 'utf8')) as { meta: { machine: { cpus: number; node: string } }; results: Result[]; targets: unknown[] };
+    assert.ok(res.meta.machine.cpus >= 1);
+    assert.match(res.meta.machine.node, /^v\d+/);
+    for (const w of ['a', 'b', 'c', 'd', 'e'])
+      for (const t of ['baseline', 'switchboard']) {
+        const r = res.results.find((x) => x.workload === w && x.target === t);
+        assert.ok(r, `no result for ${w}/${t}`);
+        assert.ok(!r.failures.some((f) => f.startsWith('harness error')), `${w}/${t}: ${r.failures.join('; ')}`);
+        assert.ok(r.connect.connections > 0, `${w}/${t}: nothing connected`);
+        assert.equal(typeof r.ok, 'boolean');
+        if (w === 'e') {
+          assert.equal(typeof r.rssPerConnKb, 'number', `${w}/${t}: no RSS per session`);
+          continue;
+        }
+        if (w === 'b') assert.ok(Array.isArray(r.steps) && r.steps.length > 0, `${w}/${t}: no saturation steps`);
+        const p = r.phase ?? (r.steps?.[0] as Result['phase']);
+        assert.ok(p, `${w}/${t}: no measured phase`);
+        assert.equal(typeof p.deliveryRatio, 'number', `${w}/${t}: no delivery ratio`);
+        assert.ok(p.deliveryRatio > 0, `${w}/${t}: nothing delivered`);
+        assert.equal(typeof p.latencyMs.p99, 'number');
+      }
+    assert.match(stdout, /\| workload \| target \|/, 'the markdown table is printed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

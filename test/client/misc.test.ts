@@ -1,0 +1,87 @@
+/** Small pieces: pacing bucket, event emitter and async-iterator stream, keys, upload helpers. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { randomKey } from '../../client/src/client.js';
+import { Emitter, EventStream } from '../../client/src/events.js';
+import { TokenBucket } from '../../client/src/rate.js';
+import { httpBaseOf, mediaTypeOf } from '../../client/src/upload.js';
+
+class TestEmitter extends Emitter<{ a: (n: number) => void; b: (s: string, t: string) => void }> {
+  fire<K extends 'a' | 'b'>(k: K, ...args: Parameters<TestEmitter['emitArgs'][K]>): void {
+    (this.emit as (k: string, ...a: unknown[]) => void)(k, ...args);
+  }
+  declare emitArgs: { a: (n: number) => void; b: (s: string, t: string) => void };
+}
+
+describe('client misc', () => {
+  it('token bucket: capacity at once, then the rate', () => {
+    const b = new TokenBucket(10, 5, 0);
+    let n = 0;
+    while (b.take(0)) n++;
+    assert.equal(n, 5);
+    assert.equal(b.waitMs(0), 100);
+    assert.equal(b.take(50), false);
+    assert.equal(b.take(100), true);
+    assert.equal(b.available(10_000), 5, 'never above capacity');
+    b.configure(1_000, 1_000, 20_000);
+    assert.equal(b.available(20_000), 1_000);
+  });
+
+  it('emitter: on/off/once, and a throwing listener does not stop the others', () => {
+    const errors: unknown[] = [];
+    const e = new TestEmitter((err) => errors.push(err));
+    const got: number[] = [];
+    const off = e.on('a', (n) => got.push(n));
+    e.once('a', (n) => got.push(n * 10));
+    e.on('a', () => {
+      throw new Error('boom');
+    });
+    e.fire('a', 1);
+    e.fire('a', 2);
+    off();
+    e.fire('a', 3);
+    assert.deepEqual(got, [1, 10, 2]);
+    assert.equal(errors.length, 3);
+    assert.equal(e.listenerCount('a'), 1);
+  });
+
+  it('event stream: buffers until read, ends after the buffer, break ends it', async () => {
+    let ended = 0;
+    const s = new EventStream<number>(() => ended++);
+    s.push(1);
+    s.push(2);
+    const it = s[Symbol.asyncIterator]();
+    assert.deepEqual(await it.next(), { value: 1, done: false });
+    const pending = it.next();
+    s.push(3);
+    s.push(4);
+    assert.deepEqual(await pending, { value: 2, done: false });
+    s.end();
+    assert.deepEqual(await it.next(), { value: 3, done: false });
+    assert.deepEqual(await it.next(), { value: 4, done: false });
+    assert.deepEqual(await it.next(), { value: undefined, done: true });
+    assert.equal(ended, 1);
+
+    const t = new EventStream<number>(() => ended++);
+    const seen: number[] = [];
+    setTimeout(() => [5, 6, 7].forEach((v) => t.push(v)), 5);
+    for await (const v of t) {
+      seen.push(v);
+      if (v === 6) break;
+    }
+    assert.deepEqual(seen, [5, 6]);
+    assert.equal(ended, 2, 'breaking out of for-await ends the stream');
+  });
+
+  it('random keys are UUIDs and unique', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => randomKey()));
+    assert.equal(keys.size, 1000);
+    for (const k of [...keys].slice(0, 10)) assert.match(k, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('upload helpers: HTTP base from the WebSocket URL, content type from MIME', () => {
+    assert.equal(httpBaseOf('ws://127.0.0.1:8080/ws'), 'http://127.0.0.1:8080');
+    assert.equal(httpBaseOf('wss://chat.example.com/ws?x=1'), 'https://chat.example.com');
+    assert.deepEqual(['image/png', 'audio/ogg', 'video/mp4', 'application/pdf'].map(mediaTypeOf), ['image', 'audio', 'video', 'file']);
+  });
+});
