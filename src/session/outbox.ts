@@ -39,7 +39,7 @@ export class Outbox {
     private readonly wire: Wire,
     private readonly flusher: Flusher,
     private readonly limits: QueueLimits,
-    private readonly onOverflow: () => void,
+    private readonly owner: { overflowed(): void },
   ) {}
 
   push(bytes: Buffer): void {
@@ -90,6 +90,6 @@ export class Outbox {
     items.length = 0;
     this.starts.length = 0;
     if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
-    if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.onOverflow();
+    if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.owner.overflowed();
   }
 }

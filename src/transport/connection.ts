@@ -37,7 +37,7 @@ export class Connection implements HubSession, Wire, Timed {
   /** When the heartbeat next acts: send a ping, or check that the peer answered. */
   private nextBeatAt = 0;
   /** Any frame from the peer since the last ping proves it alive. */
-  private heard = false;
+  heard = false;
   private readonly socket: Socket;
   private readonly outbox: Outbox;
   private readonly limiter: RateLimiter;
@@ -49,12 +49,19 @@ export class Connection implements HubSession, Wire, Timed {
   ) {
     this.socket = rawSocket(ws);
     this.preframed = !ws.extensions.includes('permessage-deflate');
-    this.outbox = new Outbox(this, ctx.flusher, ctx.config.limits, () => this.close(CloseCode.SlowConsumer, 'slow consumer: send queue overflowed'));
+    this.outbox = new Outbox(this, ctx.flusher, ctx.config.limits, this);
     this.limiter = new RateLimiter(ctx.config.limits, ctx.now());
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
-    ws.on('pong', () => (this.heard = true));
-    ws.on('close', () => this.onClosed());
-    ws.on('error', (err) => ctx.log.debug({ session: id, err: err.message }, 'socket error'));
+    // Shared listeners find their connection on the socket: no closures per connection.
+    (ws as Tagged)[CONNECTION] = this;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+  }
+
+  /** The outbox's backlog passed its limit. */
+  overflowed(): void {
+    this.close(CloseCode.SlowConsumer, 'slow consumer: send queue overflowed');
   }
 
   // ── Wire ────────────────────────────────────────────────────────────────
@@ -106,12 +113,17 @@ export class Connection implements HubSession, Wire, Timed {
     }
   }
 
+  get log(): GatewayContext['log'] {
+    return this.ctx.log;
+  }
+
   /** Ends the socket without a handshake (shutdown after the grace period). */
   terminate(): void {
     this.ws.terminate();
   }
 
-  private onClosed(): void {
+  /** @internal the socket's close event. */
+  onClosed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.outbox.close();
@@ -220,7 +232,8 @@ export class Connection implements HubSession, Wire, Timed {
 
   // ── inbound ─────────────────────────────────────────────────────────────
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  /** @internal a frame from the socket. */
+  onFrame(data: Buffer, isBinary: boolean): void {
     this.heard = true;
     if (this.state !== 'pending' && this.state !== 'open') return;
     if (isBinary) return this.close(CloseCode.Unsupported, 'binary frames are not supported; send JSON text');
@@ -275,6 +288,23 @@ export class Connection implements HubSession, Wire, Timed {
     this.ctx.log.error({ session: this.id, err }, 'command failed');
     this.error(id, ErrorCode.Internal, 'internal error');
   }
+}
+
+const CONNECTION = Symbol('connection');
+type Tagged = WebSocket & { [CONNECTION]: Connection };
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  (this as Tagged)[CONNECTION].onFrame(data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  (this as Tagged)[CONNECTION].heard = true;
+}
+function onClose(this: WebSocket): void {
+  (this as Tagged)[CONNECTION].onClosed();
+}
+function onError(this: WebSocket, err: Error): void {
+  const c = (this as Tagged)[CONNECTION];
+  c.log.debug({ session: c.id, err: err.message }, 'socket error');
 }
 
 function requestIdOf(raw: unknown): RequestId | undefined {

@@ -763,7 +763,7 @@ describe('Hub with the real outbound layer (Outbox + Flusher)', () => {
     });
     const make = (user: string) => {
       const wire = new Wire();
-      const outbox = new Outbox(wire, flusher, { maxQueueBytes: 1 << 20, maxQueueMessages: 1000 }, () => {});
+      const outbox = new Outbox(wire, flusher, { maxQueueBytes: 1 << 20, maxQueueMessages: 1000 }, { overflowed: () => {} });
       const s: HubSession & { wire: Wire } = {
         id: `${user}-${++ids}`,
         user,

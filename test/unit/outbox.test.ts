@@ -54,7 +54,7 @@ function setup(opts: { preframed?: boolean; limits?: Partial<QueueLimits> } = {}
   const flusher = new Flusher();
   const wire = new FakeWire(opts.preframed ?? true);
   let overflows = 0;
-  const outbox = new Outbox(wire, flusher, { ...LIMITS, ...opts.limits }, () => overflows++);
+  const outbox = new Outbox(wire, flusher, { ...LIMITS, ...opts.limits }, { overflowed: () => overflows++ });
   return { flusher, wire, outbox, overflows: () => overflows };
 }
 
@@ -87,7 +87,7 @@ describe('Outbox', () => {
   it('a shared batch alone is framed once and the same frame Buffer is written to every wire', () => {
     const flusher = new Flusher();
     const wires = [new FakeWire(), new FakeWire(), new FakeWire()];
-    const boxes = wires.map((w) => new Outbox(w, flusher, LIMITS, () => assert.fail('no overflow')));
+    const boxes = wires.map((w) => new Outbox(w, flusher, LIMITS, { overflowed: () => assert.fail('no overflow') }));
     const batch = batchOf(flusher, '{"m":1}', '{"m":2}');
     for (const box of boxes) box.pushShared(batch, 0);
     flusher.run();
@@ -105,8 +105,8 @@ describe('Outbox', () => {
     const flusher = new Flusher();
     const early = new FakeWire();
     const late = new FakeWire();
-    const a = new Outbox(early, flusher, LIMITS, () => {});
-    const c = new Outbox(late, flusher, LIMITS, () => {});
+    const a = new Outbox(early, flusher, LIMITS, { overflowed: () => {} });
+    const c = new Outbox(late, flusher, LIMITS, { overflowed: () => {} });
     const batch = batchOf(flusher, '{"m":1}');
     a.pushShared(batch, 0);
     c.pushShared(batch, batch.chunks.length);
@@ -124,8 +124,8 @@ describe('Outbox', () => {
     const early = new FakeWire();
     // The late joiner is marked first, so it flushes before the full-batch reader builds the shared frame.
     const batch = batchOf(flusher, '{"m":1}', '{"m":2}');
-    new Outbox(late, flusher, LIMITS, () => {}).pushShared(batch, 1);
-    new Outbox(early, flusher, LIMITS, () => {}).pushShared(batch, 0);
+    new Outbox(late, flusher, LIMITS, { overflowed: () => {} }).pushShared(batch, 1);
+    new Outbox(early, flusher, LIMITS, { overflowed: () => {} }).pushShared(batch, 0);
     flusher.run();
     assert.deepEqual(late.frameTexts(), ['{"m":2}']);
     assert.deepEqual(early.frameTexts(), ['{"m":1}\n{"m":2}']);
@@ -280,8 +280,8 @@ describe('Outbox', () => {
       const flusher = new Flusher();
       const w1 = new FakeWire();
       const w2 = new FakeWire();
-      const o1 = new Outbox(w1, flusher, LIMITS, () => {});
-      const o2 = new Outbox(w2, flusher, LIMITS, () => {});
+      const o1 = new Outbox(w1, flusher, LIMITS, { overflowed: () => {} });
+      const o2 = new Outbox(w2, flusher, LIMITS, { overflowed: () => {} });
       const batch = batchOf(flusher, '{"r":1}');
       o1.pushShared(batch, 0);
       o2.pushShared(batch, 0);
@@ -296,10 +296,10 @@ describe('Outbox', () => {
       const wire = new FakeWire();
       wire.bufferedBytes = 1 << 30;
       let calls = 0;
-      const outbox: Outbox = new Outbox(wire, flusher, LIMITS, () => {
+      const outbox: Outbox = new Outbox(wire, flusher, LIMITS, { overflowed: () => {
         calls++;
         outbox.close();
-      });
+      } });
       outbox.push(b('{}'));
       flusher.run();
       outbox.push(b('{}'));
