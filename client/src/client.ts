@@ -1,0 +1,1439 @@
+/**
+ * SwitchboardClient: one logical connection to a Switchboard server that
+ * survives network failures and server restarts.
+ *
+ * - connects with a token, a token-fetching callback, or a dev user name;
+ * - reconnects with exponential backoff and jitter, and on every reconnect
+ *   recovers each conversation from the last seq the app saw (`join` with
+ *   `since` for rooms, `sync` for direct conversations, `history` paging when
+ *   the server cannot replay), delivering every message once and in order;
+ * - queues publish/send while offline and resends unacknowledged ones with
+ *   their idempotency key, so nothing is lost or doubled;
+ * - requests with timeouts and typed errors; events or async iterators.
+ */
+import type { CommandType } from '../../src/protocol/commands.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { closeDecision } from './connection/close-policy.js';
+import { resolveWebSocket, Transport, type WebSocketConstructor } from './connection/transport.js';
+import {
+  AuthError,
+  ClientClosedError,
+  CloseError,
+  ConnectionLostError,
+  MessageTooLargeError,
+  NotConnectedError,
+  ServerError,
+  SwitchboardError,
+  TimeoutError,
+} from './errors.js';
+import { Emitter, EventStream } from './events.js';
+import { packFrames, parseFrame, utf8Length } from './frames.js';
+import { OfflineQueue, type QueuedTarget } from './offline-queue.js';
+import { TokenBucket } from './rate.js';
+import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
+import { refreshDelay, tokenExpiry } from './token.js';
+import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
+import type {
+  BodyFor,
+  CommandInput,
+  ConnectedPush,
+  ConnectionState,
+  ContentType,
+  Conversation,
+  ErrorCode,
+  GapEvent,
+  HistoryResult,
+  JoinResult,
+  MediaBody,
+  MediaContentType,
+  MessageAck,
+  MessageMeta,
+  MessagePush,
+  NoticePush,
+  PresenceEntry,
+  PresencePush,
+  RecoveryEvent,
+  ReplyData,
+  ServerPush,
+  SignalKind,
+  SignalPush,
+  StateChange,
+  SyncOutcome,
+  TypingPush,
+  UnreadPush,
+  UploadResult,
+} from './types.js';
+
+export interface ClientOptions {
+  /** The WebSocket endpoint, e.g. `wss://chat.example.com/ws`. */
+  url: string;
+  /** A JWT. It cannot be refreshed: when it expires the client stops (use `getToken` for long sessions). */
+  token?: string;
+  /** Returns a (fresh) JWT; called before every connection attempt and before the current token expires. */
+  getToken?: () => string | Promise<string>;
+  /** Development identity (`?user=NAME`; only when the server has dev auth on). */
+  user?: string;
+  /** How the token reaches the server: in the first message (default; keeps it out of URL logs) or as `?token=`. */
+  tokenTransport?: 'message' | 'query';
+  /** A WebSocket class to use instead of the platform's (or `ws` in Node). */
+  WebSocket?: WebSocketConstructor;
+  /** HTTP base for uploads and file URLs (default: derived from `url`, e.g. `https://chat.example.com`). */
+  httpUrl?: string;
+  /** `fetch` to use for uploads (default: the global one). */
+  fetch?: typeof fetch;
+  /** Reconnect backoff (defaults: 500 ms initial, ×2, 30 s max, 50 % jitter); `false`: never reconnect. */
+  reconnect?: BackoffOptions | false;
+  /** Default timeout of requests (presence, history, …), from the call, ms (default 10 000). */
+  requestTimeoutMs?: number;
+  /** Give up on a connection attempt that has not produced a session within this time, ms (default 10 000). */
+  connectTimeoutMs?: number;
+  /** Upload timeout, ms (default 60 000). */
+  uploadTimeoutMs?: number;
+  /** Most messages held in the offline queue (default 1000); more are refused with QueueFullError. */
+  maxQueue?: number;
+  /** Refresh the token this long before it expires, ms (default 30 000; at most 3/4 of its lifetime). */
+  tokenRefreshMarginMs?: number;
+  /**
+   * Liveness check of the client's own (browsers cannot see WebSocket pings): when
+   * the server has been silent for `intervalMs`, send `ping`; when it stays silent
+   * `timeoutMs` longer, drop the connection and reconnect. Default: on, with the
+   * server's heartbeat values from `connected`; `false` turns it off.
+   */
+  heartbeat?: boolean | { intervalMs?: number; timeoutMs?: number };
+  /** Fetch missed messages with `history` when the server cannot replay them (default true). */
+  fillGaps?: boolean;
+  /** Positions to resume from (e.g. persisted from `positions()` by a previous run): last seq seen per room and per DM partner. */
+  positions?: { rooms?: Record<string, number>; direct?: Record<string, number> };
+  /** Idempotency keys for publish/send (default: crypto.randomUUID()). */
+  generateKey?: () => string;
+  /** Called when an event listener throws (default: console.error). */
+  onListenerError?: (err: unknown, event: string) => void;
+}
+
+/** Events; `on(name, listener)` returns a function that removes the listener. */
+export interface ClientEvents {
+  /** The connection state changed: show it in the app. */
+  state: (change: StateChange) => void;
+  /** A session is open (`reconnected`: not the first). Recovery has been started. */
+  connected: (info: ConnectedPush, reconnected: boolean) => void;
+  /** A conversation message: each exactly once, in seq order per conversation (your own included). */
+  message: (message: MessagePush, meta: MessageMeta) => void;
+  presence: (event: PresencePush) => void;
+  /** Someone else is typing (your own user's typing is filtered out). */
+  typing: (event: TypingPush) => void;
+  signal: (event: SignalPush) => void;
+  /** The unread summary the server sends after each connect. */
+  unread: (summary: UnreadPush) => void;
+  notice: (notice: NoticePush) => void;
+  /** Messages that could not be recovered. */
+  gap: (gap: GapEvent) => void;
+  /** A conversation was recovered after a reconnect. */
+  recovery: (event: RecoveryEvent) => void;
+  /** Errors not tied to a call of yours: id-less server errors, failed token refresh, fatal closes. */
+  error: (error: SwitchboardError) => void;
+}
+
+export interface MessageOptions<C extends ContentType = ContentType> {
+  contentType?: C;
+  /** Idempotency key (default: a fresh UUID). Reusing the key of a stored message returns its ack with `duplicate: true`. */
+  key?: string;
+  /**
+   * Give up after this long (default: never — the message waits in the offline
+   * queue until it is acknowledged). A message that was already on the wire may
+   * still be delivered after the timeout.
+   */
+  timeoutMs?: number;
+}
+
+export interface RequestOptions {
+  /** Default: the client's `requestTimeoutMs`. Counts from the call, including time spent waiting for a connection. */
+  timeoutMs?: number;
+}
+
+export type HistoryTarget = Conversation;
+export interface HistoryOptions extends RequestOptions {
+  before?: number;
+  after?: number;
+  limit?: number;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+/** Largest delay setTimeout accepts. */
+const MAX_TIMER = 2_147_483_647;
+const DEFAULT_MAX_FRAME = 65_536;
+const HISTORY_PAGE = 200;
+
+interface Pending {
+  type: string;
+  onReply(data: unknown): void;
+  /** A ServerError, or a TimeoutError when a timeout was given. */
+  onError(err: ServerError | TimeoutError): void;
+  onLost(): void;
+  timer?: Timer;
+}
+
+interface DesiredRoom {
+  waiters: { resolve(r: JoinResult): void; reject(e: Error): void }[];
+}
+
+type QueueCommand = CommandInput<'publish'> | CommandInput<'send'>;
+
+/** The client. See client/README.md for a tour. */
+export class SwitchboardClient extends Emitter<ClientEvents> {
+  private readonly opts: ClientOptions;
+  private readonly backoff: Backoff | null;
+  private readonly queue: OfflineQueue<QueueCommand, MessageAck>;
+  private readonly seq: Sequencer<MessagePush>;
+  private readonly bucket = new TokenBucket(50, 50, Date.now());
+
+  private _state: ConnectionState = 'disconnected';
+  private transport: Transport | null = null;
+  private session: ConnectedPush | null = null;
+  private me: string | null = null;
+  /** Bumped when a session opens or the connection closes: async work of an old session checks it. */
+  private epoch = 0;
+  private wanted = false;
+  private closed = false;
+  private hadSession = false;
+  private attempt = 0;
+  private authFailures = 0;
+  private rejectedToken: string | null = null;
+  private staticTokenUsed = false;
+  /** This connection asked the server to hold DMs until its first sync. */
+  private resumeRequested = false;
+  /** Rooms left with leave(): their messages still in flight are dropped. */
+  private readonly leftRooms = new Set<string>();
+  private currentToken: string | undefined;
+
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private waitingForSession: { send(): void; fail(e: Error): void }[] = [];
+  private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
+
+  private outLines: string[] = [];
+  private flushScheduled = false;
+  private flushTimer: Timer | null = null;
+  private maxFrameBytes = DEFAULT_MAX_FRAME;
+
+  private readonly desiredRooms = new Map<string, DesiredRoom>();
+  private readonly joinedRooms = new Map<string, JoinResult>();
+  private readonly joiningRooms = new Set<string>();
+  private readonly pendingLeaves = new Set<string>();
+  private dmBaseline = false;
+
+  private reconnectTimer: Timer | null = null;
+  private connectTimer: Timer | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private refreshTimer: Timer | null = null;
+  private queueTimer: Timer | null = null;
+  private queueFlushScheduled = false;
+  private lastHeard = 0;
+  private pingOut = false;
+  private readonly streams = new Set<{ end(): void }>();
+
+  constructor(options: ClientOptions) {
+    super(options.onListenerError);
+    if (!options.url) throw new TypeError('options.url is required');
+    const ways = [options.token !== undefined, options.getToken !== undefined, options.user !== undefined].filter(Boolean).length;
+    if (ways > 1 && !(options.token !== undefined && options.getToken !== undefined))
+      throw new TypeError('give one of token / getToken, or user');
+    this.opts = options;
+    this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
+    this.queue = new OfflineQueue(options.maxQueue ?? 1000);
+    this.currentToken = options.token;
+    this.seq = new Sequencer<MessagePush>({
+      deliver: (key, m) => this.emit('message', m, { conversation: conversationOfKey(key) }),
+      gap: (key, from, to, reason) => this.emit('gap', { conversation: conversationOfKey(key), from, to, reason }),
+      stall: (key) => this.onStall(key),
+    });
+    for (const [room, s] of Object.entries(options.positions?.rooms ?? {})) this.seq.track(roomKey(room), s);
+    for (const [user, s] of Object.entries(options.positions?.direct ?? {})) this.seq.track(directKey(user), s);
+  }
+
+  // ── public state ──────────────────────────────────────────────────────
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  /** The user id (known after the first connect). */
+  get user(): string | null {
+    return this.me;
+  }
+
+  /** The current session (the `connected` push), or null while disconnected. */
+  get connection(): ConnectedPush | null {
+    return this.session;
+  }
+
+  /** Messages waiting in the offline queue (not yet acknowledged). */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Rooms the client keeps joined (rejoined after every reconnect). */
+  get rooms(): string[] {
+    return [...this.desiredRooms.keys()];
+  }
+
+  /** The last seq delivered to the app in a conversation (undefined if unknown). Persist it to resume later (`positions`). */
+  position(conv: Conversation): number | undefined {
+    return this.seq.last('room' in conv ? roomKey(conv.room) : directKey(conv.with)) ?? undefined;
+  }
+
+  /** Every known position, in the shape of `options.positions`. */
+  positions(): { rooms: Record<string, number>; direct: Record<string, number> } {
+    const out = { rooms: {} as Record<string, number>, direct: {} as Record<string, number> };
+    for (const [k, s] of this.seq.positions()) {
+      const c = conversationOfKey(k);
+      if ('room' in c) out.rooms[c.room] = s;
+      else out.direct[c.with] = s;
+    }
+    return out;
+  }
+
+  /** Duplicates the SDK dropped (replays overlapping live messages, resends); for diagnostics. */
+  get duplicatesDropped(): number {
+    return this.seq.duplicates;
+  }
+
+  // ── connecting ────────────────────────────────────────────────────────
+
+  /**
+   * Starts connecting (and reconnecting, from then on). Resolves at the first
+   * session; rejects if the server refuses for good (bad token, replaced, …) or
+   * `close()` is called. Calls before `connect()` (join, publish, …) wait for it.
+   */
+  connect(): Promise<ConnectedPush> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    if (this.session) return Promise.resolve(this.session);
+    const p = new Promise<ConnectedPush>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+    if (!this.wanted) {
+      this.wanted = true;
+      this.authFailures = 0;
+      this.rejectedToken = null;
+      this.backoff?.reset();
+      this.attempt = 0;
+      this.clearTimer('reconnectTimer');
+      if (!this.transport) void this.openSocket();
+    }
+    return p;
+  }
+
+  /** Drops the current connection at once (as a network failure would) and reconnects: e.g. when the device's network changed. */
+  reconnect(): void {
+    if (this.closed) return;
+    if (!this.wanted) {
+      void this.connect().catch(() => {});
+      return;
+    }
+    if (this.transport) this.transport.drop('reconnect requested');
+    else {
+      this.clearTimer('reconnectTimer');
+      void this.openSocket();
+    }
+  }
+
+  /**
+   * Closes for good: the socket is closed politely, and every pending call —
+   * including messages still in the offline queue — is rejected with
+   * ClientClosedError. Resolves once the socket has closed.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wanted = false;
+    const err = new ClientClosedError();
+    for (const t of ['reconnectTimer', 'connectTimer', 'refreshTimer', 'queueTimer', 'flushTimer'] as const) this.clearTimer(t);
+    this.stopHeartbeat();
+    for (const w of this.connectWaiters.splice(0)) w.reject(err);
+    for (const w of this.waitingForSession.splice(0)) w.fail(err);
+    for (const d of this.desiredRooms.values()) for (const w of d.waiters.splice(0)) w.reject(err);
+    for (const e of this.queue.drain()) e.reject(err);
+    for (const s of [...this.streams]) s.end();
+    const t = this.transport;
+    if (t) {
+      const closedNow = new Promise<void>((resolve) => {
+        const done = setTimeout(() => {
+          t.drop('close timeout');
+          resolve();
+        }, 2_000);
+        this.onTransportGone = () => {
+          clearTimeout(done);
+          resolve();
+        };
+      });
+      if (t.isOpen) t.close(1000, 'client closed');
+      else t.drop('client closed');
+      await closedNow;
+    } else this.setState('disconnected', { willReconnect: false });
+  }
+
+  private onTransportGone: (() => void) | null = null;
+
+  private async openSocket(): Promise<void> {
+    if (!this.wanted || this.transport) return;
+    this.setState('connecting');
+    const attemptEpoch = ++this.epoch;
+    let token: string | undefined;
+    let Ctor: WebSocketConstructor;
+    try {
+      token = await this.tokenForConnect();
+      Ctor = await resolveWebSocket(this.opts.WebSocket);
+    } catch (err) {
+      if (attemptEpoch !== this.epoch || !this.wanted) return;
+      if (err instanceof AuthError) return this.stop(err);
+      this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('connect_failed', (err as Error).message));
+      this.scheduleReconnect(1006, String((err as Error).message), 0);
+      return;
+    }
+    if (attemptEpoch !== this.epoch || !this.wanted || this.transport) return;
+    // Direct conversations to recover: ask the server to hold DMs until our sync has replayed them (no duplicates).
+    const resume = this.directPartners().length > 0;
+    this.resumeRequested = resume;
+    let url: string;
+    try {
+      const u = new URL(this.opts.url);
+      if (this.opts.user !== undefined && token === undefined) u.searchParams.set('user', this.opts.user);
+      if (token !== undefined && this.opts.tokenTransport === 'query') u.searchParams.set('token', token);
+      if (resume && (token === undefined || this.opts.tokenTransport === 'query')) u.searchParams.set('resume', '1');
+      url = u.toString();
+    } catch (err) {
+      return this.stop(new SwitchboardError('invalid_url', `invalid url ${this.opts.url}: ${(err as Error).message}`));
+    }
+    this.currentToken = token;
+    let t: Transport;
+    try {
+      t = new Transport(Ctor, url, {
+        open: () => {
+          if (this.transport !== t) return;
+          this.lastHeard = Date.now();
+          if (token !== undefined && this.opts.tokenTransport !== 'query') this.writeLine(resume ? { type: 'auth', token, resume: true } : { type: 'auth', token }, true);
+        },
+        text: (data) => this.onText(t, data),
+        close: (code, reason) => this.onTransportClose(t, code, reason),
+      });
+    } catch (err) {
+      return this.stop(new SwitchboardError('connect_failed', `cannot open a WebSocket to ${this.opts.url}: ${(err as Error).message}`));
+    }
+    this.transport = t;
+    const timeout = this.opts.connectTimeoutMs ?? 10_000;
+    this.connectTimer = setTimeout(() => {
+      if (this.transport === t && !this.session) t.drop('connect timeout');
+    }, timeout);
+  }
+
+  private async tokenForConnect(): Promise<string | undefined> {
+    const { getToken } = this.opts;
+    if (!getToken) return this.opts.token;
+    // A static token given with getToken is used for the first attempt; getToken for every later one.
+    if (this.opts.token !== undefined && !this.staticTokenUsed) {
+      this.staticTokenUsed = true;
+      return this.opts.token;
+    }
+    const token = await getToken();
+    if (typeof token !== 'string' || token === '') throw new SwitchboardError('invalid_token', 'getToken returned no token');
+    if (this.rejectedToken !== null && token === this.rejectedToken) throw new AuthError(4001, 'getToken returned the token the server refused');
+    return token;
+  }
+
+  private onText(t: Transport, data: string): void {
+    if (this.transport !== t) return;
+    this.lastHeard = Date.now();
+    this.pingOut = false;
+    const { messages, invalid } = parseFrame(data);
+    for (const line of invalid) this.emit('error', new SwitchboardError('invalid_frame', `the server sent a line that is not a protocol message: ${line.slice(0, 200)}`));
+    for (const m of messages) {
+      if (this.transport !== t) return;
+      this.onPush(m);
+    }
+  }
+
+  private onPush(m: ServerPush): void {
+    switch (m.type) {
+      case 'connected':
+        return this.onConnected(m);
+      case 'reply': {
+        const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
+        if (!p) return;
+        this.pending.delete(m.id as number);
+        if (p.timer) clearTimeout(p.timer);
+        p.onReply(m.data);
+        return;
+      }
+      case 'error': {
+        const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
+        const err = new ServerError(m.code, m.message, p?.type);
+        if (!p) return this.emit('error', err);
+        this.pending.delete(m.id as number);
+        if (p.timer) clearTimeout(p.timer);
+        p.onError(err);
+        return;
+      }
+      case 'pong': {
+        const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
+        if (!p) return;
+        this.pending.delete(m.id as number);
+        if (p.timer) clearTimeout(p.timer);
+        p.onReply({});
+        return;
+      }
+      case 'message':
+        return this.onMessage(m);
+      case 'unread':
+        return this.onUnread(m);
+      case 'presence':
+        return this.emit('presence', m);
+      case 'typing':
+        if (m.from !== this.me) this.emit('typing', m);
+        return;
+      case 'signal':
+        return this.emit('signal', m);
+      case 'notice':
+        return this.emit('notice', m);
+      default:
+        // A push type from a newer server: ignored.
+        return;
+    }
+  }
+
+  private onConnected(c: ConnectedPush): void {
+    this.clearTimer('connectTimer');
+    this.session = c;
+    this.me = c.user;
+    this.epoch++;
+    this.maxFrameBytes = c.limits.maxFrameBytes || DEFAULT_MAX_FRAME;
+    const rate = Math.max(1, c.limits.messagesPerSecond);
+    this.bucket.configure(rate, rate, Date.now());
+    const reconnected = this.hadSession;
+    this.hadSession = true;
+    this.authFailures = 0;
+    this.rejectedToken = null;
+    this.backoff?.reset();
+    this.attempt = 0;
+    this.startHeartbeat(c.heartbeat);
+    this.scheduleTokenRefresh();
+
+    // Recovery: what the app had before the drop comes back first.
+    for (const room of [...this.pendingLeaves]) this.endMembership(room);
+    for (const room of this.desiredRooms.keys()) this.joinOnSession(room);
+    // One sync for every direct conversation (it also ends the server's resume hold).
+    const partners = this.directPartners();
+    if (partners.length > 0) this.syncOnSession(partners);
+    else if (this.resumeRequested) this.rawRequest({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
+    for (const w of this.waitingForSession.splice(0)) w.send();
+    this.flushQueue();
+
+    this.setState('connected');
+    this.emit('connected', c, reconnected);
+    for (const w of this.connectWaiters.splice(0)) w.resolve(c);
+  }
+
+  private onTransportClose(t: Transport, code: number, reason: string): void {
+    if (this.transport !== t) return;
+    this.transport = null;
+    const gone = this.onTransportGone;
+    this.onTransportGone = null;
+    this.clearTimer('connectTimer');
+    this.clearTimer('refreshTimer');
+    this.clearTimer('flushTimer');
+    this.clearTimer('queueTimer');
+    this.stopHeartbeat();
+    const hadSession = this.session !== null;
+    this.session = null;
+    this.epoch++;
+    this.joinedRooms.clear();
+    this.joiningRooms.clear();
+    this.outLines = [];
+    this.flushScheduled = false;
+    this.queue.requeueSent();
+    const lost = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of lost) {
+      if (p.timer) clearTimeout(p.timer);
+      p.onLost();
+    }
+    if (!this.wanted) {
+      this.setState('disconnected', { closeCode: code, reason, willReconnect: false });
+      gone?.();
+      return;
+    }
+    if (code === 4001 || code === 4002) {
+      this.authFailures++;
+      if (code === 4001 || !hadSession) this.rejectedToken = this.currentToken ?? null;
+    }
+    const decision = closeDecision(code, { canGetToken: this.opts.getToken !== undefined, authFailures: this.authFailures - 1 });
+    if (!decision.reconnect) {
+      const err =
+        decision.kind === 'auth'
+          ? new AuthError(code, reason, code === 4002 ? 'the token expired and there is no getToken to fetch a new one' : undefined)
+          : new CloseError(code, reason);
+      this.stop(err, code, reason);
+      return;
+    }
+    this.scheduleReconnect(code, reason, decision.minDelayMs);
+  }
+
+  private scheduleReconnect(code: number, reason: string, minDelayMs: number): void {
+    if (!this.backoff) {
+      this.stop(new CloseError(code, reason, `connection closed (${code}${reason ? ` ${reason}` : ''}) and reconnect is off`), code, reason);
+      return;
+    }
+    const delay = Math.max(minDelayMs, this.backoff.next());
+    this.attempt++;
+    this.setState('disconnected', { closeCode: code, reason, willReconnect: true, retryInMs: delay });
+    this.clearTimer('reconnectTimer');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.openSocket();
+    }, delay);
+  }
+
+  /** Stops reconnecting after a fatal close: the app must act (new credentials, `connect()` again). */
+  private stop(err: SwitchboardError, code?: number, reason?: string): void {
+    this.wanted = false;
+    this.clearTimer('reconnectTimer');
+    this.setState('disconnected', { closeCode: code, reason, willReconnect: false, error: err });
+    this.emit('error', err);
+    for (const w of this.connectWaiters.splice(0)) w.reject(err);
+    for (const w of this.waitingForSession.splice(0)) w.fail(err);
+  }
+
+  private setState(state: ConnectionState, extra: Partial<StateChange> = {}): void {
+    if (state === this._state && state !== 'disconnected') return;
+    if (state === this._state && extra.willReconnect === undefined) return;
+    const previous = this._state;
+    this._state = state;
+    const change: StateChange = { state, previous, attempt: this.attempt };
+    for (const [k, v] of Object.entries(extra)) if (v !== undefined) (change as unknown as Record<string, unknown>)[k] = v;
+    this.emit('state', change);
+  }
+
+  // ── heartbeat and token refresh ──────────────────────────────────────
+
+  private startHeartbeat(hb: { intervalMs: number; timeoutMs: number }): void {
+    this.stopHeartbeat();
+    const own = this.opts.heartbeat;
+    if (own === false) return;
+    const interval = Math.max(50, (typeof own === 'object' ? own.intervalMs : undefined) ?? hb.intervalMs);
+    const timeout = Math.max(50, (typeof own === 'object' ? own.timeoutMs : undefined) ?? hb.timeoutMs);
+    this.lastHeard = Date.now();
+    this.pingOut = false;
+    this.heartbeatTimer = setInterval(() => {
+      const t = this.transport;
+      if (!t || !this.session) return;
+      const silent = Date.now() - this.lastHeard;
+      if (silent >= interval + timeout) t.drop('heartbeat timeout: the server stopped answering');
+      else if (silent >= interval && !this.pingOut) {
+        this.pingOut = true;
+        this.writeLine({ type: 'ping' });
+      }
+    }, Math.max(50, Math.floor(Math.min(interval, timeout) / 2)));
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  private scheduleTokenRefresh(retryMs?: number): void {
+    this.clearTimer('refreshTimer');
+    if (!this.opts.getToken || this.currentToken === undefined || !this.session) return;
+    const exp = tokenExpiry(this.currentToken);
+    if (exp === null) return;
+    const now = Date.now();
+    let delay = refreshDelay(exp, now, this.opts.tokenRefreshMarginMs ?? 30_000);
+    if (retryMs !== undefined) delay = Math.max(1_000, Math.min(retryMs, exp - now - 500));
+    this.refreshTimer = setTimeout(() => void this.refreshToken(), Math.min(MAX_TIMER, Math.max(0, delay)));
+  }
+
+  private async refreshToken(): Promise<void> {
+    this.refreshTimer = null;
+    const epoch = this.epoch;
+    let token: string;
+    try {
+      token = await this.opts.getToken!();
+    } catch (err) {
+      if (epoch !== this.epoch) return;
+      this.emit('error', new SwitchboardError('token_refresh_failed', `getToken failed: ${(err as Error).message}`));
+      this.scheduleTokenRefresh(5_000);
+      return;
+    }
+    if (epoch !== this.epoch || !this.session) return;
+    const oldExp = tokenExpiry(this.currentToken ?? '') ?? 0;
+    const newExp = tokenExpiry(token);
+    if (token === this.currentToken || (newExp !== null && newExp <= oldExp)) {
+      // Nothing fresher yet: try again a little later (the server closes with 4002 at expiry, then we reconnect).
+      this.scheduleTokenRefresh(5_000);
+      return;
+    }
+    this.rawRequest({ type: 'auth', token }, {
+      type: 'auth',
+      onReply: () => {
+        if (epoch !== this.epoch) return;
+        this.currentToken = token;
+        this.scheduleTokenRefresh();
+      },
+      onError: (err) => {
+        if (epoch !== this.epoch) return;
+        this.emit('error', err);
+        this.scheduleTokenRefresh(5_000);
+      },
+      onLost: () => {},
+    });
+  }
+
+  // ── sending ───────────────────────────────────────────────────────────
+
+  /** Queues one line for the next frame. Throws MessageTooLargeError for a line the server would refuse. */
+  private writeLine(msg: Record<string, unknown>, first = false): void {
+    const line = JSON.stringify(msg);
+    const n = utf8Length(line);
+    if (n > this.maxFrameBytes) throw new MessageTooLargeError(n, this.maxFrameBytes);
+    if (first) this.outLines.unshift(line);
+    else this.outLines.push(line);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushLines());
+    }
+  }
+
+  private flushLines(): void {
+    this.flushScheduled = false;
+    const t = this.transport;
+    if (!t || !t.isOpen || this.outLines.length === 0 || this.flushTimer) return;
+    const now = Date.now();
+    let n = 0;
+    while (n < this.outLines.length && this.bucket.take(now)) n++;
+    const lines = this.outLines.splice(0, n);
+    for (const frame of packFrames(lines, this.maxFrameBytes)) t.send(frame);
+    if (this.outLines.length > 0) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        this.flushLines();
+      }, Math.max(1, this.bucket.waitMs(Date.now())));
+    }
+  }
+
+  /** Sends a request on the current session; returns false when there is none. */
+  private rawRequest(cmd: Record<string, unknown>, p: Pending, timeoutMs?: number): boolean {
+    if (!this.session || !this.transport) return false;
+    const id = this.nextId++;
+    this.writeLine({ ...cmd, id });
+    this.pending.set(id, p);
+    if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs))
+      p.timer = setTimeout(() => {
+        if (this.pending.get(id) !== p) return;
+        this.pending.delete(id);
+        p.onError(new TimeoutError(`no reply to ${p.type} within ${timeoutMs} ms`, timeoutMs));
+      }, Math.min(MAX_TIMER, timeoutMs));
+    return true;
+  }
+
+  /**
+   * Sends any command and resolves with the reply's data. Waits for a session
+   * (up to the timeout) when disconnected. Rejects with ServerError,
+   * TimeoutError, ConnectionLostError (dropped before the reply), or
+   * ClientClosedError. Prefer the dedicated methods: `publish`/`send` add the
+   * offline queue, `join`/`leave` the recovery.
+   */
+  request<K extends Exclude<CommandType, 'auth'>>(command: CommandInput<K> & { type: K }, opts: RequestOptions = {}): Promise<ReplyData[K]> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 10_000;
+    return new Promise<ReplyData[K]>((resolve, reject) => {
+      let settled = false;
+      const deadline = Date.now() + timeoutMs;
+      const done = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
+      const timer = setTimeout(
+        () => done(() => reject(new TimeoutError(`no reply to ${command.type} within ${timeoutMs} ms`, timeoutMs))),
+        Math.min(MAX_TIMER, timeoutMs),
+      );
+      const send = (): void => {
+        if (settled) return;
+        try {
+          const ok = this.rawRequest(command as Record<string, unknown>, {
+            type: command.type,
+            onReply: (data) => done(() => resolve(data as ReplyData[K])),
+            onError: (err) => done(() => reject(err)),
+            onLost: () => done(() => reject(this.closed ? new ClientClosedError() : new ConnectionLostError())),
+          });
+          if (!ok) waitForSession();
+        } catch (err) {
+          done(() => reject(err as Error));
+        }
+      };
+      // Not connected (or not yet connect()ed): wait for the next session, until the timeout.
+      const waitForSession = (): void => {
+        if (Date.now() >= deadline) return;
+        this.waitingForSession.push({ send, fail: (e) => done(() => reject(e)) });
+      };
+      send();
+    });
+  }
+
+  // ── rooms ─────────────────────────────────────────────────────────────
+
+  /**
+   * Joins a room and keeps it joined: after every reconnect the client rejoins
+   * it with `since` = the last seq delivered, so nothing is missed. Resolves
+   * with the join reply (waits for a connection if there is none). With
+   * `since`, messages after it are delivered first (resuming from a stored
+   * position). Rejects with ServerError (`forbidden`, `limit_exceeded`, …).
+   */
+  join(room: string, opts: { since?: number; timeoutMs?: number } = {}): Promise<JoinResult> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    this.pendingLeaves.delete(room);
+    this.leftRooms.delete(room);
+    const key = roomKey(room);
+    if (opts.since !== undefined && !this.seq.has(key)) this.seq.track(key, opts.since);
+    let d = this.desiredRooms.get(room);
+    if (!d) this.desiredRooms.set(room, (d = { waiters: [] }));
+    const joined = this.joinedRooms.get(room);
+    if (joined) return Promise.resolve(joined);
+    const desired = d;
+    const p = new Promise<JoinResult>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      desired.waiters.push(waiter);
+      if (opts.timeoutMs !== undefined)
+        setTimeout(() => {
+          const i = desired.waiters.indexOf(waiter);
+          if (i === -1) return;
+          desired.waiters.splice(i, 1);
+          reject(new TimeoutError(`join ${room}: no reply within ${opts.timeoutMs} ms (the client keeps trying; leave() to stop)`, opts.timeoutMs!));
+        }, opts.timeoutMs);
+    });
+    if (this.session && !this.joiningRooms.has(room)) this.joinOnSession(room);
+    return p;
+  }
+
+  /**
+   * Leaves a room: the client stops rejoining it, and the user stops being a
+   * member (no more unread counts for it). Offline, the leave is sent after the
+   * next connect.
+   */
+  async leave(room: string, opts: RequestOptions = {}): Promise<{ room: string }> {
+    if (this.closed) throw new ClientClosedError();
+    const d = this.desiredRooms.get(room);
+    this.desiredRooms.delete(room);
+    this.seq.forget(roomKey(room));
+    this.leftRooms.add(room);
+    if (d) for (const w of d.waiters.splice(0)) w.reject(new SwitchboardError('left', `left ${room} before the join completed`));
+    if (this.joinedRooms.has(room) && this.session) {
+      this.joinedRooms.delete(room);
+      return this.request({ type: 'leave', room }, opts);
+    }
+    // Joining now: the join's reply sends the leave. Offline: after the next connect.
+    if (!this.joiningRooms.has(room) && d) this.pendingLeaves.add(room);
+    return { room };
+  }
+
+  private joinOnSession(room: string): void {
+    const epoch = this.epoch;
+    const key = roomKey(room);
+    const last = this.seq.last(key);
+    if (last === undefined) this.seq.track(key, null);
+    const since = typeof last === 'number' ? last : undefined;
+    if (since !== undefined) this.seq.beginRecovery(key);
+    this.joiningRooms.add(room);
+    const cmd: Record<string, unknown> = { type: 'join', room };
+    if (since !== undefined) cmd.since = since;
+    this.rawRequest(cmd, {
+      type: 'join',
+      onReply: (data) => {
+        if (epoch !== this.epoch) return;
+        const r = data as JoinResult;
+        this.joiningRooms.delete(room);
+        const d = this.desiredRooms.get(room);
+        if (!d) {
+          // Left while the join was on its way.
+          this.seq.forget(key);
+          this.rawRequest({ type: 'leave', room }, { type: 'leave', onReply: () => {}, onError: () => {}, onLost: () => this.pendingLeaves.add(room) });
+          return;
+        }
+        this.joinedRooms.set(room, r);
+        this.seq.setOrdered(key, r.durable);
+        if (since === undefined) {
+          this.seq.setBase(key, r.seq);
+          this.seq.endRecovery(key);
+        } else this.afterRecovery(key, since, r.seq, r.recovered === true, r.missed ?? 0, r.durable, epoch);
+        for (const w of d.waiters.splice(0)) w.resolve(r);
+        this.flushQueue();
+      },
+      onError: (err) => {
+        if (epoch !== this.epoch) return;
+        this.joiningRooms.delete(room);
+        if (err.code === 'unavailable' || err.code === 'internal' || err.code === 'rate_limited' || err.code === 'timeout') {
+          setTimeout(() => {
+            if (epoch === this.epoch && this.desiredRooms.has(room) && !this.joiningRooms.has(room)) this.joinOnSession(room);
+          }, 1_000);
+          return;
+        }
+        const d = this.desiredRooms.get(room);
+        this.desiredRooms.delete(room);
+        this.seq.forget(key);
+        if (d && d.waiters.length > 0) for (const w of d.waiters.splice(0)) w.reject(err);
+        else this.emit('error', err);
+        // Messages queued for the room would only be refused.
+        this.flushQueue();
+      },
+      onLost: () => {},
+    });
+  }
+
+  /** Ends a durable membership from a new session: the server only lets a session leave a room it is in. */
+  private endMembership(room: string): void {
+    const epoch = this.epoch;
+    this.rawRequest({ type: 'join', room }, {
+      type: 'join',
+      onReply: () => {
+        if (epoch !== this.epoch) return;
+        if (this.desiredRooms.has(room)) {
+          this.pendingLeaves.delete(room);
+          return;
+        }
+        this.rawRequest({ type: 'leave', room }, {
+          type: 'leave',
+          onReply: () => this.pendingLeaves.delete(room),
+          onError: () => this.pendingLeaves.delete(room),
+          onLost: () => {},
+        });
+      },
+      onError: () => this.pendingLeaves.delete(room),
+      onLost: () => {},
+    });
+  }
+
+  // ── direct conversations and recovery ────────────────────────────────
+
+  private onMessage(m: MessagePush): void {
+    if (this.me === null || typeof m.seq !== 'number') return;
+    const key = keyOfMessage(m, this.me);
+    if (key === null) return;
+    if (!this.seq.has(key)) {
+      if (m.room !== undefined) {
+        if (this.leftRooms.has(m.room)) return;
+        // A room joined outside the SDK's tracking (request({type:'join'})): passed through as is.
+        this.emit('message', m, { conversation: { room: m.room } });
+        return;
+      }
+      // A direct conversation seen for the first time. Before the first unread summary its history is
+      // the app's business (history()); after it, the conversation is new, so it starts at 0.
+      this.seq.track(key, this.dmBaseline ? 0 : m.seq - 1);
+    }
+    this.seq.push(key, m);
+  }
+
+  private onUnread(u: UnreadPush): void {
+    for (const c of u.conversations) {
+      if (c.with === undefined) continue;
+      const key = directKey(c.with);
+      if (this.seq.has(key)) continue;
+      if (!this.dmBaseline) this.seq.track(key, c.lastSeq);
+      else {
+        // Started while we were away: everything in it is new.
+        this.seq.track(key, 0);
+        this.syncOnSession([c.with]);
+      }
+    }
+    this.dmBaseline = true;
+    this.emit('unread', u);
+  }
+
+  /** Direct conversations with a known position (to recover after a reconnect). */
+  private directPartners(): string[] {
+    return this.seq.keys().filter((k) => k.startsWith('d:') && typeof this.seq.last(k) === 'number').map((k) => k.slice(2));
+  }
+
+  /** Recovers direct conversations: `sync` with each one's last delivered seq (at most 1000 per request). */
+  private syncOnSession(partners: readonly string[]): void {
+    for (let i = 0; i < partners.length; i += 1000) this.syncBatch(partners.slice(i, i + 1000));
+  }
+
+  private syncBatch(partners: readonly string[]): void {
+    const epoch = this.epoch;
+    const since: Record<string, number> = {};
+    for (const p of partners) {
+      const last = this.seq.last(directKey(p));
+      if (typeof last !== 'number') continue;
+      since[p] = last;
+      this.seq.beginRecovery(directKey(p));
+    }
+    const names = Object.keys(since);
+    if (names.length === 0) return;
+    this.rawRequest({ type: 'sync', since }, {
+      type: 'sync',
+      onReply: (data) => {
+        if (epoch !== this.epoch) return;
+        const convs = (data as { conversations?: Record<string, SyncOutcome> }).conversations ?? {};
+        for (const p of names) {
+          const key = directKey(p);
+          if (!this.seq.has(key)) continue;
+          const r = convs[p];
+          if (r) this.afterRecovery(key, since[p]!, r.seq, r.recovered, r.missed, true, epoch);
+          else void this.fill(key, undefined, epoch);
+        }
+      },
+      onError: (err) => {
+        if (epoch !== this.epoch) return;
+        if (err.code === 'unavailable' || err.code === 'internal' || err.code === 'rate_limited') {
+          setTimeout(() => {
+            if (epoch === this.epoch) this.syncOnSession(names.filter((p) => this.seq.has(directKey(p))));
+          }, 1_000);
+          return;
+        }
+        this.emit('error', err);
+        for (const p of names) void this.fill(directKey(p), undefined, epoch);
+      },
+      onLost: () => {},
+    });
+  }
+
+  /** After a `join` with `since` or a `sync`: done, or fetch what the server could not replay. */
+  private afterRecovery(key: ConvKey, since: number, seqAtServer: number, recovered: boolean, missed: number, durable: boolean, epoch: number): void {
+    const conversation = conversationOfKey(key);
+    if (seqAtServer < since) {
+      // The server's counter is behind what we saw: it restarted without the messages (non-durable room, or a new store).
+      this.seq.reset(key, seqAtServer, 'reset');
+      this.seq.endRecovery(key);
+      this.emit('recovery', { conversation, since, seq: seqAtServer, missed: 0, via: 'none' });
+      return;
+    }
+    if (recovered) {
+      this.seq.endRecovery(key);
+      this.emit('recovery', { conversation, since, seq: seqAtServer, missed, via: 'replay' });
+      return;
+    }
+    if (!durable) {
+      this.seq.reset(key, seqAtServer, 'not-durable');
+      this.seq.endRecovery(key);
+      this.emit('recovery', { conversation, since, seq: seqAtServer, missed: Math.max(0, seqAtServer - since), via: 'none' });
+      return;
+    }
+    if (this.opts.fillGaps === false) {
+      this.seq.skipTo(key, seqAtServer);
+      this.seq.endRecovery(key);
+      this.emit('recovery', { conversation, since, seq: seqAtServer, missed: Math.max(0, seqAtServer - since), via: 'none' });
+      return;
+    }
+    void this.fill(key, seqAtServer, epoch).then((ok) => {
+      if (ok) this.emit('recovery', { conversation, since, seq: seqAtServer, missed: Math.max(0, seqAtServer - since), via: 'history' });
+    });
+  }
+
+  /** A later message arrived with a gap before it: fetch the missing ones. */
+  private onStall(key: ConvKey): void {
+    if (!this.session) return; // recovered on the next connect
+    if (this.opts.fillGaps === false) {
+      const first = this.seq.firstPending(key);
+      if (first !== undefined) queueMicrotask(() => this.seq.skipTo(key, first - 1));
+      return;
+    }
+    const epoch = this.epoch;
+    queueMicrotask(() => void this.fill(key, undefined, epoch));
+  }
+
+  /**
+   * Pages `history` forward from the last delivered seq up to `upTo` (default:
+   * just before the first message waiting behind the gap); the sequencer drops
+   * whatever overlaps. What is no longer stored is reported as a gap. Returns
+   * false when the session ended meanwhile (the next one recovers again).
+   */
+  private async fill(key: ConvKey, upTo: number | undefined, epoch: number): Promise<boolean> {
+    if (epoch !== this.epoch || !this.session || !this.seq.has(key)) return false;
+    const conversation = conversationOfKey(key);
+    this.seq.beginRecovery(key);
+    const target = (): number | undefined => {
+      if (upTo !== undefined) return upTo;
+      const first = this.seq.firstPending(key);
+      return first === undefined ? undefined : first - 1;
+    };
+    try {
+      for (let rounds = 0; rounds < 100_000; rounds++) {
+        const last = this.seq.last(key);
+        const goal = target();
+        if (typeof last !== 'number' || goal === undefined || last >= goal) break;
+        const page = await this.historyOnSession(conversation, last, epoch);
+        if (epoch !== this.epoch || !this.seq.has(key)) return false;
+        if (page.messages.length === 0) {
+          this.seq.skipTo(key, goal);
+          break;
+        }
+        const first = page.messages[0]!.seq;
+        if (first > last + 1) this.seq.skipTo(key, first - 1);
+        for (const m of page.messages) this.seq.push(key, m);
+        if (!page.hasMore) {
+          const after = this.seq.last(key);
+          if (typeof after === 'number' && after < goal) this.seq.skipTo(key, goal);
+          break;
+        }
+      }
+    } catch (err) {
+      if (epoch !== this.epoch || !this.seq.has(key)) return false;
+      this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('recovery_failed', String(err)));
+      const goal = target();
+      if (goal !== undefined) this.seq.skipTo(key, goal);
+    }
+    if (epoch !== this.epoch || !this.seq.has(key)) return false;
+    // Whatever still waits behind a gap cannot be had.
+    const last = this.seq.last(key);
+    const first = this.seq.firstPending(key);
+    if (typeof last === 'number' && first !== undefined && first > last + 1) this.seq.skipTo(key, first - 1);
+    this.seq.endRecovery(key);
+    return true;
+  }
+
+  private historyOnSession(conv: Conversation, after: number, epoch: number): Promise<HistoryResult> {
+    return new Promise((resolve, reject) => {
+      if (epoch !== this.epoch) return reject(new ConnectionLostError());
+      const ok = this.rawRequest(
+        { type: 'history', ...conv, after, limit: HISTORY_PAGE },
+        { type: 'history', onReply: (d) => resolve(d as HistoryResult), onError: reject, onLost: () => reject(new ConnectionLostError()) },
+        this.opts.requestTimeoutMs ?? 10_000,
+      );
+      if (!ok) reject(new ConnectionLostError());
+    });
+  }
+
+  // ── messages ──────────────────────────────────────────────────────────
+
+  /**
+   * Publishes to a room. Resolves with the ack once the server stored it.
+   * Offline (or if the connection drops before the ack) it waits in the
+   * offline queue and is sent — with the same idempotency key — after the
+   * next connect, once the room is joined again.
+   */
+  publish<C extends ContentType = 'text'>(room: string, body: BodyFor<C>, opts: MessageOptions<C> = {}): Promise<MessageAck> {
+    return this.enqueue({ room }, { type: 'publish', room, contentType: opts.contentType ?? 'text', body }, opts);
+  }
+
+  /** Sends a direct message to `to`; same guarantees as {@link publish}. */
+  send<C extends ContentType = 'text'>(to: string, body: BodyFor<C>, opts: MessageOptions<C> = {}): Promise<MessageAck> {
+    return this.enqueue({ to }, { type: 'send', to, contentType: opts.contentType ?? 'text', body }, opts);
+  }
+
+  private enqueue(target: QueuedTarget, cmd: QueueCommand, opts: MessageOptions): Promise<MessageAck> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    const key = opts.key ?? (this.opts.generateKey ?? randomKey)();
+    return new Promise<MessageAck>((resolve, reject) => {
+      let timer: Timer | undefined;
+      try {
+        this.queue.add({
+          key,
+          target,
+          command: { ...cmd, key },
+          resolve: (ack) => {
+            if (timer) clearTimeout(timer);
+            resolve(ack);
+          },
+          reject: (err) => {
+            if (timer) clearTimeout(timer);
+            reject(err);
+          },
+        });
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      if (opts.timeoutMs !== undefined)
+        timer = setTimeout(() => {
+          const e = this.queue.settle(key);
+          e?.reject(new TimeoutError(`${cmd.type}: not acknowledged within ${opts.timeoutMs} ms`, opts.timeoutMs!));
+        }, Math.min(MAX_TIMER, opts.timeoutMs));
+      // A burst of publishes in one tick is scanned and framed once.
+      if (!this.queueFlushScheduled) {
+        this.queueFlushScheduled = true;
+        queueMicrotask(() => {
+          this.queueFlushScheduled = false;
+          this.flushQueue();
+        });
+      }
+    });
+  }
+
+  private canSend = (target: QueuedTarget): boolean => {
+    if ('to' in target) return true;
+    // A room the client keeps joined: only once it is joined on this session (publish needs membership).
+    return !this.desiredRooms.has(target.room) || this.joinedRooms.has(target.room);
+  };
+
+  private flushQueue(): void {
+    if (!this.session) return;
+    this.clearTimer('queueTimer');
+    const now = Date.now();
+    for (const e of this.queue.ready(now, this.canSend)) {
+      const key = e.key;
+      const epoch = this.epoch;
+      try {
+        const ok = this.rawRequest(e.command as Record<string, unknown>, {
+          type: e.command.type,
+          onReply: (data) => {
+            const entry = this.queue.settle(key);
+            entry?.resolve({ ...(data as MessageAck), key });
+          },
+          onError: (err) => {
+            const entry = this.queue.get(key);
+            if (!entry) return;
+            if (err.code === 'unavailable' || err.code === 'rate_limited' || err.code === 'internal') {
+              if (entry.attempts < 20) {
+                this.queue.retryLater(key, Date.now() + Math.min(10_000, 500 * entry.attempts));
+                if (epoch === this.epoch) this.scheduleQueueRetry();
+                return;
+              }
+            }
+            this.queue.settle(key);
+            entry.reject(err);
+          },
+          onLost: () => {
+            // requeueSent() already put it back: it goes out again after the next connect.
+          },
+        });
+        if (!ok) return;
+        this.queue.markSent(key, this.nextId - 1);
+      } catch (err) {
+        this.queue.settle(key)?.reject(err as Error);
+      }
+    }
+    this.scheduleQueueRetry();
+  }
+
+  private scheduleQueueRetry(): void {
+    if (this.queueTimer || !this.session) return;
+    const at = this.queue.nextRetryAt(Date.now());
+    if (at === undefined) return;
+    this.queueTimer = setTimeout(() => {
+      this.queueTimer = null;
+      this.flushQueue();
+    }, Math.max(1, at - Date.now()));
+  }
+
+  /** Typing indicator (ephemeral: dropped while disconnected). */
+  typing(target: { room: string } | { to: string }, active = true): void {
+    if (!this.session) return;
+    this.writeLine({ type: 'typing', ...target, active });
+  }
+
+  /** Call signaling to every session of `to`. Needs a live connection (NotConnectedError otherwise); ServerError `user_offline`. */
+  signal(to: string, callId: string, kind: SignalKind, data?: unknown, opts: RequestOptions = {}): Promise<{ sessions: number }> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    if (!this.session) return Promise.reject(new NotConnectedError('call signaling needs a live connection'));
+    const cmd: CommandInput<'signal'> & { type: 'signal' } = { type: 'signal', to, callId, kind };
+    if (data !== undefined) cmd.data = data;
+    return this.request(cmd, opts);
+  }
+
+  /** Who is in a room now. */
+  async presence(room: string, opts: RequestOptions = {}): Promise<PresenceEntry[]> {
+    return (await this.request({ type: 'presence', room }, opts)).users;
+  }
+
+  /** The rooms this session has joined, as the server sees them. */
+  async joinedRoomsOnServer(opts: RequestOptions = {}): Promise<string[]> {
+    return (await this.request({ type: 'rooms' }, opts)).rooms;
+  }
+
+  /** One page of stored messages (oldest first); `before` (default: the newest) or `after`. */
+  history(target: HistoryTarget, opts: HistoryOptions = {}): Promise<HistoryResult> {
+    const cmd: CommandInput<'history'> & { type: 'history' } = { type: 'history', ...target };
+    if (opts.before !== undefined) cmd.before = opts.before;
+    if (opts.after !== undefined) cmd.after = opts.after;
+    if (opts.limit !== undefined) cmd.limit = opts.limit;
+    return this.request(cmd, { timeoutMs: opts.timeoutMs });
+  }
+
+  /**
+   * Pages through a conversation's history, newest page first (`backward`,
+   * default, starting before `from` or at the newest) or oldest first
+   * (`forward`, starting after `from`, default 0). Each page is oldest-first.
+   */
+  async *historyPages(
+    target: HistoryTarget,
+    opts: { direction?: 'backward' | 'forward'; from?: number; pageSize?: number; timeoutMs?: number } = {},
+  ): AsyncGenerator<MessagePush[], void, undefined> {
+    const forward = opts.direction === 'forward';
+    let cursor = opts.from ?? (forward ? 0 : undefined);
+    for (;;) {
+      const page = await this.history(target, {
+        limit: opts.pageSize ?? 50,
+        timeoutMs: opts.timeoutMs,
+        ...(forward ? { after: cursor } : cursor !== undefined ? { before: cursor } : {}),
+      });
+      if (page.messages.length === 0) return;
+      yield page.messages;
+      if (!page.hasMore) return;
+      cursor = forward ? page.messages[page.messages.length - 1]!.seq : page.messages[0]!.seq;
+    }
+  }
+
+  /** Moves the user's read position in a conversation forward (feeds the unread summary). */
+  async read(target: Conversation, seq: number, opts: RequestOptions = {}): Promise<void> {
+    await this.request({ type: 'read', ...target, seq }, opts);
+  }
+
+  /** Marks everything up to and including `message` read. */
+  markRead(message: MessagePush, opts: RequestOptions = {}): Promise<void> {
+    return this.read(this.conversationOf(message), message.seq, opts);
+  }
+
+  /** Round trip to the server, ms. */
+  async ping(opts: RequestOptions = {}): Promise<number> {
+    const start = Date.now();
+    await this.request({ type: 'ping' }, opts);
+    return Date.now() - start;
+  }
+
+  /** The conversation a message belongs to, for this user. */
+  conversationOf(m: MessagePush): Conversation {
+    if (m.room !== undefined) return { room: m.room };
+    const me = this.me;
+    return { with: m.from === me ? (m.to ?? m.from) : m.from };
+  }
+
+  // ── media ─────────────────────────────────────────────────────────────
+
+  private get httpBase(): string {
+    return this.opts.httpUrl ?? httpBaseOf(this.opts.url);
+  }
+
+  private async uploadAuth(): Promise<{ token?: string; user?: string }> {
+    let token = this.currentToken;
+    if (token !== undefined) {
+      const exp = tokenExpiry(token);
+      if (exp !== null && exp <= Date.now() + 1_000 && this.opts.getToken) token = await this.opts.getToken();
+      return { token };
+    }
+    if (this.opts.getToken) return { token: await this.opts.getToken() };
+    if (this.opts.user !== undefined) return { user: this.opts.user };
+    return {};
+  }
+
+  /** Uploads a file (`POST /upload`); put the result's `url` in a media message, or use {@link sendMedia}. */
+  async upload(data: UploadData, opts: UploadOptions = {}): Promise<UploadResult> {
+    const fetchFn = this.opts.fetch ?? globalThis.fetch;
+    if (typeof fetchFn !== 'function') throw new SwitchboardError('no_fetch', 'no fetch available: pass options.fetch');
+    return uploadFile(fetchFn.bind(globalThis), this.httpBase, await this.uploadAuth(), data, {
+      ...opts,
+      timeoutMs: opts.timeoutMs ?? this.opts.uploadTimeoutMs ?? 60_000,
+    });
+  }
+
+  /**
+   * Uploads a file and sends it as a media message to a room (`{room}`) or a
+   * user (`{to}`); the content type follows the MIME type unless given.
+   */
+  async sendMedia(
+    target: { room: string } | { to: string },
+    data: UploadData,
+    opts: UploadOptions & Omit<Partial<MediaBody>, 'url' | 'name' | 'mime' | 'size'> & { contentType?: MediaContentType; key?: string } = {},
+  ): Promise<{ upload: UploadResult; ack: MessageAck }> {
+    const up = await this.upload(data, opts);
+    const body: MediaBody = { url: up.url, name: up.name, mime: up.mime, size: up.size };
+    for (const f of ['width', 'height', 'durationMs', 'caption'] as const) if (opts[f] !== undefined) (body as Record<string, unknown>)[f] = opts[f];
+    const contentType = opts.contentType ?? mediaTypeOf(up.mime);
+    const mopts: MessageOptions<MediaContentType> = { contentType };
+    if (opts.key !== undefined) mopts.key = opts.key;
+    const ack = 'room' in target ? await this.publish(target.room, body, mopts) : await this.send(target.to, body, mopts);
+    return { upload: up, ack };
+  }
+
+  /**
+   * An absolute URL for a stored file (`/files/…` from a media body) that a
+   * browser can load in `<img>`/`<video>` (credentials in the query, as those
+   * tags cannot send headers).
+   */
+  fileUrl(path: string): string {
+    const u = new URL(path, this.httpBase);
+    if (this.currentToken !== undefined) u.searchParams.set('token', this.currentToken);
+    else if (this.opts.user !== undefined) u.searchParams.set('user', this.opts.user);
+    return u.toString();
+  }
+
+  // ── async iterators ───────────────────────────────────────────────────
+
+  /**
+   * Messages as an async iterator — all of them, or one conversation's. Ends
+   * when the client is closed, the loop breaks, or `signal` aborts.
+   *
+   *     for await (const m of client.messages({ room: 'general' })) render(m);
+   */
+  messages(filter?: Conversation | ((m: MessagePush) => boolean), opts: { signal?: AbortSignal } = {}): EventStream<MessagePush> {
+    const match =
+      filter === undefined
+        ? () => true
+        : typeof filter === 'function'
+          ? filter
+          : (_m: MessagePush, conv: Conversation) => ('room' in filter ? 'room' in conv && conv.room === filter.room : 'with' in conv && conv.with === filter.with);
+    let off = (): void => {};
+    const stream = new EventStream<MessagePush>(() => {
+      off();
+      this.streams.delete(stream);
+    });
+    off = this.on('message', (m, meta) => {
+      if (match(m, meta.conversation)) stream.push(m);
+    });
+    this.track(stream, opts.signal);
+    return stream;
+  }
+
+  /** Any event as an async iterator of its first argument (e.g. `client.events('presence')`). */
+  events<K extends keyof ClientEvents>(event: K, opts: { signal?: AbortSignal } = {}): EventStream<Parameters<ClientEvents[K]>[0]> {
+    type T = Parameters<ClientEvents[K]>[0];
+    let off = (): void => {};
+    const stream = new EventStream<T>(() => {
+      off();
+      this.streams.delete(stream);
+    });
+    off = this.on(event, ((value: T) => stream.push(value)) as ClientEvents[K]);
+    this.track(stream, opts.signal);
+    return stream;
+  }
+
+  private track(stream: { end(): void }, signal?: AbortSignal): void {
+    if (this.closed) {
+      stream.end();
+      return;
+    }
+    this.streams.add(stream);
+    if (signal) {
+      if (signal.aborted) stream.end();
+      else signal.addEventListener('abort', () => stream.end(), { once: true });
+    }
+  }
+
+  // ── misc ──────────────────────────────────────────────────────────────
+
+  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'refreshTimer' | 'queueTimer' | 'flushTimer'): void {
+    const t = this[name];
+    if (t) clearTimeout(t);
+    this[name] = null;
+  }
+
+  /** @internal For tests: the live transport (to cut it as a network failure would). */
+  get _transport(): Transport | null {
+    return this.transport;
+  }
+
+  /** @internal For tests and diagnostics. */
+  get _pendingRequests(): number {
+    return this.pending.size;
+  }
+}
+
+/** A v4 UUID: crypto.randomUUID where available (secure contexts), else getRandomValues. */
+export function randomKey(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: <T extends Uint8Array>(a: T) => T } }).crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  const b = new Uint8Array(16);
+  if (c?.getRandomValues) c.getRandomValues(b);
+  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export type { ErrorCode };
