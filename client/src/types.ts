@@ -18,7 +18,7 @@ import type {
   UnreadPush,
 } from '../../src/protocol/pushes.js';
 import type { CloseCode, ErrorCode } from '../../src/protocol/codes.js';
-import type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult } from '../../src/hub/hub.js';
+import type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult, UploadResult } from '../../src/protocol/replies.js';
 
 export type {
   Ack,
@@ -82,13 +82,7 @@ export type Conversation = { room: string } | { with: string };
 export type MessageAck = Ack & { key: string };
 
 /** What `POST /upload` answers (docs/api.md). */
-export interface UploadResult {
-  id: string;
-  url: string;
-  name: string;
-  mime: string;
-  size: number;
-}
+export type { UploadResult };
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
 

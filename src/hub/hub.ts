@@ -9,6 +9,7 @@ import { encodePush } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
 import { MEDIA_CONTENT_TYPES } from '../protocol/commands.js';
 import type { MessagePush, PresencePush, ServerPush, SignalPush, TypingPush, UnreadPush } from '../protocol/pushes.js';
+import type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult } from '../protocol/replies.js';
 import type { Persistence } from '../store/committer.js';
 import type { HistoryPage, NewMessage } from '../store/store.js';
 import { dmConv, pushOf, roomConv, targetOf, type ConvTarget } from './conversations.js';
@@ -43,48 +44,11 @@ export interface HubOptions {
   maxSessionsPerUser: number;
 }
 
-/** What a sender is told once its message has been accepted (for a durable conversation: once it is stored). */
-export interface Ack {
-  id: string;
-  seq: number;
-  ts: number;
-  /** Present and true when the idempotency key had been seen: this is the original's ack. */
-  duplicate?: boolean;
-}
-
-export interface JoinResult {
-  room: string;
-  kind: RoomKind;
-  durable: boolean;
-  /** The room's last sequence number at the join: every later message reaches the session live. */
-  seq: number;
-  /** Set when the join asked to recover from `since`. */
-  recovered?: boolean;
-  missed?: number;
-}
-
-export interface HistoryResult {
-  room?: string;
-  with?: string;
-  messages: MessagePush[];
-  oldestSeq: number;
-  lastSeq: number;
-  hasMore: boolean;
-}
-
-export interface SyncResult {
-  /** Per conversation partner: whether everything after its `since` was replayed. */
-  conversations: Record<string, { recovered: boolean; missed: number; seq: number }>;
-}
-
-export interface PresenceEntry {
-  user: string;
-  sessions: number;
-}
-
 export type ConnectResult = { ok: true } | { ok: false; code: number; reason: string };
 
 const EMPTY: ReadonlySet<HubSession> = new Set();
+
+export type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult };
 
 export class Hub {
   private readonly users = new Map<string, Set<HubSession>>();

@@ -7,7 +7,7 @@ export interface ConnectedPush {
   session: string;
   user: string;
   heartbeat: { intervalMs: number; timeoutMs: number };
-  limits: { maxFrameBytes: number; messagesPerSecond: number; roomsPerSession: number; maxTextLength: number };
+  limits: { maxFrameBytes: number; messagesPerSecond: number; burst: number; roomsPerSession: number; maxTextLength: number };
 }
 /** A line of text from the server itself, e.g. the welcome on login. Not part of any conversation. */
 export interface NoticePush {

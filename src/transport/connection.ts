@@ -155,6 +155,7 @@ export class Connection implements HubSession, Wire, Timed {
       limits: {
         maxFrameBytes: config.limits.maxFrameBytes,
         messagesPerSecond: config.limits.messagesPerSecond,
+        burst: config.limits.burst,
         roomsPerSession: config.limits.roomsPerSession,
         maxTextLength: config.limits.maxTextLength,
       },

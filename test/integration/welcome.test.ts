@@ -17,7 +17,7 @@ describe('welcome on', () => {
     assert.ok((connected.session as string).length > 0);
     assert.equal(connected.user, 'alice');
     assert.deepEqual(connected.heartbeat, { intervalMs: 25_000, timeoutMs: 10_000 });
-    assert.deepEqual(connected.limits, { maxFrameBytes: 65_536, messagesPerSecond: 50, roomsPerSession: 100, maxTextLength: 8_000 });
+    assert.deepEqual(connected.limits, { maxFrameBytes: 65_536, messagesPerSecond: 50, burst: 100, roomsPerSession: 100, maxTextLength: 8_000 });
     assert.equal(notice?.type, 'notice');
     assert.equal(notice.from, 'System');
     assert.equal(notice.text, 'Welcome to Switchboard, alice!');

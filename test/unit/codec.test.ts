@@ -70,7 +70,7 @@ describe('encodePush', () => {
         session: 'abc',
         user: 'alice',
         heartbeat: { intervalMs: 25000, timeoutMs: 10000 },
-        limits: { maxFrameBytes: 65536, messagesPerSecond: 50, roomsPerSession: 100, maxTextLength: 8000 },
+        limits: { maxFrameBytes: 65536, messagesPerSecond: 50, burst: 100, roomsPerSession: 100, maxTextLength: 8000 },
       },
       { type: 'notice', from: 'System', text: 'Welcome', ts: 1 },
       { type: 'reply', id: 'x', data: { a: [1, 2] } },
