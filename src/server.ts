@@ -32,7 +32,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const BUNDLED_WEB = fileURLToPath(new URL('../../web/', import.meta.url));
+const BUNDLED_WEB = fileURLToPath(new URL('../web/', import.meta.url));
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { dev, error } = resolveDevMode(config.auth, config.server.host);

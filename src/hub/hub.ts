@@ -153,6 +153,13 @@ export class Hub {
       if (since !== undefined) result.recovered = false;
       return result;
     }
+    // A room with members already knows its last delivered seq, and every later commit reaches members
+    // in order: a plain join needs no store round trip.
+    const known = this.lastSeqs.get(name);
+    if (since === undefined && known !== undefined && this.rooms.has(name)) {
+      this.addMember(s, name, kind, true);
+      return { room: name, kind, durable, seq: known };
+    }
     const conv = roomConv(name);
     const after = since ?? Number.MAX_SAFE_INTEGER;
     return this.persistence!.history({ conv, after, limit: since === undefined ? 0 : this.recoveryLimit + 1 }).then((page) => {

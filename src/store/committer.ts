@@ -34,6 +34,7 @@ export class Committer implements Persistence {
   private scheduled = false;
   private pending = 0;
   private idle: (() => void)[] = [];
+  private membershipAsks = new Map<string, { resolve: (m: Membership[]) => void; reject: (e: Error) => void }[]>();
 
   constructor(
     private readonly store: Store,
@@ -75,9 +76,28 @@ export class Committer implements Persistence {
     return this.store.history(q);
   }
 
+  /** Asked once per connecting session: the asks of one turn become one query. */
   memberships(user: string): Promise<Membership[]> {
-    return this.store.memberships(user);
+    return new Promise((resolve, reject) => {
+      let waiting = this.membershipAsks.get(user);
+      if (!waiting) this.membershipAsks.set(user, (waiting = []));
+      waiting.push({ resolve, reject });
+      if (this.membershipAsks.size === 1 && waiting.length === 1) setImmediate(this.askMemberships);
+    });
   }
+
+  private readonly askMemberships = (): void => {
+    const asks = this.membershipAsks;
+    this.membershipAsks = new Map();
+    this.store.memberships([...asks.keys()]).then(
+      (found) => {
+        for (const [user, waiting] of asks) for (const w of waiting) w.resolve(found.get(user) ?? []);
+      },
+      (err: Error) => {
+        for (const waiting of asks.values()) for (const w of waiting) w.reject(err);
+      },
+    );
+  };
 
   isMember(user: string, conv: string): Promise<boolean> {
     return this.store.isMember(user, conv);

@@ -120,7 +120,8 @@ export interface Store {
   history(q: HistoryQuery): Promise<HistoryPage>;
   lastSeq(conv: string): Promise<number>;
   isMember(user: string, conv: string): Promise<boolean>;
-  memberships(user: string): Promise<Membership[]>;
+  /** Every conversation each user belongs to (users without any are absent). One query for many users. */
+  memberships(users: readonly string[]): Promise<Map<string, Membership[]>>;
   members(conv: string): Promise<string[]>;
   addUpload(u: Upload): Promise<void>;
   getUpload(id: string): Promise<Upload | null>;

@@ -118,13 +118,20 @@ export class PostgresStore implements Store {
     return this.serial(async (c) => (await c.query('SELECT 1 FROM members WHERE "user" = $1 AND conv = $2', [user, conv])).rowCount! > 0);
   }
 
-  memberships(user: string): Promise<Membership[]> {
+  memberships(users: readonly string[]): Promise<Map<string, Membership[]>> {
     return this.serial(async (c) => {
-      const { rows } = await c.query<{ conv: string; last_seq: string | null; read_seq: string }>(
-        'SELECT m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv WHERE m."user" = $1 ORDER BY m.conv',
-        [user],
+      const { rows } = await c.query<{ user: string; conv: string; last_seq: string | null; read_seq: string }>(
+        `SELECT m."user", m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv
+         WHERE m."user" = ANY($1::text[]) ORDER BY m."user", m.conv`,
+        [users],
       );
-      return rows.map((r) => ({ conv: r.conv, lastSeq: Number(r.last_seq ?? 0), readSeq: Number(r.read_seq) }));
+      const out = new Map<string, Membership[]>();
+      for (const r of rows) {
+        let list = out.get(r.user);
+        if (!list) out.set(r.user, (list = []));
+        list.push({ conv: r.conv, lastSeq: Number(r.last_seq ?? 0), readSeq: Number(r.read_seq) });
+      }
+      return out;
     });
   }
 

@@ -53,8 +53,8 @@ export class SqliteStore implements Store {
   isMember(user: string, conv: string): Promise<boolean> {
     return this.call({ op: 'isMember', user, conv }) as Promise<boolean>;
   }
-  memberships(user: string): Promise<Membership[]> {
-    return this.call({ op: 'memberships', user }) as Promise<Membership[]>;
+  memberships(users: readonly string[]): Promise<Map<string, Membership[]>> {
+    return this.call({ op: 'memberships', users: [...users] }) as Promise<Map<string, Membership[]>>;
   }
   members(conv: string): Promise<string[]> {
     return this.call({ op: 'members', conv }) as Promise<string[]>;

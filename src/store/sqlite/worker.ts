@@ -20,7 +20,7 @@ export type Request =
   | { id: number; op: 'history'; q: HistoryQuery }
   | { id: number; op: 'lastSeq'; conv: string }
   | { id: number; op: 'isMember'; user: string; conv: string }
-  | { id: number; op: 'memberships'; user: string }
+  | { id: number; op: 'memberships'; users: string[] }
   | { id: number; op: 'members'; conv: string }
   | { id: number; op: 'addUpload'; upload: Upload }
   | { id: number; op: 'getUpload'; fileId: string }
@@ -77,8 +77,9 @@ const q = {
   leave: db.prepare<[string, string]>('DELETE FROM members WHERE user = ? AND conv = ?'),
   read: db.prepare<[number, string, string, number]>('UPDATE members SET read_seq = ? WHERE user = ? AND conv = ? AND read_seq < ?'),
   isMember: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM members WHERE user = ? AND conv = ?'),
-  memberships: db.prepare<[string], { conv: string; last_seq: number | null; read_seq: number }>(
-    'SELECT m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv WHERE m.user = ? ORDER BY m.conv',
+  memberships: db.prepare<[string], { user: string; conv: string; last_seq: number | null; read_seq: number }>(
+    `SELECT m.user, m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv
+     WHERE m.user IN (SELECT value FROM json_each(?)) ORDER BY m.user, m.conv`,
   ),
   members: db.prepare<[string], { user: string }>('SELECT user FROM members WHERE conv = ? ORDER BY user'),
   addUpload: db.prepare<[string, string, string, string, number, number]>(
@@ -140,8 +141,15 @@ function handle(req: Request): unknown {
       return q.lastSeq.get(req.conv)?.last_seq ?? 0;
     case 'isMember':
       return q.isMember.get(req.user, req.conv) !== undefined;
-    case 'memberships':
-      return q.memberships.all(req.user).map((r): Membership => ({ conv: r.conv, lastSeq: r.last_seq ?? 0, readSeq: r.read_seq }));
+    case 'memberships': {
+      const out = new Map<string, Membership[]>();
+      for (const r of q.memberships.all(JSON.stringify(req.users))) {
+        let list = out.get(r.user);
+        if (!list) out.set(r.user, (list = []));
+        list.push({ conv: r.conv, lastSeq: r.last_seq ?? 0, readSeq: r.read_seq });
+      }
+      return out;
+    }
     case 'members':
       return q.members.all(req.conv).map((r) => r.user);
     case 'addUpload': {
