@@ -1,0 +1,1230 @@
+/**
+ * The chat: conversations (rooms and direct messages), their messages and
+ * unread counts, presence, typing, media and calls — on top of the SDK, which
+ * does the connecting, recovery after reconnects and the offline queue.
+ */
+import {
+  randomKey,
+  SwitchboardClient,
+  type Conversation,
+  type MediaBody,
+  type MessagePush,
+  type StateChange,
+  type TypingPush,
+  type UnreadPush,
+} from '../../client/src/index.js';
+import { Calls } from './calls.js';
+import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
+import { avatar, byId, dayKey, dayLabel, formatBytes, formatDuration, h, hue, icon, linkify, plural, timeEl, type Child } from './dom.js';
+import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
+
+export interface Credentials {
+  user?: string;
+  token?: string;
+}
+
+const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,128}$/;
+const DEFAULT_ROOM = 'general';
+const PAGE_SIZE = 30;
+const GROUP_MS = 5 * 60_000;
+/** Largest side of an inline image, CSS px. */
+const MAX_IMAGE = 320;
+
+interface Note {
+  id: number;
+  afterSeq: number;
+  ts: number;
+  text: string;
+  error?: boolean;
+}
+
+interface Pending {
+  key: string;
+  contentType: string;
+  body: unknown;
+  ts: number;
+  state: 'uploading' | 'sending' | 'sent' | 'failed';
+  progress: number;
+  error?: string;
+  previewUrl?: string;
+  abort?: AbortController;
+  progressEl?: HTMLProgressElement;
+  progressText?: HTMLElement;
+}
+
+interface Conv {
+  key: string;
+  kind: 'room' | 'dm';
+  name: string;
+  /** Messages by seq, oldest first (a contiguous run from the oldest loaded one). */
+  msgs: MessagePush[];
+  seqs: Set<number>;
+  notes: Note[];
+  pending: Map<string, Pending>;
+  /** The conversation's last seq and the user's read position, as far as we know. */
+  lastSeq: number;
+  readSeq: number;
+  lastTs: number;
+  history: 'idle' | 'loading' | 'done' | 'error';
+  loadedOnce: boolean;
+  join: 'none' | 'joining' | 'joined' | 'failed';
+  joinPromise: Promise<boolean> | null;
+  /** In the last unread summary (the user is a member: the summary has the read position). */
+  inSummary: boolean;
+  /** The room's seq at our join, waiting for the summary to tell whether we were a member before. */
+  joinSeq?: number;
+  durable: boolean;
+  members: Map<string, number>;
+  typing: Map<string, ReturnType<typeof setTimeout>>;
+  /** Rendered elements by item key (kept so media players survive re-renders). */
+  els: Map<string, HTMLElement>;
+}
+
+interface Item {
+  key: string;
+  cont: boolean;
+  build(): HTMLElement;
+}
+
+const el = {
+  me: byId('me'),
+  meBox: byId('me-box'),
+  banner: byId('banner'),
+  bannerText: byId('banner-text'),
+  bannerAction: byId<HTMLButtonElement>('banner-action'),
+  sidebar: byId('sidebar'),
+  menu: byId<HTMLButtonElement>('menu'),
+  scrim: byId('scrim'),
+  rooms: byId('rooms'),
+  joinForm: byId<HTMLFormElement>('join-form'),
+  joinRoom: byId<HTMLInputElement>('join-room'),
+  dms: byId('dms'),
+  dmForm: byId<HTMLFormElement>('dm-form'),
+  dmUser: byId<HTMLInputElement>('dm-user'),
+  peopleH: byId('people-h'),
+  people: byId('people'),
+  conversation: byId('conversation'),
+  convAvatar: byId('conv-avatar'),
+  convTitle: byId('conv-title'),
+  convSub: byId('conv-sub'),
+  callActions: byId('call-actions'),
+  callAudio: byId<HTMLButtonElement>('call-audio'),
+  callVideo: byId<HTMLButtonElement>('call-video'),
+  scroller: byId('scroller'),
+  historyState: byId('history-state'),
+  messages: byId('messages'),
+  jump: byId<HTMLButtonElement>('jump'),
+  typing: byId('typing'),
+  composer: byId<HTMLFormElement>('composer'),
+  file: byId<HTMLInputElement>('file'),
+  text: byId<HTMLTextAreaElement>('text'),
+  send: byId<HTMLButtonElement>('send'),
+  dropHint: byId('drop-hint'),
+  toasts: byId('toasts'),
+};
+
+export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
+  const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+  el.toasts.append(t);
+  setTimeout(() => t.classList.add('out'), 5_000);
+  setTimeout(() => t.remove(), 5_400);
+}
+
+const convKey = (kind: Conv['kind'], name: string): string => `${kind === 'room' ? 'r' : 'd'}:${name}`;
+const label = (c: Conv): string => (c.kind === 'room' ? `#${c.name}` : c.name);
+const targetOf = (c: Conv): Conversation => (c.kind === 'room' ? { room: c.name } : { with: c.name });
+const unreadOf = (c: Conv): number => Math.max(0, c.lastSeq - c.readSeq);
+
+export class ChatApp {
+  readonly client: SwitchboardClient;
+  private readonly calls: Calls;
+  private readonly abort = new AbortController();
+  private me: string | null = null;
+  private readonly convs = new Map<string, Conv>();
+  private current: Conv | null = null;
+  /** The room whose people are listed (the current one, or the last room shown). */
+  private peopleRoom: Conv | null = null;
+  private restored = false;
+  private lastState: StateChange = { state: 'connecting', previous: 'disconnected', attempt: 0 };
+  private maxText = 8000;
+  private noteIds = 0;
+  private readTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingOut = { key: '', last: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined };
+  private lastNotice = '';
+  /** This session's unread summary has come. */
+  private summarySeen = false;
+  private retryAt = 0;
+  private bannerTimer: ReturnType<typeof setTimeout> | undefined;
+  private signedOut = false;
+
+  constructor(
+    private readonly cred: Credentials,
+    private readonly onSignOut: (message?: string) => void,
+  ) {
+    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+    this.client = new SwitchboardClient({
+      url,
+      ...(cred.token !== undefined ? { token: cred.token } : { user: cred.user! }),
+      WebSocket: OnlineAwareWebSocket,
+    });
+    this.calls = new Calls(this.client, {
+      openDm: (user) => this.openDm(user, false),
+      note: (user, text) => this.addNote(this.conv('dm', user), text),
+      toast: (text) => toast(text),
+      restoreTitle: () => this.renderTitle(),
+      signal: this.abort.signal,
+    });
+  }
+
+  start(): void {
+    const c = this.client;
+    c.on('state', (s) => this.onState(s));
+    c.on('connected', (info) => this.onConnected(info.user, info.limits.maxTextLength));
+    c.on('message', (m, { conversation }) => this.onMessage(m, conversation));
+    c.on('unread', (u) => this.onUnread(u));
+    c.on('presence', (p) => {
+      const conv = this.convs.get(convKey('room', p.room));
+      if (!conv) return;
+      if (p.event === 'join') conv.members.set(p.user, Math.max(1, conv.members.get(p.user) ?? 0));
+      else {
+        conv.members.delete(p.user);
+        this.clearTyping(conv, p.user);
+      }
+      this.renderSidebar();
+      this.renderHeader();
+    });
+    c.on('typing', (t) => this.onTyping(t));
+    c.on('notice', (n) => {
+      if (n.text === this.lastNotice) return;
+      this.lastNotice = n.text;
+      toast(n.text);
+    });
+    c.on('gap', (g) => {
+      const conv = 'room' in g.conversation ? this.convs.get(convKey('room', g.conversation.room)) : this.convs.get(convKey('dm', g.conversation.with));
+      if (conv) this.addNote(conv, `${plural(g.to - g.from + 1, 'message')} could not be recovered${g.reason === 'not-durable' ? ' (this room does not store messages)' : ''}.`, true);
+    });
+    c.on('error', (err) => {
+      // Refused credentials and fatal closes are shown by the state handler.
+      if (err.code !== 'auth_failed' && err.code !== 'closed') console.warn('Switchboard:', err.code, err.message);
+    });
+    this.wireUi();
+    this.renderBanner();
+    void c.connect().catch(() => {
+      // Reported through the `state` event.
+    });
+  }
+
+  /** Signs out: closes the connection, ends a call, forgets this page's state. */
+  async destroy(): Promise<void> {
+    this.signedOut = true;
+    if (this.calls.active) this.calls.hangup();
+    this.abort.abort();
+    clearTimeout(this.readTimer);
+    clearTimeout(this.bannerTimer);
+    this.stopTyping();
+    for (const c of this.convs.values()) for (const p of c.pending.values()) p.abort?.abort();
+    await this.client.close();
+    el.messages.replaceChildren();
+    el.rooms.replaceChildren();
+    el.dms.replaceChildren();
+    el.people.replaceChildren();
+    document.title = 'Switchboard';
+  }
+
+  // ── connection ───────────────────────────────────────────────────────
+
+  private onState(s: StateChange): void {
+    if (this.signedOut) return;
+    this.lastState = s;
+    this.retryAt = Date.now() + (s.retryInMs ?? 0);
+    el.meBox.dataset.state = s.state;
+    if (s.state !== 'connected') {
+      this.summarySeen = false;
+      // Who is here is unknown until we are back.
+      for (const c of this.convs.values()) {
+        c.members.clear();
+        for (const t of c.typing.values()) clearTimeout(t);
+        c.typing.clear();
+      }
+      this.renderSidebar();
+      this.renderHeader();
+      this.renderTyping();
+    }
+    this.renderBanner();
+    this.refreshPending();
+    if (s.state === 'disconnected' && !s.willReconnect && (s.closeCode === 4001 || s.closeCode === 4002)) {
+      this.onSignOut(this.me === null ? `Could not sign in: ${describeClose(s.closeCode, s.reason)}.` : (describeState(s, true, 0)?.text ?? 'Signed out.'));
+    }
+  }
+
+  private onConnected(user: string, maxText: number): void {
+    this.me = user;
+    this.maxText = maxText || 8000;
+    el.me.textContent = user;
+    el.meBox.replaceChildren(avatar(user, 'avatar small'), el.me);
+    if (!this.restored) {
+      this.restored = true;
+      this.restore();
+    }
+    for (const c of this.convs.values()) {
+      if (c.kind === 'room' && c.join === 'joined') void this.client.join(c.name).then(() => this.refreshPresence(c), () => {});
+    }
+    if (this.current) this.loadInitial(this.current);
+    this.renderBanner();
+    this.renderComposer();
+    this.markReadSoon();
+  }
+
+  private renderBanner(): void {
+    const s = this.lastState;
+    const d = describeState(s, !browserOffline(), this.client.queued, this.retryAt - Date.now());
+    // Count down to the next attempt.
+    clearTimeout(this.bannerTimer);
+    if (s.state === 'disconnected' && s.willReconnect && this.retryAt > Date.now()) this.bannerTimer = setTimeout(() => this.renderBanner(), 1_000);
+    el.banner.hidden = d === null;
+    if (!d) return;
+    el.banner.dataset.kind = d.kind;
+    el.bannerText.textContent = d.text;
+    el.bannerAction.hidden = d.action === undefined || d.action === 'signin' || (d.action === 'retry' && browserOffline());
+    el.bannerAction.textContent = d.action === 'takeover' ? 'Use the chat here' : 'Reconnect now';
+  }
+
+  // ── conversations ────────────────────────────────────────────────────
+
+  private conv(kind: Conv['kind'], name: string): Conv {
+    const key = convKey(kind, name);
+    let c = this.convs.get(key);
+    if (c) return c;
+    c = {
+      key,
+      kind,
+      name,
+      msgs: [],
+      seqs: new Set(),
+      notes: [],
+      pending: new Map(),
+      lastSeq: 0,
+      readSeq: 0,
+      lastTs: 0,
+      history: 'idle',
+      loadedOnce: false,
+      join: 'none',
+      joinPromise: null,
+      inSummary: false,
+      durable: true,
+      members: new Map(),
+      typing: new Map(),
+      els: new Map(),
+    };
+    this.convs.set(key, c);
+    this.save();
+    this.renderSidebar();
+    return c;
+  }
+
+  private storageKey(): string | null {
+    return this.me === null ? null : `switchboard:convs:${this.me}`;
+  }
+
+  /** Rooms, direct conversations and the open one, per user, for the next visit. */
+  private save(): void {
+    const key = this.storageKey();
+    if (!key || !this.restored) return;
+    const all = [...this.convs.values()];
+    try {
+      localStorage.setItem(
+        key,
+        JSON.stringify({ rooms: all.filter((c) => c.kind === 'room').map((c) => c.name), dms: all.filter((c) => c.kind === 'dm').map((c) => c.name), current: this.current?.key ?? null }),
+      );
+    } catch {
+      // storage full or disabled: not essential
+    }
+  }
+
+  private restore(): void {
+    let saved: { rooms?: string[]; dms?: string[]; current?: string | null } | null = null;
+    try {
+      saved = JSON.parse(localStorage.getItem(this.storageKey()!) ?? 'null');
+    } catch {
+      saved = null;
+    }
+    for (const r of saved?.rooms ?? [DEFAULT_ROOM]) if (ROOM_NAME.test(r)) this.openRoom(r, false);
+    for (const u of saved?.dms ?? []) if (USER_ID.test(u)) this.conv('dm', u);
+    const first = (saved?.current ? this.convs.get(saved.current) : undefined) ?? [...this.convs.values()][0];
+    if (first) this.select(first, false);
+    else this.renderConversation();
+    this.save();
+  }
+
+  private openRoom(name: string, select = true): Conv {
+    const c = this.conv('room', name);
+    if (select) this.select(c);
+    void this.ensureJoined(c);
+    return c;
+  }
+
+  private openDm(user: string, focus = true): void {
+    const c = this.conv('dm', user);
+    this.select(c, focus);
+  }
+
+  private ensureJoined(c: Conv): Promise<boolean> {
+    if (c.kind !== 'room') return Promise.resolve(true);
+    if ((c.join === 'joining' || c.join === 'joined') && c.joinPromise) return c.joinPromise;
+    c.join = 'joining';
+    this.renderHeader();
+    c.joinPromise = this.client.join(c.name).then(
+      (r) => {
+        c.join = 'joined';
+        c.durable = r.durable;
+        // A new member has read everything before its join (the server starts its read position there).
+        if (!c.inSummary) {
+          if (this.summarySeen) c.readSeq = Math.max(c.readSeq, r.seq);
+          else c.joinSeq = r.seq;
+        }
+        void this.refreshPresence(c);
+        this.renderSidebar();
+        this.renderHeader();
+        this.renderComposer();
+        if (c === this.current) this.loadInitial(c);
+        return true;
+      },
+      (err) => {
+        if (this.signedOut || !this.convs.has(c.key)) return false;
+        c.join = 'failed';
+        c.joinPromise = null;
+        this.addNote(c, `Could not join ${label(c)}: ${errorText(err)}`, true);
+        this.renderHeader();
+        this.renderComposer();
+        return false;
+      },
+    );
+    return c.joinPromise;
+  }
+
+  private async refreshPresence(c: Conv): Promise<void> {
+    try {
+      const list = await this.client.presence(c.name);
+      c.members = new Map(list.map((u) => [u.user, u.sessions]));
+      this.renderSidebar();
+      this.renderHeader();
+    } catch {
+      // shown as unknown until the next presence event
+    }
+  }
+
+  private async leaveRoom(c: Conv): Promise<void> {
+    this.convs.delete(c.key);
+    if (this.peopleRoom === c) this.peopleRoom = null;
+    if (this.current === c) {
+      this.current = null;
+      const next = [...this.convs.values()][0];
+      if (next) this.select(next, false);
+      else this.renderConversation();
+    }
+    this.save();
+    this.renderSidebar();
+    try {
+      await this.client.leave(c.name);
+    } catch (err) {
+      toast(`Could not leave ${label(c)}: ${errorText(err)}`, 'error');
+    }
+  }
+
+  private select(c: Conv, focus = true): void {
+    if (this.current !== c) {
+      this.stopTyping();
+      // What was on screen has been seen.
+      if (this.current) this.markRead(this.current);
+    }
+    this.current = c;
+    if (c.kind === 'room') this.peopleRoom = c;
+    this.save();
+    this.renderConversation();
+    this.closeDrawer();
+    if (c.kind === 'room') void this.ensureJoined(c);
+    this.loadInitial(c);
+    this.markReadSoon();
+    if (focus && matchMedia('(min-width: 721px)').matches) el.text.focus();
+  }
+
+  // ── messages ─────────────────────────────────────────────────────────
+
+  private onMessage(m: MessagePush, conversation: Conversation): void {
+    const c = 'room' in conversation ? this.conv('room', conversation.room) : this.conv('dm', conversation.with);
+    if (this.addMessages(c, [m]) === 0) return;
+    this.clearTyping(c, m.from);
+    if (c === this.current) {
+      this.render(m.from === this.me ? 'mine' : 'append');
+      this.markReadSoon();
+    }
+    this.renderSidebar();
+  }
+
+  /** Adds messages (live or from history) in seq order, without duplicates; returns how many were new. */
+  private addMessages(c: Conv, list: readonly MessagePush[]): number {
+    let added = 0;
+    for (const m of list) {
+      if (c.seqs.has(m.seq)) continue;
+      c.seqs.add(m.seq);
+      added++;
+      const msgs = c.msgs;
+      if (msgs.length === 0 || msgs[msgs.length - 1]!.seq < m.seq) msgs.push(m);
+      else {
+        let lo = 0;
+        let hi = msgs.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (msgs[mid]!.seq < m.seq) lo = mid + 1;
+          else hi = mid;
+        }
+        msgs.splice(lo, 0, m);
+      }
+      c.lastSeq = Math.max(c.lastSeq, m.seq);
+      c.lastTs = Math.max(c.lastTs, m.ts);
+      // Sending moves the sender's own read position (protocol.md, `read`).
+      if (m.from === this.me) c.readSeq = Math.max(c.readSeq, m.seq);
+      if (m.key !== undefined && m.from === this.me) {
+        const p = c.pending.get(m.key);
+        if (p) {
+          c.pending.delete(m.key);
+          if (p.previewUrl) setTimeout(() => URL.revokeObjectURL(p.previewUrl!), 10_000);
+        }
+      }
+    }
+    return added;
+  }
+
+  private onUnread(u: UnreadPush): void {
+    this.summarySeen = true;
+    for (const c of this.convs.values()) c.inSummary = false;
+    for (const e of u.conversations) {
+      const c = e.room !== undefined ? this.conv('room', e.room) : e.with !== undefined ? this.conv('dm', e.with) : null;
+      if (!c) continue;
+      c.inSummary = true;
+      c.lastSeq = Math.max(c.lastSeq, e.lastSeq);
+      c.readSeq = Math.max(c.readSeq, e.readSeq);
+      if (c.kind === 'room' && c.join === 'none') void this.ensureJoined(c);
+    }
+    for (const c of this.convs.values()) {
+      if (c.joinSeq !== undefined && !c.inSummary) c.readSeq = Math.max(c.readSeq, c.joinSeq);
+      c.joinSeq = undefined;
+    }
+    if (!this.current) {
+      const first = [...this.convs.values()][0];
+      if (first) this.select(first, false);
+    }
+    this.renderSidebar();
+    this.markReadSoon();
+  }
+
+  /** The first page of a conversation's history, once. */
+  private loadInitial(c: Conv): void {
+    if (c.loadedOnce) return;
+    if (c.kind === 'room' && c.join !== 'joined') return; // after the join
+    c.loadedOnce = true;
+    void this.loadOlder(c);
+  }
+
+  /** Pages history backwards from the oldest message shown (the newest page first). */
+  private async loadOlder(c: Conv): Promise<void> {
+    if (c.history === 'loading' || c.history === 'done') return;
+    c.history = 'loading';
+    this.renderHistoryState();
+    const before = c.msgs[0]?.seq;
+    try {
+      const page = await this.client.history(targetOf(c), before === undefined ? { limit: PAGE_SIZE } : { before, limit: PAGE_SIZE });
+      if (!this.convs.has(c.key)) return;
+      this.addMessages(c, page.messages);
+      c.lastSeq = Math.max(c.lastSeq, page.lastSeq);
+      const oldest = c.msgs[0]?.seq;
+      c.history = oldest === undefined || page.messages.length === 0 || oldest <= Math.max(1, page.oldestSeq) ? 'done' : 'idle';
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'connection_lost' || code === 'timeout' || code === 'not_connected') {
+        // Asked again once connected.
+        c.history = 'idle';
+        if (c.msgs.length === 0) c.loadedOnce = false;
+      } else {
+        c.history = 'error';
+        if (c === this.current) toast(`Could not load earlier messages: ${errorText(err)}`, 'error');
+      }
+    }
+    if (c !== this.current) return;
+    this.render('older');
+    this.renderSidebar();
+    this.markReadSoon();
+    // Not enough to fill the screen yet: keep going.
+    const box = el.scroller;
+    if (c.history === 'idle' && box.scrollHeight <= box.clientHeight + 40) void this.loadOlder(c);
+  }
+
+  private addNote(c: Conv, text: string, error = false): void {
+    c.notes.push({ id: ++this.noteIds, afterSeq: c.lastSeq, ts: Date.now(), text, ...(error ? { error } : {}) });
+    if (c === this.current) this.render('append');
+  }
+
+  /** Marks the open conversation read (shortly: a burst of messages makes one `read`). */
+  private markReadSoon(): void {
+    const c = this.current;
+    clearTimeout(this.readTimer);
+    if (c) this.readTimer = setTimeout(() => this.markRead(c), 300);
+  }
+
+  private markRead(c: Conv): void {
+    if (this.signedOut || document.visibilityState !== 'visible' || c.lastSeq <= c.readSeq || !this.convs.has(c.key)) return;
+    c.readSeq = c.lastSeq;
+    this.renderSidebar();
+    this.client.read(targetOf(c), c.lastSeq).catch(() => {
+      // The next view marks it again.
+    });
+  }
+
+  // ── typing ───────────────────────────────────────────────────────────
+
+  private onTyping(t: TypingPush): void {
+    const c = t.room !== undefined ? this.convs.get(convKey('room', t.room)) : this.convs.get(convKey('dm', t.from));
+    if (!c) return;
+    clearTimeout(c.typing.get(t.from));
+    if (t.active === false) c.typing.delete(t.from);
+    else c.typing.set(t.from, setTimeout(() => this.clearTyping(c, t.from), 6_000));
+    if (c === this.current) this.renderTyping();
+    if (c.kind === 'dm') this.renderSidebar();
+  }
+
+  private clearTyping(c: Conv, user: string): void {
+    if (!c.typing.has(user)) return;
+    clearTimeout(c.typing.get(user));
+    c.typing.delete(user);
+    if (c === this.current) this.renderTyping();
+    if (c.kind === 'dm') this.renderSidebar();
+  }
+
+  private canTypeIn(c: Conv | null): c is Conv {
+    return c !== null && this.client.state === 'connected' && (c.kind === 'dm' || c.join === 'joined');
+  }
+
+  private onInput(): void {
+    el.text.style.height = 'auto';
+    el.text.style.height = `${Math.min(el.text.scrollHeight, 160)}px`;
+    const c = this.current;
+    if (!this.canTypeIn(c)) return;
+    if (!el.text.value.trim()) return this.stopTyping();
+    const now = Date.now();
+    if (this.typingOut.key !== c.key || now - this.typingOut.last > 3_000) {
+      if (this.typingOut.key && this.typingOut.key !== c.key) this.stopTyping();
+      this.client.typing(c.kind === 'room' ? { room: c.name } : { to: c.name }, true);
+      this.typingOut.key = c.key;
+      this.typingOut.last = now;
+    }
+    clearTimeout(this.typingOut.timer);
+    this.typingOut.timer = setTimeout(() => this.stopTyping(), 4_000);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingOut.timer);
+    const c = this.typingOut.key ? (this.convs.get(this.typingOut.key) ?? null) : null;
+    this.typingOut.key = '';
+    if (this.canTypeIn(c)) this.client.typing(c.kind === 'room' ? { room: c.name } : { to: c.name }, false);
+  }
+
+  // ── sending ──────────────────────────────────────────────────────────
+
+  private sendText(): void {
+    const c = this.current;
+    const text = el.text.value.trim();
+    if (!c || !text) return;
+    if (text.length > this.maxText) return toast(`That message is too long (at most ${this.maxText} characters).`, 'error');
+    if (c.kind === 'room' && c.join === 'failed') void this.ensureJoined(c);
+    this.stopTyping();
+    el.text.value = '';
+    el.text.style.height = 'auto';
+    const p: Pending = { key: randomKey(), contentType: 'text', body: text, ts: Date.now(), state: 'sending', progress: 0 };
+    c.pending.set(p.key, p);
+    this.render('mine');
+    this.deliver(c, p);
+  }
+
+  /** Publishes/sends a pending message (the SDK queues it while offline and resends it with the same key). */
+  private deliver(c: Conv, p: Pending): void {
+    p.state = 'sending';
+    const opts = { key: p.key, contentType: p.contentType as 'text' };
+    const sent = c.kind === 'room' ? this.client.publish(c.name, p.body as string, opts) : this.client.send(c.name, p.body as string, opts);
+    this.renderBanner();
+    sent.then(
+      () => {
+        if (c.pending.get(p.key) === p) {
+          p.state = 'sent';
+          this.rerenderPending(c, p);
+        }
+        this.renderBanner();
+      },
+      (err) => {
+        if (this.signedOut || c.pending.get(p.key) !== p) return;
+        p.state = 'failed';
+        p.error = errorText(err);
+        this.rerenderPending(c, p);
+        this.renderBanner();
+      },
+    );
+  }
+
+  private sendFiles(files: Iterable<File>): void {
+    const c = this.current;
+    if (!c) return;
+    for (const f of files) void this.sendFile(c, f);
+  }
+
+  private async sendFile(c: Conv, file: File): Promise<void> {
+    const mime = file.type || 'application/octet-stream';
+    const kind = mediaKind(mime);
+    const p: Pending = {
+      key: randomKey(),
+      contentType: kind,
+      body: { url: '', name: file.name || 'file', mime, size: file.size },
+      ts: Date.now(),
+      state: 'uploading',
+      progress: 0,
+      abort: new AbortController(),
+      ...(kind === 'image' ? { previewUrl: URL.createObjectURL(file) } : {}),
+    };
+    c.pending.set(p.key, p);
+    this.render('mine');
+    const auth = this.cred.token !== undefined ? { token: this.cred.token } : { user: this.cred.user! };
+    const info = mediaInfo(file, kind);
+    try {
+      const up = await uploadWithProgress(auth, file, {
+        signal: p.abort!.signal,
+        onProgress: (f) => {
+          p.progress = f;
+          if (p.progressEl) p.progressEl.value = Math.round(f * 100);
+          if (p.progressText) p.progressText.textContent = `${Math.round(f * 100)} %`;
+        },
+      });
+      const body: MediaBody = { url: up.url, name: up.name, mime: up.mime, size: up.size, ...(await info) };
+      p.body = body;
+      p.abort = undefined;
+      this.deliver(c, p);
+      this.rerenderPending(c, p);
+    } catch (err) {
+      if (err instanceof UploadFailed && err.code === 'aborted') {
+        c.pending.delete(p.key);
+        if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
+        if (c === this.current) this.render('append');
+        return;
+      }
+      p.state = 'failed';
+      p.error = `${file.name}: ${err instanceof Error ? err.message : String(err)}`;
+      this.rerenderPending(c, p);
+    }
+  }
+
+  private rerenderPending(c: Conv, p: Pending): void {
+    this.dropElement(c, `p:${p.key}`);
+    if (c === this.current) this.render('append');
+  }
+
+  /** Forgets an item's element (and takes it off the page) so the next render builds it afresh. */
+  private dropElement(c: Conv, key: string): boolean {
+    const node = c.els.get(key);
+    node?.remove();
+    return c.els.delete(key);
+  }
+
+  /** Pending messages say "waiting for the connection" while offline. */
+  private refreshPending(): void {
+    const c = this.current;
+    if (!c) return;
+    let any = false;
+    for (const p of c.pending.values()) if (p.state === 'sending') any = this.dropElement(c, `p:${p.key}`) || any;
+    if (any) this.render('append');
+  }
+
+  // ── rendering: sidebar and header ────────────────────────────────────
+
+  /** Users online in any room we are in (presence is per room). */
+  private isOnline(user: string): boolean {
+    for (const c of this.convs.values()) if (c.kind === 'room' && c.members.has(user)) return true;
+    return false;
+  }
+
+  private renderSidebar(): void {
+    if (this.signedOut) return;
+    const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
+    const all = [...this.convs.values()];
+    const rooms = all.filter((c) => c.kind === 'room').sort((a, b) => a.name.localeCompare(b.name));
+    const dms = all.filter((c) => c.kind === 'dm').sort((a, b) => b.lastTs - a.lastTs || a.name.localeCompare(b.name));
+    el.rooms.replaceChildren(...rooms.map((c) => this.convItem(c)));
+    el.dms.replaceChildren(...(dms.length ? dms.map((c) => this.convItem(c)) : [h('li', { class: 'empty' }, 'No direct messages yet')]));
+
+    const room = this.peopleRoom && this.convs.has(this.peopleRoom.key) ? this.peopleRoom : null;
+    const users = room ? [...room.members.keys()].sort((a, b) => (a === this.me ? -1 : b === this.me ? 1 : a.localeCompare(b))) : [];
+    el.peopleH.textContent = room ? `Online in #${room.name}` : 'Online';
+    el.people.replaceChildren(
+      ...(users.length === 0
+        ? [h('li', { class: 'empty' }, room && this.client.state === 'connected' ? 'Nobody yet' : '—')]
+        : users.map((u) =>
+            h(
+              'li',
+              {},
+              u === this.me
+                ? h('span', { class: 'person me' }, this.presenceAvatar(u, true), h('span', { class: 'name' }, `${u} (you)`))
+                : h(
+                    'button',
+                    { type: 'button', class: 'person', 'data-focus-key': `person:${u}`, 'aria-label': `${u}, online. Send a direct message`, onclick: () => this.openDm(u) },
+                    this.presenceAvatar(u, true),
+                    h('span', { class: 'name' }, u),
+                  ),
+            ),
+          )),
+    );
+    this.renderTitle();
+    if (focused) (document.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`) as HTMLElement | null)?.focus();
+  }
+
+  /** "(3) Switchboard": unread messages (the open conversation's too, while the tab is in the background). */
+  private renderTitle(): void {
+    if (this.calls.ringing) return; // the title says who is calling
+    let unread = 0;
+    for (const c of this.convs.values()) unread += unreadOf(c);
+    document.title = unread ? `(${unread}) Switchboard` : 'Switchboard';
+  }
+
+  private presenceAvatar(user: string, online: boolean): HTMLElement {
+    const a = avatar(user, 'avatar small');
+    return h('span', { class: 'presence-wrap' }, a, online ? h('span', { class: 'presence-dot', title: 'online' }) : null);
+  }
+
+  private convItem(c: Conv): HTMLLIElement {
+    const unread = c === this.current ? 0 : unreadOf(c);
+    const online = c.kind === 'dm' && this.isOnline(c.name);
+    const typing = c.kind === 'dm' && c.typing.size > 0;
+    const status = [online ? 'online' : '', typing ? 'typing' : '', unread ? `${unread} unread` : ''].filter(Boolean).join(', ');
+    return h(
+      'li',
+      { class: 'conv-item' },
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `conv${unread ? ' has-unread' : ''}`,
+          'data-key': c.key,
+          'data-focus-key': `conv:${c.key}`,
+          'aria-current': c === this.current ? 'page' : null,
+          onclick: () => this.select(c),
+        },
+        c.kind === 'room' ? h('span', { class: 'conv-icon' }, icon('hash')) : this.presenceAvatar(c.name, online),
+        h('span', { class: 'name' }, c.name, typing ? h('span', { class: 'conv-typing' }, ' typing…') : null),
+        unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
+        status ? h('span', { class: 'sr-only' }, `, ${status}`) : null,
+      ),
+      c.kind === 'room'
+        ? h('button', { type: 'button', class: 'leave', 'data-focus-key': `leave:${c.key}`, title: `Leave #${c.name}`, 'aria-label': `Leave #${c.name}`, onclick: () => void this.leaveRoom(c) }, icon('close'))
+        : null,
+    );
+  }
+
+  private renderHeader(): void {
+    const c = this.current;
+    if (!c) {
+      el.convTitle.textContent = 'No conversation';
+      el.convSub.textContent = 'Join a room or start a direct message';
+      el.convAvatar.replaceChildren();
+      el.callActions.hidden = true;
+      return;
+    }
+    el.convTitle.textContent = label(c);
+    if (c.kind === 'room') {
+      el.convAvatar.replaceChildren(h('span', { class: 'conv-icon big' }, icon('hash')));
+      const n = c.members.size;
+      el.convSub.textContent =
+        c.join === 'joined' ? (this.client.state === 'connected' ? `${n} online` : 'Offline') : c.join === 'failed' ? 'Not joined' : 'Joining…';
+      el.callActions.hidden = true;
+    } else {
+      const online = this.isOnline(c.name);
+      el.convAvatar.replaceChildren(this.presenceAvatar(c.name, online));
+      el.convSub.textContent = c.name === this.me ? 'Notes to yourself' : online ? 'Online' : 'Direct message';
+      el.callActions.hidden = c.name === this.me;
+      el.callAudio.setAttribute('aria-label', `Start a voice call with ${c.name}`);
+      el.callAudio.title = `Voice call with ${c.name}`;
+      el.callVideo.setAttribute('aria-label', `Start a video call with ${c.name}`);
+      el.callVideo.title = `Video call with ${c.name}`;
+    }
+  }
+
+  private renderTyping(): void {
+    const users = [...(this.current?.typing.keys() ?? [])];
+    el.typing.textContent =
+      users.length === 0
+        ? ''
+        : users.length === 1
+          ? `${users[0]} is typing…`
+          : users.length === 2
+            ? `${users[0]} and ${users[1]} are typing…`
+            : 'Several people are typing…';
+  }
+
+  private renderComposer(): void {
+    const c = this.current;
+    el.text.disabled = !c;
+    el.send.disabled = !c;
+    el.file.disabled = !c;
+    el.text.placeholder = c ? `Message ${label(c)}` : 'Join a room or start a direct message';
+  }
+
+  private renderConversation(): void {
+    el.messages.replaceChildren();
+    this.renderHeader();
+    this.renderTyping();
+    this.renderComposer();
+    this.renderSidebar();
+    this.render('switch');
+  }
+
+  private renderHistoryState(): void {
+    const c = this.current;
+    const s = el.historyState;
+    s.replaceChildren();
+    if (!c) return;
+    if (c.history === 'loading') s.append(h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading earlier messages…');
+    else if (c.history === 'error') s.append(h('button', { type: 'button', class: 'ghost small', onclick: () => void this.loadOlder(c) }, 'Load earlier messages'));
+    else if (c.history === 'done' && c.loadedOnce) {
+      if (c.kind === 'room' && !c.durable) s.append('This room does not keep history.');
+      else s.append(c.kind === 'room' ? `This is the beginning of #${c.name}.` : `This is the beginning of your conversation with ${c.name}.`);
+    }
+  }
+
+  // ── rendering: messages ──────────────────────────────────────────────
+
+  /**
+   * Brings the list in line with the conversation: new items are inserted,
+   * gone ones removed, existing elements stay (so players keep playing).
+   */
+  private render(reason: 'append' | 'mine' | 'older' | 'switch'): void {
+    const c = this.current;
+    const list = el.messages;
+    const box = el.scroller;
+    this.renderHistoryState();
+    if (!c) {
+      list.replaceChildren();
+      return;
+    }
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    const fromBottom = box.scrollHeight - box.scrollTop;
+    const items = this.itemsOf(c);
+    const want = new Set(items.map((i) => i.key));
+    for (const child of [...list.children]) if (!want.has((child as HTMLElement).dataset.key ?? '')) child.remove();
+    let cur = list.firstElementChild;
+    for (const it of items) {
+      let node = c.els.get(it.key);
+      if (!node) {
+        node = it.build();
+        node.dataset.key = it.key;
+        c.els.set(it.key, node);
+      }
+      node.classList.toggle('cont', it.cont);
+      if (node === cur) cur = cur.nextElementSibling;
+      else list.insertBefore(node, cur);
+    }
+    for (const k of [...c.els.keys()]) if (!want.has(k)) c.els.delete(k);
+    if (reason === 'switch' || reason === 'mine' || (reason === 'append' && atBottom)) box.scrollTop = box.scrollHeight;
+    else if (reason === 'older') box.scrollTop = box.scrollHeight - fromBottom;
+    this.updateJump();
+  }
+
+  private itemsOf(c: Conv): Item[] {
+    const entries: { seq: number; id: number; ts: number; m?: MessagePush; n?: Note }[] = [
+      ...c.msgs.map((m) => ({ seq: m.seq, id: 0, ts: m.ts, m })),
+      ...c.notes.map((n) => ({ seq: n.afterSeq + 0.5, id: n.id, ts: n.ts, n })),
+    ].sort((a, b) => a.seq - b.seq || a.id - b.id);
+    const items: Item[] = [];
+    let day = '';
+    let prev: { from: string; ts: number } | null = null;
+    const dayItem = (ts: number): void => {
+      const k = dayKey(ts);
+      if (k === day) return;
+      day = k;
+      prev = null;
+      items.push({ key: `day:${k}`, cont: false, build: () => h('li', { class: 'day' }, h('span', {}, dayLabel(ts))) });
+    };
+    for (const e of entries) {
+      dayItem(e.ts);
+      if (e.m) {
+        const m = e.m;
+        const cont: boolean = prev !== null && prev.from === m.from && m.ts - prev.ts < GROUP_MS;
+        items.push({ key: `m:${m.seq}`, cont, build: () => this.messageEl(m.from, m.ts, m.contentType, m.body) });
+        prev = { from: m.from, ts: m.ts };
+      } else if (e.n) {
+        const n = e.n;
+        items.push({ key: `n:${n.id}`, cont: false, build: () => h('li', { class: `note${n.error ? ' error' : ''}`, role: n.error ? 'alert' : null }, n.text, ' · ', timeEl(n.ts)) });
+        prev = null;
+      }
+    }
+    const me = this.me ?? '';
+    for (const p of [...c.pending.values()].sort((a, b) => a.ts - b.ts)) {
+      dayItem(p.ts);
+      const cont: boolean = prev !== null && prev.from === me && p.ts - prev.ts < GROUP_MS;
+      items.push({ key: `p:${p.key}`, cont, build: () => this.pendingEl(c, p) });
+      prev = { from: me, ts: p.ts };
+    }
+    return items;
+  }
+
+  private messageEl(from: string, ts: number, contentType: string, body: unknown, extra?: Child, pending = false, previewUrl?: string): HTMLLIElement {
+    const mine = from === this.me;
+    const li = h(
+      'li',
+      { class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}` },
+      avatar(from),
+      h(
+        'div',
+        { class: 'msg-main' },
+        h('div', { class: 'meta' }, h('span', { class: 'from' }, mine ? 'You' : from), ' ', timeEl(ts)),
+        h('div', { class: `body ${contentType === 'text' ? 'text' : `media ${contentType}`}` }, this.bodyOf(contentType, body, previewUrl)),
+        extra,
+      ),
+    );
+    li.style.setProperty('--hue', String(hue(from)));
+    return li;
+  }
+
+  /** The URL to load a media body from: stored files with our credentials; other URLs are only linked. */
+  private mediaSrc(url: string): { src: string; inline: boolean } | null {
+    if (url.startsWith('/files/')) return { src: this.client.fileUrl(url), inline: true };
+    if (/^https?:\/\//i.test(url)) return { src: url, inline: false };
+    return null;
+  }
+
+  private bodyOf(contentType: string, body: unknown, previewUrl?: string): Child {
+    if (contentType === 'text') return linkify(String(body));
+    if (contentType === 'image' || contentType === 'file' || contentType === 'audio' || contentType === 'video') {
+      const b = (body ?? {}) as Partial<MediaBody>;
+      const name = typeof b.name === 'string' && b.name ? b.name : contentType;
+      const caption = typeof b.caption === 'string' && b.caption ? h('p', { class: 'caption' }, ...linkify(b.caption)) : null;
+      const where = previewUrl ? { src: previewUrl, inline: true } : typeof b.url === 'string' && b.url ? this.mediaSrc(b.url) : null;
+      const details = [formatBytes(b.size), b.durationMs ? formatDuration(b.durationMs) : ''].filter(Boolean).join(' · ');
+      if (!where) return h('span', { class: 'file' }, icon('file'), h('span', { class: 'file-name' }, name), details ? h('span', { class: 'file-size' }, details) : null);
+      if (!where.inline) return [h('a', { href: where.src, target: '_blank', rel: 'noopener noreferrer' }, name), caption];
+      const dims = b.width && b.height ? { width: b.width, height: b.height } : {};
+      if (contentType === 'image') {
+        const img = h('img', { src: where.src, alt: typeof b.caption === 'string' && b.caption ? b.caption : name, decoding: 'async', ...dims });
+        if (b.width && b.height) {
+          // Its box is known before it loads: no jump in the list.
+          const scale = Math.min(1, MAX_IMAGE / b.width, MAX_IMAGE / b.height);
+          img.style.width = `${Math.max(1, Math.round(b.width * scale))}px`;
+          img.style.aspectRatio = `${b.width} / ${b.height}`;
+        }
+        img.addEventListener('load', () => this.keepBottom());
+        return [previewUrl ? img : h('a', { class: 'image-link', href: where.src, target: '_blank', rel: 'noopener', title: `Open ${name}` }, img), caption];
+      }
+      if (contentType === 'video') {
+        const v = h('video', { src: where.src, controls: true, preload: 'metadata', playsinline: true, 'aria-label': name, ...dims });
+        if (b.width && b.height) v.style.aspectRatio = `${b.width} / ${b.height}`;
+        v.addEventListener('loadedmetadata', () => this.keepBottom());
+        return [v, h('div', { class: 'file-meta' }, h('a', { href: where.src, download: name }, name), details ? ` · ${details}` : ''), caption];
+      }
+      if (contentType === 'audio') {
+        return [
+          h('audio', { src: where.src, controls: true, preload: 'metadata', 'aria-label': name }),
+          h('div', { class: 'file-meta' }, h('a', { href: where.src, download: name }, name), details ? ` · ${details}` : ''),
+          caption,
+        ];
+      }
+      return [
+        h(
+          'a',
+          { class: 'file', href: where.src, download: name, 'aria-label': `Download ${name}${details ? `, ${details}` : ''}` },
+          icon('file'),
+          h('span', { class: 'file-name' }, name),
+          details ? h('span', { class: 'file-size' }, details) : null,
+          icon('download'),
+        ),
+        caption,
+      ];
+    }
+    return h('code', { class: 'custom' }, `${contentType}: ${JSON.stringify(body)?.slice(0, 400) ?? ''}`);
+  }
+
+  private pendingEl(c: Conv, p: Pending): HTMLLIElement {
+    const offline = this.client.state !== 'connected';
+    let status: Child;
+    if (p.state === 'uploading') {
+      const bar = h('progress', { max: 100, value: Math.round(p.progress * 100), 'aria-label': `Uploading ${(p.body as MediaBody).name}` });
+      const pct = h('span', { class: 'pct' }, `${Math.round(p.progress * 100)} %`);
+      p.progressEl = bar;
+      p.progressText = pct;
+      status = h('div', { class: 'status-line upload' }, bar, pct, h('button', { type: 'button', class: 'link', onclick: () => p.abort?.abort() }, 'Cancel'));
+    } else if (p.state === 'failed') {
+      status = h(
+        'div',
+        { class: 'status-line failed', role: 'alert' },
+        `Not sent: ${p.error ?? 'error'}. `,
+        (p.body as { url?: string }).url !== '' || p.contentType === 'text'
+          ? h('button', { type: 'button', class: 'link', onclick: () => (this.deliver(c, p), this.rerenderPending(c, p)) }, 'Retry')
+          : null,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            onclick: () => {
+              c.pending.delete(p.key);
+              if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
+              this.render('append');
+            },
+          },
+          'Discard',
+        ),
+      );
+    } else {
+      status = h('div', { class: 'status-line' }, p.state === 'sent' ? 'Sent' : offline ? 'Waiting for the connection…' : 'Sending…');
+    }
+    const me = this.me ?? this.cred.user ?? 'me';
+    return this.messageEl(me, p.ts, p.contentType, p.body, status, true, p.previewUrl);
+  }
+
+  /** After media loaded: stay at the bottom if we were there. */
+  private keepBottom(): void {
+    const box = el.scroller;
+    if (box.dataset.stick === '1') box.scrollTop = box.scrollHeight;
+  }
+
+  private updateJump(): void {
+    const box = el.scroller;
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    box.dataset.stick = atBottom ? '1' : '0';
+    el.jump.hidden = atBottom;
+  }
+
+  // ── UI wiring ────────────────────────────────────────────────────────
+
+  private closeDrawer(): void {
+    document.body.classList.remove('drawer-open');
+    el.menu.setAttribute('aria-expanded', 'false');
+  }
+
+  private wireUi(): void {
+    const signal = this.abort.signal;
+    const on = <K extends keyof HTMLElementEventMap>(target: HTMLElement, type: K, fn: (e: HTMLElementEventMap[K]) => void): void =>
+      target.addEventListener(type, fn, { signal });
+
+    on(el.joinForm, 'submit', (e) => {
+      e.preventDefault();
+      const name = el.joinRoom.value.trim().replace(/^#/, '');
+      if (!ROOM_NAME.test(name)) {
+        el.joinRoom.setCustomValidity('Room names are 1–100 characters: letters, digits and _ . : -');
+        el.joinRoom.reportValidity();
+        return;
+      }
+      el.joinRoom.value = '';
+      this.openRoom(name);
+    });
+    on(el.joinRoom, 'input', () => el.joinRoom.setCustomValidity(''));
+    on(el.dmForm, 'submit', (e) => {
+      e.preventDefault();
+      const name = el.dmUser.value.trim().replace(/^@/, '');
+      if (!USER_ID.test(name)) {
+        el.dmUser.setCustomValidity('User names have no spaces.');
+        el.dmUser.reportValidity();
+        return;
+      }
+      el.dmUser.value = '';
+      this.openDm(name);
+    });
+    on(el.dmUser, 'input', () => el.dmUser.setCustomValidity(''));
+    on(el.composer, 'submit', (e) => {
+      e.preventDefault();
+      this.sendText();
+    });
+    on(el.text, 'input', () => this.onInput());
+    on(el.text, 'keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.sendText();
+      }
+    });
+    on(el.text, 'paste', (e) => {
+      const files = [...(e.clipboardData?.files ?? [])];
+      if (files.length) {
+        e.preventDefault();
+        this.sendFiles(files);
+      }
+    });
+    on(byId('attach'), 'click', () => el.file.click());
+    on(el.file, 'change', () => {
+      this.sendFiles([...(el.file.files ?? [])]);
+      el.file.value = '';
+    });
+    let dragDepth = 0;
+    on(el.conversation, 'dragenter', (e) => {
+      if (!e.dataTransfer?.types.includes('Files') || !this.current) return;
+      dragDepth++;
+      el.dropHint.hidden = false;
+    });
+    on(el.conversation, 'dragleave', () => {
+      if (--dragDepth <= 0) {
+        dragDepth = 0;
+        el.dropHint.hidden = true;
+      }
+    });
+    on(el.conversation, 'dragover', (e) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    });
+    on(el.conversation, 'drop', (e) => {
+      dragDepth = 0;
+      el.dropHint.hidden = true;
+      if (!e.dataTransfer?.files.length) return;
+      e.preventDefault();
+      this.sendFiles([...e.dataTransfer.files]);
+    });
+    on(el.scroller, 'scroll', () => {
+      this.updateJump();
+      const c = this.current;
+      if (c && c.loadedOnce && c.history === 'idle' && el.scroller.scrollTop < 200) void this.loadOlder(c);
+    });
+    on(el.jump, 'click', () => {
+      el.scroller.scrollTo({ top: el.scroller.scrollHeight, behavior: 'smooth' });
+    });
+    on(el.callAudio, 'click', () => this.current?.kind === 'dm' && void this.calls.start(this.current.name, false));
+    on(el.callVideo, 'click', () => this.current?.kind === 'dm' && void this.calls.start(this.current.name, true));
+    on(el.bannerAction, 'click', () => {
+      if (this.lastState.state === 'disconnected' && !this.lastState.willReconnect) void this.client.connect().catch(() => {});
+      else this.client.reconnect();
+    });
+    on(el.menu, 'click', () => {
+      const open = document.body.classList.toggle('drawer-open');
+      el.menu.setAttribute('aria-expanded', String(open));
+      if (open) el.sidebar.querySelector<HTMLElement>('button, input')?.focus();
+    });
+    on(el.scrim, 'click', () => this.closeDrawer());
+    document.addEventListener(
+      'keydown',
+      (e) => {
+        if (e.key === 'Escape' && document.body.classList.contains('drawer-open')) {
+          this.closeDrawer();
+          el.menu.focus();
+        }
+      },
+      { signal },
+    );
+    document.addEventListener('visibilitychange', () => this.markReadSoon(), { signal });
+    // The browser knows about the network before the socket does.
+    addEventListener(
+      'offline',
+      () => {
+        this.renderBanner();
+        if (this.lastState.state !== 'disconnected' || this.lastState.willReconnect) this.client.reconnect();
+      },
+      { signal },
+    );
+    addEventListener(
+      'online',
+      () => {
+        this.renderBanner();
+        if (this.lastState.state !== 'connected' && (this.lastState.state !== 'disconnected' || this.lastState.willReconnect)) this.client.reconnect();
+      },
+      { signal },
+    );
+  }
+}
