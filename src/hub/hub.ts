@@ -428,10 +428,14 @@ export class Hub {
     }
   }
 
-  /** Call signaling, one to one: forwarded to every session of `to`, never stored. */
-  signal(s: HubSession, to: string, callId: string, kind: string, data: unknown): { sessions: number } {
-    const targets = this.sessionsOf(to);
-    if (targets.size === 0) throw new HubError(ErrorCode.UserOffline, `${to} is not online`);
+  /** Call signaling, one to one: forwarded to every session of `to` (or just `session`), never stored. */
+  signal(s: HubSession, to: string, callId: string, kind: string, data: unknown, session?: string): { sessions: number } {
+    let targets = this.sessionsOf(to);
+    if (session !== undefined) {
+      const one = [...targets].find((t) => t.id === session);
+      targets = one ? new Set([one]) : new Set();
+    }
+    if (targets.size === 0) throw new HubError(ErrorCode.UserOffline, session === undefined ? `${to} is not online` : `${to} has no session ${session}`);
     const push: SignalPush = { type: 'signal', from: s.user, session: s.id, callId, kind };
     if (data !== undefined) push.data = data;
     const bytes = encodePush(push);

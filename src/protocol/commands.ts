@@ -70,6 +70,8 @@ export const commandSchemas = {
     type: z.literal('signal'),
     ...base,
     to: user,
+    /** One session of `to` (e.g. the one that called); without it every session of `to` gets the signal. */
+    session: z.string().min(1).max(64).optional(),
     callId: z.string().min(1).max(64),
     kind: z.enum(SIGNAL_KINDS),
     data: z.unknown().optional(),

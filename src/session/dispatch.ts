@@ -40,7 +40,7 @@ export const handlers: { [K in RoutedType]: Handler<K> } = {
     hub.typing(s, c, c.active);
     return {};
   },
-  signal: (s, c, hub) => hub.signal(s, c.to, c.callId, c.kind, c.data),
+  signal: (s, c, hub) => hub.signal(s, c.to, c.callId, c.kind, c.data, c.session),
   presence: (s, c, hub) => hub.presence(s, c.room),
   rooms: (s) => ({ rooms: [...s.rooms] }),
   history: (s, c, hub) => hub.history(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c),

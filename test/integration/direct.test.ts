@@ -92,6 +92,16 @@ describe('direct messages', () => {
     }
     const off = await frank.request({ type: 'signal', to: 'ghost', callId: 'c2', kind: 'offer' });
     assert.equal(off.code, 'user_offline');
-    await Promise.all([erin1.close(), erin2.close(), frank.close()]);
+
+    // The answer goes back to the one session that called, not to every session of its user.
+    const frank2 = await connectUser(server().wsUrl, 'frank');
+    assert.deepEqual(await erin2.call({ type: 'signal', to: 'frank', session: frankSession, callId: 'c1', kind: 'answer', data: { sdp: 'v=0' } }), { sessions: 1 });
+    const answer = await frank.next('signal');
+    assert.equal(answer.kind, 'answer');
+    await frank2.barrier();
+    assert.equal(frank2.all('signal').length, 0, 'the other session of frank got nothing');
+    const gone = await erin2.request({ type: 'signal', to: 'frank', session: 'no-such-session', callId: 'c1', kind: 'hangup' });
+    assert.equal(gone.code, 'user_offline');
+    await Promise.all([erin1.close(), erin2.close(), frank.close(), frank2.close()]);
   });
 });
