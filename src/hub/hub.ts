@@ -400,11 +400,11 @@ export class Hub {
     return result;
   }
 
-  /** Moves the user's read position in a conversation forward. */
-  read(s: HubSession, target: ConvTarget, seq: number): void {
+  /** Moves the user's read position in a conversation forward; resolves once that is stored. */
+  read(s: HubSession, target: ConvTarget, seq: number): Promise<void> | void {
     if (!this.persistence) return;
     const conv = 'room' in target ? roomConv(target.room) : dmConv(s.user, target.with);
-    this.persistence.read({ user: s.user, conv, seq });
+    return this.persistence.read({ user: s.user, conv, seq });
   }
 
   /** The unread summary a session gets on connect: every conversation the user belongs to. */

@@ -50,8 +50,8 @@ export const handlers: { [K in RoutedType]: Handler<K> } = {
     return hub.sync(s, { [partner]: c.since }).then((r) => ({ with: partner, ...r.conversations[partner] }));
   },
   read: (s, c, hub) => {
-    hub.read(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c.seq);
-    return {};
+    const stored = hub.read(s, c.room !== undefined ? { room: c.room } : { with: c.with! }, c.seq);
+    return stored ? stored.then(() => ({})) : {};
   },
 };
 

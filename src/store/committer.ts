@@ -16,7 +16,7 @@ export interface Persistence {
   append(msg: NewMessage, joins: readonly MemberRef[] | null, done: AppendDone): boolean;
   join(ref: MemberRef): void;
   leave(ref: MemberRef): void;
-  read(mark: ReadMark): void;
+  read(mark: ReadMark): Promise<void>;
   history(q: HistoryQuery): Promise<HistoryPage>;
   memberships(user: string): Promise<Membership[]>;
   isMember(user: string, conv: string): Promise<boolean>;
@@ -33,7 +33,8 @@ export class Committer implements Persistence {
   private inFlight = false;
   private scheduled = false;
   private pending = 0;
-  private idle: (() => void)[] = [];
+  private nextWaiters: (() => void)[] = [];
+  private flightWaiters: (() => void)[] = [];
   private membershipAsks = new Map<string, { resolve: (m: Membership[]) => void; reject: (e: Error) => void }[]>();
 
   constructor(
@@ -67,9 +68,11 @@ export class Committer implements Persistence {
     this.schedule();
   }
 
-  read(mark: ReadMark): void {
+  /** Resolves once the read mark is stored. */
+  read(mark: ReadMark): Promise<void> {
     this.next.reads.push(mark);
     this.schedule();
+    return this.written();
   }
 
   history(q: HistoryQuery): Promise<HistoryPage> {
@@ -89,7 +92,10 @@ export class Committer implements Persistence {
   private readonly askMemberships = (): void => {
     const asks = this.membershipAsks;
     this.membershipAsks = new Map();
-    this.store.memberships([...asks.keys()]).then(
+    // Read after every write queued so far (a read mark just acknowledged, a join): the summary must include them.
+    this.written()
+      .then(() => this.store.memberships([...asks.keys()]))
+      .then(
       (found) => {
         for (const [user, waiting] of asks) for (const w of waiting) w.resolve(found.get(user) ?? []);
       },
@@ -103,10 +109,15 @@ export class Committer implements Persistence {
     return this.store.isMember(user, conv);
   }
 
-  /** Resolves once everything queued so far is written (or has failed). */
+  /** Resolves once everything queued so far has been written (or has failed). */
+  written(): Promise<void> {
+    if (!isEmpty(this.next)) return new Promise((resolve) => this.nextWaiters.push(resolve));
+    if (this.inFlight) return new Promise((resolve) => this.flightWaiters.push(resolve));
+    return Promise.resolve();
+  }
+
   drain(): Promise<void> {
-    if (!this.inFlight && !this.scheduled && isEmpty(this.next)) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    return this.written();
   }
 
   private schedule(): void {
@@ -117,22 +128,29 @@ export class Committer implements Persistence {
 
   private readonly write = (): void => {
     this.scheduled = false;
-    if (this.inFlight) return;
-    if (isEmpty(this.next)) {
-      for (const r of this.idle.splice(0)) r();
-      return;
-    }
+    if (this.inFlight || isEmpty(this.next)) return;
     const { batch, done } = this.take();
+    // Waiters for "everything so far" ride with this batch, unless part of what they wait for was left for the next.
+    if (isEmpty(this.next)) {
+      this.flightWaiters = this.nextWaiters;
+      this.nextWaiters = [];
+    }
     this.inFlight = true;
+    const finished = (): void => {
+      this.inFlight = false;
+      const waiters = this.flightWaiters;
+      this.flightWaiters = [];
+      for (const w of waiters) w();
+    };
     this.store.commit(batch).then(
       (results) => {
-        this.inFlight = false;
+        finished();
         this.pending -= done.length;
         for (let i = 0; i < done.length; i++) done[i]!(null, results[i]!);
         this.write();
       },
       (err: Error) => {
-        this.inFlight = false;
+        finished();
         this.pending -= done.length;
         this.log.error({ err: err.message, messages: batch.messages.length }, 'store commit failed');
         for (const d of done) d(err, null);
