@@ -1,0 +1,84 @@
+/** What the main thread and the load-generator workers say to each other. */
+import type { HistogramSnapshot } from './histogram.js';
+
+export interface ConnSpec {
+  user: string;
+  rooms: string[];
+  /** Loopback source address (127.0.0.x) to spread connections over port ranges. */
+  local?: string;
+}
+
+/** A connection that publishes: to a room, or direct messages to random users of a numbered set. */
+export interface PublisherSpec {
+  /** Index of the connection within the worker. */
+  conn: number;
+  /** Messages per second. */
+  rate: number;
+  /** How many deliveries one message makes (room size, or 2 for a DM: recipient + sender's own session). */
+  fanout: number;
+  room?: string;
+  /** Direct messages: recipient is `${prefix}${index padded to width}` for a random index in [0, count) other than `self`. */
+  dm?: { prefix: string; width: number; count: number; self: number };
+}
+
+export interface RunPlan {
+  publishers: PublisherSpec[];
+  /** Monotonic µs (nowUs()): publishing starts. */
+  startUs: number;
+  /** Latency and windowed counts cover messages from here… */
+  warmEndUs: number;
+  /** …to here, when publishing stops. */
+  endUs: number;
+  /** Body length in characters (at least 17: "@" + 15-digit send time + a space). */
+  bodyChars: number;
+}
+
+export type Request =
+  | { op: 'connect'; id: number; host: string; port: number; path: string; conns: ConnSpec[]; inFlight: number; timeoutMs: number }
+  | { op: 'run'; id: number; plan: RunPlan }
+  | { op: 'stats'; id: number }
+  | { op: 'close'; id: number };
+
+export interface ConnectResult {
+  connected: number;
+  failed: number;
+  /** µs from the first connect to the last join reply. */
+  elapsedUs: number;
+  firstErrors: string[];
+}
+
+export interface RunResult {
+  sent: number;
+  /** Publisher lag: how far behind its schedule a publisher was at worst (µs). */
+  maxLagUs: number;
+}
+
+export interface WorkerStats {
+  /** Messages (bench bodies) received in all. */
+  received: number;
+  /** Received with a receive time inside the measured window. */
+  receivedInWindow: number;
+  sent: number;
+  sentInWindow: number;
+  /** Deliveries the messages sent so far should make (sent × fanout). */
+  expected: number;
+  expectedInWindow: number;
+  /** Latency of messages sent inside the window. */
+  latency: HistogramSnapshot;
+  /** Server error pushes received, and the first few of them. */
+  errors: number;
+  errorSamples: string[];
+  /** Other pushes (notices, presence, replies outside setup). */
+  otherPushes: number;
+  /** Messages not sent because the publisher's connection was gone. */
+  skipped: number;
+  /** Connections the server closed, or that broke, by code/reason. */
+  closes: Record<string, number>;
+  /** Event-loop delay while the window lasted (ms). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  maxLagUs: number;
+  open: number;
+}
+
+export type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

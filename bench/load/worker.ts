@@ -1,0 +1,350 @@
+/**
+ * One load-generator worker thread. It owns a share of the connections,
+ * publishes from pre-encoded frames on a schedule, and counts what arrives:
+ * for each message it finds the send time the publisher wrote into the body
+ * (no JSON.parse on that path) and records the latency in a histogram.
+ * Anything else the server says (replies, errors, notices) is parsed in full;
+ * it is rare once the connections are set up.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parentPort } from 'node:worker_threads';
+import { RawClient, clientFrame, clientFrameHeaderLength, nowUs, type ClientSink } from './client.js';
+import { Histogram } from './histogram.js';
+import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WorkerStats } from './messages.js';
+
+const port = parentPort!;
+const READ_BUF = Buffer.allocUnsafe(256 * 1024);
+const BODY_MARK_LEN = '"body":"@'.length;
+const AT = 0x40;
+const QUOTE = 0x22;
+/** From a message's "@" to the end of its line: the body, `","ts":`, 13 digits, `}`. */
+const tailFor = (bodyChars: number): number => bodyChars + 7 + 13 + 1;
+let tailLength = tailFor(48);
+const TS_DIGITS = 15;
+const M = 0x6d; // 'm' of {"type":"message"
+const NL = 0x0a;
+
+interface Setup {
+  spec: ConnSpec;
+  phase: 'wait-connected' | 'joining' | 'done';
+  left: number;
+  timer: NodeJS.Timeout;
+  settle: (error: string | null) => void;
+}
+
+let clients: RawClient[] = [];
+let live = 0;
+const hist = new Histogram();
+let winStart = Infinity;
+let winEnd = -Infinity;
+let received = 0;
+let receivedInWindow = 0;
+let sent = 0;
+let sentInWindow = 0;
+let expected = 0;
+let expectedInWindow = 0;
+let errors = 0;
+let errorSamples: string[] = [];
+let otherPushes = 0;
+/** Messages a publisher could not send because its connection was gone. */
+let skipped = 0;
+let closes: Record<string, number> = {};
+let maxLagUs = 0;
+let loopP99 = 0;
+let loopMax = 0;
+const loop = monitorEventLoopDelay({ resolution: 5 });
+
+function resetCounters(): void {
+  hist.reset();
+  received = receivedInWindow = sent = sentInWindow = expected = expectedInWindow = errors = otherPushes = maxLagUs = skipped = 0;
+  loopP99 = loopMax = 0;
+  errorSamples = [];
+  closes = {};
+}
+
+function noteError(text: string): void {
+  errors++;
+  if (errorSamples.length < 5) errorSamples.push(text.length > 300 ? text.slice(0, 300) + '…' : text);
+}
+
+const sink: ClientSink = {
+  onOpen() {},
+  onText(c, buf, start, end, now) {
+    // Searches must stop at the frame's end: bound them by the buffer's end, slicing only when more frames follow.
+    const sliced = end !== buf.length;
+    const p = sliced ? buf.subarray(start, end) : buf;
+    const len = p.length;
+    let pos = sliced ? 0 : start;
+    while (pos < len) {
+      let nl = p.indexOf(NL, pos);
+      if (nl === -1) nl = len;
+      if (p[pos + 9] === M) {
+        // {"type":"message",…,"body":"@<send time µs> <filler>","ts":<13 digits>}: the body sits at a fixed
+        // distance from the end of the line; if it does not (another field order), look for it.
+        let i = nl - tailLength;
+        if (p[i] !== AT || p[i - 1] !== QUOTE) {
+          i = pos + 24;
+          while (i < nl && !(p[i] === AT && p[i - 1] === QUOTE)) i++;
+        }
+        if (i >= nl) {
+          otherPushes++;
+        } else {
+          i++;
+          let v = 0;
+          for (;;) {
+            const ch = p[i]!;
+            if (ch < 48 || ch > 57) break;
+            v = v * 10 + (ch - 48);
+            i++;
+          }
+          received++;
+          if (now >= winStart && now < winEnd) receivedInWindow++;
+          if (v >= winStart && v < winEnd) hist.record(now - v);
+        }
+      } else if (nl > pos) control(c, p.toString('utf8', pos, nl));
+      pos = nl + 1;
+    }
+  },
+  onClose(c, code, reason, error) {
+    live--;
+    const setup = c.tag as Setup | null;
+    if (setup && setup.phase !== 'done') setup.settle(`closed before ready: ${code} ${reason || error || ''}`.trim());
+    if (error === 'destroyed') return;
+    const key = code ? `${code}${reason ? ' ' + reason : ''}` : (error ?? 'closed');
+    closes[key] = (closes[key] ?? 0) + 1;
+  },
+};
+
+function control(c: RawClient, line: string): void {
+  let msg: { type?: string; id?: unknown; code?: string; message?: string };
+  try {
+    msg = JSON.parse(line) as typeof msg;
+  } catch {
+    noteError(`unparsable line from server: ${line}`);
+    return;
+  }
+  const setup = c.tag as Setup | null;
+  switch (msg.type) {
+    case 'connected':
+      if (setup && setup.phase === 'wait-connected') {
+        if (setup.spec.rooms.length === 0) return setup.settle(null);
+        setup.phase = 'joining';
+        const lines = setup.spec.rooms.map((room, i) => JSON.stringify({ type: 'join', id: i + 1, room }));
+        c.send(clientFrame(Buffer.from(lines.join('\n'))));
+      }
+      return;
+    case 'reply':
+      if (setup && setup.phase === 'joining' && --setup.left === 0) setup.settle(null);
+      else otherPushes++;
+      return;
+    case 'error':
+      noteError(line);
+      if (setup && setup.phase !== 'done') setup.settle(`error during setup: ${line}`);
+      return;
+    default:
+      otherPushes++;
+  }
+}
+
+async function connect(req: Extract<Request, { op: 'connect' }>): Promise<ConnectResult> {
+  const t0 = nowUs();
+  let last = t0;
+  let next = 0;
+  let inFlight = 0;
+  let connected = 0;
+  let failed = 0;
+  const firstErrors: string[] = [];
+  await new Promise<void>((resolve) => {
+    const launch = (): void => {
+      while (inFlight < req.inFlight && next < req.conns.length) {
+        const spec = req.conns[next++]!;
+        inFlight++;
+        const target = { host: req.host, port: req.port, path: `${req.path}?user=${encodeURIComponent(spec.user)}`, localAddress: spec.local };
+        const c = new RawClient(clients.length, target, READ_BUF, sink);
+        clients.push(c);
+        live++;
+        const setup: Setup = {
+          spec,
+          phase: 'wait-connected',
+          left: spec.rooms.length,
+          timer: setTimeout(() => setup.settle(`not ready after ${req.timeoutMs} ms`), req.timeoutMs),
+          settle: (error) => {
+            if (setup.phase === 'done') return;
+            setup.phase = 'done';
+            clearTimeout(setup.timer);
+            c.tag = null;
+            inFlight--;
+            if (error === null) {
+              connected++;
+              last = nowUs();
+            } else {
+              failed++;
+              if (firstErrors.length < 5) firstErrors.push(`${spec.user}: ${error}`);
+              c.destroy();
+            }
+            if (next < req.conns.length) launch();
+            else if (inFlight === 0) resolve();
+          },
+        };
+        c.tag = setup;
+      }
+      if (next >= req.conns.length && inFlight === 0) resolve();
+    };
+    launch();
+  });
+  return { connected, failed, elapsedUs: last - t0, firstErrors };
+}
+
+interface Publisher {
+  c: RawClient;
+  frame: Buffer;
+  tsAt: number;
+  dmAt: number;
+  spec: PublisherSpec;
+}
+
+function writeDigits(buf: Buffer, at: number, width: number, value: number): void {
+  let v = value;
+  for (let i = at + width - 1; i >= at; i--) {
+    const q = Math.floor(v / 10);
+    buf[i] = 48 + (v - q * 10);
+    v = q;
+  }
+}
+
+function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
+  const filler = 'x'.repeat(Math.max(0, bodyChars - TS_DIGITS - 2));
+  const body = `@${'0'.repeat(TS_DIGITS)} ${filler}`;
+  let payload: string;
+  if (spec.dm) payload = JSON.stringify({ type: 'send', to: spec.dm.prefix + '0'.repeat(spec.dm.width), body });
+  else payload = JSON.stringify({ type: 'publish', room: spec.room, body });
+  const bytes = Buffer.from(payload);
+  const frame = clientFrame(bytes);
+  const hdr = clientFrameHeaderLength(bytes.length);
+  const tsAt = hdr + bytes.indexOf('"body":"@') + BODY_MARK_LEN;
+  const dmAt = spec.dm ? hdr + bytes.indexOf('"to":"') + 6 + spec.dm.prefix.length : -1;
+  return { c: clients[spec.conn]!, frame, tsAt, dmAt, spec };
+}
+
+/**
+ * Publishers share one schedule: the worker's messages are evenly spaced at
+ * the sum of the publishers' rates and handed out round-robin, so each
+ * publisher keeps its own rate (the workloads give every publisher the same
+ * one) and a tick costs O(messages due), not O(publishers).
+ */
+function run(plan: RunPlan): Promise<RunResult> {
+  resetCounters();
+  winStart = plan.warmEndUs;
+  winEnd = plan.endUs;
+  tailLength = tailFor(plan.bodyChars);
+  const pubs = plan.publishers.map((s) => publisherFrame(s, plan.bodyChars));
+  const total = plan.publishers.reduce((n, s) => n + s.rate, 0);
+  // Workers start their schedules at different phases so that they do not fire together.
+  const phase = Math.random();
+  let issued = 0;
+  let next = Math.floor(Math.random() * Math.max(1, pubs.length));
+  loop.reset();
+  loop.enable();
+  const warmTimer = setTimeout(() => loop.reset(), Math.max(0, (plan.warmEndUs - nowUs()) / 1000));
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const now = nowUs();
+      const elapsed = Math.min(now, plan.endUs) - plan.startUs;
+      if (elapsed >= 0 && pubs.length > 0) {
+        const due = Math.floor((elapsed * total) / 1e6 + phase) - issued;
+        if (due > 1) {
+          const scheduled = plan.startUs + ((issued + 1 - phase) * 1e6) / total;
+          if (now - scheduled > maxLagUs) maxLagUs = now - scheduled;
+        }
+        for (let k = 0; k < due; k++) {
+          send(pubs[next]!);
+          if (++next === pubs.length) next = 0;
+        }
+        if (due > 0) issued += due;
+      }
+      if (now >= plan.endUs) {
+        loopP99 = loop.percentile(99) / 1e6;
+        loopMax = loop.max / 1e6;
+        loop.disable();
+        clearTimeout(warmTimer);
+        resolve({ sent, maxLagUs });
+      } else setTimeout(tick, 1);
+    };
+    setTimeout(tick, Math.max(0, (plan.startUs - nowUs()) / 1000));
+  });
+}
+
+function send(p: Publisher): void {
+  if (!p.c.open) {
+    skipped++;
+    return;
+  }
+  const f = Buffer.allocUnsafe(p.frame.length);
+  p.frame.copy(f, 0);
+  const dm = p.spec.dm;
+  if (dm) {
+    let to = Math.floor(Math.random() * (dm.count - 1));
+    if (to >= dm.self) to++;
+    writeDigits(f, p.dmAt, dm.width, to);
+  }
+  const t = nowUs();
+  writeDigits(f, p.tsAt, TS_DIGITS, t);
+  p.c.send(f);
+  sent++;
+  expected += p.spec.fanout;
+  if (t >= winStart && t < winEnd) {
+    sentInWindow++;
+    expectedInWindow += p.spec.fanout;
+  }
+}
+
+function stats(): WorkerStats {
+  return {
+    received,
+    receivedInWindow,
+    sent,
+    sentInWindow,
+    expected,
+    expectedInWindow,
+    latency: hist.snapshot(),
+    errors,
+    errorSamples,
+    otherPushes,
+    skipped,
+    closes,
+    loopDelayP99Ms: loopP99,
+    loopDelayMaxMs: loopMax,
+    maxLagUs,
+    open: live,
+  };
+}
+
+async function closeAll(): Promise<{ open: number }> {
+  for (const c of clients) c.destroy();
+  clients = [];
+  const deadline = Date.now() + 5000;
+  while (live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  winStart = Infinity;
+  winEnd = -Infinity;
+  resetCounters();
+  return { open: live };
+}
+
+port.on('message', (req: Request) => {
+  const done = (p: Promise<unknown> | unknown): void => {
+    Promise.resolve(p).then(
+      (result) => port.postMessage({ id: req.id, ok: true, result } satisfies Response),
+      (err: unknown) => port.postMessage({ id: req.id, ok: false, error: String((err as Error)?.stack ?? err) } satisfies Response),
+    );
+  };
+  switch (req.op) {
+    case 'connect':
+      return done(connect(req));
+    case 'run':
+      return done(run(req.plan));
+    case 'stats':
+      return done(stats());
+    case 'close':
+      return done(closeAll());
+  }
+});

@@ -1,0 +1,233 @@
+/**
+ * One measured phase: publishers run on a schedule (warm-up, then the
+ * measured window), the server's and the generator's CPU and memory are
+ * sampled at the window's edges, and once publishing stops the harness waits
+ * for everything sent to arrive (or to stop arriving) before it counts.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { nowUs } from './load/client.js';
+import type { PublisherSpec } from './load/messages.js';
+import type { LoadPool, MergedStats } from './load/pool.js';
+import { machineBusyMs, sampleProc, type ProcSample } from './proc.js';
+import type { RunningTarget } from './server.js';
+
+export interface PhaseWindows {
+  warmupMs: number;
+  measureMs: number;
+  /** Give up waiting for stragglers after this long without progress. */
+  drainIdleMs: number;
+  /** …or after this long in all. */
+  drainMaxMs: number;
+}
+
+export interface LatencyMs {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+  samples: number;
+}
+
+export interface PhaseResult {
+  /** Messages per second the publishers were asked to send (all publishers). */
+  publishRate: number;
+  sent: number;
+  expected: number;
+  received: number;
+  /** received ÷ expected once drained; anything under 1 is a failure. */
+  deliveryRatio: number;
+  /** Deliveries received per second during the measured window. */
+  deliveriesPerSec: number;
+  latencyMs: LatencyMs;
+  server: {
+    cpuMs: number;
+    /** Server CPU time per delivery in the window (µs). */
+    cpuUsPerDelivery: number;
+    /** Fraction of one core the server used during the window. */
+    cpuUtil: number;
+    rssMb: number;
+    hwmMb: number;
+  };
+  generator: {
+    /** Fraction of the generator's cores it used during the window. */
+    cpuUtil: number;
+    loopDelayP99Ms: number;
+    loopDelayMaxMs: number;
+    /** How far behind its schedule the worst publisher fell (ms). */
+    maxLagMs: number;
+    saturated: boolean;
+    reasons: string[];
+  };
+  /** CPU (in cores) used by other processes on the machine during the window: above ~0.1 the figures are disturbed. */
+  otherCpuCores: number;
+  /** Longest scheduling delay of the harness's idle main thread during the window (ms): the generator's CPU was taken away. */
+  stallMs: number;
+  drainMs: number;
+  errors: number;
+  errorSamples: string[];
+  closes: Record<string, number>;
+  skipped: number;
+  /** Why this phase failed (empty: it held). */
+  failures: string[];
+}
+
+export interface PhaseOptions {
+  pool: LoadPool;
+  server: RunningTarget;
+  publishers: PublisherSpec[];
+  windows: PhaseWindows;
+  bodyChars: number;
+  genCores: number;
+  /** Latency bound for this phase (ms): a p99 above it is a failure (saturation steps). */
+  p99LimitMs?: number;
+}
+
+/**
+ * The main thread is idle while a window is measured, so its event-loop delay
+ * is the scheduling delay of the generator's CPU: a stall of tens of
+ * milliseconds there means the CPU itself was taken away (by the host, or by
+ * something this machine cannot see), not that the generator was busy.
+ */
+const canary = monitorEventLoopDelay({ resolution: 2 });
+canary.enable();
+
+const GEN_CPU_LIMIT = 0.9;
+const GEN_LAG_LIMIT_MS = 50;
+const GEN_LOOP_LIMIT_MS = 50;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** CPU (in cores) that processes other than this one and `pid` used over the next `ms`. */
+export async function otherLoad(pid: number | null, ms = 1000): Promise<number> {
+  const m0 = machineBusyMs();
+  const s0 = sampleProc('self');
+  const p0 = pid ? sampleProc(pid).cpuMs : 0;
+  await sleep(ms);
+  const m1 = machineBusyMs();
+  const s1 = sampleProc('self');
+  const p1 = pid ? sampleProc(pid).cpuMs : 0;
+  return Math.max(0, (m1 - m0 - (s1.cpuMs - s0.cpuMs) - (p1 - p0)) / (s1.at - s0.at));
+}
+
+/**
+ * Waits (up to `maxMs`) until the rest of the machine is quiet: other
+ * processes using more than `limit` cores would take CPU from the server or
+ * the generator and make the figures meaningless. Returns the last load seen.
+ */
+export async function waitForQuiet(pid: number | null, maxMs: number, limit: number, log: (s: string) => void): Promise<number> {
+  const until = performance.now() + maxMs;
+  let load = await otherLoad(pid, 500);
+  let told = false;
+  while (load > limit && performance.now() < until) {
+    if (!told) log(`    (other processes are using ${load.toFixed(2)} cores: waiting up to ${Math.round(maxMs / 1000)} s for the machine to quiet down)`);
+    told = true;
+    load = await otherLoad(pid, 1000);
+  }
+  return load;
+}
+
+function latency(st: MergedStats): LatencyMs {
+  const h = st.latency;
+  const ms = (us: number): number => Math.round(us) / 1000;
+  return { p50: ms(h.quantile(0.5)), p99: ms(h.quantile(0.99)), p999: ms(h.quantile(0.999)), max: ms(h.max), mean: ms(h.mean()), samples: h.count };
+}
+
+export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
+  const { pool, server, windows: w } = o;
+  const startUs = nowUs() + 100_000;
+  const warmEndUs = startUs + w.warmupMs * 1000;
+  const endUs = warmEndUs + w.measureMs * 1000;
+  const samples: { server: ProcSample; self: ProcSample; machineMs: number }[] = [];
+  let stallMs = 0;
+  const take = (): void => {
+    samples.push({ server: server.sample(), self: sampleProc('self'), machineMs: machineBusyMs() });
+    if (samples.length === 1) canary.reset();
+    else stallMs = canary.max / 1e6;
+  };
+  const t0 = setTimeout(take, (warmEndUs - nowUs()) / 1000);
+  const t1 = setTimeout(take, (endUs - nowUs()) / 1000);
+  let run;
+  try {
+    run = await pool.run({ startUs, warmEndUs, endUs, bodyChars: o.bodyChars }, o.publishers);
+  } catch (err) {
+    clearTimeout(t0);
+    clearTimeout(t1);
+    throw err;
+  }
+  while (samples.length < 2) await sleep(5);
+
+  // Drain: wait for every expected delivery, or until nothing more arrives.
+  const drainStart = performance.now();
+  let st = await pool.stats();
+  let last = st.received;
+  let lastProgress = performance.now();
+  while (st.received < st.expected && !server.exited()) {
+    const now = performance.now();
+    if (now - lastProgress > w.drainIdleMs || now - drainStart > w.drainMaxMs) break;
+    await sleep(25);
+    st = await pool.stats();
+    if (st.received !== last) {
+      last = st.received;
+      lastProgress = performance.now();
+    }
+  }
+  const drainMs = performance.now() - drainStart;
+
+  const [a, b] = samples as [(typeof samples)[0], (typeof samples)[0]];
+  const wallMs = b.server.at - a.server.at;
+  const cpuMs = b.server.cpuMs - a.server.cpuMs;
+  const genUtil = (b.self.cpuMs - a.self.cpuMs) / (b.self.at - a.self.at) / o.genCores;
+  // Busy time of every other process on the machine, in cores.
+  const otherCores = (b.machineMs - a.machineMs - cpuMs - (b.self.cpuMs - a.self.cpuMs)) / wallMs;
+  const lat = latency(st);
+  const publishRate = o.publishers.reduce((n, p) => n + p.rate, 0);
+  const reasons: string[] = [];
+  if (genUtil >= GEN_CPU_LIMIT) reasons.push(`generator CPU ${(genUtil * 100).toFixed(0)}% of its ${o.genCores} core(s)`);
+  if (run.maxLagUs / 1000 > GEN_LAG_LIMIT_MS) reasons.push(`publishers fell ${(run.maxLagUs / 1000).toFixed(0)} ms behind schedule`);
+  if (st.loopDelayP99Ms > GEN_LOOP_LIMIT_MS) reasons.push(`generator event-loop delay p99 ${st.loopDelayP99Ms.toFixed(0)} ms`);
+
+  const failures: string[] = [];
+  const ratio = st.expected > 0 ? st.received / st.expected : 1;
+  if (st.received < st.expected) failures.push(`delivered ${st.received} of ${st.expected} (${(ratio * 100).toFixed(3)}%)`);
+  if (st.received > st.expected) failures.push(`delivered ${st.received - st.expected} more than expected (duplicates?)`);
+  if (st.skipped > 0) failures.push(`${st.skipped} messages not sent: the publisher's connection was gone`);
+  const closed = Object.entries(st.closes);
+  if (closed.length > 0) failures.push(`connections closed: ${closed.map(([k, v]) => `${v}× ${k}`).join(', ')}`);
+  if (st.errors > 0) failures.push(`${st.errors} error pushes, e.g. ${st.errorSamples[0]}`);
+  if (server.exited()) failures.push('the server exited');
+  if (o.p99LimitMs !== undefined && !(lat.p99 <= o.p99LimitMs)) failures.push(`p99 ${lat.p99} ms > ${o.p99LimitMs} ms`);
+
+  return {
+    publishRate,
+    sent: st.sent,
+    expected: st.expected,
+    received: st.received,
+    deliveryRatio: ratio,
+    deliveriesPerSec: st.receivedInWindow / (w.measureMs / 1000),
+    latencyMs: lat,
+    server: {
+      cpuMs,
+      cpuUsPerDelivery: st.receivedInWindow > 0 ? (cpuMs * 1000) / st.receivedInWindow : NaN,
+      cpuUtil: cpuMs / wallMs,
+      rssMb: b.server.rssKb / 1024,
+      hwmMb: b.server.hwmKb / 1024,
+    },
+    generator: {
+      cpuUtil: genUtil,
+      loopDelayP99Ms: st.loopDelayP99Ms,
+      loopDelayMaxMs: st.loopDelayMaxMs,
+      maxLagMs: run.maxLagUs / 1000,
+      saturated: reasons.length > 0,
+      reasons,
+    },
+    otherCpuCores: Math.max(0, otherCores),
+    stallMs,
+    drainMs,
+    errors: st.errors,
+    errorSamples: st.errorSamples,
+    closes: st.closes,
+    skipped: st.skipped,
+    failures,
+  };
+}

@@ -1,0 +1,191 @@
+/** The benchmark's results as JSON and as the markdown tables of docs/benchmarks.md. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { PhaseResult } from './measure.js';
+import type { TargetName } from './server.js';
+import type { WorkloadId, WorkloadResult } from './workloads.js';
+
+export interface BenchMeta {
+  command: string;
+  date: string;
+  /** The commit measured; dirty: src/ or bin/ differed from it. */
+  git: { commit: string; dirty: boolean } | null;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; os: string; openFilesLimit: number | null };
+  options: Record<string, unknown>;
+  switchboardConfig: Record<string, unknown>;
+  durationSeconds: number;
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  value: string;
+  met: boolean | null;
+}
+
+export interface BenchResults {
+  meta: BenchMeta;
+  results: WorkloadResult[];
+  targets: Target[];
+}
+
+const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const fmt = (n: number | undefined, d = 2): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
+const pct = (r: number): string => (!Number.isFinite(r) ? '—' : r === 1 ? '100%' : `${(Math.floor(r * 100_000) / 1000).toFixed(3)}%`);
+const ratio = (sb: number, base: number, d = 2): string => (Number.isFinite(sb) && Number.isFinite(base) && base > 0 ? `${(sb / base).toFixed(d)}×` : '—');
+
+function find(results: WorkloadResult[], w: WorkloadId, t: TargetName): WorkloadResult | undefined {
+  return results.find((r) => r.workload === w && r.target === t);
+}
+
+/** The goals the lead measures Switchboard against. */
+export function evaluateTargets(results: WorkloadResult[]): Target[] {
+  const out: Target[] = [];
+  const bb = find(results, 'b', 'baseline');
+  const bs = find(results, 'b', 'switchboard');
+  if (bs?.phase) {
+    const base = bb?.phase?.deliveriesPerSec ?? NaN;
+    const r = bs.phase.deliveriesPerSec / base;
+    out.push({
+      name: '(b) saturation fan-out vs baseline',
+      goal: '≥ 5× baseline deliveries/s at p99 ≤ 100 ms, 100% delivered',
+      value: `${fmtInt(bs.phase.deliveriesPerSec)} vs ${fmtInt(base)} deliveries/s = ${fmt(r)}×${bs.generatorLimited ? ' (load generator saturated first: a lower bound)' : ''}`,
+      met: Number.isFinite(r) ? r >= 5 : null,
+    });
+  }
+  const ab = find(results, 'a', 'baseline');
+  const as = find(results, 'a', 'switchboard');
+  if (as?.phase) {
+    out.push({ name: '(a) fan-out p99 latency', goal: '≤ 10 ms', value: `${as.phase.latencyMs.p99} ms`, met: as.ok && as.phase.latencyMs.p99 <= 10 });
+    if (ab?.phase) {
+      const r = as.phase.server.cpuUsPerDelivery / ab.phase.server.cpuUsPerDelivery;
+      out.push({
+        name: '(a) server CPU per delivery vs baseline',
+        goal: '≤ 0.5× baseline',
+        value: `${fmt(as.phase.server.cpuUsPerDelivery, 3)} vs ${fmt(ab.phase.server.cpuUsPerDelivery, 3)} µs = ${fmt(r)}×`,
+        met: Number.isFinite(r) ? r <= 0.5 : null,
+      });
+    }
+  }
+  const es = find(results, 'e', 'switchboard');
+  if (es) {
+    out.push({ name: `(e) server RSS per session at ${fmtInt(es.connections)} sessions`, goal: '≤ 8 KiB', value: `${fmt(es.rssPerConnKb)} KiB`, met: es.ok && es.rssPerConnKb <= 8 });
+    out.push({ name: `(e) time to connect ${fmtInt(es.connections)} sessions (2 rooms each)`, goal: '< 2 s', value: `${fmt(es.connect.seconds)} s`, met: es.ok && es.connect.seconds < 2 });
+  }
+  return out;
+}
+
+function phaseCells(p: PhaseResult | null): string[] {
+  if (!p) return ['—', '—', '—', '—', '—', '—'];
+  return [fmtInt(p.deliveriesPerSec), pct(p.deliveryRatio), fmt(p.latencyMs.p50), fmt(p.latencyMs.p99), fmt(p.latencyMs.p999), fmt(p.server.cpuUsPerDelivery, 3)];
+}
+
+function genCell(r: WorkloadResult): string {
+  const p = r.phase;
+  if (!p) return `${fmt(r.connect.generatorCpuMs / 1000)} s CPU to connect`;
+  const util = `${(p.generator.cpuUtil * 100).toFixed(0)}%`;
+  if (p.generator.saturated) return `**saturated** (${util})`;
+  return r.generatorLimited ? `${util}; the step above failed with it **saturated**` : util;
+}
+
+export function markdown(res: BenchResults): string {
+  const { meta, results } = res;
+  const lines: string[] = [];
+  const m = meta.machine;
+  const git = meta.git ? ` at commit ${meta.git.commit}${meta.git.dirty ? ' (with uncommitted changes in src/)' : ''}` : '';
+  lines.push(`Run on ${meta.date}${git} with \`${meta.command}\` (${fmt(meta.durationSeconds / 60, 1)} min).`);
+  lines.push('');
+  lines.push(`Machine: ${m.cpus} cores (${m.cpuModel}), ${fmt(m.memoryGiB, 1)} GiB memory, Node ${m.node}, ${m.os}, open files limit ${m.openFilesLimit ?? 'unknown'}.`);
+  const o = meta.options;
+  lines.push(
+    `Harness: ${String(o.workers)} load worker thread(s)` +
+      (o.serverCpus ? `; server pinned to CPU ${String(o.serverCpus)}, load generator to CPU ${String(o.generatorCpus)}` : '; no CPU pinning') +
+      `; message body ${String(o.bodyChars)} characters.`,
+  );
+  lines.push('');
+  lines.push('### Results');
+  lines.push('');
+  lines.push('| workload | target | conns | connect s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms | server CPU µs/delivery | server RSS MiB | RSS/conn KiB | generator CPU | other procs | ok |');
+  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+  for (const r of results) {
+    lines.push(
+      `| ${r.workload} | ${r.target} | ${fmtInt(r.connections)} | ${fmt(r.connect.seconds)} | ${phaseCells(r.phase).join(' | ')} | ${fmt(r.rssMb, 1)} | ${fmt(r.rssPerConnKb)} | ${genCell(r)} | ${fmt(r.phase ? r.phase.otherCpuCores : r.connect.otherCpuCores)}${r.disturbed ? ' (disturbed)' : ''} | ${r.ok ? 'yes' : '**FAIL**'} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    'CPU speed before each server start (ns per reference round of `JSON.stringify` + copy, on the server\'s CPU; lower is faster, and the same code on the same machine differs when its CPUs are shared with neighbours): ' +
+      results.map((r) => `${r.workload}/${r.target === 'baseline' ? 'base' : 'sb'} ${fmt(r.calibration.serverCpuNs, 0)}`).join(', ') +
+      '.',
+  );
+  lines.push('');
+  lines.push('Workloads: ' + [...new Set(results.map((r) => `**${r.workload}** ${r.title}`))].join('; ') + '.');
+  lines.push('For **b** the row shows the highest publish rate that held (p99 ≤ 100 ms, every message delivered); the steps are listed below.');
+  lines.push('');
+
+  lines.push('### Ratios (Switchboard ÷ baseline)');
+  lines.push('');
+  lines.push('| workload | deliveries/s | p99 latency | server CPU per delivery | RSS per connection |');
+  lines.push('|---|--:|--:|--:|--:|');
+  for (const w of [...new Set(results.map((r) => r.workload))]) {
+    const b = find(results, w, 'baseline');
+    const s = find(results, w, 'switchboard');
+    if (!b || !s) continue;
+    lines.push(
+      `| ${w} | ${ratio(s.phase?.deliveriesPerSec ?? NaN, b.phase?.deliveriesPerSec ?? NaN)} | ${ratio(s.phase?.latencyMs.p99 ?? NaN, b.phase?.latencyMs.p99 ?? NaN)} | ${ratio(s.phase?.server.cpuUsPerDelivery ?? NaN, b.phase?.server.cpuUsPerDelivery ?? NaN)} | ${ratio(s.rssPerConnKb, b.rssPerConnKb)} |`,
+    );
+  }
+  lines.push('');
+
+  if (res.targets.length) {
+    lines.push('### Targets');
+    lines.push('');
+    lines.push('| target | goal | measured | met |');
+    lines.push('|---|---|---|---|');
+    for (const t of res.targets) lines.push(`| ${t.name} | ${t.goal} | ${t.value} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'} |`);
+    lines.push('');
+  }
+
+  const sat = results.filter((r) => r.steps);
+  if (sat.length) {
+    lines.push('### Saturation steps (b)');
+    lines.push('');
+    lines.push('| target | publish msg/s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | other procs | verdict |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+    for (const r of sat)
+      for (const p of r.steps!) {
+        const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `generator saturated: ${p.generator.reasons.join('; ')}` : 'held';
+        lines.push(
+          `| ${r.target} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${verdict.replaceAll('|', '\\|')} |`,
+        );
+      }
+    lines.push('');
+  }
+
+  const problems = results.filter((r) => !r.ok || r.serverProblems.length > 0);
+  if (problems.length) {
+    lines.push('### Failures and server log warnings');
+    lines.push('');
+    for (const r of problems) {
+      for (const f of r.failures) lines.push(`- ${r.workload}/${r.target}: ${f.replaceAll('|', '\\|')}`);
+      for (const p of r.serverProblems.slice(0, 5)) lines.push(`- ${r.workload}/${r.target} server log: \`${p.slice(0, 300).replaceAll('`', "'")}\``);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function writeJson(file: string, res: BenchResults): void {
+  writeFileSync(file, JSON.stringify(res, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+}
+
+const BEGIN = '<!-- bench:results:begin -->';
+const END = '<!-- bench:results:end -->';
+
+/** Replaces the generated part of docs/benchmarks.md (between the markers), or appends it. */
+export function updateDocs(file: string, md: string): void {
+  const block = `${BEGIN}\n${md}\n${END}`;
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  writeFileSync(file, a !== -1 && b > a ? text.slice(0, a) + block + text.slice(b + END.length) : `${text.trimEnd()}\n\n${block}\n`);
+}

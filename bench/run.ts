@@ -1,0 +1,276 @@
+/**
+ * `npm run bench`: the same workloads against the naive `ws` baseline and
+ * against Switchboard (started through its CLI), one after the other on this
+ * machine, with one load generator; results as ratios.
+ *
+ *   node dist/bench/run.js [--quick] [--only a,b] [--target both|switchboard|baseline]
+ *                          [--out FILE] [--docs|--no-docs] [--workers N] [--no-pin]
+ *                          [--in-flight N] [--body N] [--server-node-args "--cpu-prof …"]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { LoadPool } from './load/pool.js';
+import { evaluateTargets, markdown, updateDocs, writeJson, type BenchResults } from './report.js';
+import { REPO_ROOT, mergeConfig, switchboardBenchConfig, type TargetName } from './server.js';
+import { WORKLOAD_IDS, WORKLOADS, type BenchSettings, type WorkloadId, type WorkloadResult } from './workloads.js';
+
+const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [options])
+
+  --quick                 small smoke run (a few hundred connections, ~1 s per phase)
+  --only a,b,…            workloads to run (a fan-out, b saturation, c many rooms, d DMs, e idle)
+  --target T              both (default), switchboard or baseline
+  --out FILE              JSON result file (default bench/results/latest.json; --quick: a temp file)
+  --docs / --no-docs      update docs/benchmarks.md (default: only for a full run of everything)
+  --workers N             load-generator worker threads (default: the generator's cores)
+  --no-pin                do not pin the server to CPU 0 and the generator to the other CPUs
+  --in-flight N           connection handshakes in flight at once (default 256)
+  --body N                message body length in characters (default 48)
+  --quiet-wait S          before each measurement, wait up to S seconds for other processes to go quiet
+                          (default 120; --quick: 0); a disturbed window is measured again (3 times at most)
+  --switchboard-config F  JSON merged over Switchboard's bench config (e.g. {"rooms":{"rules":[…]}})
+  --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+`;
+
+interface Args {
+  quick: boolean;
+  only: WorkloadId[];
+  targets: TargetName[];
+  out: string | null;
+  docs: boolean | null;
+  workers: number | null;
+  pin: boolean | null;
+  inFlight: number;
+  body: number;
+  serverNodeArgs: string[];
+  quietWait: number | null;
+  switchboardConfig: Record<string, unknown>;
+}
+
+function parse(argv: string[]): Args {
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--only':
+        a.only = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean) as WorkloadId[];
+        for (const w of a.only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (a–e)`);
+        break;
+      case '--target': {
+        const t = value();
+        if (t === 'both') a.targets = ['baseline', 'switchboard'];
+        else if (t === 'switchboard' || t === 'baseline') a.targets = [t];
+        else throw new Error(`--target is both, switchboard or baseline`);
+        break;
+      }
+      case '--out':
+        a.out = value();
+        break;
+      case '--docs':
+        a.docs = true;
+        break;
+      case '--no-docs':
+        a.docs = false;
+        break;
+      case '--workers':
+        a.workers = Math.max(1, Number(value()));
+        break;
+      case '--pin':
+        a.pin = true;
+        break;
+      case '--no-pin':
+        a.pin = false;
+        break;
+      case '--in-flight':
+        a.inFlight = Math.max(1, Number(value()));
+        break;
+      case '--body':
+        a.body = Math.max(17, Number(value()));
+        break;
+      case '--switchboard-config':
+        a.switchboardConfig = JSON.parse(readFileSync(value(), 'utf8')) as Record<string, unknown>;
+        break;
+      case '--quiet-wait':
+        a.quietWait = Math.max(0, Number(value()));
+        break;
+      case '--server-node-args':
+        a.serverNodeArgs = value().split(/\s+/).filter(Boolean);
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(HELP);
+        process.exit(0);
+      // eslint-disable-next-line no-fallthrough
+      default:
+        throw new Error(`unknown option ${arg} (see --help)`);
+    }
+  }
+  return a;
+}
+
+function openFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The commit measured, and whether the work tree differed from it. */
+function gitState(): { commit: string; dirty: boolean } | null {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return null;
+  }
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+async function main(): Promise<void> {
+  const args = parse(process.argv.slice(2));
+  const started = performance.now();
+  const log = (line: string): void => void process.stderr.write(line + '\n');
+
+  // The server and the generator each hold one socket per connection; both inherit this limit.
+  const limit = openFilesLimit();
+  const needed = Math.max(...args.only.map((w) => WORKLOADS[w].connections(args.quick))) + 200;
+  if (limit !== null && limit < needed) throw new Error(`open files limit is ${limit}, the workloads need ${needed}: raise it (ulimit -n ${needed}) or run fewer (--only)`);
+
+  const cpus = os.availableParallelism();
+  const pin = args.pin ?? (!args.quick && cpus >= 2 && hasTaskset());
+  let serverCpus: string | null = null;
+  let generatorCpus: string | null = null;
+  let genCores = cpus;
+  if (pin) {
+    if (cpus < 2 || !hasTaskset()) throw new Error('--pin needs taskset and at least 2 CPUs');
+    serverCpus = '0';
+    generatorCpus = cpus === 2 ? '1' : `1-${cpus - 1}`;
+    // -a: every thread of this process (and so every worker created after this) runs on the generator's CPUs.
+    execFileSync('taskset', ['-a', '-p', '-c', generatorCpus, String(process.pid)], { stdio: 'ignore' });
+    genCores = cpus - 1;
+  }
+  const workers = args.workers ?? Math.max(1, pin ? genCores : cpus - 1);
+  const out = args.out ?? (args.quick ? join(os.tmpdir(), 'switchboard-bench-quick.json') : join(REPO_ROOT, 'bench', 'results', 'latest.json'));
+  const fullRun = !args.quick && args.only.length === WORKLOAD_IDS.length && args.targets.length === 2;
+  const docs = args.docs ?? fullRun;
+
+  const settings: BenchSettings = {
+    quick: args.quick,
+    bodyChars: args.body,
+    inFlight: args.inFlight,
+    serverCpus,
+    generatorCpus,
+    nodeArgs: args.serverNodeArgs,
+    switchboardConfig: args.switchboardConfig,
+    genCores,
+    quietWaitMs: (args.quietWait ?? (args.quick ? 0 : 120)) * 1000,
+    retries: args.quick ? 0 : 3,
+  };
+  const pool = new LoadPool(workers);
+  const results: WorkloadResult[] = [];
+  log(`switchboard bench${args.quick ? ' (quick)' : ''}: workloads ${args.only.join(',')}, targets ${args.targets.join(',')}, ${workers} load worker(s)` + (pin ? `, server on CPU ${serverCpus}, generator on CPU ${generatorCpus}` : ', no pinning'));
+  try {
+    for (const w of args.only) {
+      for (const target of args.targets) {
+        log(`[${w}] ${WORKLOADS[w].title(args.quick)} — ${target}`);
+        const t0 = performance.now();
+        try {
+          // A watchdog: a stuck workload fails the run's entry for it instead of hanging the run.
+          const limitMs = args.quick ? 90_000 : 15 * 60_000;
+          let timer: NodeJS.Timeout | undefined;
+          const watchdog = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`workload did not finish in ${limitMs / 1000} s`)), limitMs);
+          });
+          try {
+            results.push(await Promise.race([WORKLOADS[w].run({ settings, pool, log }, target), watchdog]));
+          } finally {
+            clearTimeout(timer);
+          }
+        } catch (err) {
+          log(`    FAILED: ${(err as Error).stack ?? String(err)}`);
+          results.push({
+            workload: w,
+            title: WORKLOADS[w].title(args.quick),
+            target,
+            serverCommand: '',
+            connections: WORKLOADS[w].connections(args.quick),
+            connect: { connections: 0, failed: 0, seconds: NaN, firstErrors: [], serverCpuMs: NaN, generatorCpuMs: NaN, otherCpuCores: NaN },
+            rssEmptyMb: NaN,
+            rssMb: NaN,
+            rssPerConnKb: NaN,
+            phase: null,
+            generatorLimited: false,
+            disturbed: false,
+            calibration: { serverCpuNs: NaN, generatorCpuNs: NaN },
+            ok: false,
+            failures: [`harness error: ${(err as Error).message}`],
+            serverProblems: [],
+            seconds: (performance.now() - t0) / 1000,
+          });
+          await pool.close().catch(() => {});
+        }
+      }
+    }
+  } finally {
+    await pool.terminate();
+  }
+
+  const extra = process.argv.slice(2).join(' ');
+  const viaNpm = process.env.npm_lifecycle_event === 'bench';
+  const res: BenchResults = {
+    meta: {
+      command: viaNpm ? `npm run bench${extra ? ` -- ${extra}` : ''}` : `node dist/bench/run.js${extra ? ` ${extra}` : ''}`,
+      date: new Date().toISOString().slice(0, 10),
+      git: gitState(),
+      machine: {
+        cpus,
+        cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+        memoryGiB: os.totalmem() / 2 ** 30,
+        node: process.version,
+        os: `${os.type()} ${os.release()}`,
+        openFilesLimit: limit === Infinity ? null : limit,
+      },
+      options: { quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs },
+      switchboardConfig: mergeConfig(switchboardBenchConfig('<connections + 100>'), args.switchboardConfig),
+      durationSeconds: (performance.now() - started) / 1000,
+    },
+    results,
+    targets: evaluateTargets(results),
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeJson(out, res);
+  const md = markdown(res);
+  process.stdout.write(md + '\n');
+  log(`results: ${out}`);
+  if (docs) {
+    updateDocs(join(REPO_ROOT, 'docs', 'benchmarks.md'), md);
+    log('updated docs/benchmarks.md');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,168 @@
+/**
+ * Starts the server under test in its own process, the way a user would:
+ * Switchboard through its CLI (`bin/switchboard.js --config FILE`), the
+ * baseline through `node dist/bench/baseline-server.js`. Both log a JSON line
+ * with "listening" and a "ws" URL once they accept connections.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sampleProc, type ProcSample } from './proc.js';
+
+export type TargetName = 'baseline' | 'switchboard';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SWITCHBOARD_BIN = join(REPO_ROOT, 'bin', 'switchboard.js');
+const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+
+/**
+ * Switchboard's config for the benchmark: the defaults a user gets (durable
+ * conversations in the embedded SQLite store, welcome on), with what an
+ * operator of a big-room deployment would change. Limits are raised so that
+ * the benchmark's load is not refused (one machine plays 15,000 users), and
+ * presence events are off because in a room of 2,000 every join would
+ * otherwise fan out to every member (N² pushes while the room fills). The
+ * store and uploads live in a fresh temporary folder for every server start.
+ */
+export function switchboardBenchConfig(maxConnections: number | string, dataDir = '<fresh temporary folder>'): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1', port: 0, webRoot: '' },
+    auth: { dev: true },
+    limits: { maxConnections, messagesPerSecond: 100_000, burst: 100_000 },
+    rooms: { presenceEvents: false },
+    store: { file: join(dataDir, 'switchboard.db') },
+    uploads: { dir: join(dataDir, 'uploads') },
+    log: { level: 'info' },
+  };
+}
+
+/** Deep merge of plain objects (arrays and scalars in `over` replace). */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? mergeConfig(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export interface ServerOptions {
+  target: TargetName;
+  maxConnections: number;
+  /** CPU list for taskset (e.g. "0"), or null to leave the scheduler alone. */
+  cpus: string | null;
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeArgs: string[];
+  /** Merged over Switchboard's bench config (--switchboard-config FILE). */
+  configOverrides?: Record<string, unknown>;
+}
+
+export interface RunningTarget {
+  readonly name: TargetName;
+  readonly pid: number;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  /** The command line, for the report. */
+  readonly command: string;
+  sample(): ProcSample;
+  /** Log lines at warn level or above (Switchboard), or anything on stderr. */
+  problems(): string[];
+  exited(): boolean;
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
+export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
+  let args: string[];
+  let dataDir: string | null = null;
+  if (opts.target === 'switchboard') {
+    dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+    const file = join(dataDir, 'config.json');
+    writeFileSync(file, JSON.stringify(mergeConfig(switchboardBenchConfig(opts.maxConnections, dataDir), opts.configOverrides ?? {}), null, 2));
+    args = [...opts.nodeArgs, SWITCHBOARD_BIN, '--config', file, '--port', '0'];
+  } else {
+    args = [...opts.nodeArgs, BASELINE, '--port', '0'];
+  }
+  const cmd = opts.cpus ? 'taskset' : process.execPath;
+  const argv = opts.cpus ? ['-c', opts.cpus, process.execPath, ...args] : args;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_')) env[k] = v;
+  const proc: ChildProcess = spawn(cmd, argv, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  const problems: string[] = [];
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      exited = true;
+      live.delete(proc);
+      if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL') problems.push(`exited with ${code ?? signal}`);
+      resolve();
+    }),
+  );
+  let stdout = '';
+  const listening = new Promise<{ host: string; port: number; path: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${opts.target} did not start in 15 s:\n${stdout}`)), 15_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${opts.target} exited with ${code} before listening:\n${stdout}`));
+    });
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (chunk: string) => {
+      stdout += chunk;
+      let nl: number;
+      while ((nl = stdout.indexOf('\n')) !== -1) {
+        const line = stdout.slice(0, nl);
+        stdout = stdout.slice(nl + 1);
+        let rec: { msg?: string; ws?: string; level?: number };
+        try {
+          rec = JSON.parse(line) as typeof rec;
+        } catch {
+          problems.push(`stdout: ${line}`);
+          continue;
+        }
+        if (typeof rec.level === 'number' && rec.level >= 40 && !/DEV AUTH IS ON/.test(rec.msg ?? '')) problems.push(line.slice(0, 500));
+        if (rec.ws && /listening/.test(rec.msg ?? '')) {
+          clearTimeout(timer);
+          const u = new URL(rec.ws);
+          resolve({ host: u.hostname, port: Number(u.port), path: u.pathname });
+        }
+      }
+    });
+    proc.stderr!.setEncoding('utf8');
+    proc.stderr!.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) if (line.trim() && problems.length < 50) problems.push(`stderr: ${line.slice(0, 500)}`);
+    });
+  });
+  const where = await listening;
+  const pid = proc.pid!;
+  return {
+    name: opts.target,
+    pid,
+    ...where,
+    command: [opts.cpus ? `taskset -c ${opts.cpus}` : '', 'node', ...args.map((a) => (a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a))]
+      .filter(Boolean)
+      .join(' '),
+    sample: () => sampleProc(pid),
+    problems: () => problems.slice(),
+    exited: () => exited,
+    stop: async () => {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        await exit;
+        clearTimeout(t);
+      }
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,488 @@
+/**
+ * The workloads. Each runs against one target (a fresh server process per
+ * workload) with the same load generator, and returns what it measured.
+ *
+ *   a  fan-out:     one room, 1,000 subscribers, 100 messages/s in all
+ *   b  saturation:  one room, 2,000 subscribers, publish rate stepped up until
+ *                   p99 > 100 ms or a delivery is lost (twice in a row); the
+ *                   highest rate that held
+ *   c  many rooms:  10,000 connections in 1,000 rooms of 10, one publisher per
+ *                   room at 3 msg/s
+ *   d  DMs:         10,000 users each sending 0.5 DM/s to random users
+ *   e  idle:        15,000 identified sessions, each in 2 rooms: connect time, RSS
+ *
+ * --quick runs the same shapes with a few hundred connections and ~1 s windows.
+ */
+import type { ConnSpec, PublisherSpec } from './load/messages.js';
+import type { LoadPool } from './load/pool.js';
+import { runPhase, waitForQuiet, type PhaseOptions, type PhaseResult, type PhaseWindows } from './measure.js';
+import { calibrateOn, machineBusyMs, sampleProc } from './proc.js';
+import { startTarget, type RunningTarget, type TargetName } from './server.js';
+
+export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e';
+export const WORKLOAD_IDS: WorkloadId[] = ['a', 'b', 'c', 'd', 'e'];
+
+export interface BenchSettings {
+  quick: boolean;
+  bodyChars: number;
+  /** Handshakes in flight at once, in all workers. */
+  inFlight: number;
+  serverCpus: string | null;
+  generatorCpus: string | null;
+  nodeArgs: string[];
+  /** Merged over Switchboard's bench config. */
+  switchboardConfig: Record<string, unknown>;
+  genCores: number;
+  /** Wait this long at most for other processes to go quiet before a measurement (0: do not wait). */
+  quietWaitMs: number;
+  /** A window in which other processes used more CPU than OTHER_CPU_LIMIT is measured again, this many times at most. */
+  retries: number;
+}
+
+export interface Context {
+  settings: BenchSettings;
+  pool: LoadPool;
+  log(line: string): void;
+}
+
+export interface ConnectInfo {
+  connections: number;
+  failed: number;
+  /** From the first TCP connect to the last join reply. */
+  seconds: number;
+  firstErrors: string[];
+  /** CPU time the server and the load generator spent while connecting (ms). */
+  serverCpuMs: number;
+  generatorCpuMs: number;
+  /** CPU (cores) other processes used while connecting. */
+  otherCpuCores: number;
+}
+
+export interface WorkloadResult {
+  workload: WorkloadId;
+  title: string;
+  target: TargetName;
+  serverCommand: string;
+  connections: number;
+  connect: ConnectInfo;
+  /** Server RSS before any client connected (MiB). */
+  rssEmptyMb: number;
+  /** Server RSS at the end of the measured window (MiB). */
+  rssMb: number;
+  /** (rssMb − rssEmptyMb) ÷ connections, KiB. */
+  rssPerConnKb: number;
+  /** The phase the headline figures come from (for b: the highest rate that held). */
+  phase: PhaseResult | null;
+  /** Saturation steps (b only). */
+  steps?: PhaseResult[];
+  /** b: the step that ended the search, and why. */
+  stoppedBy?: string;
+  /** True when the load generator, not the server, limited the result. */
+  generatorLimited: boolean;
+  /** True when other processes took CPU while it was measured, even after retries: the figures are suspect. */
+  disturbed: boolean;
+  calibration: Calibration;
+  ok: boolean;
+  failures: string[];
+  serverProblems: string[];
+  seconds: number;
+}
+
+// ── connection plans ───────────────────────────────────────────────────────
+
+let addressBase = 1 + Math.floor(Math.random() * 200);
+let addressNext = 0;
+
+/**
+ * Source addresses. One loopback address has only the ephemeral port range
+ * (net.ipv4.ip_local_port_range, ~28k ports) to give, and picking a free
+ * port gets slower as the range fills up: measured here, 15,000 connections
+ * from one address cost the generator ~5× the CPU of the same connections
+ * spread 2,000 to an address. So every connection gets an explicit source
+ * address from 127.x.y.z, at most `perAddress` to each, fresh ones for every
+ * workload (no TIME_WAIT left over from the previous one). `direct`
+ * connections first go out from the default address (0 by default).
+ */
+export const addressing = { direct: 0, perAddress: 2000 };
+
+/** A source address for every connection: undefined (the default) for the first `direct`, then fresh 127.x.y.z addresses. */
+function sourceAddresses(n: number): (string | undefined)[] {
+  const out: (string | undefined)[] = [];
+  const direct = Math.min(n, Math.floor(addressing.direct));
+  for (let i = 0; i < direct; i++) out.push(undefined);
+  let addr = '';
+  for (let i = direct; i < n; i++) {
+    if ((i - direct) % addressing.perAddress === 0) {
+      const k = addressNext++;
+      if (addressNext >= 250 * 250) {
+        addressNext = 0;
+        addressBase = (addressBase % 250) + 1;
+      }
+      addr = `127.${addressBase}.${Math.floor(k / 250)}.${(k % 250) + 2}`;
+    }
+    out.push(addr);
+  }
+  return out;
+}
+
+function plan(n: number, user: (i: number) => string, rooms: (i: number) => string[]): ConnSpec[] {
+  const addrs = sourceAddresses(n);
+  return Array.from({ length: n }, (_, i) => {
+    const spec: ConnSpec = { user: user(i), rooms: rooms(i) };
+    if (addrs[i]) spec.local = addrs[i];
+    return spec;
+  });
+}
+
+const pad = (i: number, w: number): string => String(i).padStart(w, '0');
+
+// ── shared steps ───────────────────────────────────────────────────────────
+
+interface Setup {
+  server: RunningTarget;
+  connect: ConnectInfo;
+  rssEmptyMb: number;
+  calibration: Calibration;
+}
+
+/** ns per reference round of CPU work (proc.ts calibrate()) on the server's and the generator's CPUs, just before the server started. */
+export interface Calibration {
+  serverCpuNs: number;
+  generatorCpuNs: number;
+}
+
+async function bringUp(ctx: Context, target: TargetName, conns: ConnSpec[]): Promise<Setup> {
+  const calibration: Calibration = { serverCpuNs: calibrateOn(ctx.settings.serverCpus), generatorCpuNs: calibrateOn(ctx.settings.generatorCpus) };
+  const server = await startTarget({
+    target,
+    maxConnections: conns.length + 100,
+    cpus: ctx.settings.serverCpus,
+    nodeArgs: ctx.settings.nodeArgs,
+    configOverrides: ctx.settings.switchboardConfig,
+  });
+  try {
+    await new Promise((r) => setTimeout(r, ctx.settings.quick ? 100 : 300));
+    const before = server.sample();
+    const self0 = sampleProc('self');
+    const machine0 = machineBusyMs();
+    const rssEmptyMb = before.rssKb / 1024;
+    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path }, conns, ctx.settings.inFlight);
+    const connect: ConnectInfo = {
+      connections: res.connected,
+      failed: res.failed,
+      seconds: res.elapsedUs / 1e6,
+      firstErrors: res.firstErrors,
+      serverCpuMs: 0,
+      generatorCpuMs: 0,
+      otherCpuCores: 0,
+    };
+    const after = server.sample();
+    const self1 = sampleProc('self');
+    connect.serverCpuMs = after.cpuMs - before.cpuMs;
+    connect.generatorCpuMs = self1.cpuMs - self0.cpuMs;
+    connect.otherCpuCores = Math.max(0, (machineBusyMs() - machine0 - connect.serverCpuMs - connect.generatorCpuMs) / (self1.at - self0.at));
+    ctx.log(
+      `    ${res.connected} connected${res.failed ? `, ${res.failed} FAILED (${res.firstErrors[0]})` : ''} in ${connect.seconds.toFixed(2)} s ` +
+        `(server CPU ${(connect.serverCpuMs / 1000).toFixed(2)} s, generator CPU ${(connect.generatorCpuMs / 1000).toFixed(2)} s` +
+        (connect.otherCpuCores > OTHER_CPU_LIMIT ? `; MACHINE BUSY: other processes used ${connect.otherCpuCores.toFixed(2)} cores` : '') +
+        ')',
+    );
+    return { server, connect, rssEmptyMb, calibration };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+async function tearDown(ctx: Context, s: Setup): Promise<void> {
+  await ctx.pool.close();
+  await s.server.stop();
+}
+
+function windows(ctx: Context, warmupMs: number, measureMs: number): PhaseWindows {
+  return ctx.settings.quick
+    ? { warmupMs: 200, measureMs: 700, drainIdleMs: 400, drainMaxMs: 3000 }
+    : { warmupMs, measureMs, drainIdleMs: 1500, drainMaxMs: 15_000 };
+}
+
+/** Other processes using more than this (cores) during a window make its figures suspect. */
+export const OTHER_CPU_LIMIT = 0.1;
+
+/** A CPU stall longer than this (ms) during a window: something outside the harness's view took the CPU. */
+export const STALL_LIMIT_MS = 30;
+
+export const disturbed = (p: PhaseResult): boolean => p.otherCpuCores > OTHER_CPU_LIMIT || p.stallMs > STALL_LIMIT_MS;
+
+/** Waits for a quiet machine, measures, and measures again if something else took CPU during the window. */
+async function measured(ctx: Context, o: PhaseOptions): Promise<PhaseResult> {
+  for (let attempt = 0; ; attempt++) {
+    if (ctx.settings.quietWaitMs > 0) await waitForQuiet(o.server.pid, ctx.settings.quietWaitMs, OTHER_CPU_LIMIT / 2, ctx.log);
+    const p = await runPhase(o);
+    const lost = Object.keys(p.closes).length > 0 || p.skipped > 0;
+    if (!disturbed(p) || attempt >= ctx.settings.retries || lost) return p;
+    ctx.log(`    (disturbed: other processes used ${p.otherCpuCores.toFixed(2)} cores, longest CPU stall ${p.stallMs.toFixed(0)} ms; measuring again)`);
+  }
+}
+
+function phaseLine(p: PhaseResult): string {
+  const pct = (p.deliveryRatio * 100).toFixed(p.deliveryRatio === 1 ? 0 : 3);
+  return (
+    `${Math.round(p.deliveriesPerSec).toLocaleString('en-US')} deliveries/s, ${pct}% delivered, ` +
+    `p50/p99/p99.9 ${p.latencyMs.p50}/${p.latencyMs.p99}/${p.latencyMs.p999} ms, server CPU ${p.server.cpuUsPerDelivery.toFixed(2)} µs/delivery ` +
+    `(${(p.server.cpuUtil * 100).toFixed(0)}% of a core), gen CPU ${(p.generator.cpuUtil * 100).toFixed(0)}%` +
+    (p.otherCpuCores > OTHER_CPU_LIMIT ? ` MACHINE BUSY (other processes used ${p.otherCpuCores.toFixed(2)} cores)` : '') +
+    (p.stallMs > STALL_LIMIT_MS ? ` CPU STALL (the harness's idle thread waited ${p.stallMs.toFixed(0)} ms for its CPU)` : '') +
+    (p.generator.saturated ? ` GENERATOR SATURATED (${p.generator.reasons.join('; ')})` : '') +
+    (p.failures.length ? ` — FAIL: ${p.failures.join('; ')}` : '')
+  );
+}
+
+function result(
+  id: WorkloadId,
+  title: string,
+  target: TargetName,
+  s: Setup,
+  conns: number,
+  phase: PhaseResult | null,
+  rssMb: number,
+  failures: string[],
+  t0: number,
+): WorkloadResult {
+  const connectFailures = s.connect.failed > 0 ? [`${s.connect.failed} of ${conns} connections failed: ${s.connect.firstErrors.join('; ')}`] : [];
+  const all = [...connectFailures, ...failures];
+  return {
+    workload: id,
+    title,
+    target,
+    serverCommand: s.server.command,
+    connections: conns,
+    connect: s.connect,
+    rssEmptyMb: s.rssEmptyMb,
+    rssMb,
+    rssPerConnKb: ((rssMb - s.rssEmptyMb) * 1024) / conns,
+    phase,
+    generatorLimited: phase?.generator.saturated ?? false,
+    disturbed: phase ? disturbed(phase) : false,
+    calibration: s.calibration,
+    ok: all.length === 0,
+    failures: all,
+    serverProblems: s.server.problems().slice(0, 20),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+// ── a: one room, 1,000 subscribers, 100 messages/s ─────────────────────────
+
+async function fanout(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+  const t0 = performance.now();
+  const n = ctx.settings.quick ? 100 : 1000;
+  const publishers = 10;
+  const rate = 100 / publishers;
+  const conns = plan(n, (i) => `a${pad(i, 5)}`, () => ['fanout']);
+  const s = await bringUp(ctx, target, conns);
+  try {
+    const pubs: PublisherSpec[] = Array.from({ length: publishers }, (_, k) => ({ conn: Math.floor((k * n) / publishers), rate, fanout: n, room: 'fanout' }));
+    const p = await measured(ctx, { pool: ctx.pool, server: s.server, publishers: pubs, windows: windows(ctx, 2000, 10_000), bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores });
+    ctx.log(`    ${phaseLine(p)}`);
+    return result('a', `one room, ${n} subscribers, 100 msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
+  } finally {
+    await tearDown(ctx, s);
+  }
+}
+
+// ── b: saturation ──────────────────────────────────────────────────────────
+
+const B_P99_LIMIT_MS = 100;
+
+async function saturation(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+  const t0 = performance.now();
+  const quick = ctx.settings.quick;
+  const n = quick ? 200 : 2000;
+  const publishers = quick ? 4 : 20;
+  const conns = plan(n, (i) => `b${pad(i, 5)}`, () => ['saturation']);
+  const w = windows(ctx, 1000, 3000);
+  const pubsAt = (total: number): PublisherSpec[] =>
+    Array.from({ length: publishers }, (_, k) => ({ conn: Math.floor((k * n) / publishers), rate: total / publishers, fanout: n, room: 'saturation' }));
+
+  let s = await bringUp(ctx, target, conns);
+  const first = s;
+  const steps: PhaseResult[] = [];
+  let best: PhaseResult | null = null;
+  let stoppedBy = '';
+  let generatorLimited = false;
+  let disturbedStop = false;
+  const step = async (rate: number): Promise<PhaseResult> => {
+    const opts = (): PhaseOptions => ({
+      pool: ctx.pool,
+      server: s.server,
+      publishers: pubsAt(rate),
+      windows: w,
+      bodyChars: ctx.settings.bodyChars,
+      genCores: ctx.settings.genCores,
+      p99LimitMs: B_P99_LIMIT_MS,
+    });
+    let p = await measured(ctx, opts());
+    // measured() repeats disturbed windows, but not one that lost sessions: that needs a fresh server.
+    for (let attempt = 0; disturbed(p) && p.failures.length > 0 && attempt < ctx.settings.retries; attempt++) {
+      ctx.log(`    ${rate.toFixed(1)} msg/s → ${phaseLine(p)}`);
+      ctx.log('    (failed while other processes were busy: measuring again on a fresh server)');
+      await tearDown(ctx, s);
+      s = await bringUp(ctx, target, conns);
+      p = await measured(ctx, opts());
+    }
+    steps.push(p);
+    ctx.log(`    ${rate.toFixed(1)} msg/s → ${phaseLine(p)}`);
+    return p;
+  };
+  const why = (rate: number, p: PhaseResult): string =>
+    `${rate.toFixed(1)} msg/s: ${p.failures.join('; ')}` +
+    (p.generator.saturated ? ` (load generator saturated: ${p.generator.reasons.join('; ')})` : '') +
+    (disturbed(p) ? ` (inconclusive: other processes used ${p.otherCpuCores.toFixed(2)} cores, CPU stalls up to ${p.stallMs.toFixed(0)} ms)` : '');
+  try {
+    // Geometric steps (×1.5) until two in a row fail — near the limit one step's p99 can straddle 100 ms
+    // by chance, and a batching server's latency may even fall as the rate rises — then two bisection
+    // steps between the highest rate that held and the failed rate just above it.
+    const rates = quick ? [10, 20] : Array.from({ length: 24 }, (_, i) => 10 * 1.5 ** i);
+    let lastGood = 0;
+    let firstBad = 0;
+    let failedInARow = 0;
+    for (const rate of rates) {
+      const p = await step(rate);
+      if (p.failures.length > 0) {
+        if (failedInARow === 0) firstBad = rate;
+        failedInARow++;
+        // A step that failed while the generator was saturated says nothing about the server: the result is a lower bound.
+        generatorLimited = p.generator.saturated;
+        disturbedStop = disturbed(p);
+        stoppedBy = why(rate, p);
+        if (failedInARow >= 2 || disturbedStop) break;
+        // Lost sessions or a backlog would spoil the next step: it gets a fresh server.
+        if (Object.keys(p.closes).length > 0 || p.deliveryRatio < 1) {
+          await tearDown(ctx, s);
+          s = await bringUp(ctx, target, conns);
+        }
+        continue;
+      }
+      // A step that held while the generator was saturated still held: keep going.
+      failedInARow = 0;
+      firstBad = 0;
+      best = p;
+      lastGood = rate;
+    }
+    if (!quick && firstBad > 0 && lastGood > 0 && !disturbedStop) {
+      for (let i = 0; i < 2; i++) {
+        const mid = (lastGood + firstBad) / 2;
+        // A failed step may leave a backlog or closed sessions: every bisection step gets a fresh server.
+        await tearDown(ctx, s);
+        s = await bringUp(ctx, target, conns);
+        const p = await step(mid);
+        if (p.failures.length === 0) {
+          best = p;
+          lastGood = mid;
+        } else {
+          firstBad = mid;
+          generatorLimited = p.generator.saturated;
+          disturbedStop = disturbed(p);
+          stoppedBy = why(mid, p);
+          if (disturbedStop) break;
+        }
+      }
+    }
+    const r = result('b', `saturation: one room, ${n} subscribers`, target, first, n, best, best?.server.rssMb ?? NaN, best ? [] : [`no rate held: ${stoppedBy}`], t0);
+    r.steps = steps;
+    r.stoppedBy = stoppedBy;
+    r.generatorLimited = generatorLimited;
+    r.disturbed = disturbedStop || (best !== null && disturbed(best));
+    r.serverProblems = [...new Set([...first.server.problems(), ...s.server.problems()])].slice(0, 20);
+    if (best) ctx.log(`    highest rate that held: ${best.publishRate.toFixed(1)} msg/s = ${Math.round(best.deliveriesPerSec).toLocaleString('en-US')} deliveries/s`);
+    return r;
+  } finally {
+    await tearDown(ctx, s);
+  }
+}
+
+// ── c: many rooms ──────────────────────────────────────────────────────────
+
+async function manyRooms(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+  const t0 = performance.now();
+  const n = ctx.settings.quick ? 500 : 10_000;
+  const size = 10;
+  // 3,000 messages/s in, 30,000 deliveries/s out: well within what the baseline sustains on one core.
+  const rate = 3;
+  const conns = plan(n, (i) => `c${pad(i, 5)}`, (i) => [`room-${Math.floor(i / size)}`]);
+  const s = await bringUp(ctx, target, conns);
+  try {
+    const pubs: PublisherSpec[] = [];
+    for (let r = 0; r < n / size; r++) pubs.push({ conn: r * size, rate, fanout: size, room: `room-${r}` });
+    const p = await measured(ctx, { pool: ctx.pool, server: s.server, publishers: pubs, windows: windows(ctx, 2000, 10_000), bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores });
+    ctx.log(`    ${phaseLine(p)}`);
+    return result('c', `${n / size} rooms of ${size}, one publisher each at ${rate} msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
+  } finally {
+    await tearDown(ctx, s);
+  }
+}
+
+// ── d: direct messages ─────────────────────────────────────────────────────
+
+async function directMessages(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+  const t0 = performance.now();
+  const n = ctx.settings.quick ? 500 : 10_000;
+  // 5,000 messages/s in, 10,000 deliveries/s out: about half of what the baseline sustains on one core.
+  const rate = 0.5;
+  const conns = plan(n, (i) => `d${pad(i, 5)}`, () => []);
+  const s = await bringUp(ctx, target, conns);
+  try {
+    // A DM reaches the recipient's session and the sender's own: two deliveries.
+    const pubs: PublisherSpec[] = Array.from({ length: n }, (_, i) => ({ conn: i, rate, fanout: 2, dm: { prefix: 'd', width: 5, count: n, self: i } }));
+    const p = await measured(ctx, { pool: ctx.pool, server: s.server, publishers: pubs, windows: windows(ctx, 2000, 10_000), bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores });
+    ctx.log(`    ${phaseLine(p)}`);
+    return result('d', `DMs between random pairs of ${n} users, ${rate} msg/s each`, target, s, n, p, p.server.rssMb, p.failures, t0);
+  } finally {
+    await tearDown(ctx, s);
+  }
+}
+
+// ── e: idle sessions ───────────────────────────────────────────────────────
+
+async function idle(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+  const t0 = performance.now();
+  const n = ctx.settings.quick ? 1000 : 15_000;
+  const conns = plan(n, (i) => `e${pad(i, 5)}`, (i) => [`group-${Math.floor(i / 10)}`, `team-${i % Math.floor(n / 10)}`]);
+  for (let attempt = 0; ; attempt++) {
+    if (ctx.settings.quietWaitMs > 0) await waitForQuiet(null, ctx.settings.quietWaitMs, OTHER_CPU_LIMIT / 2, ctx.log);
+    const s = await bringUp(ctx, target, conns);
+    try {
+      if (s.connect.otherCpuCores > OTHER_CPU_LIMIT && attempt < ctx.settings.retries) {
+        ctx.log('    (disturbed while connecting: again)');
+        continue;
+      }
+      // Let the connect burst's garbage settle, then check every session is still there.
+      await new Promise((r) => setTimeout(r, ctx.settings.quick ? 300 : 3000));
+      const sample = s.server.sample();
+      const st = await ctx.pool.stats();
+      const failures: string[] = [];
+      const closed = Object.entries(st.closes);
+      if (closed.length > 0) failures.push(`connections closed while idle: ${closed.map(([k, v]) => `${v}× ${k}`).join(', ')}`);
+      if (st.errors > 0) failures.push(`${st.errors} error pushes, e.g. ${st.errorSamples[0]}`);
+      const r = result('e', `idle: ${n} sessions in 2 rooms each`, target, s, n, null, sample.rssKb / 1024, failures, t0);
+      r.disturbed = s.connect.otherCpuCores > OTHER_CPU_LIMIT;
+      ctx.log(
+        `    connected in ${s.connect.seconds.toFixed(2)} s; RSS ${r.rssMb.toFixed(1)} MiB (empty ${r.rssEmptyMb.toFixed(1)} MiB), ` +
+          `${r.rssPerConnKb.toFixed(2)} KiB per session` + (failures.length ? ` — FAIL: ${failures.join('; ')}` : ''),
+      );
+      return r;
+    } finally {
+      await tearDown(ctx, s);
+    }
+  }
+}
+
+const n = (quick: boolean, full: number, small: number): string => (quick ? small : full).toLocaleString('en-US');
+
+export const WORKLOADS: Record<WorkloadId, { title: (quick: boolean) => string; connections: (quick: boolean) => number; run: (ctx: Context, target: TargetName) => Promise<WorkloadResult> }> = {
+  a: { title: (q) => `fan-out: one room, ${n(q, 1000, 100)} subscribers, 100 msg/s`, connections: (q) => (q ? 100 : 1000), run: fanout },
+  b: { title: (q) => `saturation: one room, ${n(q, 2000, 200)} subscribers, rate stepped up`, connections: (q) => (q ? 200 : 2000), run: saturation },
+  c: { title: (q) => `many rooms: ${n(q, 10_000, 500)} connections in rooms of 10, 3 msg/s each`, connections: (q) => (q ? 500 : 10_000), run: manyRooms },
+  d: { title: (q) => `DMs between random pairs of ${n(q, 10_000, 500)} users, 0.5 msg/s each`, connections: (q) => (q ? 500 : 10_000), run: directMessages },
+  e: { title: (q) => `idle: ${n(q, 15_000, 1000)} sessions in 2 rooms each`, connections: (q) => (q ? 1000 : 15_000), run: idle },
+};
