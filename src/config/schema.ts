@@ -79,6 +79,11 @@ export const configSchema = z.strictObject({
       maxQueueBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
       /** Messages queued for a session that has not read them yet before it is closed (4005). */
       maxQueueMessages: z.number().int().positive().default(10_000),
+      /**
+       * Least milliseconds between two writes to the sockets. 0: write every event-loop turn. A few ms let
+       * a busy server put more messages into each frame (fewer writes per delivery) at that much latency.
+       */
+      flushIntervalMs: z.number().int().min(0).max(1000).default(0),
       /** How long a closing connection may take to answer the close frame before it is cut off. */
       closeTimeoutMs: z.number().int().positive().default(5_000),
     })

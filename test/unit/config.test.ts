@@ -53,6 +53,7 @@ describe('config defaults', () => {
       roomsPerSession: 100,
       maxQueueBytes: 4 * 1024 * 1024,
       maxQueueMessages: 10_000,
+      flushIntervalMs: 0,
       closeTimeoutMs: 5_000,
     });
     assert.deepEqual(c.rooms.rules, [
