@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { nowUs } from './load/client.js';
 import type { PublisherSpec } from './load/messages.js';
 import type { LoadPool, MergedStats } from './load/pool.js';
-import { machineBusyMs, sampleProc, type ProcSample } from './proc.js';
+import { machineBusyMs, netCounters, sampleProc, type NetCounters, type ProcSample } from './proc.js';
 import type { RunningTarget } from './server.js';
 
 export interface PhaseWindows {
@@ -61,6 +61,8 @@ export interface PhaseResult {
   };
   /** CPU (in cores) used by other processes on the machine during the window: above ~0.1 the figures are disturbed. */
   otherCpuCores: number;
+  /** Loopback packets dropped and TCP segments retransmitted from the start of publishing to the end of the drain. */
+  net: NetCounters;
   /** Longest scheduling delay of the harness's idle main thread during the window (ms): the generator's CPU was taken away. */
   stallMs: number;
   drainMs: number;
@@ -135,6 +137,7 @@ function latency(st: MergedStats): LatencyMs {
 
 export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const { pool, server, windows: w } = o;
+  const net0 = netCounters();
   const startUs = nowUs() + 100_000;
   const warmEndUs = startUs + w.warmupMs * 1000;
   const endUs = warmEndUs + w.measureMs * 1000;
@@ -173,6 +176,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     }
   }
   const drainMs = performance.now() - drainStart;
+  const net1 = netCounters();
 
   const [a, b] = samples as [(typeof samples)[0], (typeof samples)[0]];
   const wallMs = b.server.at - a.server.at;
@@ -223,6 +227,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     },
     otherCpuCores: Math.max(0, otherCores),
     stallMs,
+    net: { backlogDrops: net1.backlogDrops - net0.backlogDrops, tcpRetransmits: net1.tcpRetransmits - net0.tcpRetransmits },
     drainMs,
     errors: st.errors,
     errorSamples: st.errorSamples,

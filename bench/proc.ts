@@ -114,3 +114,32 @@ export function calibrateOn(cpus: string | null): number {
   const v = Number(r.stdout);
   return Number.isFinite(v) ? v : NaN;
 }
+
+export interface NetCounters {
+  /** Packets dropped because a CPU's input backlog was full (net.core.netdev_max_backlog), all CPUs. */
+  backlogDrops: number;
+  /** TCP segments retransmitted (this network namespace). */
+  tcpRetransmits: number;
+}
+
+/** On loopback a dropped packet is retransmitted after at least 200 ms: it shows as a latency spike, not as a loss. */
+export function netCounters(): NetCounters {
+  let backlogDrops = 0;
+  try {
+    for (const line of readFileSync('/proc/net/softnet_stat', 'latin1').trim().split('\n')) backlogDrops += parseInt(line.trim().split(/\s+/)[1] ?? '0', 16);
+  } catch {
+    backlogDrops = NaN;
+  }
+  let tcpRetransmits = NaN;
+  try {
+    const tcp = readFileSync('/proc/net/snmp', 'latin1')
+      .split('\n')
+      .filter((l) => l.startsWith('Tcp:'));
+    const names = tcp[0]!.split(/\s+/);
+    const values = tcp[1]!.split(/\s+/);
+    tcpRetransmits = Number(values[names.indexOf('RetransSegs')]);
+  } catch {
+    // not Linux
+  }
+  return { backlogDrops, tcpRetransmits };
+}

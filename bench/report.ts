@@ -79,6 +79,10 @@ function phaseCells(p: PhaseResult | null): string[] {
   return [fmtInt(p.deliveriesPerSec), pct(p.deliveryRatio), fmt(p.latencyMs.p50), fmt(p.latencyMs.p99), fmt(p.latencyMs.p999), fmt(p.server.cpuUsPerDelivery, 3)];
 }
 
+function netCell(p: PhaseResult | null): string {
+  return p?.net ? `${p.net.backlogDrops}/${p.net.tcpRetransmits}` : '—';
+}
+
 function genCell(r: WorkloadResult): string {
   const p = r.phase;
   if (!p) return `${fmt(r.connect.generatorCpuMs / 1000)} s CPU to connect`;
@@ -104,11 +108,11 @@ export function markdown(res: BenchResults): string {
   lines.push('');
   lines.push('### Results');
   lines.push('');
-  lines.push('| workload | target | conns | connect s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms | server CPU µs/delivery | server RSS MiB | RSS/conn KiB | generator CPU | other procs | ok |');
-  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+  lines.push('| workload | target | conns | connect s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms | server CPU µs/delivery | server RSS MiB | RSS/conn KiB | generator CPU | other procs | drops/retx | ok |');
+  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const r of results) {
     lines.push(
-      `| ${r.workload} | ${r.target} | ${fmtInt(r.connections)} | ${fmt(r.connect.seconds)} | ${phaseCells(r.phase).join(' | ')} | ${fmt(r.rssMb, 1)} | ${fmt(r.rssPerConnKb)} | ${genCell(r)} | ${fmt(r.phase ? r.phase.otherCpuCores : r.connect.otherCpuCores)}${r.disturbed ? ' (disturbed)' : ''} | ${r.ok ? 'yes' : '**FAIL**'} |`,
+      `| ${r.workload} | ${r.target} | ${fmtInt(r.connections)} | ${fmt(r.connect.seconds)} | ${phaseCells(r.phase).join(' | ')} | ${fmt(r.rssMb, 1)} | ${fmt(r.rssPerConnKb)} | ${genCell(r)} | ${fmt(r.phase ? r.phase.otherCpuCores : r.connect.otherCpuCores)}${r.disturbed ? ' (disturbed)' : ''} | ${netCell(r.phase)} | ${r.ok ? 'yes' : '**FAIL**'} |`,
     );
   }
   lines.push('');
@@ -149,13 +153,13 @@ export function markdown(res: BenchResults): string {
   if (sat.length) {
     lines.push('### Saturation steps (b)');
     lines.push('');
-    lines.push('| target | publish msg/s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | other procs | verdict |');
-    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+    lines.push('| target | publish msg/s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | other procs | drops/retx | verdict |');
+    lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
     for (const r of sat)
       for (const p of r.steps!) {
         const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `generator saturated: ${p.generator.reasons.join('; ')}` : 'held';
         lines.push(
-          `| ${r.target} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${verdict.replaceAll('|', '\\|')} |`,
+          `| ${r.target} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${netCell(p)} | ${verdict.replaceAll('|', '\\|')} |`,
         );
       }
     lines.push('');

@@ -30,8 +30,10 @@ export function switchboardBenchConfig(maxConnections: number | string, dataDir 
   return {
     server: { host: '127.0.0.1', port: 0, webRoot: '' },
     auth: { dev: true },
-    limits: { maxConnections, messagesPerSecond: 100_000, burst: 100_000 },
-    rooms: { presenceEvents: false },
+    // Fan-out as a pub/sub operator runs it: write coalescing over 10 ms, rooms not stored (the baseline
+    // stores nothing either). Durable rooms go through the store first; see docs/benchmarks.md.
+    limits: { maxConnections, messagesPerSecond: 100_000, burst: 100_000, flushIntervalMs: 10 },
+    rooms: { presenceEvents: false, rules: [{ match: '*', durable: false }] },
     store: { file: join(dataDir, 'switchboard.db') },
     uploads: { dir: join(dataDir, 'uploads') },
     log: { level: 'info' },
@@ -81,6 +83,12 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
+// Interrupted (Ctrl-C, timeout): no server under test may outlive the harness.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(sig, () => {
+    for (const p of live) p.kill('SIGKILL');
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
 
 export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
   let args: string[];

@@ -231,6 +231,9 @@ function phaseLine(p: PhaseResult): string {
     `p50/p99/p99.9 ${p.latencyMs.p50}/${p.latencyMs.p99}/${p.latencyMs.p999} ms, server CPU ${p.server.cpuUsPerDelivery.toFixed(2)} µs/delivery ` +
     `(${(p.server.cpuUtil * 100).toFixed(0)}% of a core), gen CPU ${(p.generator.cpuUtil * 100).toFixed(0)}%` +
     (p.otherCpuCores > OTHER_CPU_LIMIT ? ` MACHINE BUSY (other processes used ${p.otherCpuCores.toFixed(2)} cores)` : '') +
+    (p.net.backlogDrops > 0 || p.net.tcpRetransmits > 0
+      ? ` NET: ${p.net.backlogDrops} loopback packets dropped, ${p.net.tcpRetransmits} TCP retransmits`
+      : '') +
     (p.stallMs > STALL_LIMIT_MS ? ` CPU STALL (the harness's idle thread waited ${p.stallMs.toFixed(0)} ms for its CPU)` : '') +
     (p.generator.saturated ? ` GENERATOR SATURATED (${p.generator.reasons.join('; ')})` : '') +
     (p.failures.length ? ` — FAIL: ${p.failures.join('; ')}` : '')
