@@ -1,8 +1,8 @@
 /** Presence: join/leave events to members, the `presence` query, and leaves on disconnect. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { closeAllClients, connectUser, type Msg } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { connectUser, type Msg } from '../helpers/client.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 const presence = (room: string, user: string, event: 'join' | 'leave') => (m: Msg) =>
   m.type === 'presence' && m.room === room && m.user === user && m.event === event;
@@ -13,19 +13,12 @@ function users(data: { users: { user: string; sessions: number }[] }): [string, 
 }
 
 describe('presence', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true']);
 
   it('announces joins and leaves to members and lists users with session counts', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob1 = await connectUser(srv.wsUrl, 'bob');
-    const bob2 = await connectUser(srv.wsUrl, 'bob');
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob1 = await connectUser(server().wsUrl, 'bob');
+    const bob2 = await connectUser(server().wsUrl, 'bob');
 
     await alice.call({ type: 'join', room: 'lobby' });
     // The joiner itself is told.
@@ -44,7 +37,7 @@ describe('presence', () => {
       ['bob', 2],
     ]);
     // Anyone may ask about a public room, member or not.
-    const outsider = await connectUser(srv.wsUrl, 'outsider');
+    const outsider = await connectUser(server().wsUrl, 'outsider');
     assert.deepEqual(users(await outsider.call({ type: 'presence', room: 'lobby' })), [
       ['alice', 1],
       ['bob', 2],
@@ -70,8 +63,8 @@ describe('presence', () => {
   });
 
   it('closing a socket leaves every room at once', async () => {
-    const carol = await connectUser(srv.wsUrl, 'carol');
-    const dave = await connectUser(srv.wsUrl, 'dave');
+    const carol = await connectUser(server().wsUrl, 'carol');
+    const dave = await connectUser(server().wsUrl, 'dave');
     for (const room of ['r1', 'r2']) {
       await carol.call({ type: 'join', room });
       await dave.call({ type: 'join', room });
@@ -87,7 +80,7 @@ describe('presence', () => {
     assert.deepEqual(users(await carol.call({ type: 'presence', room: 'r1' })), [['carol', 1]]);
 
     // An abrupt end of the TCP connection (no close frame) too.
-    const erin = await connectUser(srv.wsUrl, 'erin');
+    const erin = await connectUser(server().wsUrl, 'erin');
     await erin.call({ type: 'join', room: 'r1' });
     await carol.next(presence('r1', 'erin', 'join'));
     erin.terminate();
@@ -98,18 +91,11 @@ describe('presence', () => {
 });
 
 describe('presence events off', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true', '--rooms.presenceEvents', 'false']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true', '--rooms.presenceEvents', 'false']);
 
   it('sends no presence pushes but still answers the query', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob = await connectUser(srv.wsUrl, 'bob');
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob = await connectUser(server().wsUrl, 'bob');
     await alice.call({ type: 'join', room: 'quiet' });
     await bob.call({ type: 'join', room: 'quiet' });
     await bob.close();

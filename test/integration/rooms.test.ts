@@ -1,22 +1,15 @@
 /** Two users in a room: every message reaches both, in sequence order, with the real sender. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { closeAllClients, connectUser, roomMessages, type TestClient } from '../helpers/client.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { connectUser, roomMessages, type TestClient } from '../helpers/client.js';
+import { serverFor } from '../helpers/shared-server.js';
 
 describe('room messaging', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true']);
 
   it('delivers every message to both members in seq order, with the real sender', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob = await connectUser(srv.wsUrl, 'bob');
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob = await connectUser(server().wsUrl, 'bob');
     const joinA = await alice.call({ type: 'join', room: 'general' });
     assert.deepEqual(joinA, { room: 'general', kind: 'public', durable: true, seq: 0 });
     await bob.call({ type: 'join', room: 'general' });
@@ -78,14 +71,14 @@ describe('room messaging', () => {
     }
 
     // A join after some traffic reports the room's latest seq.
-    const carol = await connectUser(srv.wsUrl, 'carol');
+    const carol = await connectUser(server().wsUrl, 'carol');
     assert.deepEqual(await carol.call({ type: 'join', room: 'general' }), { room: 'general', kind: 'public', durable: true, seq: N });
     await Promise.all([alice.close(), bob.close(), carol.close()]);
   });
 
   it('sends media and custom bodies as given; refuses bodies that do not fit their type', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice2');
-    const bob = await connectUser(srv.wsUrl, 'bob2');
+    const alice = await connectUser(server().wsUrl, 'alice2');
+    const bob = await connectUser(server().wsUrl, 'bob2');
     await alice.call({ type: 'join', room: 'media' });
     await bob.call({ type: 'join', room: 'media' });
     const image = { url: 'https://example.com/cat.png', name: 'cat.png', mime: 'image/png', width: 10, height: 20 };
@@ -127,18 +120,11 @@ describe('room messaging', () => {
 });
 
 describe('room messaging details', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true']);
 
   it('batches: what one client frame produces leaves as one frame', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob = await connectUser(srv.wsUrl, 'bob');
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob = await connectUser(server().wsUrl, 'bob');
     await alice.call({ type: 'join', room: 'batch' });
     await bob.call({ type: 'join', room: 'batch' });
     await alice.barrier();
@@ -160,15 +146,15 @@ describe('room messaging details', () => {
   });
 
   it('forwards typing to the room\'s members, and only from members', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice');
-    const bob = await connectUser(srv.wsUrl, 'bob');
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob = await connectUser(server().wsUrl, 'bob');
     await alice.call({ type: 'join', room: 'typing' });
     await bob.call({ type: 'join', room: 'typing' });
     alice.send({ type: 'typing', room: 'typing' });
     assert.deepEqual(await bob.next('typing'), { type: 'typing', room: 'typing', from: 'alice', active: true });
     alice.send({ type: 'typing', room: 'typing', active: false });
     assert.deepEqual(await bob.next('typing'), { type: 'typing', room: 'typing', from: 'alice', active: false });
-    const outsider = await connectUser(srv.wsUrl, 'outsider');
+    const outsider = await connectUser(server().wsUrl, 'outsider');
     assert.equal((await outsider.request({ type: 'typing', room: 'typing' })).code, 'not_joined');
     await bob.barrier();
     assert.equal(bob.all((m) => m.type === 'typing' && m.from === 'outsider').length, 0);
@@ -177,19 +163,12 @@ describe('room messaging details', () => {
 });
 
 describe('room messaging with compression', () => {
-  let srv: TestServer;
-  before(async () => {
-    srv = await startServer(['--auth.dev', 'true', '--compression.enabled', 'true', '--compression.thresholdBytes', '256']);
-  });
-  after(async () => {
-    closeAllClients();
-    await srv?.stop();
-  });
+  const server = serverFor(['--auth.dev', 'true', '--compression.enabled', 'true', '--compression.thresholdBytes', '256']);
 
   it('delivers small and large messages in order to clients that negotiated permessage-deflate', async () => {
-    const alice = await connectUser(srv.wsUrl, 'alice', { perMessageDeflate: true });
-    const bob = await connectUser(srv.wsUrl, 'bob', { perMessageDeflate: true });
-    const plain = await connectUser(srv.wsUrl, 'plain', { perMessageDeflate: false });
+    const alice = await connectUser(server().wsUrl, 'alice', { perMessageDeflate: true });
+    const bob = await connectUser(server().wsUrl, 'bob', { perMessageDeflate: true });
+    const plain = await connectUser(server().wsUrl, 'plain', { perMessageDeflate: false });
     assert.match(alice.ws.extensions, /permessage-deflate/);
     assert.equal(plain.ws.extensions, '');
     for (const c of [alice, bob, plain]) await c.call({ type: 'join', room: 'z' });
