@@ -26,5 +26,6 @@ export {
 export { EventStream } from './events.js';
 export type { BackoffOptions } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './connection/transport.js';
+export { mediaTypeOf } from './upload.js';
 export type { UploadData, UploadOptions } from './upload.js';
 export type * from './types.js';

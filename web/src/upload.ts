@@ -3,16 +3,11 @@
  * upload progress, so the page posts with XMLHttpRequest to the same endpoint
  * (`POST /upload?name=`, docs/api.md) with the same credentials.
  */
-import type { MediaBody, UploadResult } from '../../client/src/index.js';
+import { mediaTypeOf, type MediaBody, type UploadResult } from '../../client/src/index.js';
 
-export type MediaKind = 'image' | 'audio' | 'video' | 'file';
-
-export function mediaKind(mime: string): MediaKind {
-  if (mime.startsWith('image/')) return 'image';
-  if (mime.startsWith('audio/')) return 'audio';
-  if (mime.startsWith('video/')) return 'video';
-  return 'file';
-}
+/** The content type a file's message takes: the SDK's rule, so page and SDK agree. */
+export const mediaKind = mediaTypeOf;
+export type MediaKind = ReturnType<typeof mediaTypeOf>;
 
 export class UploadFailed extends Error {
   constructor(
