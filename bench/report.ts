@@ -157,7 +157,7 @@ export function markdown(res: BenchResults): string {
     lines.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
     for (const r of sat)
       for (const p of r.steps!) {
-        const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `generator saturated: ${p.generator.reasons.join('; ')}` : 'held';
+        const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `held (generator saturated: ${p.generator.reasons.join('; ')})` : 'held';
         lines.push(
           `| ${r.target} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${netCell(p)} | ${verdict.replaceAll('|', '\\|')} |`,
         );

@@ -1,0 +1,17 @@
+/**
+ * Re-renders the markdown of a result file (after a change to the report's
+ * layout), without running anything:
+ *   node dist/bench/render.js [bench/results/latest.json] [--docs]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { markdown, updateDocs, type BenchResults } from './report.js';
+import { REPO_ROOT } from './server.js';
+
+const args = process.argv.slice(2);
+const file = args.find((a) => !a.startsWith('--')) ?? join(REPO_ROOT, 'bench', 'results', 'latest.json');
+// The JSON stores NaN and Infinity as null; the report formats null as "—".
+const res = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+const md = markdown(res);
+if (args.includes('--docs')) updateDocs(join(REPO_ROOT, 'docs', 'benchmarks.md'), md);
+else process.stdout.write(md + '\n');
