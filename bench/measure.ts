@@ -40,6 +40,12 @@ export interface PhaseResult {
   /** Deliveries received per second during the measured window. */
   deliveriesPerSec: number;
   latencyMs: LatencyMs;
+  /**
+   * Publishes that asked for an acknowledgement (the durable workload): how
+   * many were sent and answered, answers per second in the window (for a
+   * durable room: messages persisted per second) and publish → reply latency.
+   */
+  acks: { asked: number; answered: number; perSec: number; latencyMs: LatencyMs } | null;
   server: {
     cpuMs: number;
     /** Server CPU time per delivery in the window (µs). */
@@ -83,6 +89,8 @@ export interface PhaseOptions {
   genCores: number;
   /** Latency bound for this phase (ms): a p99 above it is a failure (saturation steps). */
   p99LimitMs?: number;
+  /** Bound for the publish → ack p99 (ms): above it the phase failed. */
+  ackP99LimitMs?: number;
 }
 
 /**
@@ -129,8 +137,7 @@ export async function waitForQuiet(pid: number | null, maxMs: number, limit: num
   return load;
 }
 
-function latency(st: MergedStats): LatencyMs {
-  const h = st.latency;
+function latency(h: MergedStats['latency']): LatencyMs {
   const ms = (us: number): number => Math.round(us) / 1000;
   return { p50: ms(h.quantile(0.5)), p99: ms(h.quantile(0.99)), p999: ms(h.quantile(0.999)), max: ms(h.max), mean: ms(h.mean()), samples: h.count };
 }
@@ -162,16 +169,17 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
 
   // Drain: wait for every expected delivery, or until nothing more arrives.
   const drainStart = performance.now();
+  const acking = o.publishers.some((p) => p.ack);
   let st = await pool.stats();
-  let last = st.received;
+  let last = st.received + st.acks;
   let lastProgress = performance.now();
-  while (st.received < st.expected && !server.exited()) {
+  while ((st.received < st.expected || (acking && st.acks < st.sent)) && !server.exited()) {
     const now = performance.now();
     if (now - lastProgress > w.drainIdleMs || now - drainStart > w.drainMaxMs) break;
     await sleep(25);
     st = await pool.stats();
-    if (st.received !== last) {
-      last = st.received;
+    if (st.received + st.acks !== last) {
+      last = st.received + st.acks;
       lastProgress = performance.now();
     }
   }
@@ -184,7 +192,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const genUtil = (b.self.cpuMs - a.self.cpuMs) / (b.self.at - a.self.at) / o.genCores;
   // Busy time of every other process on the machine, in cores.
   const otherCores = (b.machineMs - a.machineMs - cpuMs - (b.self.cpuMs - a.self.cpuMs)) / wallMs;
-  const lat = latency(st);
+  const lat = latency(st.latency);
+  const ackLat = acking ? latency(st.ackLatency) : null;
   const publishRate = o.publishers.reduce((n, p) => n + p.rate, 0);
   const reasons: string[] = [];
   if (genUtil >= GEN_CPU_LIMIT) reasons.push(`generator CPU ${(genUtil * 100).toFixed(0)}% of its ${o.genCores} core(s)`);
@@ -201,6 +210,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   if (st.errors > 0) failures.push(`${st.errors} error pushes, e.g. ${st.errorSamples[0]}`);
   if (server.exited()) failures.push('the server exited');
   if (o.p99LimitMs !== undefined && !(lat.p99 <= o.p99LimitMs)) failures.push(`p99 ${lat.p99} ms > ${o.p99LimitMs} ms`);
+  if (acking && st.acks < st.sent) failures.push(`acknowledged ${st.acks} of ${st.sent} publishes`);
+  if (ackLat && o.ackP99LimitMs !== undefined && !(ackLat.p99 <= o.ackP99LimitMs)) failures.push(`ack p99 ${ackLat.p99} ms > ${o.ackP99LimitMs} ms`);
 
   return {
     publishRate,
@@ -210,6 +221,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     deliveryRatio: ratio,
     deliveriesPerSec: st.receivedInWindow / (w.measureMs / 1000),
     latencyMs: lat,
+    acks: ackLat ? { asked: st.sent, answered: st.acks, perSec: st.acksInWindow / (w.measureMs / 1000), latencyMs: ackLat } : null,
     server: {
       cpuMs,
       cpuUsPerDelivery: st.receivedInWindow > 0 ? (cpuMs * 1000) / st.receivedInWindow : NaN,

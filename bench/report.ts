@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { PhaseResult } from './measure.js';
 import type { TargetName } from './server.js';
-import type { WorkloadId, WorkloadResult } from './workloads.js';
+import { F_ACK_P99_LIMIT_MS, F_TARGET_RATE, type WorkloadId, type WorkloadResult } from './workloads.js';
 
 export interface BenchMeta {
   command: string;
@@ -71,6 +71,21 @@ export function evaluateTargets(results: WorkloadResult[]): Target[] {
     out.push({ name: `(e) server RSS per session at ${fmtInt(es.connections)} sessions`, goal: '≤ 8 KiB', value: `${fmt(es.rssPerConnKb)} KiB`, met: es.ok && es.rssPerConnKb <= 8 });
     out.push({ name: `(e) time to connect ${fmtInt(es.connections)} sessions (2 rooms each)`, goal: '< 2 s', value: `${fmt(es.connect.seconds)} s`, met: es.ok && es.connect.seconds < 2 });
   }
+  const fs = find(results, 'f', 'switchboard');
+  if (fs) {
+    const a = fs.phase?.acks;
+    const top = fs.steps?.at(-1);
+    out.push({
+      name: '(f) messages persisted per second, embedded SQLite store',
+      goal: `≥ ${fmtInt(F_TARGET_RATE)}/s with ack p99 ≤ ${F_ACK_P99_LIMIT_MS} ms, every message stored and delivered`,
+      value: a
+        ? `${fmtInt(a.perSec)}/s at ack p99 ${a.latencyMs.p99} ms` +
+          (fs.stored ? `; store holds ${fmtInt(fs.stored.rows)} messages, ${fmtInt(fs.stored.acknowledged)} acknowledged` : '') +
+          (top && top !== fs.phase && top.acks ? ` (next step: ${fmtInt(top.acks.perSec)}/s, ack p99 ${top.acks.latencyMs.p99} ms)` : '')
+        : `no rate held${fs.stoppedBy ? `: ${fs.stoppedBy}` : ''}`,
+      met: fs.ok && !!a && a.perSec >= F_TARGET_RATE * 0.99 && a.latencyMs.p99 <= F_ACK_P99_LIMIT_MS,
+    });
+  }
   return out;
 }
 
@@ -123,17 +138,20 @@ export function markdown(res: BenchResults): string {
   );
   lines.push('');
   lines.push('Workloads: ' + [...new Set(results.map((r) => `**${r.workload}** ${r.title}`))].join('; ') + '.');
-  lines.push('For **b** the row shows the highest publish rate that held (p99 ≤ 100 ms, every message delivered); the steps are listed below.');
+  if (results.some((r) => r.workload === 'b')) lines.push('For **b** the row shows the highest publish rate that held (p99 ≤ 100 ms, every message delivered); the steps are listed below.');
+  if (results.some((r) => r.workload === 'f')) lines.push('For **f** the row shows the highest publish rate that held (ack p99 ≤ 20 ms, every message acknowledged, stored and delivered); its latency columns are delivery latency, the ack latency is listed below.');
   lines.push('');
 
-  lines.push('### Ratios (Switchboard ÷ baseline)');
-  lines.push('');
-  lines.push('| workload | deliveries/s | p99 latency | server CPU per delivery | RSS per connection |');
-  lines.push('|---|--:|--:|--:|--:|');
-  for (const w of [...new Set(results.map((r) => r.workload))]) {
-    const b = find(results, w, 'baseline');
-    const s = find(results, w, 'switchboard');
-    if (!b || !s) continue;
+  const paired = [...new Set(results.map((r) => r.workload))].filter((w) => find(results, w, 'baseline') && find(results, w, 'switchboard'));
+  if (paired.length) {
+    lines.push('### Ratios (Switchboard ÷ baseline)');
+    lines.push('');
+    lines.push('| workload | deliveries/s | p99 latency | server CPU per delivery | RSS per connection |');
+    lines.push('|---|--:|--:|--:|--:|');
+  }
+  for (const w of paired) {
+    const b = find(results, w, 'baseline')!;
+    const s = find(results, w, 'switchboard')!;
     lines.push(
       `| ${w} | ${ratio(s.phase?.deliveriesPerSec ?? NaN, b.phase?.deliveriesPerSec ?? NaN)} | ${ratio(s.phase?.latencyMs.p99 ?? NaN, b.phase?.latencyMs.p99 ?? NaN)} | ${ratio(s.phase?.server.cpuUsPerDelivery ?? NaN, b.phase?.server.cpuUsPerDelivery ?? NaN)} | ${ratio(s.rssPerConnKb, b.rssPerConnKb)} |`,
     );
@@ -149,7 +167,7 @@ export function markdown(res: BenchResults): string {
     lines.push('');
   }
 
-  const sat = results.filter((r) => r.steps);
+  const sat = results.filter((r) => r.steps && r.workload === 'b');
   if (sat.length) {
     lines.push('### Saturation steps (b)');
     lines.push('');
@@ -162,6 +180,29 @@ export function markdown(res: BenchResults): string {
           `| ${r.target} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${netCell(p)} | ${verdict.replaceAll('|', '\\|')} |`,
         );
       }
+    lines.push('');
+  }
+
+  const dur = results.filter((r) => r.steps && r.workload === 'f');
+  if (dur.length) {
+    lines.push('### Durable messages (f)');
+    lines.push('');
+    lines.push(
+      `Every room stored in the embedded SQLite store (\`synchronous=full\`), each publish asks for an ack; an ack means the message is committed. ` +
+        `A step fails if the ack p99 exceeds ${F_ACK_P99_LIMIT_MS} ms, a publish is not acknowledged, or a delivery is missing.`,
+    );
+    lines.push('');
+    lines.push('| publish msg/s | persisted msg/s | ack p50 ms | ack p99 ms | ack p99.9 ms | delivery p99 ms | delivered | server CPU | server µs/message | generator CPU | verdict |');
+    lines.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+    for (const r of dur)
+      for (const p of r.steps!) {
+        const a = p.acks;
+        const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `held (generator saturated: ${p.generator.reasons.join('; ')})` : 'held';
+        lines.push(
+          `| ${fmtInt(p.publishRate)} | ${fmtInt(a?.perSec ?? NaN)} | ${fmt(a?.latencyMs.p50)} | ${fmt(a?.latencyMs.p99)} | ${fmt(a?.latencyMs.p999)} | ${fmt(p.latencyMs.p99)} | ${pct(p.deliveryRatio)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${fmt(a && a.perSec > 0 ? (p.server.cpuUtil * 1e6) / a.perSec : NaN, 1)} | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${verdict.replaceAll('|', '\\|')} |`,
+        );
+      }
+    for (const r of dur) if (r.stored) lines.push('', `After the run the store held ${fmtInt(r.stored.rows)} messages; ${fmtInt(r.stored.acknowledged)} publishes were acknowledged.`);
     lines.push('');
   }
 

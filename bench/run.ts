@@ -19,7 +19,8 @@ import { WORKLOAD_IDS, WORKLOADS, type BenchSettings, type WorkloadId, type Work
 const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [options])
 
   --quick                 small smoke run (a few hundred connections, ~1 s per phase)
-  --only a,b,…            workloads to run (a fan-out, b saturation, c many rooms, d DMs, e idle)
+  --only a,b,…            workloads to run (a fan-out, b saturation, c many rooms, d DMs, e idle,
+                          f durable: Switchboard only)
   --target T              both (default), switchboard or baseline
   --out FILE              JSON result file (default bench/results/latest.json; --quick: a temp file)
   --docs / --no-docs      update docs/benchmarks.md (default: only for a full run of everything)
@@ -67,7 +68,7 @@ function parse(argv: string[]): Args {
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean) as WorkloadId[];
-        for (const w of a.only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (a–e)`);
+        for (const w of a.only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (a–f)`);
         break;
       case '--target': {
         const t = value();
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
   log(`switchboard bench${args.quick ? ' (quick)' : ''}: workloads ${args.only.join(',')}, targets ${args.targets.join(',')}, ${workers} load worker(s)` + (pin ? `, server on CPU ${serverCpus}, generator on CPU ${generatorCpus}` : ', no pinning'));
   try {
     for (const w of args.only) {
-      for (const target of args.targets) {
+      for (const target of args.targets.filter((t) => WORKLOADS[w].targets?.includes(t) ?? true)) {
         log(`[${w}] ${WORKLOADS[w].title(args.quick)} — ${target}`);
         const t0 = performance.now();
         try {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { sampleProc, type ProcSample } from './proc.js';
 
 export type TargetName = 'baseline' | 'switchboard';
@@ -76,6 +77,8 @@ export interface RunningTarget {
   /** Log lines at warn level or above (Switchboard), or anything on stderr. */
   problems(): string[];
   exited(): boolean;
+  /** Messages in Switchboard's SQLite store right now (a read-only look at its file; NaN for the baseline or PostgreSQL). */
+  storedMessages(): number;
   stop(): Promise<void>;
 }
 
@@ -93,10 +96,14 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
 export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
   let args: string[];
   let dataDir: string | null = null;
+  let storeFile: string | null = null;
   if (opts.target === 'switchboard') {
     dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
     const file = join(dataDir, 'config.json');
-    writeFileSync(file, JSON.stringify(mergeConfig(switchboardBenchConfig(opts.maxConnections, dataDir), opts.configOverrides ?? {}), null, 2));
+    const config = mergeConfig(switchboardBenchConfig(opts.maxConnections, dataDir), opts.configOverrides ?? {});
+    const store = config.store as { file?: string; url?: string };
+    storeFile = store.url ? null : (store.file ?? null);
+    writeFileSync(file, JSON.stringify(config, null, 2));
     args = [...opts.nodeArgs, SWITCHBOARD_BIN, '--config', file, '--port', '0'];
   } else {
     args = [...opts.nodeArgs, BASELINE, '--port', '0'];
@@ -163,6 +170,15 @@ export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
     sample: () => sampleProc(pid),
     problems: () => problems.slice(),
     exited: () => exited,
+    storedMessages: () => {
+      if (!storeFile) return NaN;
+      const db = new Database(storeFile, { readonly: true, fileMustExist: true });
+      try {
+        return (db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    },
     stop: async () => {
       if (!exited) {
         proc.kill('SIGTERM');

@@ -10,6 +10,11 @@
  *                   room at 3 msg/s
  *   d  DMs:         10,000 users each sending 0.5 DM/s to random users
  *   e  idle:        15,000 identified sessions, each in 2 rooms: connect time, RSS
+ *   f  durable:     1,000 connections in 500 stored rooms of 2 (the embedded
+ *                   SQLite store, synchronous=full), every publish acknowledged;
+ *                   publish rate stepped up from 10,000 msg/s: messages persisted
+ *                   per second and publish → ack latency (Switchboard only: the
+ *                   baseline stores nothing)
  *
  * --quick runs the same shapes with a few hundred connections and ~1 s windows.
  */
@@ -17,10 +22,10 @@ import type { ConnSpec, PublisherSpec } from './load/messages.js';
 import type { LoadPool } from './load/pool.js';
 import { runPhase, waitForQuiet, type PhaseOptions, type PhaseResult, type PhaseWindows } from './measure.js';
 import { calibrateOn, machineBusyMs, sampleProc } from './proc.js';
-import { startTarget, type RunningTarget, type TargetName } from './server.js';
+import { mergeConfig, startTarget, type RunningTarget, type TargetName } from './server.js';
 
-export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e';
-export const WORKLOAD_IDS: WorkloadId[] = ['a', 'b', 'c', 'd', 'e'];
+export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+export const WORKLOAD_IDS: WorkloadId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
 
 export interface BenchSettings {
   quick: boolean;
@@ -73,8 +78,10 @@ export interface WorkloadResult {
   rssPerConnKb: number;
   /** The phase the headline figures come from (for b: the highest rate that held). */
   phase: PhaseResult | null;
-  /** Saturation steps (b only). */
+  /** Rate steps (b and f). */
   steps?: PhaseResult[];
+  /** f: messages in the store once the run was over, and how many publishes were acknowledged in all. */
+  stored?: { rows: number; acknowledged: number };
   /** b: the step that ended the search, and why. */
   stoppedBy?: string;
   /** True when the load generator, not the server, limited the result. */
@@ -151,14 +158,15 @@ export interface Calibration {
   generatorCpuNs: number;
 }
 
-async function bringUp(ctx: Context, target: TargetName, conns: ConnSpec[]): Promise<Setup> {
+async function bringUp(ctx: Context, target: TargetName, conns: ConnSpec[], config: Record<string, unknown> = {}): Promise<Setup> {
   const calibration: Calibration = { serverCpuNs: calibrateOn(ctx.settings.serverCpus), generatorCpuNs: calibrateOn(ctx.settings.generatorCpus) };
   const server = await startTarget({
     target,
     maxConnections: conns.length + 100,
     cpus: ctx.settings.serverCpus,
     nodeArgs: ctx.settings.nodeArgs,
-    configOverrides: ctx.settings.switchboardConfig,
+    // The command line's --switchboard-config has the last word.
+    configOverrides: mergeConfig(config, ctx.settings.switchboardConfig),
   });
   try {
     await new Promise((r) => setTimeout(r, ctx.settings.quick ? 100 : 300));
@@ -203,6 +211,16 @@ function windows(ctx: Context, warmupMs: number, measureMs: number): PhaseWindow
   return ctx.settings.quick
     ? { warmupMs: 200, measureMs: 700, drainIdleMs: 400, drainMaxMs: 3000 }
     : { warmupMs, measureMs, drainIdleMs: 1500, drainMaxMs: 15_000 };
+}
+
+function phaseOptions(
+  ctx: Context,
+  server: RunningTarget,
+  publishers: PublisherSpec[],
+  windows: PhaseWindows,
+  limits: Pick<PhaseOptions, 'p99LimitMs' | 'ackP99LimitMs'> = {},
+): PhaseOptions {
+  return { pool: ctx.pool, server, publishers, windows, bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores, ...limits };
 }
 
 /** Other processes using more than this (cores) during a window make its figures suspect. */
@@ -285,7 +303,7 @@ async function fanout(ctx: Context, target: TargetName): Promise<WorkloadResult>
   const s = await bringUp(ctx, target, conns);
   try {
     const pubs: PublisherSpec[] = Array.from({ length: publishers }, (_, k) => ({ conn: Math.floor((k * n) / publishers), rate, fanout: n, room: 'fanout' }));
-    const p = await measured(ctx, { pool: ctx.pool, server: s.server, publishers: pubs, windows: windows(ctx, 2000, 10_000), bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores });
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, 10_000)));
     ctx.log(`    ${phaseLine(p)}`);
     return result('a', `one room, ${n} subscribers, 100 msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
@@ -315,15 +333,7 @@ async function saturation(ctx: Context, target: TargetName): Promise<WorkloadRes
   let generatorLimited = false;
   let disturbedStop = false;
   const step = async (rate: number): Promise<PhaseResult> => {
-    const opts = (): PhaseOptions => ({
-      pool: ctx.pool,
-      server: s.server,
-      publishers: pubsAt(rate),
-      windows: w,
-      bodyChars: ctx.settings.bodyChars,
-      genCores: ctx.settings.genCores,
-      p99LimitMs: B_P99_LIMIT_MS,
-    });
+    const opts = (): PhaseOptions => phaseOptions(ctx, s.server, pubsAt(rate), w, { p99LimitMs: B_P99_LIMIT_MS });
     let p = await measured(ctx, opts());
     // measured() repeats disturbed windows, but not one that lost sessions: that needs a fresh server.
     for (let attempt = 0; disturbed(p) && p.failures.length > 0 && attempt < ctx.settings.retries; attempt++) {
@@ -417,7 +427,7 @@ async function manyRooms(ctx: Context, target: TargetName): Promise<WorkloadResu
   try {
     const pubs: PublisherSpec[] = [];
     for (let r = 0; r < n / size; r++) pubs.push({ conn: r * size, rate, fanout: size, room: `room-${r}` });
-    const p = await measured(ctx, { pool: ctx.pool, server: s.server, publishers: pubs, windows: windows(ctx, 2000, 10_000), bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores });
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, 10_000)));
     ctx.log(`    ${phaseLine(p)}`);
     return result('c', `${n / size} rooms of ${size}, one publisher each at ${rate} msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
@@ -437,7 +447,7 @@ async function directMessages(ctx: Context, target: TargetName): Promise<Workloa
   try {
     // A DM reaches the recipient's session and the sender's own: two deliveries.
     const pubs: PublisherSpec[] = Array.from({ length: n }, (_, i) => ({ conn: i, rate, fanout: 2, dm: { prefix: 'd', width: 5, count: n, self: i } }));
-    const p = await measured(ctx, { pool: ctx.pool, server: s.server, publishers: pubs, windows: windows(ctx, 2000, 10_000), bodyChars: ctx.settings.bodyChars, genCores: ctx.settings.genCores });
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, 10_000)));
     ctx.log(`    ${phaseLine(p)}`);
     return result('d', `DMs between random pairs of ${n} users, ${rate} msg/s each`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
@@ -480,12 +490,99 @@ async function idle(ctx: Context, target: TargetName): Promise<WorkloadResult> {
   }
 }
 
+// ── f: durable messages ────────────────────────────────────────────────────
+
+/** The durable-store target (issue #5): this many persisted messages per second… */
+export const F_TARGET_RATE = 20_000;
+/** …with every publish acknowledged within this p99 (ms). */
+export const F_ACK_P99_LIMIT_MS = 20;
+
+/**
+ * Switchboard as shipped for durable chat: every room stored in the embedded
+ * SQLite store (synchronous=full: an ack survives power loss), no write
+ * coalescing (flushIntervalMs 0, the default) so that nothing but the store
+ * stands between a publish and its ack.
+ */
+export const DURABLE_CONFIG: Record<string, unknown> = {
+  rooms: { rules: [{ match: '*', durable: true }] },
+  limits: { flushIntervalMs: 0 },
+  store: { synchronous: 'full' },
+};
+
+async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+  const t0 = performance.now();
+  const quick = ctx.settings.quick;
+  const n = quick ? 200 : 1000;
+  const size = 2;
+  const rooms = n / size;
+  const conns = plan(n, (i) => `f${pad(i, 5)}`, (i) => [`chat-${Math.floor(i / size)}`]);
+  const s = await bringUp(ctx, target, conns, DURABLE_CONFIG);
+  const w = windows(ctx, 2000, 5000);
+  // One publisher per room; each message reaches both members (the sender's own session too) once stored.
+  const pubsAt = (total: number): PublisherSpec[] =>
+    Array.from({ length: rooms }, (_, r) => ({ conn: r * size, rate: total / rooms, fanout: size, room: `chat-${r}`, ack: true }));
+  const steps: PhaseResult[] = [];
+  let best: PhaseResult | null = null;
+  let stoppedBy = '';
+  try {
+    // Up to the target and beyond it until a step fails (an ack p99 over the limit, a message lost or
+    // refused); every step up to the target is measured even after one failed, so that the target's own
+    // figures are in the report. The row shows the highest rate that held.
+    const rates = quick ? [500] : [2_500, 5_000, 10_000, 15_000, F_TARGET_RATE, 30_000, 40_000, 50_000];
+    for (const rate of rates) {
+      const p = await measured(ctx, phaseOptions(ctx, s.server, pubsAt(rate), w, { ackP99LimitMs: F_ACK_P99_LIMIT_MS }));
+      steps.push(p);
+      ctx.log(`    ${rate} msg/s → ${ackLine(p)}; ${phaseLine(p)}`);
+      if (p.failures.length > 0) {
+        stoppedBy ||= `${rate} msg/s: ${p.failures.join('; ')}` + (p.generator.saturated ? ` (load generator saturated: ${p.generator.reasons.join('; ')})` : '');
+        const lost = Object.keys(p.closes).length > 0 || p.deliveryRatio < 1 || (p.acks?.answered ?? 0) < (p.acks?.asked ?? 0);
+        if (rate >= F_TARGET_RATE || lost) break;
+        continue;
+      }
+      if (!stoppedBy) best = p;
+    }
+    // Every window counts, also those measured again because something else took the CPU.
+    const stored = { rows: s.server.storedMessages(), acknowledged: (await ctx.pool.stats()).acksTotal };
+    const failures = best ? [] : [`no rate held: ${stoppedBy}`];
+    if (Number.isFinite(stored.rows) && stored.rows !== stored.acknowledged) failures.push(`the store holds ${stored.rows} messages, ${stored.acknowledged} were acknowledged`);
+    const r = result('f', `durable: ${rooms} stored rooms of ${size}, every publish acknowledged`, target, s, n, best, best?.server.rssMb ?? NaN, failures, t0);
+    r.steps = steps;
+    r.stoppedBy = stoppedBy;
+    r.stored = stored;
+    r.generatorLimited = steps.at(-1)?.generator.saturated ?? false;
+    if (best?.acks) ctx.log(`    highest rate that held: ${Math.round(best.acks.perSec).toLocaleString('en-US')} messages persisted/s, ack p99 ${best.acks.latencyMs.p99} ms; store holds ${stored.rows} messages, ${stored.acknowledged} acknowledged`);
+    return r;
+  } finally {
+    await tearDown(ctx, s);
+  }
+}
+
+function ackLine(p: PhaseResult): string {
+  if (!p.acks) return 'no acks asked';
+  const a = p.acks;
+  return `${Math.round(a.perSec).toLocaleString('en-US')} acks/s (${a.answered} of ${a.asked}), ack p50/p99/p99.9 ${a.latencyMs.p50}/${a.latencyMs.p99}/${a.latencyMs.p999} ms`;
+}
+
 const n = (quick: boolean, full: number, small: number): string => (quick ? small : full).toLocaleString('en-US');
 
-export const WORKLOADS: Record<WorkloadId, { title: (quick: boolean) => string; connections: (quick: boolean) => number; run: (ctx: Context, target: TargetName) => Promise<WorkloadResult> }> = {
+export interface Workload {
+  title: (quick: boolean) => string;
+  connections: (quick: boolean) => number;
+  /** The targets it makes sense for (default: both). */
+  targets?: TargetName[];
+  run: (ctx: Context, target: TargetName) => Promise<WorkloadResult>;
+}
+
+export const WORKLOADS: Record<WorkloadId, Workload> = {
   a: { title: (q) => `fan-out: one room, ${n(q, 1000, 100)} subscribers, 100 msg/s`, connections: (q) => (q ? 100 : 1000), run: fanout },
   b: { title: (q) => `saturation: one room, ${n(q, 2000, 200)} subscribers, rate stepped up`, connections: (q) => (q ? 200 : 2000), run: saturation },
   c: { title: (q) => `many rooms: ${n(q, 10_000, 500)} connections in rooms of 10, 3 msg/s each`, connections: (q) => (q ? 500 : 10_000), run: manyRooms },
   d: { title: (q) => `DMs between random pairs of ${n(q, 10_000, 500)} users, 0.5 msg/s each`, connections: (q) => (q ? 500 : 10_000), run: directMessages },
   e: { title: (q) => `idle: ${n(q, 15_000, 1000)} sessions in 2 rooms each`, connections: (q) => (q ? 1000 : 15_000), run: idle },
+  f: {
+    title: (q) => `durable: ${n(q, 1000, 200)} connections in stored rooms of 2 (SQLite), every publish acknowledged, rate stepped up`,
+    connections: (q) => (q ? 200 : 1000),
+    targets: ['switchboard'],
+    run: durable,
+  },
 };

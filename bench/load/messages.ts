@@ -19,6 +19,8 @@ export interface PublisherSpec {
   room?: string;
   /** Direct messages: recipient is `${prefix}${index padded to width}` for a random index in [0, count) other than `self`. */
   dm?: { prefix: string; width: number; count: number; self: number };
+  /** Ask for an acknowledgement: the publish carries an `id` (its send time), and the server's reply to it is timed. */
+  ack?: boolean;
 }
 
 export interface RunPlan {
@@ -65,6 +67,13 @@ export interface WorkerStats {
   expectedInWindow: number;
   /** Latency of messages sent inside the window. */
   latency: HistogramSnapshot;
+  /** Replies to publishes that asked for one (`ack`), in all and with a receive time inside the window. */
+  acks: number;
+  acksInWindow: number;
+  /** Acks since the connections were opened, over every run (retried windows too). */
+  acksTotal: number;
+  /** Publish → reply latency of acknowledged messages sent inside the window. */
+  ackLatency: HistogramSnapshot;
   /** Server error pushes received, and the first few of them. */
   errors: number;
   errorSamples: string[];

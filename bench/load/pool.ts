@@ -9,8 +9,9 @@ import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-export interface MergedStats extends Omit<WorkerStats, 'latency' | 'loopDelayP99Ms' | 'loopDelayMaxMs'> {
+export interface MergedStats extends Omit<WorkerStats, 'latency' | 'ackLatency' | 'loopDelayP99Ms' | 'loopDelayMaxMs'> {
   latency: Histogram;
+  ackLatency: Histogram;
   /** Worst worker's event-loop delay p99 and max during the window (ms). */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
@@ -101,10 +102,12 @@ export class LoadPool {
   async stats(): Promise<MergedStats> {
     const all = await Promise.all(this.workers.map((w) => this.call<WorkerStats>(w, { op: 'stats' })));
     const latency = new Histogram();
+    const ackLatency = new Histogram();
     const closes: Record<string, number> = {};
     const sum = (k: keyof WorkerStats): number => all.reduce((n, s) => n + (s[k] as number), 0);
     for (const s of all) {
       latency.merge(s.latency);
+      ackLatency.merge(s.ackLatency);
       for (const [k, v] of Object.entries(s.closes)) closes[k] = (closes[k] ?? 0) + v;
     }
     return {
@@ -115,6 +118,10 @@ export class LoadPool {
       expected: sum('expected'),
       expectedInWindow: sum('expectedInWindow'),
       latency,
+      acks: sum('acks'),
+      acksInWindow: sum('acksInWindow'),
+      acksTotal: sum('acksTotal'),
+      ackLatency,
       errors: sum('errors'),
       errorSamples: all.flatMap((s) => s.errorSamples).slice(0, 5),
       otherPushes: sum('otherPushes'),

@@ -22,7 +22,17 @@ const tailFor = (bodyChars: number): number => bodyChars + 7 + 13 + 1;
 let tailLength = tailFor(48);
 const TS_DIGITS = 15;
 const M = 0x6d; // 'm' of {"type":"message"
+const R = 0x72; // 'r' of {"type":"reply"
 const NL = 0x0a;
+/** `{"type":"reply","id":`: the id of a reply starts here. */
+const REPLY_ID_AT = '{"type":"reply","id":'.length;
+/**
+ * A publish that asks for an ack carries its send time as its id, offset so
+ * that it is a JSON number of fixed width (no leading zeros) and cannot be
+ * mistaken for a set-up request's small id.
+ */
+const ACK_ID_BASE = 1e15;
+const ACK_ID_DIGITS = 16;
 
 interface Setup {
   spec: ConnSpec;
@@ -35,6 +45,11 @@ interface Setup {
 let clients: RawClient[] = [];
 let live = 0;
 const hist = new Histogram();
+const ackHist = new Histogram();
+let acks = 0;
+/** Acks since the connections were opened (not reset by a new run): what the server has acknowledged in all. */
+let acksTotal = 0;
+let acksInWindow = 0;
 let winStart = Infinity;
 let winEnd = -Infinity;
 let received = 0;
@@ -56,6 +71,8 @@ const loop = monitorEventLoopDelay({ resolution: 5 });
 
 function resetCounters(): void {
   hist.reset();
+  ackHist.reset();
+  acks = acksInWindow = 0;
   received = receivedInWindow = sent = sentInWindow = expected = expectedInWindow = errors = otherPushes = maxLagUs = skipped = 0;
   loopP99 = loopMax = 0;
   errorSamples = [];
@@ -101,7 +118,9 @@ const sink: ClientSink = {
           if (now >= winStart && now < winEnd) receivedInWindow++;
           if (v >= winStart && v < winEnd) hist.record(now - v);
         }
-      } else if (nl > pos) control(c, p.toString('utf8', pos, nl));
+      } else if (nl > pos && !(p[pos + 9] === R && c.tag === null && ack(p, pos + REPLY_ID_AT, nl, now))) {
+        control(c, p.toString('utf8', pos, nl));
+      }
       pos = nl + 1;
     }
   },
@@ -114,6 +133,24 @@ const sink: ClientSink = {
     closes[key] = (closes[key] ?? 0) + 1;
   },
 };
+
+/** A reply whose id is a send time (see ACK_ID_BASE): count it and time it. False: some other reply. */
+function ack(p: Buffer, at: number, end: number, now: number): boolean {
+  let v = 0;
+  let i = at;
+  for (; i < end; i++) {
+    const ch = p[i]!;
+    if (ch < 48 || ch > 57) break;
+    v = v * 10 + (ch - 48);
+  }
+  if (i - at !== ACK_ID_DIGITS || v < ACK_ID_BASE) return false;
+  const sentAt = v - ACK_ID_BASE;
+  acks++;
+  acksTotal++;
+  if (now >= winStart && now < winEnd) acksInWindow++;
+  if (sentAt >= winStart && sentAt < winEnd) ackHist.record(now - sentAt);
+  return true;
+}
 
 function control(c: RawClient, line: string): void {
   let msg: { type?: string; id?: unknown; code?: string; message?: string };
@@ -200,6 +237,8 @@ interface Publisher {
   frame: Buffer;
   tsAt: number;
   dmAt: number;
+  /** Where the id's digits start (-1: no ack asked). */
+  idAt: number;
   spec: PublisherSpec;
 }
 
@@ -217,13 +256,15 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
   const body = `@${'0'.repeat(TS_DIGITS)} ${filler}`;
   let payload: string;
   if (spec.dm) payload = JSON.stringify({ type: 'send', to: spec.dm.prefix + '0'.repeat(spec.dm.width), body });
+  else if (spec.ack) payload = JSON.stringify({ type: 'publish', id: ACK_ID_BASE, room: spec.room, body });
   else payload = JSON.stringify({ type: 'publish', room: spec.room, body });
   const bytes = Buffer.from(payload);
   const frame = clientFrame(bytes);
   const hdr = clientFrameHeaderLength(bytes.length);
   const tsAt = hdr + bytes.indexOf('"body":"@') + BODY_MARK_LEN;
   const dmAt = spec.dm ? hdr + bytes.indexOf('"to":"') + 6 + spec.dm.prefix.length : -1;
-  return { c: clients[spec.conn]!, frame, tsAt, dmAt, spec };
+  const idAt = spec.ack ? hdr + bytes.indexOf('"id":') + 5 : -1;
+  return { c: clients[spec.conn]!, frame, tsAt, dmAt, idAt, spec };
 }
 
 /**
@@ -289,6 +330,7 @@ function send(p: Publisher): void {
   }
   const t = nowUs();
   writeDigits(f, p.tsAt, TS_DIGITS, t);
+  if (p.idAt >= 0) writeDigits(f, p.idAt, ACK_ID_DIGITS, ACK_ID_BASE + t);
   p.c.send(f);
   sent++;
   expected += p.spec.fanout;
@@ -307,6 +349,10 @@ function stats(): WorkerStats {
     expected,
     expectedInWindow,
     latency: hist.snapshot(),
+    acks,
+    acksInWindow,
+    acksTotal,
+    ackLatency: ackHist.snapshot(),
     errors,
     errorSamples,
     otherPushes,
@@ -327,6 +373,7 @@ async function closeAll(): Promise<{ open: number }> {
   winStart = Infinity;
   winEnd = -Infinity;
   resetCounters();
+  acksTotal = 0;
   return { open: live };
 }
 

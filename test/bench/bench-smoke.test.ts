@@ -21,6 +21,7 @@ interface Result {
   connect: { connections: number; failed: number; seconds: number };
   phase: { deliveryRatio: number; deliveriesPerSec: number; latencyMs: { p50: number; p99: number; p999: number }; server: { cpuUsPerDelivery: number | null } } | null;
   steps?: unknown[];
+  stored?: { rows: number; acknowledged: number };
   rssPerConnKb: number | null;
   ok: boolean;
   failures: string[];
@@ -61,7 +62,16 @@ test('bench --quick runs every workload against both targets and reports deliver
         assert.ok(p.deliveryRatio > 0, `${w}/${t}: nothing delivered`);
         assert.equal(typeof p.latencyMs.p99, 'number');
       }
+    // The durable workload runs against Switchboard only: every publish is answered, and what was answered is in the store.
+    assert.equal(res.results.filter((x) => x.workload === 'f').length, 1, 'f runs once, against Switchboard');
+    const f = res.results.find((x) => x.workload === 'f' && x.target === 'switchboard');
+    assert.ok(f && !f.failures.some((x) => x.startsWith('harness error')), `f: ${f?.failures.join('; ')}`);
+    const step = f.steps?.[0] as { acks: { asked: number; answered: number } | null } | undefined;
+    assert.ok(step?.acks && step.acks.asked > 0, 'f: publishes asked for acks');
+    assert.equal(step.acks.answered, step.acks.asked, 'f: every publish acknowledged');
+    assert.ok(f.stored && f.stored.rows === f.stored.acknowledged && f.stored.rows > 0, `f: store rows ${f.stored?.rows} vs acks ${f.stored?.acknowledged}`);
     assert.match(stdout, /\| workload \| target \|/, 'the markdown table is printed');
+    assert.match(stdout, /### Durable messages \(f\)/, 'the durable table is printed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
