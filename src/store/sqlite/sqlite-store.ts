@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Appended, HistoryPage, HistoryQuery, Membership, Retention, Store, Upload, WriteBatch } from '../store.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
+import { packBatch, unpackResults, type PackedResults } from './wire.js';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type Payload = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -41,8 +42,8 @@ export class SqliteStore implements Store {
     await w.terminate();
   }
 
-  commit(batch: WriteBatch): Promise<Appended[]> {
-    return this.call({ op: 'commit', batch }) as Promise<Appended[]>;
+  async commit(batch: WriteBatch): Promise<Appended[]> {
+    return unpackResults(batch, (await this.call({ op: 'commit', batch: packBatch(batch) })) as PackedResults);
   }
   history(q: HistoryQuery): Promise<HistoryPage> {
     return this.call({ op: 'history', q }) as Promise<HistoryPage>;

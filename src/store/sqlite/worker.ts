@@ -7,8 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { Appended, HistoryPage, HistoryQuery, Membership, Retention, StoredMessage, Upload, WriteBatch } from '../store.js';
+import type { HistoryPage, HistoryQuery, Membership, Retention, StoredMessage, Upload } from '../store.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
+import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
 
 export interface WorkerOptions {
   file: string;
@@ -16,7 +17,8 @@ export interface WorkerOptions {
 }
 
 export type Request =
-  | { id: number; op: 'commit'; batch: WriteBatch }
+  /** `batch` is a PackedBatch as JSON text (wire.ts). */
+  | { id: number; op: 'commit'; batch: string }
   | { id: number; op: 'history'; q: HistoryQuery }
   | { id: number; op: 'lastSeq'; conv: string }
   | { id: number; op: 'isMember'; user: string; conv: string }
@@ -31,11 +33,17 @@ export type Request =
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 const opts = workerData as WorkerOptions;
+const CACHE_KIB = 64 * 1024;
+const CHECKPOINT_PAGES = 8000;
 if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
 const db = new Database(opts.file);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 db.pragma('busy_timeout = 5000');
+// Messages of many conversations land on many pages: a cache that holds the hot ones spares re-reads, and a
+// larger WAL between checkpoints lets a page that changed in many transactions be written back once.
+db.pragma(`cache_size = -${CACHE_KIB}`);
+db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`);
 const version = db.pragma('user_version', { simple: true }) as number;
 for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
   db.transaction(() => {
@@ -94,31 +102,38 @@ const q = {
   trimCount: db.prepare<[number]>('DELETE FROM messages WHERE seq <= (SELECT last_seq FROM conversations c WHERE c.id = messages.conv) - ?'),
 };
 
-const commit = db.transaction((batch: WriteBatch): Appended[] => {
-  for (const j of batch.joins) q.join.run(j.user, j.conv, j.conv);
-  const out: Appended[] = [];
-  for (const m of batch.messages) {
-    if (m.key !== null) {
-      const dup = q.byKey.get(m.conv, m.from, m.key);
+const commit = db.transaction((text: string): PackedResults => {
+  const [joins, messages, leaves, reads] = JSON.parse(text) as PackedBatch;
+  for (let i = 0; i < joins.length; i += 2) q.join.run(joins[i]!, joins[i + 1]!, joins[i + 1]!);
+  const codes: number[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < messages.length; i += MESSAGE_FIELDS) {
+    const id = messages[i] as string;
+    const conv = messages[i + 1] as string;
+    const from = messages[i + 2] as string;
+    const key = messages[i + 6] as string | null;
+    const fileId = messages[i + 7] as string | null;
+    if (key !== null) {
+      const dup = q.byKey.get(conv, from, key);
       if (dup) {
-        out.push({ seq: dup.seq, id: dup.id, ts: dup.ts, duplicate: true });
+        codes.push(DUPLICATE, dup.seq, dup.ts, ids.push(dup.id) - 1);
         continue;
       }
     }
     // Referring to a file shares it with the conversation: only someone who may read it can.
-    if (m.fileId !== null && q.canRead.get(m.fileId, m.from, m.from) === undefined) {
-      out.push({ seq: 0, id: m.id, ts: m.ts, duplicate: false, refused: true });
+    if (fileId !== null && q.canRead.get(fileId, from, from) === undefined) {
+      codes.push(REFUSED);
       continue;
     }
-    const seq = q.bump.get(m.conv)!.last_seq;
-    q.insert.run(m.conv, seq, m.id, m.from, m.contentType, m.body, m.ts, m.key);
-    if (m.fileId !== null) q.link.run(m.fileId, m.conv);
-    q.read.run(seq, m.from, m.conv, seq);
-    out.push({ seq, id: m.id, ts: m.ts, duplicate: false });
+    const seq = q.bump.get(conv)!.last_seq;
+    q.insert.run(conv, seq, id, from, messages[i + 3], messages[i + 4], messages[i + 5], key);
+    if (fileId !== null) q.link.run(fileId, conv);
+    q.read.run(seq, from, conv, seq);
+    codes.push(seq);
   }
-  for (const l of batch.leaves) q.leave.run(l.user, l.conv);
-  for (const r of batch.reads) q.read.run(r.seq, r.user, r.conv, r.seq);
-  return out;
+  for (let i = 0; i < leaves.length; i += 2) q.leave.run(leaves[i]!, leaves[i + 1]!);
+  for (let i = 0; i < reads.length; i += 3) q.read.run(reads[i + 2] as number, reads[i] as string, reads[i + 1] as string, reads[i + 2] as number);
+  return { codes, ids };
 });
 
 function toMessage(r: Row): StoredMessage {
