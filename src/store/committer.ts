@@ -36,6 +36,8 @@ export class Committer implements Persistence {
   private nextWaiters: (() => void)[] = [];
   private flightWaiters: (() => void)[] = [];
   private membershipAsks = new Map<string, { resolve: (m: Membership[]) => void; reject: (e: Error) => void }[]>();
+  /** A memberships query is out: asks wait for it to return and then go together (one query per connect storm turn, not per session). */
+  private membershipsBusy = false;
 
   constructor(
     private readonly store: Store,
@@ -79,19 +81,28 @@ export class Committer implements Persistence {
     return this.store.history(q);
   }
 
-  /** Asked once per connecting session: the asks of one turn become one query. */
+  /**
+   * Asked once per connecting session. Like writes, asks are grouped: those of
+   * one turn, and all that arrive while a query is out, become one query.
+   */
   memberships(user: string): Promise<Membership[]> {
     return new Promise((resolve, reject) => {
       let waiting = this.membershipAsks.get(user);
       if (!waiting) this.membershipAsks.set(user, (waiting = []));
       waiting.push({ resolve, reject });
-      if (this.membershipAsks.size === 1 && waiting.length === 1) setImmediate(this.askMemberships);
+      if (this.membershipAsks.size === 1 && waiting.length === 1 && !this.membershipsBusy) setImmediate(this.askMemberships);
     });
   }
 
   private readonly askMemberships = (): void => {
     const asks = this.membershipAsks;
+    if (asks.size === 0) return;
     this.membershipAsks = new Map();
+    this.membershipsBusy = true;
+    const next = (): void => {
+      this.membershipsBusy = false;
+      if (this.membershipAsks.size > 0) setImmediate(this.askMemberships);
+    };
     // Read after every write queued so far (a read mark just acknowledged, a join): the summary must include them.
     this.written()
       .then(() => this.store.memberships([...asks.keys()]))
@@ -102,7 +113,8 @@ export class Committer implements Persistence {
       (err: Error) => {
         for (const waiting of asks.values()) for (const w of waiting) w.reject(err);
       },
-    );
+    )
+      .finally(next);
   };
 
   isMember(user: string, conv: string): Promise<boolean> {
