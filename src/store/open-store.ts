@@ -5,8 +5,8 @@ import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 /** The store the config asks for: PostgreSQL for a postgres:// URL, else the embedded SQLite file. */
-export async function openStore(cfg: Config['store']): Promise<Store> {
-  const store: Store = cfg.url ? new PostgresStore(cfg.url) : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous });
+export async function openStore(cfg: Config['store'], warn: (message: string) => void = () => {}): Promise<Store> {
+  const store: Store = cfg.url ? new PostgresStore(cfg.url) : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous }, warn);
   await store.open();
   return store;
 }

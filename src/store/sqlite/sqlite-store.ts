@@ -1,11 +1,17 @@
 /**
  * The embedded store: SQLite (WAL) in a worker thread. Every call is a message
- * to the worker; calls are answered in the order they were made.
+ * to the worker; calls are answered in the order they were made. A second
+ * thread checkpoints the WAL (checkpointer.ts) so that commits never wait
+ * for one.
  */
 import { Worker } from 'node:worker_threads';
 import type { Appended, HistoryPage, HistoryQuery, Membership, Retention, Store, Upload, WriteBatch } from '../store.js';
+import type { CheckpointerOptions } from './checkpointer.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
+
+/** How often the checkpointer copies the WAL back (ms). */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type Payload = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -13,10 +19,14 @@ type Payload = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private worker: Worker | null = null;
+  private checkpointer: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  constructor(private readonly options: WorkerOptions) {}
+  constructor(
+    private readonly options: WorkerOptions,
+    private readonly warn: (message: string) => void = () => {},
+  ) {}
 
   async open(): Promise<void> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: this.options });
@@ -32,11 +42,41 @@ export class SqliteStore implements Store {
     worker.on('exit', (code) => this.failAll(new Error(`sqlite worker exited with code ${code}`)));
     // The first call proves the database opened and migrated.
     await this.call({ op: 'lastSeq', conv: '' });
+    if (this.options.file !== ':memory:') this.startCheckpointer();
+  }
+
+  private startCheckpointer(): void {
+    const data: CheckpointerOptions = { file: this.options.file, synchronous: this.options.synchronous, intervalMs: CHECKPOINT_INTERVAL_MS };
+    const c = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: data });
+    this.checkpointer = c;
+    // It works for the writer; it must never be what keeps the process running.
+    c.unref();
+    let warned = false;
+    c.on('message', (m: { error?: string }) => {
+      if (m.error && !warned) this.warn(`WAL checkpoint failed (commits checkpoint for themselves meanwhile): ${m.error}`);
+      if (m.error) warned = true;
+    });
+    c.on('error', (err) => this.warn(`WAL checkpointer stopped (commits checkpoint for themselves from now on): ${err.message}`));
+    c.on('exit', () => {
+      if (this.checkpointer === c) this.checkpointer = null;
+    });
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const c = this.checkpointer;
+    if (!c) return;
+    this.checkpointer = null;
+    const closed = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.postMessage('close');
+    await Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]);
+    await c.terminate();
   }
 
   async close(): Promise<void> {
     if (!this.worker) return;
     const w = this.worker;
+    // The writer closes last: closing the last connection checkpoints everything and removes the WAL.
+    await this.stopCheckpointer();
     await this.call({ op: 'close' });
     this.worker = null;
     await w.terminate();
@@ -87,5 +127,6 @@ export class SqliteStore implements Store {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.worker = null;
+    void this.stopCheckpointer();
   }
 }

@@ -34,16 +34,16 @@ export type Response = { id: number; ok: true; value: unknown } | { id: number; 
 
 const opts = workerData as WorkerOptions;
 const CACHE_KIB = 64 * 1024;
-const CHECKPOINT_PAGES = 8000;
+const BACKSTOP_CHECKPOINT_PAGES = 50_000;
 if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
 const db = new Database(opts.file);
 db.pragma('journal_mode = WAL');
 db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 db.pragma('busy_timeout = 5000');
-// Messages of many conversations land on many pages: a cache that holds the hot ones spares re-reads, and a
-// larger WAL between checkpoints lets a page that changed in many transactions be written back once.
+// Messages of many conversations land on many pages: a cache that holds the hot ones spares re-reads.
 db.pragma(`cache_size = -${CACHE_KIB}`);
-db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`);
+// Checkpoints are the checkpointer thread's job (checkpointer.ts); this threshold is only the backstop.
+db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
 const version = db.pragma('user_version', { simple: true }) as number;
 for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
   db.transaction(() => {
