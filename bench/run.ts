@@ -31,6 +31,7 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
   --quiet-wait S          before each measurement, wait up to S seconds for other processes to go quiet
                           (default 120; --quick: 0); a disturbed window is measured again (3 times at most)
   --switchboard-config F  JSON merged over Switchboard's bench config (e.g. {"rooms":{"rules":[…]}})
+  --rates R1,R2,…         f: publish rates (msg/s) to step through instead of the standard steps
   --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 `;
 
@@ -47,10 +48,11 @@ interface Args {
   serverNodeArgs: string[];
   quietWait: number | null;
   switchboardConfig: Record<string, unknown>;
+  rates: number[] | null;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {} };
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -103,6 +105,12 @@ function parse(argv: string[]): Args {
         break;
       case '--switchboard-config':
         a.switchboardConfig = JSON.parse(readFileSync(value(), 'utf8')) as Record<string, unknown>;
+        break;
+      case '--rates':
+        a.rates = value()
+          .split(',')
+          .map(Number)
+          .filter((r) => r > 0);
         break;
       case '--quiet-wait':
         a.quietWait = Math.max(0, Number(value()));
@@ -185,6 +193,7 @@ async function main(): Promise<void> {
     genCores,
     quietWaitMs: (args.quietWait ?? (args.quick ? 0 : 120)) * 1000,
     retries: args.quick ? 0 : 3,
+    durableRates: args.rates,
   };
   const pool = new LoadPool(workers);
   const results: WorkloadResult[] = [];

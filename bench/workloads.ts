@@ -42,6 +42,8 @@ export interface BenchSettings {
   quietWaitMs: number;
   /** A window in which other processes used more CPU than OTHER_CPU_LIMIT is measured again, this many times at most. */
   retries: number;
+  /** f: the publish rates to step through instead of the standard ones. */
+  durableRates: number[] | null;
 }
 
 export interface Context {
@@ -528,7 +530,7 @@ async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult
     // Up to the target and beyond it until a step fails (an ack p99 over the limit, a message lost or
     // refused); every step up to the target is measured even after one failed, so that the target's own
     // figures are in the report. The row shows the highest rate that held.
-    const rates = quick ? [500] : [2_500, 5_000, 10_000, 15_000, F_TARGET_RATE, 30_000, 40_000, 50_000];
+    const rates = ctx.settings.durableRates ?? (quick ? [500] : [2_500, 5_000, 10_000, 15_000, F_TARGET_RATE, 30_000, 40_000, 50_000]);
     for (const rate of rates) {
       const p = await measured(ctx, phaseOptions(ctx, s.server, pubsAt(rate), w, { ackP99LimitMs: F_ACK_P99_LIMIT_MS }));
       steps.push(p);
