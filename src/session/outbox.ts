@@ -4,6 +4,12 @@
  * that many sessions share is framed once and the same bytes written to each.
  * A session whose socket stops draining is reported once its backlog passes the
  * configured bytes or messages; it never slows anyone else down.
+ *
+ * While the socket still holds more than a little unsent data, what arrives
+ * stays here instead of piling up in the socket: it leaves as one frame on
+ * `drain`, and if the session is closed as a slow consumer it is dropped, so
+ * that the close frame (4005) waits behind little more than what the kernel
+ * already holds rather than behind megabytes the client has not read.
  */
 import { SharedBatch } from '../hub/shared-batch.js';
 import type { Flusher } from './flusher.js';
@@ -16,6 +22,8 @@ export interface Wire {
   readonly bufferedBytes: number;
   /** Writes a complete frame; false when the socket asks the writer to wait for drain. */
   writeFrame(frame: Buffer): boolean;
+  /** Calls `cb` once, when the socket has written out what it holds. */
+  onDrain(cb: () => void): void;
   /** Hands a payload to the transport to frame (and compress) itself. */
   sendPayload(payload: Buffer): void;
 }
@@ -23,6 +31,16 @@ export interface Wire {
 export interface QueueLimits {
   maxQueueBytes: number;
   maxQueueMessages: number;
+}
+
+/**
+ * Unsent bytes in the socket above which the outbox holds what arrives until
+ * drain. Above the socket's own high-water mark (16 KiB), so that a socket
+ * this full has promised a `drain`; never above maxQueueBytes, which closes
+ * the session anyway.
+ */
+export function holdThreshold(limits: QueueLimits): number {
+  return Math.min(64 * 1024, limits.maxQueueBytes);
 }
 
 // Gathering buffers for a mixed queue reuses one scratch array: flushes never overlap.
@@ -34,26 +52,43 @@ export class Outbox {
   /** Messages written since the socket last had room: the backlog the limit applies to. */
   private backlog = 0;
   private closed = false;
+  /** Marked for this turn's flush. */
+  private marked = false;
+  /** Waiting for the socket's drain: items are held here meanwhile. */
+  private holding = false;
+  /** Of the items held, how many have been counted into heldMessages/heldBytes. */
+  private counted = 0;
+  private heldMessages = 0;
+  private heldBytes = 0;
+  private readonly holdAbove: number;
 
   constructor(
     private readonly wire: Wire,
     private readonly flusher: Flusher,
     private readonly limits: QueueLimits,
     private readonly owner: { overflowed(): void },
-  ) {}
+  ) {
+    this.holdAbove = holdThreshold(limits);
+  }
 
   push(bytes: Buffer): void {
     if (this.closed) return;
-    if (this.items.length === 0) this.flusher.mark(this);
+    this.mark();
     this.items.push(bytes);
     this.starts.push(0);
   }
 
   pushShared(batch: SharedBatch, start: number): void {
     if (this.closed) return;
-    if (this.items.length === 0) this.flusher.mark(this);
+    this.mark();
     this.items.push(batch);
     this.starts.push(start);
+  }
+
+  private mark(): void {
+    if (this.marked) return;
+    this.marked = true;
+    this.flusher.mark(this);
   }
 
   /** Drops everything queued; nothing is written after this. */
@@ -63,10 +98,17 @@ export class Outbox {
     this.starts.length = 0;
   }
 
+  private readonly drained = (): void => {
+    this.holding = false;
+    if (!this.closed && this.items.length > 0) this.mark();
+  };
+
   flush(): void {
+    this.marked = false;
     const items = this.items;
     const n = items.length;
     if (n === 0 || this.closed) return;
+    if (this.holding || this.wire.bufferedBytes > this.holdAbove) return this.hold();
     const first = items[0]!;
     let messages: number;
     let ok = true;
@@ -89,7 +131,31 @@ export class Outbox {
     }
     items.length = 0;
     this.starts.length = 0;
+    this.counted = this.heldMessages = this.heldBytes = 0;
     if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
     if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.owner.overflowed();
+  }
+
+  /** The socket is still busy: keep what is queued, count it against the limits, write it all on drain. */
+  private hold(): void {
+    if (!this.holding) {
+      this.holding = true;
+      this.wire.onDrain(this.drained);
+    }
+    // Batches in the queue are closed by now (the flusher closed the epoch): their size is final.
+    const items = this.items;
+    for (let i = this.counted; i < items.length; i++) {
+      const it = items[i]!;
+      if (it instanceof SharedBatch) {
+        for (let j = this.starts[i]!; j < it.chunks.length; j++) this.heldBytes += it.chunks[j]!.length;
+        this.heldMessages += it.chunks.length - this.starts[i]!;
+      } else {
+        this.heldBytes += it.length;
+        this.heldMessages++;
+      }
+    }
+    this.counted = items.length;
+    if (this.backlog + this.heldMessages > this.limits.maxQueueMessages || this.wire.bufferedBytes + this.heldBytes > this.limits.maxQueueBytes)
+      this.owner.overflowed();
   }
 }

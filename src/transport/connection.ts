@@ -61,6 +61,16 @@ export class Connection implements HubSession, Wire, Timed {
 
   /** The outbox's backlog passed its limit. */
   overflowed(): void {
+    // An operator needs to see these, but an overload can close thousands at once: one line a second at most.
+    const now = this.ctx.now();
+    if (now - slowCloses.loggedAt >= 1000) {
+      this.ctx.log.warn(
+        { session: this.id, user: this.user, unsentBytes: this.bufferedBytes, moreSinceLastLine: slowCloses.unlogged },
+        'slow consumer: closing session (4005)',
+      );
+      slowCloses.loggedAt = now;
+      slowCloses.unlogged = 0;
+    } else slowCloses.unlogged++;
     this.close(CloseCode.SlowConsumer, 'slow consumer: send queue overflowed');
   }
 
@@ -72,6 +82,13 @@ export class Connection implements HubSession, Wire, Timed {
 
   writeFrame(frame: Buffer): boolean {
     return this.socket.write(frame);
+  }
+
+  onDrain(cb: () => void): void {
+    // A socket above its high-water mark has promised a drain; otherwise what is still unsent sits in ws's own
+    // queue (compression), which empties by itself: look again next turn.
+    if (this.socket.writableNeedDrain) this.socket.once('drain', cb);
+    else setImmediate(cb);
   }
 
   sendPayload(payload: Buffer): void {
@@ -290,6 +307,9 @@ export class Connection implements HubSession, Wire, Timed {
     this.error(id, ErrorCode.Internal, 'internal error');
   }
 }
+
+/** Slow-consumer closes: when the last was logged, and how many were not since. */
+const slowCloses = { loggedAt: -Infinity, unlogged: 0 };
 
 const CONNECTION = Symbol('connection');
 type Tagged = WebSocket & { [CONNECTION]: Connection };

@@ -739,6 +739,9 @@ describe('Hub with the real outbound layer (Outbox + Flusher)', () => {
     sendPayload(): void {
       assert.fail('preframed wire');
     }
+    onDrain(): void {
+      assert.fail('this wire never fills up');
+    }
     lines(): string[] {
       return this.frames.flatMap((f) => {
         const len = f[1]! & 0x7f;

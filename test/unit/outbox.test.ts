@@ -26,6 +26,18 @@ class FakeWire implements Wire {
     this.payloads.push(payload);
   }
 
+  drainWaiters: (() => void)[] = [];
+  onDrain(cb: () => void): void {
+    this.drainWaiters.push(cb);
+  }
+  /** The socket wrote out what it held. */
+  drain(): void {
+    this.bufferedBytes = 0;
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const cb of w) cb();
+  }
+
   /** Payload texts of the frames written so far (unmasked server frames). */
   frameTexts(): string[] {
     return this.frames.map(framePayload);
@@ -191,6 +203,59 @@ describe('Outbox', () => {
     assert.deepEqual(wire.frameTexts(), ['{"a":1}\n{"a":2}']);
   });
 
+  describe('holding while the socket is full', () => {
+    it('keeps what arrives while the socket holds more than 64 KiB, and writes it as one frame on drain', () => {
+      const { flusher, wire, outbox, overflows } = setup();
+      wire.bufferedBytes = 64 * 1024 + 1;
+      outbox.push(b('{"n":1}'));
+      flusher.run();
+      outbox.pushShared(batchOf(flusher, '{"r":1}', '{"r":2}'), 1);
+      flusher.run();
+      assert.equal(wire.frames.length, 0, 'nothing written while the socket is full');
+      assert.equal(wire.drainWaiters.length, 1, 'one drain wait, not one per turn');
+      wire.drain();
+      flusher.run();
+      assert.deepEqual(wire.frameTexts(), ['{"n":1}\n{"r":2}']);
+      assert.equal(overflows(), 0);
+      outbox.push(b('{"n":2}'));
+      flusher.run();
+      assert.deepEqual(wire.frameTexts().at(-1), '{"n":2}', 'after the drain writes go straight out again');
+    });
+
+    it('counts what it holds against the message limit', () => {
+      const { flusher, wire, outbox, overflows } = setup({ limits: { maxQueueMessages: 5 } });
+      wire.bufferedBytes = 64 * 1024 + 1;
+      for (let turn = 0; turn < 3; turn++) {
+        outbox.push(b('{}'));
+        outbox.push(b('{}'));
+        flusher.run();
+      }
+      assert.equal(overflows(), 1, '6 held > 5');
+    });
+
+    it('counts held bytes and the socket\'s unsent bytes against the byte limit', () => {
+      const { flusher, wire, outbox, overflows } = setup({ limits: { maxQueueBytes: 100 * 1024 } });
+      wire.bufferedBytes = 70 * 1024;
+      outbox.push(Buffer.alloc(20 * 1024, 0x61));
+      flusher.run();
+      assert.equal(overflows(), 0, '90 KiB in all');
+      outbox.push(Buffer.alloc(20 * 1024, 0x61));
+      flusher.run();
+      assert.equal(overflows(), 1, '110 KiB in all');
+    });
+
+    it('drops what it holds when closed: nothing is written after the close', () => {
+      const { flusher, wire, outbox } = setup();
+      wire.bufferedBytes = 64 * 1024 + 1;
+      outbox.push(b('{"n":1}'));
+      flusher.run();
+      outbox.close();
+      wire.drain();
+      flusher.run();
+      assert.equal(wire.frames.length, 0);
+    });
+  });
+
   describe('overflow', () => {
     it('fires when bufferedBytes exceeds maxQueueBytes', () => {
       const { flusher, wire, outbox, overflows } = setup({ limits: { maxQueueBytes: 2048 } });
@@ -305,7 +370,7 @@ describe('Outbox', () => {
       outbox.push(b('{}'));
       flusher.run();
       assert.equal(calls, 1);
-      assert.equal(wire.frames.length, 1);
+      assert.equal(wire.frames.length, 0, 'a socket that full gets nothing more: the queue is held, then dropped');
     });
   });
 });
