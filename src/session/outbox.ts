@@ -103,12 +103,13 @@ export class Outbox {
     if (!this.closed && this.items.length > 0) this.mark();
   };
 
-  flush(): void {
+  /** Writes what is queued as one frame; `force`: even into a full socket (a close other than 4005 is coming). */
+  flush(force = false): void {
     this.marked = false;
     const items = this.items;
     const n = items.length;
     if (n === 0 || this.closed) return;
-    if (this.holding || this.wire.bufferedBytes > this.holdAbove) return this.hold();
+    if (!force && (this.holding || this.wire.bufferedBytes > this.holdAbove)) return this.hold();
     const first = items[0]!;
     let messages: number;
     let ok = true;

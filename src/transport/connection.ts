@@ -116,7 +116,7 @@ export class Connection implements HubSession, Wire, Timed {
     this.state = 'closing';
     // What the client was already told this turn (replies, the error that explains the close) goes out first;
     // a slow consumer's backlog is exactly what must not.
-    if (code !== CloseCode.SlowConsumer) this.outbox.flush();
+    if (code !== CloseCode.SlowConsumer) this.outbox.flush(true);
     this.outbox.close();
     this.ctx.hub.disconnect(this);
     if (wasOpen) this.ctx.log.debug({ session: this.id, user: this.user, code, reason }, 'closing session');

@@ -244,6 +244,16 @@ describe('Outbox', () => {
       assert.equal(overflows(), 1, '110 KiB in all');
     });
 
+    it('a forced flush writes what it holds (a close other than 4005 tells the client everything first)', () => {
+      const { flusher, wire, outbox } = setup();
+      wire.bufferedBytes = 64 * 1024 + 1;
+      outbox.push(b('{"n":1}'));
+      flusher.run();
+      outbox.push(b('{"error":"bye"}'));
+      outbox.flush(true);
+      assert.deepEqual(wire.frameTexts(), ['{"n":1}\n{"error":"bye"}']);
+    });
+
     it('drops what it holds when closed: nothing is written after the close', () => {
       const { flusher, wire, outbox } = setup();
       wire.bufferedBytes = 64 * 1024 + 1;
