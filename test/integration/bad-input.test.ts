@@ -62,8 +62,12 @@ describe('bad input', () => {
     const e2 = await c.next('error');
     assert.equal(e2.code, 'invalid_json');
     await c.next((m) => m.type === 'pong' && m.id === 2);
+    // Only the answers: the unread summary comes whenever the store has answered, possibly in between.
     assert.deepEqual(
-      c.messages.slice(-3).map((m) => m.type),
+      c.messages
+        .filter((m) => m.type === 'pong' || m.type === 'error')
+        .slice(-3)
+        .map((m) => m.type),
       ['pong', 'error', 'pong'],
       'answers in the order of the lines',
     );
