@@ -90,6 +90,19 @@ export function tcpSocket(client: SwitchboardClient): Socket {
   return ws._socket;
 }
 
+/**
+ * The client stops hearing the server while its own frames still go out, as
+ * if the network dropped everything coming its way: what arrives is read and
+ * thrown away. (Pausing the socket is not enough: when a paused socket is
+ * destroyed, ws still parses what it had buffered, so answers "lost" that way
+ * may arrive after all.)
+ */
+export function deafen(client: SwitchboardClient): void {
+  const socket = tcpSocket(client);
+  socket.removeAllListeners('data');
+  socket.on('data', () => {});
+}
+
 /** Cuts the connection under the client as a network failure would: the TCP socket is destroyed, no close frame. */
 export function cut(client: SwitchboardClient): void {
   tcpSocket(client).destroy();
