@@ -28,6 +28,14 @@ export interface Wire {
   sendPayload(payload: Buffer): void;
 }
 
+/** What an overflowing outbox still held (not yet written to its socket): dropped when the session closes. */
+export interface Held {
+  messages: number;
+  bytes: number;
+}
+
+const NOTHING_HELD: Held = { messages: 0, bytes: 0 };
+
 export interface QueueLimits {
   maxQueueBytes: number;
   maxQueueMessages: number;
@@ -66,7 +74,7 @@ export class Outbox {
     private readonly wire: Wire,
     private readonly flusher: Flusher,
     private readonly limits: QueueLimits,
-    private readonly owner: { overflowed(): void },
+    private readonly owner: { overflowed(held: Held): void },
   ) {
     this.holdAbove = holdThreshold(limits);
   }
@@ -134,7 +142,7 @@ export class Outbox {
     this.starts.length = 0;
     this.counted = this.heldMessages = this.heldBytes = 0;
     if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
-    if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.owner.overflowed();
+    if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.owner.overflowed(NOTHING_HELD);
   }
 
   /** The socket is still busy: keep what is queued, count it against the limits, write it all on drain. */
@@ -157,6 +165,6 @@ export class Outbox {
     }
     this.counted = items.length;
     if (this.backlog + this.heldMessages > this.limits.maxQueueMessages || this.wire.bufferedBytes + this.heldBytes > this.limits.maxQueueBytes)
-      this.owner.overflowed();
+      this.owner.overflowed({ messages: this.heldMessages, bytes: this.heldBytes });
   }
 }

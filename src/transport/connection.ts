@@ -16,14 +16,22 @@ import { commandSchemas, describeIssues, isCommandType, type RequestId } from '.
 import type { ServerPush } from '../protocol/pushes.js';
 import { handlers, isRouted } from '../session/dispatch.js';
 import { PING_FRAME } from '../session/frame.js';
-import { Outbox, type Wire } from '../session/outbox.js';
+import { Outbox, type Held, type Wire } from '../session/outbox.js';
 import { RateLimiter } from '../session/rate-limit.js';
 import type { GatewayContext } from './context.js';
 import { rawSocket } from './raw-socket.js';
 import type { Timed } from './heartbeat.js';
 
 type State = 'pending' | 'open' | 'closing' | 'closed';
+
 type Beat = 'idle' | 'awaiting-pong';
+
+/**
+ * A slow consumer's close frame that has reached the OS by the close deadline
+ * is given this many more `closeTimeoutMs` (30 s in all by default) for the
+ * client to read up to it: see Connection.closeOverdue.
+ */
+export const SLOW_CLOSE_LINGER_PERIODS = 5;
 
 export class Connection implements HubSession, Wire, Timed {
   user = '';
@@ -40,6 +48,10 @@ export class Connection implements HubSession, Wire, Timed {
   heard = false;
   private readonly socket: Socket;
   private readonly outbox: Outbox;
+  /** The code this connection is closing with (0 until then). */
+  private closeCode = 0;
+  /** Set while a slow consumer's close waits past its first deadline for the client to read it: the last deadline. */
+  private lingerUntil = 0;
   private readonly limiter: RateLimiter;
 
   constructor(
@@ -60,17 +72,15 @@ export class Connection implements HubSession, Wire, Timed {
   }
 
   /** The outbox's backlog passed its limit. */
-  overflowed(): void {
-    // An operator needs to see these, but an overload can close thousands at once: one line a second at most.
-    const now = this.ctx.now();
-    if (now - slowCloses.loggedAt >= 1000) {
-      this.ctx.log.warn(
-        { session: this.id, user: this.user, unsentBytes: this.bufferedBytes, moreSinceLastLine: slowCloses.unlogged },
-        'slow consumer: closing session (4005)',
-      );
-      slowCloses.loggedAt = now;
-      slowCloses.unlogged = 0;
-    } else slowCloses.unlogged++;
+  overflowed(held: Held): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.ctx.slowCloses.record({
+      session: this.id,
+      user: this.user,
+      unsentBytes: this.bufferedBytes,
+      droppedMessages: held.messages,
+      droppedBytes: held.bytes,
+    });
     this.close(CloseCode.SlowConsumer, 'slow consumer: send queue overflowed');
   }
 
@@ -114,6 +124,7 @@ export class Connection implements HubSession, Wire, Timed {
     if (this.state === 'closing' || this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closing';
+    this.closeCode = code;
     // What the client was already told this turn (replies, the error that explains the close) goes out first;
     // a slow consumer's backlog is exactly what must not.
     if (code !== CloseCode.SlowConsumer) this.outbox.flush(true);
@@ -121,6 +132,7 @@ export class Connection implements HubSession, Wire, Timed {
     this.ctx.hub.disconnect(this);
     if (wasOpen) this.ctx.log.debug({ session: this.id, user: this.user, code, reason }, 'closing session');
     this.ws.close(code, reason);
+    if (code === CloseCode.SlowConsumer) this.watchCloseFrame();
     if (code === CloseCode.HeartbeatTimeout) {
       // The peer stopped answering; waiting for its half of the close handshake would only hold the socket.
       this.ws.terminate();
@@ -220,8 +232,7 @@ export class Connection implements HubSession, Wire, Timed {
       case 'pending':
         return this.close(CloseCode.AuthTimeout, 'no auth message in time');
       case 'closing':
-        this.ws.terminate();
-        return;
+        return this.closeOverdue(now);
       case 'closed':
         return;
     }
@@ -240,6 +251,46 @@ export class Connection implements HubSession, Wire, Timed {
       }
     }
     this.scheduleNext(now);
+  }
+
+  /** Logs (debug) when a slow consumer's close frame has left for the OS, behind what the socket already held. */
+  private watchCloseFrame(): void {
+    const closedAt = this.ctx.now();
+    const sent = (): void => {
+      if (this.ws.bufferedAmount === 0)
+        this.ctx.log.debug({ session: this.id, user: this.user, afterMs: this.ctx.now() - closedAt }, 'slow consumer: close frame handed to the OS');
+    };
+    // A socket above its high-water mark has promised a drain; below it, the deadline looks again (closeOverdue).
+    if (this.ws.bufferedAmount === 0) sent();
+    else if (this.socket.writableNeedDrain) this.socket.once('drain', sent);
+  }
+
+  /**
+   * The peer has not completed the close handshake in time: it is cut off, except a slow consumer whose close
+   * frame has reached the OS (nothing is left unsent here). The OS delivers that frame after the backlog once the
+   * client reads, but only while the socket stays open: once destroyed, anything the client still sends (a pong,
+   * a message written before it saw the close) is answered with a reset that discards the close frame along with
+   * everything else the OS held, and the client sees ECONNRESET / 1006 instead of 4005. So that socket is kept
+   * (a descriptor, and a place under limits.maxConnections; nothing is left to write) for SLOW_CLOSE_LINGER_PERIODS
+   * more deadlines or until the client answers. A close frame still queued here at the first deadline means the
+   * client has hardly read since the close (the OS takes more only once it has freed a good part of its buffer):
+   * it would not reach the frame in time either, and what the socket holds is freed now.
+   */
+  private closeOverdue(now: number): void {
+    const unsentBytes = this.ws.bufferedAmount;
+    if (this.closeCode === CloseCode.SlowConsumer) {
+      if (this.lingerUntil === 0 && unsentBytes === 0) {
+        this.lingerUntil = now + SLOW_CLOSE_LINGER_PERIODS * this.ctx.config.limits.closeTimeoutMs;
+        this.ctx.log.debug({ session: this.id, user: this.user }, 'slow consumer: close frame sent, waiting for the client to read up to it');
+      }
+      if (now < this.lingerUntil) {
+        // (A delay past the wheel's horizon comes back here early and is scheduled again.)
+        this.ctx.wheel.schedule(this, this.lingerUntil - now);
+        return;
+      }
+    }
+    this.ctx.log.debug({ session: this.id, user: this.user, code: this.closeCode, unsentBytes }, 'close handshake timed out: terminating');
+    this.ws.terminate();
   }
 
   /** One wheel entry serves both deadlines: the next heartbeat step and the token's expiry. */
@@ -307,9 +358,6 @@ export class Connection implements HubSession, Wire, Timed {
     this.error(id, ErrorCode.Internal, 'internal error');
   }
 }
-
-/** Slow-consumer closes: when the last was logged, and how many were not since. */
-const slowCloses = { loggedAt: -Infinity, unlogged: 0 };
 
 const CONNECTION = Symbol('connection');
 type Tagged = WebSocket & { [CONNECTION]: Connection };

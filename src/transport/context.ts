@@ -5,6 +5,7 @@ import type { Hub } from '../hub/hub.js';
 import type { Flusher } from '../session/flusher.js';
 import type { TimerWheel } from './heartbeat.js';
 import type { Connection } from './connection.js';
+import type { SlowCloseLog } from './slow-close-log.js';
 
 /** What every connection shares: built once by the gateway. */
 export interface GatewayContext {
@@ -14,6 +15,8 @@ export interface GatewayContext {
   readonly wheel: TimerWheel;
   readonly auth: Authenticator;
   readonly log: Logger;
+  /** Slow-consumer closes, logged without flooding. */
+  readonly slowCloses: SlowCloseLog;
   now(): number;
   /** The connection has fully closed; drop it from the gateway's set. */
   forget(c: Connection): void;

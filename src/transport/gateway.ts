@@ -7,12 +7,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type ServerOptions } from 'ws';
 import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
 import { sessionId } from '../hub/ids.js';
 import { CloseCode } from '../protocol/codes.js';
-import { Connection } from './connection.js';
+import { Connection, SLOW_CLOSE_LINGER_PERIODS } from './connection.js';
 import type { GatewayContext } from './context.js';
+import { SlowCloseLog } from './slow-close-log.js';
 
 const ignore = (): void => {};
 
@@ -23,23 +24,29 @@ export class Gateway {
   private onEmpty: (() => void) | null = null;
   readonly ctx: GatewayContext;
 
-  constructor(ctx: Omit<GatewayContext, 'forget'>) {
+  constructor(ctx: Omit<GatewayContext, 'forget' | 'slowCloses'>) {
     this.ctx = {
       ...ctx,
+      slowCloses: new SlowCloseLog(ctx.log),
       forget: (c) => {
         this.conns.delete(c);
         if (this.conns.size === 0) this.onEmpty?.();
       },
     };
     const { config } = ctx;
-    this.wss = new WebSocketServer({
+    const options: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       clientTracking: false,
       maxPayload: config.limits.maxFrameBytes,
+      // Each connection ends its close handshake on its own deadlines (Connection.due); ws's timer is only a
+      // backstop well after the longest of them, not its fixed 30 s, which would cut a longer closeTimeoutMs short.
+      // (ws has the option; @types/ws does not list it yet.)
+      closeTimeout: 2 * (1 + SLOW_CLOSE_LINGER_PERIODS) * config.limits.closeTimeoutMs,
       perMessageDeflate: config.compression.enabled
         ? { threshold: config.compression.thresholdBytes, serverNoContextTakeover: true, clientNoContextTakeover: true }
         : false,
-    });
+    };
+    this.wss = new WebSocketServer(options);
   }
 
   get connections(): number {
@@ -87,5 +94,6 @@ export class Gateway {
       this.onEmpty = null;
     }
     for (const c of [...this.conns]) c.terminate();
+    this.ctx.slowCloses.flush();
   }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SharedBatch } from '../../src/hub/shared-batch.js';
 import { Flusher } from '../../src/session/flusher.js';
-import { Outbox, type QueueLimits, type Wire } from '../../src/session/outbox.js';
+import { Outbox, type Held, type QueueLimits, type Wire } from '../../src/session/outbox.js';
 
 class FakeWire implements Wire {
   readonly frames: Buffer[] = [];
@@ -66,8 +66,14 @@ function setup(opts: { preframed?: boolean; limits?: Partial<QueueLimits> } = {}
   const flusher = new Flusher();
   const wire = new FakeWire(opts.preframed ?? true);
   let overflows = 0;
-  const outbox = new Outbox(wire, flusher, { ...LIMITS, ...opts.limits }, { overflowed: () => overflows++ });
-  return { flusher, wire, outbox, overflows: () => overflows };
+  let held: Held | null = null;
+  const outbox = new Outbox(wire, flusher, { ...LIMITS, ...opts.limits }, {
+    overflowed: (h) => {
+      overflows++;
+      held = h;
+    },
+  });
+  return { flusher, wire, outbox, overflows: () => overflows, held: () => held };
 }
 
 /** A batch for the flusher's current epoch holding the given messages. */
@@ -223,7 +229,7 @@ describe('Outbox', () => {
     });
 
     it('counts what it holds against the message limit', () => {
-      const { flusher, wire, outbox, overflows } = setup({ limits: { maxQueueMessages: 5 } });
+      const { flusher, wire, outbox, overflows, held } = setup({ limits: { maxQueueMessages: 5 } });
       wire.bufferedBytes = 64 * 1024 + 1;
       for (let turn = 0; turn < 3; turn++) {
         outbox.push(b('{}'));
@@ -231,10 +237,11 @@ describe('Outbox', () => {
         flusher.run();
       }
       assert.equal(overflows(), 1, '6 held > 5');
+      assert.deepEqual(held(), { messages: 6, bytes: 12 }, 'the owner is told what is dropped with the session');
     });
 
     it('counts held bytes and the socket\'s unsent bytes against the byte limit', () => {
-      const { flusher, wire, outbox, overflows } = setup({ limits: { maxQueueBytes: 100 * 1024 } });
+      const { flusher, wire, outbox, overflows, held } = setup({ limits: { maxQueueBytes: 100 * 1024 } });
       wire.bufferedBytes = 70 * 1024;
       outbox.push(Buffer.alloc(20 * 1024, 0x61));
       flusher.run();
@@ -242,6 +249,7 @@ describe('Outbox', () => {
       outbox.push(Buffer.alloc(20 * 1024, 0x61));
       flusher.run();
       assert.equal(overflows(), 1, '110 KiB in all');
+      assert.deepEqual(held(), { messages: 2, bytes: 40 * 1024 });
     });
 
     it('a forced flush writes what it holds (a close other than 4005 tells the client everything first)', () => {
