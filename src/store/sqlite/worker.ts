@@ -5,15 +5,18 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { HistoryPage, HistoryQuery, Membership, Retention, StoredMessage, Upload } from '../store.js';
+import type { CheckpointTail } from './checkpointer.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
 
 export interface WorkerOptions {
   file: string;
   synchronous: 'full' | 'normal';
+  /** From the checkpointer thread, if there is one (checkpointer.ts). */
+  checkpoints?: MessagePort;
 }
 
 export type Request =
@@ -34,7 +37,7 @@ export type Response = { id: number; ok: true; value: unknown } | { id: number; 
 
 const opts = workerData as WorkerOptions;
 const CACHE_KIB = 64 * 1024;
-const BACKSTOP_CHECKPOINT_PAGES = 50_000;
+const BACKSTOP_CHECKPOINT_PAGES = 100_000;
 if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
 const db = new Database(opts.file);
 db.pragma('journal_mode = WAL');
@@ -188,6 +191,16 @@ function handle(req: Request): unknown {
   }
 }
 
+// The checkpointer has copied the bulk of the WAL: copy the rest here, between two commits, so that the next
+// commit starts the WAL over (see checkpointer.ts). It costs this thread a few hundred frames' copy.
+opts.checkpoints?.on('message', (_: CheckpointTail) => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // Busy or failing: the next pass tries again, and the backstop is still there.
+  }
+});
+
 parentPort!.on('message', (req: Request) => {
   let res: Response;
   try {
@@ -196,5 +209,8 @@ parentPort!.on('message', (req: Request) => {
     res = { id: req.id, ok: false, error: (e as Error).message };
   }
   parentPort!.postMessage(res);
-  if (req.op === 'close') parentPort!.close();
+  if (req.op === 'close') {
+    opts.checkpoints?.close();
+    parentPort!.close();
+  }
 });
