@@ -106,6 +106,16 @@ function genCell(r: WorkloadResult): string {
   return r.generatorLimited ? `${util}; the step above failed with it **saturated**` : util;
 }
 
+/** Which CPUs f's server had, as its command line says (taskset), against the generator's. */
+function durableCpus(serverCommand: string, generatorCpus: unknown): string {
+  const cpus = /^taskset -c (\S+)/.exec(serverCommand)?.[1];
+  if (!cpus) return 'No CPU pinning.';
+  return (
+    `The server ran on CPU ${cpus}${generatorCpus ? `, the load generator on CPU ${String(generatorCpus)}` : ''}: ` +
+    'unlike the other workloads, f lets the server use every core, since the store commits in a thread of its own beside the event loop.'
+  );
+}
+
 export function markdown(res: BenchResults): string {
   const { meta, results } = res;
   const lines: string[] = [];
@@ -189,7 +199,9 @@ export function markdown(res: BenchResults): string {
     lines.push('');
     lines.push(
       `Every room stored in the embedded SQLite store (\`synchronous=full\`), each publish asks for an ack; an ack means the message is committed. ` +
-        `A step fails if the ack p99 exceeds ${F_ACK_P99_LIMIT_MS} ms, a publish is not acknowledged, or a delivery is missing.`,
+        `A step fails if the ack p99 exceeds ${F_ACK_P99_LIMIT_MS} ms, a publish is not acknowledged, or a delivery is missing. ` +
+        durableCpus(dur[0]!.serverCommand, res.meta.options.generatorCpus) +
+        ' Server CPU is a share of one core: above 100 % the server used more than one.',
     );
     lines.push('');
     lines.push('| publish msg/s | persisted msg/s | ack p50 ms | ack p99 ms | ack p99.9 ms | delivery p99 ms | delivered | server CPU | server µs/message | generator CPU | verdict |');

@@ -32,6 +32,7 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
                           (default 120; --quick: 0); a disturbed window is measured again (3 times at most)
   --switchboard-config F  JSON merged over Switchboard's bench config (e.g. {"rooms":{"rules":[…]}})
   --rates R1,R2,…         f: publish rates (msg/s) to step through instead of the standard steps
+  --f-cpus LIST           f: CPUs for the server (taskset list, e.g. 0); default: every CPU when pinning
   --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 `;
 
@@ -49,10 +50,11 @@ interface Args {
   quietWait: number | null;
   switchboardConfig: Record<string, unknown>;
   rates: number[] | null;
+  fCpus: string | null;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null };
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -111,6 +113,9 @@ function parse(argv: string[]): Args {
           .split(',')
           .map(Number)
           .filter((r) => r > 0);
+        break;
+      case '--f-cpus':
+        a.fCpus = value();
         break;
       case '--quiet-wait':
         a.quietWait = Math.max(0, Number(value()));
@@ -188,6 +193,7 @@ async function main(): Promise<void> {
     inFlight: args.inFlight,
     serverCpus,
     generatorCpus,
+    durableServerCpus: args.fCpus ?? (pin ? `0-${cpus - 1}` : null),
     nodeArgs: args.serverNodeArgs,
     switchboardConfig: args.switchboardConfig,
     genCores,
