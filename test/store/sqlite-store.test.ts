@@ -39,13 +39,23 @@ function walSalt(file: string): string {
   }
 }
 
+/** A store in a folder of its own (synchronous=normal: these tests are about the WAL, not about syncs), removed after `fn`. */
+async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-wal-'));
+  const file = join(dir, 'switchboard.db');
+  const store = new SqliteStore({ file, synchronous: 'normal' });
+  try {
+    await store.open();
+    await fn(store, file);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('SQLite WAL checkpoints', () => {
   it('starts the WAL over again and again under sustained commits (it would otherwise grow without end)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-wal-'));
-    const file = join(dir, 'switchboard.db');
-    const store = new SqliteStore({ file, synchronous: 'normal' });
-    try {
-      await store.open();
+    await withStore(async (store, file) => {
       const salts = new Set<string>();
       let n = 0;
       // Commits always queued, as under steady load, so that the writer is hardly ever idle: a restart needs
@@ -69,18 +79,11 @@ describe('SQLite WAL checkpoints', () => {
       assert.ok(salts.size >= 4, `the WAL started over ${salts.size - 1} times in 20 s of commits (${n} messages)`);
       const page = await store.history({ conv: 'r:room-7', before: n + 1, limit: 1 });
       assert.equal(page.messages.length, 1, 'what was written before the restarts is still there');
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('copies committed pages into the database file from its own thread while the store stays open', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-ckpt-'));
-    const file = join(dir, 'switchboard.db');
-    const store = new SqliteStore({ file, synchronous: 'normal' });
-    try {
-      await store.open();
+    await withStore(async (store, file) => {
       const before = statSync(file).size;
       let n = 0;
       for (let b = 0; b < 20; b++) {
@@ -97,9 +100,6 @@ describe('SQLite WAL checkpoints', () => {
       assert.ok(statSync(file).size > before, `database file still ${statSync(file).size} bytes after commits (was ${before})`);
       const page = await store.history({ conv: 'r:room-1', after: 0, limit: 100 });
       assert.equal(page.messages.length, 25);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
