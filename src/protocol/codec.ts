@@ -5,13 +5,22 @@
  * the same rule. A binary encoding would keep the message shapes and replace
  * only this file.
  */
-import type { ServerPush } from './pushes.js';
+import type { ConnectedPush, ServerPush } from './pushes.js';
 
 export const MESSAGE_SEPARATOR = 0x0a;
 
 /** Encodes one push. Called once per message, whatever the number of recipients. */
 export function encodePush(push: ServerPush): Buffer {
   return Buffer.from(JSON.stringify(push));
+}
+
+/**
+ * The `connected` push of one server's sessions, whose settings are the same for all: encoded once, and
+ * only the session and user are filled in (a connect storm encodes one per session).
+ */
+export function connectedEncoder(settings: Pick<ConnectedPush, 'heartbeat' | 'limits'>): (session: string, user: string) => Buffer {
+  const rest = JSON.stringify({ heartbeat: settings.heartbeat, limits: settings.limits }).slice(1);
+  return (session, user) => Buffer.from(`{"type":"connected","session":${JSON.stringify(session)},"user":${JSON.stringify(user)},${rest}`);
 }
 
 export type DecodedLine = { ok: true; value: unknown } | { ok: false; error: string };

@@ -147,6 +147,11 @@ export class Connection implements HubSession, Wire, Timed {
   }
 
   /** Ends the socket without a handshake (shutdown after the grace period). */
+  /** Writes what is queued now rather than at the end of the turn (the greeting rides with the 101 response). */
+  flushNow(): void {
+    this.outbox.flush();
+  }
+
   terminate(): void {
     this.ws.terminate();
   }
@@ -176,19 +181,7 @@ export class Connection implements HubSession, Wire, Timed {
     }
     this.state = 'open';
     const { config } = this.ctx;
-    this.push({
-      type: 'connected',
-      session: this.id,
-      user: this.user,
-      heartbeat: { intervalMs: config.heartbeat.intervalMs, timeoutMs: config.heartbeat.timeoutMs },
-      limits: {
-        maxFrameBytes: config.limits.maxFrameBytes,
-        messagesPerSecond: config.limits.messagesPerSecond,
-        burst: config.limits.burst,
-        roomsPerSession: config.limits.roomsPerSession,
-        maxTextLength: config.limits.maxTextLength,
-      },
-    });
+    this.outbox.push(this.ctx.encodeConnected(this.id, this.user));
     if (config.welcome.enabled)
       this.push({ type: 'notice', from: 'System', text: config.welcome.text.replaceAll('{user}', this.user), ts: this.ctx.now() });
     this.ctx.hub.unread(this).then(

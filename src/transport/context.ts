@@ -15,6 +15,8 @@ export interface GatewayContext {
   readonly wheel: TimerWheel;
   readonly auth: Authenticator;
   readonly log: Logger;
+  /** The `connected` push for a session of this server (protocol/codec.ts connectedEncoder). */
+  readonly encodeConnected: (session: string, user: string) => Buffer;
   /** Slow-consumer closes, logged without flooding. */
   readonly slowCloses: SlowCloseLog;
   now(): number;

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
 import { sessionId } from '../hub/ids.js';
+import { connectedEncoder } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/codes.js';
 import { Connection, SLOW_CLOSE_LINGER_PERIODS } from './connection.js';
 import type { GatewayContext } from './context.js';
@@ -24,10 +25,21 @@ export class Gateway {
   private onEmpty: (() => void) | null = null;
   readonly ctx: GatewayContext;
 
-  constructor(ctx: Omit<GatewayContext, 'forget' | 'slowCloses'>) {
+  constructor(ctx: Omit<GatewayContext, 'forget' | 'slowCloses' | 'encodeConnected'>) {
+    const { heartbeat, limits } = ctx.config;
     this.ctx = {
       ...ctx,
       slowCloses: new SlowCloseLog(ctx.log),
+      encodeConnected: connectedEncoder({
+        heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
+        limits: {
+          maxFrameBytes: limits.maxFrameBytes,
+          messagesPerSecond: limits.messagesPerSecond,
+          burst: limits.burst,
+          roomsPerSession: limits.roomsPerSession,
+          maxTextLength: limits.maxTextLength,
+        },
+      }),
       forget: (c) => {
         this.conns.delete(c);
         if (this.conns.size === 0) this.onEmpty?.();
@@ -70,6 +82,10 @@ export class Gateway {
       this.upgrading--;
     }
     if (socket.destroyed) return;
+    // The 101 response and what the session is told first (connected, the welcome, or the close) leave in one
+    // write: in a connect storm a write is a good part of each connection's cost. (A refused handshake ends
+    // the socket, which uncorks it.)
+    socket.cork();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignore);
       const conn = new Connection(sessionId(), ws, this.ctx);
@@ -77,7 +93,11 @@ export class Gateway {
       if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
       else if (identity === null) conn.awaitAuth();
       else if (!identity.ok) conn.close(identity.code, identity.reason);
-      else conn.open(identity.identity, resume);
+      else {
+        conn.open(identity.identity, resume);
+        conn.flushNow();
+      }
+      socket.uncork();
     });
   }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeFrame, encodePush, type DecodedLine } from '../../src/protocol/codec.js';
+import { connectedEncoder, decodeFrame, encodePush, type DecodedLine } from '../../src/protocol/codec.js';
 import { checkBody, commandSchemas, describeIssues, isCommandType } from '../../src/protocol/commands.js';
-import type { ServerPush } from '../../src/protocol/pushes.js';
+import type { ConnectedPush, ServerPush } from '../../src/protocol/pushes.js';
 
 function decode(text: string | Buffer): DecodedLine[] {
   const out: DecodedLine[] = [];
@@ -95,6 +95,20 @@ describe('encodePush', () => {
   it('encodes as UTF-8', () => {
     const bytes = encodePush({ type: 'notice', from: 'System', text: 'é', ts: 1 });
     assert.ok(bytes.includes(Buffer.from([0xc3, 0xa9])));
+  });
+});
+
+describe('connectedEncoder', () => {
+  it('gives the same bytes as encoding the whole push, whatever the user name holds', () => {
+    const settings = {
+      heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
+      limits: { maxFrameBytes: 65_536, messagesPerSecond: 50, burst: 100, roomsPerSession: 100, maxTextLength: 4_000 },
+    };
+    const encode = connectedEncoder(settings);
+    for (const user of ['ann', 'quote"back\\slash', 'ünï\u2028cødé 🎉']) {
+      const push: ConnectedPush = { type: 'connected', session: 'S3ss10n', user, ...settings };
+      assert.equal(encode('S3ss10n', user).toString('utf8'), encodePush(push).toString('utf8'));
+    }
   });
 });
 
