@@ -87,17 +87,20 @@ export class Gateway {
     // the socket, which uncorks it.)
     socket.cork();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.off('error', ignore);
-      const conn = new Connection(sessionId(), ws, this.ctx);
-      this.conns.add(conn);
-      if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
-      else if (identity === null) conn.awaitAuth();
-      else if (!identity.ok) conn.close(identity.code, identity.reason);
-      else {
-        conn.open(identity.identity, resume);
-        conn.flushNow();
+      try {
+        socket.off('error', ignore);
+        const conn = new Connection(sessionId(), ws, this.ctx);
+        this.conns.add(conn);
+        if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
+        else if (identity === null) conn.awaitAuth();
+        else if (!identity.ok) conn.close(identity.code, identity.reason);
+        else {
+          conn.open(identity.identity, resume);
+          conn.flushNow();
+        }
+      } finally {
+        socket.uncork();
       }
-      socket.uncork();
     });
   }
 
