@@ -82,7 +82,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     ? uploadRoutes(config.uploads, auth, store, new FsBlobStore(resolve(config.uploads.dir)), log.child({ part: 'media' }), now)
     : undefined;
   const http = createHttpServer(config, webRoot, {
-    upgrade: (req, socket, head) => void gateway.handleUpgrade(req, socket, head),
+    upgrade: (req, socket, head) =>
+      gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
+        // Never an unhandled rejection (it would end the process): this connection alone is dropped.
+        log.error({ err }, 'upgrade failed');
+        socket.destroy();
+      }),
     ready: () => ready,
     route: media,
   });

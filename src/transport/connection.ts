@@ -146,12 +146,16 @@ export class Connection implements HubSession, Wire, Timed {
     return this.ctx.log;
   }
 
-  /** Ends the socket without a handshake (shutdown after the grace period). */
-  /** Writes what is queued now rather than at the end of the turn (the greeting rides with the 101 response). */
+  /**
+   * Writes what is queued now rather than at the end of the turn (the greeting rides with the 101 response).
+   * Only for a session that has just opened: it holds its own pushes, no room batch of this turn, whose frame
+   * would be built and cached before the turn's other messages joined it.
+   */
   flushNow(): void {
     this.outbox.flush();
   }
 
+  /** Ends the socket without a handshake (shutdown after the grace period). */
   terminate(): void {
     this.ws.terminate();
   }

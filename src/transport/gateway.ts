@@ -18,6 +18,9 @@ import { SlowCloseLog } from './slow-close-log.js';
 
 const ignore = (): void => {};
 
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Connection>();
@@ -53,7 +56,7 @@ export class Gateway {
       // Each connection ends its close handshake on its own deadlines (Connection.due); ws's timer is only a
       // backstop well after the longest of them, not its fixed 30 s, which would cut a longer closeTimeoutMs short.
       // (ws has the option; @types/ws does not list it yet.)
-      closeTimeout: 2 * (1 + SLOW_CLOSE_LINGER_PERIODS) * config.limits.closeTimeoutMs,
+      closeTimeout: Math.min(2 * (1 + SLOW_CLOSE_LINGER_PERIODS) * config.limits.closeTimeoutMs, MAX_TIMER_MS),
       perMessageDeflate: config.compression.enabled
         ? { threshold: config.compression.thresholdBytes, serverNoContextTakeover: true, clientNoContextTakeover: true }
         : false,
@@ -86,22 +89,29 @@ export class Gateway {
     // write: in a connect storm a write is a good part of each connection's cost. (A refused handshake ends
     // the socket, which uncorks it.)
     socket.cork();
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      try {
-        socket.off('error', ignore);
-        const conn = new Connection(sessionId(), ws, this.ctx);
-        this.conns.add(conn);
-        if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
-        else if (identity === null) conn.awaitAuth();
-        else if (!identity.ok) conn.close(identity.code, identity.reason);
-        else {
-          conn.open(identity.identity, resume);
-          conn.flushNow();
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          socket.off('error', ignore);
+          const conn = new Connection(sessionId(), ws, this.ctx);
+          this.conns.add(conn);
+          if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
+          else if (identity === null) conn.awaitAuth();
+          else if (!identity.ok) conn.close(identity.code, identity.reason);
+          else {
+            conn.open(identity.identity, resume);
+            conn.flushNow();
+          }
+        } catch (err) {
+          // One connection's failure must not take the server down with it.
+          this.ctx.log.error({ err }, 'setting up a session failed');
+          ws.terminate();
         }
-      } finally {
-        socket.uncork();
-      }
-    });
+      });
+    } finally {
+      // ws calls back synchronously; whatever happened, nothing stays corked.
+      socket.uncork();
+    }
   }
 
   /** Closes every connection with `code` and resolves once all have gone (or `graceMs` has passed). */
