@@ -17,6 +17,8 @@ export interface WorkerOptions {
   synchronous: 'full' | 'normal';
   /** From the checkpointer thread, if there is one (checkpointer.ts). */
   checkpoints?: MessagePort;
+  /** WAL frames at which the writer checkpoints by itself, should the checkpointer fall behind (tests raise it). */
+  backstopPages?: number;
 }
 
 export type Request =
@@ -37,7 +39,7 @@ export type Response = { id: number; ok: true; value: unknown } | { id: number; 
 
 const opts = workerData as WorkerOptions;
 const CACHE_KIB = 64 * 1024;
-const BACKSTOP_CHECKPOINT_PAGES = 100_000;
+const BACKSTOP_CHECKPOINT_PAGES = opts.backstopPages ?? 100_000;
 if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
 const db = new Database(opts.file);
 db.pragma('journal_mode = WAL');
