@@ -101,6 +101,8 @@ export function deafen(client: SwitchboardClient): void {
   const socket = tcpSocket(client);
   socket.removeAllListeners('data');
   socket.on('data', () => {});
+  // ws may have paused it for backpressure; a paused socket would keep what arrives, for ws to parse at the end.
+  socket.resume();
 }
 
 /** Cuts the connection under the client as a network failure would: the TCP socket is destroyed, no close frame. */
