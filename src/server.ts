@@ -45,7 +45,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const store = await openStore(config.store, (message) => log.warn({ part: 'store' }, message));
   log.info({ store: describeStore(config.store) }, 'store open');
   const committer = new Committer(store, config.store, log.child({ part: 'store' }));
-  const flusher = new Flusher(config.limits.flushIntervalMs, now);
+  const flusher = new Flusher(config.limits.flushIntervalMs);
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
     Math.max(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),

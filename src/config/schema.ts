@@ -80,10 +80,11 @@ export const configSchema = z.strictObject({
       /** Messages queued for a session that has not read them yet before it is closed (4005). */
       maxQueueMessages: z.number().int().positive().default(10_000),
       /**
-       * Least milliseconds between two writes to the sockets. 0: write every event-loop turn. A few ms let
-       * a busy server put more messages into each frame (fewer writes per delivery) at that much latency.
+       * Longest pause between two writes to the sockets. After each flush the server pauses as long as the
+       * flush took, at most this long, so that on a busy server what arrives meanwhile shares frames (fewer
+       * writes per delivery); a quiet server writes at once. 0: write every event-loop turn, however busy.
        */
-      flushIntervalMs: z.number().int().min(0).max(1000).default(0),
+      flushIntervalMs: z.number().int().min(0).max(1000).default(10),
       /** How long a closing connection may take to answer the close frame before it is cut off. */
       closeTimeoutMs: z.number().int().positive().default(5_000),
     })

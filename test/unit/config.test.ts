@@ -53,7 +53,7 @@ describe('config defaults', () => {
       roomsPerSession: 100,
       maxQueueBytes: 4 * 1024 * 1024,
       maxQueueMessages: 10_000,
-      flushIntervalMs: 0,
+      flushIntervalMs: 10,
       closeTimeoutMs: 5_000,
     });
     assert.deepEqual(c.rooms.rules, [

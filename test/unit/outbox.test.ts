@@ -392,23 +392,3 @@ describe('Outbox', () => {
     });
   });
 });
-
-describe('Flusher with a minimum interval', () => {
-  it('writes at once when quiet, then waits out the interval so a burst leaves together', async () => {
-    let clock = 1_000;
-    const flusher = new Flusher(50, () => clock);
-    const runs: number[] = [];
-    const q = { flush: () => runs.push(clock) };
-    flusher.mark(q);
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(runs, [1_000], 'the first flush after a quiet spell is immediate');
-    clock = 1_010;
-    flusher.mark(q);
-    flusher.mark(q);
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(runs, [1_000], 'within the interval nothing is written yet');
-    clock = 1_050;
-    await new Promise((r) => setTimeout(r, 60));
-    assert.deepEqual(runs, [1_000, 1_050, 1_050], 'both marks flushed in one run once the interval passed');
-  });
-});
