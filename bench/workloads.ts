@@ -509,13 +509,10 @@ export const F_ACK_P99_LIMIT_MS = 20;
 
 /**
  * Switchboard as shipped for durable chat: every room stored in the embedded
- * SQLite store (synchronous=full: an ack survives power loss), no write
- * coalescing (flushIntervalMs 0, the default) so that nothing but the store
- * stands between a publish and its ack.
+ * SQLite store (synchronous=full: an ack survives power loss).
  */
 export const DURABLE_CONFIG: Record<string, unknown> = {
   rooms: { rules: [{ match: '*', durable: true }] },
-  limits: { flushIntervalMs: 0 },
   store: { synchronous: 'full' },
 };
 
