@@ -80,9 +80,10 @@ export const configSchema = z.strictObject({
       /** Messages queued for a session that has not read them yet before it is closed (4005). */
       maxQueueMessages: z.number().int().positive().default(10_000),
       /**
-       * Longest pause between two writes to the sockets. After each flush the server pauses as long as the
-       * flush took, at most this long, so that on a busy server what arrives meanwhile shares frames (fewer
-       * writes per delivery); a quiet server writes at once. 0: write every event-loop turn, however busy.
+       * Longest pause between two writes to the sockets. After a flush to sessions that receive steadily
+       * (members of busy rooms) the server pauses as long as the flush took, at most this long, so that what
+       * arrives meanwhile shares frames (fewer writes per delivery); a quiet server writes at once (session/
+       * flusher.ts). 0: write every event-loop turn, however busy.
        */
       flushIntervalMs: z.number().int().min(0).max(1000).default(10),
       /** How long a closing connection may take to answer the close frame before it is cut off. */

@@ -9,15 +9,21 @@
  * 10 KiB), so what a big room receives while the last flush's writes were
  * going out is better sent as one frame per member than as one per message.
  * The pause after a flush is as long as the flush took (at most
- * `maxDelayMs`): writes then take at most about half of the server's time,
- * and messages share frames only when the writes would otherwise take more.
- * A quiet server, or one whose flushes are short, writes at once.
+ * `maxDelayMs`): writes then take at most about half of the server's time.
+ * It is taken only when most of the queues just written were written in the
+ * flush before too: sessions that receive steadily (members of a busy room),
+ * whose next messages will arrive within the pause and share their frame.
+ * Sessions that receive now and then (small rooms, DMs) would only wait
+ * longer for frames as many as before. A quiet server, or one whose flushes
+ * are short, writes at once.
  */
 import { performance } from 'node:perf_hooks';
 import type { Tick } from '../hub/shared-batch.js';
 
 export interface Flushable {
   flush(): void;
+  /** The Flusher's bookkeeping: the flush (tick epoch) that last wrote this queue. */
+  lastFlush: number;
 }
 
 export class Flusher {
@@ -55,15 +61,21 @@ export class Flusher {
     this.scheduled = false;
     const start = this.maxDelayMs > 0 ? this.clock() : 0;
     // Batches started before this point are closed: a publish from here on starts a new one.
-    this.tick.epoch++;
+    const epoch = ++this.tick.epoch;
     const list = this.dirty;
     this.dirty = this.spare;
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
-    list.length = 0;
-    this.spare = list;
+    let steady = 0;
+    for (let i = 0; i < list.length; i++) {
+      const q = list[i]!;
+      if (q.lastFlush === epoch - 1) steady++;
+      q.lastFlush = epoch;
+      q.flush();
+    }
     if (this.maxDelayMs > 0) {
       const end = this.clock();
-      this.notBefore = end + Math.min(this.maxDelayMs, end - start);
+      this.notBefore = 2 * steady >= list.length ? end + Math.min(this.maxDelayMs, end - start) : 0;
     }
+    list.length = 0;
+    this.spare = list;
   };
 }

@@ -62,6 +62,8 @@ export class Outbox {
   private closed = false;
   /** Marked for this turn's flush. */
   private marked = false;
+  /** Flusher's bookkeeping (Flushable). */
+  lastFlush = 0;
   /** Waiting for the socket's drain: items are held here meanwhile. */
   private holding = false;
   /** Of the items held, how many have been counted into heldMessages/heldBytes. */

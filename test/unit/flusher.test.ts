@@ -6,20 +6,27 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Flusher, type Flushable } from '../../src/session/flusher.js';
 
-/** A flusher whose clock moves only when told to; `writes` queues take `costMs` each to flush. */
+/** A flusher whose clock moves only when told to. */
 function paced(maxDelayMs: number) {
   let time = 1_000;
   const flusher = new Flusher(maxDelayMs, () => time);
-  const queue = (costMs: number): Flushable => ({ flush: () => void (time += costMs) });
+  /** `n` queues (sessions) that each take `costMs` of the clock to flush. */
+  const queues = (n: number, costMs: number): Flushable[] =>
+    Array.from({ length: n }, () => ({ lastFlush: 0, flush: () => void (time += costMs) }));
   return {
     flusher,
+    queues,
     advance: (ms: number) => void (time += ms),
-    /** Runs one flush of `writes` queues that each take `costMs`, as the scheduled run would. */
-    flushOf(writes: number, costMs: number) {
-      const list = Array.from({ length: writes }, () => queue(costMs));
+    /** Runs one flush of `list`, as the scheduled run would. */
+    flushOf(list: Flushable[]) {
       // mark() schedules a run of its own; the runs are driven here, and the one left scheduled finds nothing.
       for (const q of list) flusher.mark(q);
       flusher.run();
+    },
+    /** Two flushes of the same queues: the second is of sessions that receive steadily. */
+    steadyFlushOf(list: Flushable[]) {
+      this.flushOf(list);
+      this.flushOf(list);
     },
   };
 }
@@ -30,9 +37,9 @@ describe('Flusher pacing', () => {
     assert.ok(flusher.delay() <= 0);
   });
 
-  it('pauses after a flush for as long as the flush took', () => {
+  it('pauses after a flush of steadily receiving sessions for as long as the flush took', () => {
     const p = paced(10);
-    p.flushOf(4, 1); // 4 ms of writes
+    p.steadyFlushOf(p.queues(4, 1)); // 4 ms of writes, to the same sessions as the flush before
     assert.equal(p.flusher.delay(), 4);
     p.advance(3);
     assert.equal(p.flusher.delay(), 1);
@@ -42,27 +49,37 @@ describe('Flusher pacing', () => {
 
   it('never pauses longer than its limit', () => {
     const p = paced(10);
-    p.flushOf(100, 0.5); // 50 ms of writes
+    p.steadyFlushOf(p.queues(100, 0.5)); // 50 ms of writes
     assert.equal(p.flusher.delay(), 10);
   });
 
   it('does not pause after short flushes', () => {
     const p = paced(10);
-    p.flushOf(10, 0.01);
+    p.steadyFlushOf(p.queues(10, 0.01));
     assert.ok(p.flusher.delay() < 1, 'a pause under a millisecond is not taken (no timer that short)');
+  });
+
+  it('does not pause when most sessions written were not written in the flush before (small rooms, DMs)', () => {
+    const p = paced(10);
+    const steady = p.queues(4, 1);
+    p.flushOf(steady);
+    p.flushOf([...steady, ...p.queues(5, 1)]);
+    assert.ok(p.flusher.delay() <= 0, 'waiting would not have put more into those frames');
+    p.flushOf([...steady, ...p.queues(4, 1)]);
+    assert.equal(p.flusher.delay(), 8, 'half of them steady: the pause is taken');
   });
 
   it('with a limit of 0 flushes every turn, however long the last flush took', () => {
     const p = paced(0);
-    p.flushOf(100, 0.5);
+    p.steadyFlushOf(p.queues(100, 0.5));
     assert.equal(p.flusher.delay(), 0);
   });
 
   it('flushes every queue marked since the last run, once each', () => {
     const { flusher } = paced(10);
     const flushed: string[] = [];
-    flusher.mark({ flush: () => flushed.push('a') });
-    flusher.mark({ flush: () => flushed.push('b') });
+    flusher.mark({ lastFlush: 0, flush: () => flushed.push('a') });
+    flusher.mark({ lastFlush: 0, flush: () => flushed.push('b') });
     const epoch = flusher.tick.epoch;
     flusher.run();
     flusher.run();
@@ -74,18 +91,21 @@ describe('Flusher pacing', () => {
     let clock = 1_000;
     const flusher = new Flusher(50, () => clock);
     const runs: number[] = [];
-    // Each flush takes 20 ms of the fake clock, so a 20 ms pause follows it.
-    const q = { flush: () => void runs.push((clock += 20)) };
+    // Each flush takes 20 ms of the fake clock, so a 20 ms pause follows it once the session is a steady one.
+    const q = { lastFlush: 0, flush: () => void runs.push((clock += 20)) };
     flusher.mark(q);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(runs, [1_020], 'the first flush after a quiet spell is immediate');
-    clock = 1_030;
+    flusher.mark(q);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(runs, [1_020, 1_040], 'one flush does not make a steady receiver: no pause after it');
+    clock = 1_050;
     flusher.mark(q);
     flusher.mark(q);
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(runs, [1_020], 'within the pause nothing is written yet');
-    clock = 1_040;
+    assert.deepEqual(runs, [1_020, 1_040], 'within the pause nothing is written yet');
+    clock = 1_060;
     await new Promise((r) => setTimeout(r, 30));
-    assert.deepEqual(runs, [1_020, 1_060, 1_080], 'both marks flushed in one run once the pause was over');
+    assert.deepEqual(runs, [1_020, 1_040, 1_080, 1_100], 'both marks flushed in one run once the pause was over');
   });
 });
