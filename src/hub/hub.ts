@@ -53,8 +53,11 @@ export type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult };
 export class Hub {
   private readonly users = new Map<string, Set<HubSession>>();
   private readonly rooms = new Map<string, Room>();
-  /** Last sequence number per conversation (`r:room`, `d:userA\0userB`). In memory until the store owns it. */
-  private readonly seqs = new Map<string, number>();
+  /**
+   * Last sequence number of each direct conversation, for a hub without a store only (with one, the store
+   * numbers them). Non-durable rooms keep theirs on the Room, which goes when its last member leaves.
+   */
+  private readonly dmSeqs = new Map<string, number>();
   /** Last delivered seq of each durable room with members (kept with the room). */
   private readonly lastSeqs = new Map<string, number>();
   /** Direct messages held back from sessions that are recovering. */
@@ -145,11 +148,11 @@ export class Hub {
     const kind = this.roomKind(name);
     if (kind === 'private' && !matchesAny(s.grants, name)) throw new HubError(ErrorCode.Forbidden, `room ${name} is private and your token does not grant it`);
     const durable = this.isDurable(name);
-    if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? this.lastSeqHint(name) : (this.seqs.get(roomConv(name)) ?? 0) };
+    if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? this.lastSeqHint(name) : this.rooms.get(name)!.seq };
     this.checkRoomLimit(s);
     if (!durable) {
       this.addMember(s, name, kind, false);
-      const result: JoinResult = { room: name, kind, durable, seq: this.seqs.get(roomConv(name)) ?? 0 };
+      const result: JoinResult = { room: name, kind, durable, seq: this.rooms.get(name)!.seq };
       if (since !== undefined) result.recovered = false;
       return result;
     }
@@ -266,9 +269,11 @@ export class Hub {
     const ts = this.opts.now();
     const id = this.opts.nextId();
     if (!this.isDurable(name)) {
-      const seq = this.nextSeq(roomConv(name));
+      // Nothing is kept of a non-durable room without members: a message to it reaches no one and gets no number.
       const room = this.rooms.get(name);
-      if (room) this.toRoom(room, messagePush(id, name, undefined, seq, from, contentType, body, ts, key));
+      if (!room) return { id, seq: 0, ts };
+      const seq = ++room.seq;
+      this.toRoom(room, messagePush(id, name, undefined, seq, from, contentType, body, ts, key));
       return { id, seq, ts };
     }
     return this.store(newMessage(id, roomConv(name), from, contentType, body, ts, key), null, (seq) => {
@@ -286,7 +291,8 @@ export class Hub {
     const from = s.user;
     const conv = dmConv(from, to);
     if (!this.persistence) {
-      const seq = this.nextSeq(conv);
+      const seq = (this.dmSeqs.get(conv) ?? 0) + 1;
+      this.dmSeqs.set(conv, seq);
       this.toUsers(conv, from, to, seq, encodePush(messagePush(id, undefined, to, seq, from, contentType, body, ts, key)));
       return { id, seq, ts };
     }
@@ -339,7 +345,7 @@ export class Hub {
     const result: SyncResult = { conversations: {} };
     const hold = this.holds.get(s) ?? new DirectHold(false);
     if (!this.persistence) {
-      for (const p of partners) result.conversations[p] = { recovered: false, missed: 0, seq: this.seqs.get(dmConv(s.user, p)) ?? 0 };
+      for (const p of partners) result.conversations[p] = { recovered: false, missed: 0, seq: this.dmSeqs.get(dmConv(s.user, p)) ?? 0 };
       return result;
     }
     const convs = partners.map((p) => dmConv(s.user, p));
@@ -453,12 +459,6 @@ export class Hub {
         n++;
       }
     return n;
-  }
-
-  private nextSeq(key: string): number {
-    const seq = (this.seqs.get(key) ?? 0) + 1;
-    this.seqs.set(key, seq);
-    return seq;
   }
 
   /** Encodes once and appends to the room's batch for this turn, starting one if needed. */
