@@ -217,6 +217,15 @@ describe('config errors', () => {
     assert.match(configError(() => loadConfig({ overrides: { 'log.level': 'loud' } })), /log\.level/);
   });
 
+  it('refuses a room rule whose pattern could never match a room', () => {
+    for (const match of ['team-*-x', '**', 'has space', '', 'x'.repeat(101)]) {
+      const msg = configError(() => loadConfig({ file: writeConfig({ rooms: { rules: [{ match }] } }) }));
+      assert.match(msg, /rooms\.rules\.0\.match/, `${JSON.stringify(match)}: ${msg}`);
+    }
+    for (const match of ['*', 'team-*', 'general', 'private:x.y_z-1'])
+      assert.equal(loadConfig({ file: writeConfig({ rooms: { rules: [{ match }] } }) }).rooms.rules[0]!.match, match);
+  });
+
   it('refuses an unknown key in the file, naming it', () => {
     const file = writeConfig({ server: { prot: 8080 } });
     const msg = configError(() => loadConfig({ file }));
