@@ -44,10 +44,10 @@ function walSalt(file: string): string {
  * about syncs. The writer's own backstop checkpoint is moved out of reach, so that what the tests see is the
  * checkpointer's work alone.
  */
-async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
+async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>, walSizeLimitBytes?: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-wal-'));
   const file = join(dir, 'switchboard.db');
-  const store = new SqliteStore({ file, synchronous: 'normal', backstopPages: 1e9 });
+  const store = new SqliteStore({ file, synchronous: 'normal', backstopPages: 1e9, walSizeLimitBytes });
   try {
     await store.open();
     await fn(store, file);
@@ -84,6 +84,30 @@ describe('SQLite WAL checkpoints', () => {
       const page = await store.history({ conv: 'r:room-1', before: n + 1, limit: 1 });
       assert.equal(page.messages.length, 1, 'what was written before the restarts is still there');
     });
+  });
+
+  it('cuts the -wal file back to its size limit when the WAL starts over after a burst', async () => {
+    const limit = 256 * 1024;
+    await withStore(async (store, file) => {
+      let n = 0;
+      const commit = (count: number, bodyLength: number) =>
+        store.commit({
+          ...emptyBatch(),
+          messages: Array.from({ length: count }, () => {
+            n++;
+            return { id: `m${n}`, conv: `r:room-${n % 2}`, from: 'u1', contentType: 'text', body: JSON.stringify('x'.repeat(bodyLength)), ts: n, key: null, fileId: null };
+          }),
+        });
+      await commit(2_000, 1_000);
+      const peak = statSync(`${file}-wal`).size;
+      assert.ok(peak > 4 * limit, `the burst made a WAL of ${peak} bytes`);
+      const salt = walSalt(file);
+      // Small commits, one at a time, until the WAL has started over; no event tells when, hence the deadline.
+      const deadline = Date.now() + 10_000;
+      while (walSalt(file) === salt && Date.now() < deadline) await commit(1, 10);
+      assert.notEqual(walSalt(file), salt, 'the WAL started over');
+      assert.ok(statSync(`${file}-wal`).size <= limit, `-wal file ${statSync(`${file}-wal`).size} bytes after the restart (peak ${peak})`);
+    }, limit);
   });
 
   it('copies committed pages into the database file from its own thread while the store stays open', async () => {
