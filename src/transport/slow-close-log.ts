@@ -20,6 +20,7 @@ export interface SlowClose {
 export class SlowCloseLog {
   private timer: NodeJS.Timeout | null = null;
   private closes = 0;
+  private unsentBytes = 0;
   private droppedMessages = 0;
   private droppedBytes = 0;
 
@@ -35,6 +36,7 @@ export class SlowCloseLog {
       return;
     }
     this.closes++;
+    this.unsentBytes += c.unsentBytes;
     this.droppedMessages += c.droppedMessages;
     this.droppedBytes += c.droppedBytes;
   }
@@ -43,10 +45,16 @@ export class SlowCloseLog {
   flush(): void {
     if (this.closes === 0) return;
     this.log.warn(
-      { closes: this.closes, droppedMessages: this.droppedMessages, droppedBytes: this.droppedBytes, intervalMs: this.intervalMs },
+      {
+        closes: this.closes,
+        unsentBytes: this.unsentBytes,
+        droppedMessages: this.droppedMessages,
+        droppedBytes: this.droppedBytes,
+        intervalMs: this.intervalMs,
+      },
       `slow consumer: ${this.closes} more session${this.closes === 1 ? '' : 's'} closed (4005)`,
     );
-    this.closes = this.droppedMessages = this.droppedBytes = 0;
+    this.closes = this.unsentBytes = this.droppedMessages = this.droppedBytes = 0;
   }
 
   private startInterval(): void {

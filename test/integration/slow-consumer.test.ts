@@ -232,7 +232,7 @@ describe('slow consumer log', () => {
           summaries++;
           counted += l.closes as number;
           assert.equal(l.level, 40);
-          for (const k of ['droppedMessages', 'droppedBytes']) assert.equal(typeof l[k], 'number');
+          for (const k of ['unsentBytes', 'droppedMessages', 'droppedBytes']) assert.equal(typeof l[k], 'number');
         }
         return counted >= N;
       },
