@@ -1,5 +1,10 @@
-/** What a room pattern may be: a room name (protocol's ROOM_NAME), or a prefix of one followed by `*`. */
-export const ROOM_PATTERN = /^(?:[A-Za-z0-9_.:-]{1,100}|[A-Za-z0-9_.:-]{0,99}\*)$/;
+import { ROOM_NAME } from '../protocol/commands.js';
+
+/** A pattern that can match a room: a room name, or a prefix of one (possibly empty) followed by `*`. */
+export function isRoomPattern(pattern: string): boolean {
+  if (!pattern.endsWith('*')) return ROOM_NAME.test(pattern);
+  return pattern.length === 1 || ROOM_NAME.test(pattern.slice(0, -1));
+}
 
 /** Room patterns used by room rules and token grants: an exact name, or a prefix ending in `*`. */
 export function matchesPattern(pattern: string, name: string): boolean {

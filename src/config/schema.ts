@@ -4,13 +4,13 @@
  * limits.maxFrameBytes) and flags (--limits.maxFrameBytes 65536).
  */
 import { z } from 'zod';
-import { ROOM_PATTERN } from '../auth/patterns.js';
+import { isRoomPattern } from '../auth/patterns.js';
 
 const roomRule = z.strictObject({
   /** Exact room name, or a prefix ending in `*` (`team-*`). */
   match: z
     .string()
-    .regex(ROOM_PATTERN, 'a room name (1-100 characters of A-Z a-z 0-9 _ . : -), or a prefix of one followed by a single trailing *'),
+    .refine(isRoomPattern, 'a room name (1-100 characters of A-Z a-z 0-9 _ . : -), or a prefix of one followed by a single trailing *'),
   kind: z.enum(['public', 'private', 'push']).default('public'),
   /** Store the room's messages (history, recovery, offline delivery); false: pure pub/sub. */
   durable: z.boolean().default(true),
