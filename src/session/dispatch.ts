@@ -14,7 +14,7 @@ export interface DispatchLimits {
   maxTextLength: number;
 }
 
-type RoutedType = Exclude<CommandType, 'auth' | 'ping'>;
+export type RoutedType = Exclude<CommandType, 'auth' | 'ping'>;
 type Handler<K extends RoutedType> = (s: HubSession, cmd: CommandOf<K>, hub: Hub, limits: DispatchLimits) => unknown;
 
 function body(contentType: string, value: unknown, limits: DispatchLimits): void {

@@ -12,9 +12,9 @@ import type { HubSession } from '../hub/session.js';
 import type { SharedBatch } from '../hub/shared-batch.js';
 import { decodeFrame, encodePush, type DecodedLine } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import { commandSchemas, describeIssues, isCommandType, type RequestId } from '../protocol/commands.js';
+import { commandSchemas, describeIssues, isCommandType, type CommandOf, type RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
-import { handlers, isRouted } from '../session/dispatch.js';
+import { handlers, isRouted, type RoutedType } from '../session/dispatch.js';
 import { PING_FRAME } from '../session/frame.js';
 import { Outbox, type Held, type Wire } from '../session/outbox.js';
 import { RateLimiter } from '../session/rate-limit.js';
@@ -53,6 +53,11 @@ export class Connection implements HubSession, Wire, Timed {
   /** Set while a slow consumer's close waits past its first deadline for the client to read it: the last deadline. */
   private lingerUntil = 0;
   private readonly limiter: RateLimiter;
+  /**
+   * Commands that arrived while a join waited for the store: they run once it is done, in order, so that a
+   * client may send `join` and `publish` back to back (the publish must find the session a member).
+   */
+  private parked: Routed[] | null = null;
 
   constructor(
     readonly id: string,
@@ -326,13 +331,38 @@ export class Connection implements HubSession, Wire, Timed {
     }
     if (this.state !== 'open') return this.error(id, ErrorCode.NotAuthenticated, 'send auth with a token first');
     if (!isRouted(cmd.type)) return;
+    if (this.parked === null) this.run(cmd);
+    else if (this.parked.length < this.ctx.config.limits.burst) this.parked.push(cmd);
+    else this.error(id, ErrorCode.RateLimited, 'too many commands while a join is in progress');
+  };
+
+  private run(cmd: Routed): void {
     try {
-      const data = (handlers[cmd.type] as (s: HubSession, c: typeof cmd, ...rest: unknown[]) => unknown)(this, cmd, this.ctx.hub, this.ctx.config.limits);
+      const data = (handlers[cmd.type] as (s: HubSession, c: Routed, ...rest: unknown[]) => unknown)(this, cmd, this.ctx.hub, this.ctx.config.limits);
       // Durable operations answer once the store has: the reply then follows whatever they delivered.
-      if (data instanceof Promise) data.then((v: unknown) => this.reply(cmd.id, v), (err: unknown) => this.fail(cmd.id, err));
-      else this.reply(cmd.id, data);
+      if (data instanceof Promise) {
+        const settled = data.then((v: unknown) => this.reply(cmd.id, v), (err: unknown) => this.fail(cmd.id, err));
+        if (cmd.type === 'join') {
+          this.parked = [];
+          void settled.then(this.unpark);
+        }
+      } else this.reply(cmd.id, data);
     } catch (err) {
       this.fail(cmd.id, err);
+    }
+  }
+
+  /** Runs what waited for a join, until another join has to be waited for. */
+  private readonly unpark = (): void => {
+    const list = this.parked ?? [];
+    this.parked = null;
+    for (let i = 0; i < list.length; i++) {
+      if (this.state !== 'open') return;
+      this.run(list[i]!);
+      if (this.parked !== null) {
+        (this.parked as Routed[]).push(...list.slice(i + 1));
+        return;
+      }
     }
   };
 
@@ -355,6 +385,9 @@ export class Connection implements HubSession, Wire, Timed {
     this.error(id, ErrorCode.Internal, 'internal error');
   }
 }
+
+/** A command the hub handles (not auth or ping). */
+type Routed = CommandOf<RoutedType>;
 
 const CONNECTION = Symbol('connection');
 type Tagged = WebSocket & { [CONNECTION]: Connection };

@@ -122,6 +122,35 @@ describe('room messaging', () => {
 describe('room messaging details', () => {
   const server = serverFor(['--auth.dev', 'true']);
 
+  it('a publish sent right behind its join, before the join is answered, is handled after it', async () => {
+    const alice = await connectUser(server().wsUrl, 'alice');
+    const bob = await connectUser(server().wsUrl, 'bob');
+    await bob.call({ type: 'join', room: 'eager' });
+    // In one frame and in separate frames: joining a stored room waits for the store; what follows waits too.
+    alice.sendBatch([
+      { type: 'join', id: 1, room: 'eager' },
+      { type: 'publish', id: 2, room: 'eager', body: 'first' },
+      { type: 'join', id: 3, room: 'eager-2' },
+    ]);
+    alice.send({ type: 'publish', id: 4, room: 'eager-2', body: 'second' });
+    alice.send({ type: 'publish', id: 5, room: 'eager', body: 'third' });
+    const replies: unknown[] = [];
+    for (const id of [1, 2, 3, 4, 5]) {
+      const r = await alice.waitFor((m) => (m.type === 'reply' || m.type === 'error') && m.id === id);
+      replies.push([r.id, r.type, r.type === 'reply' ? (r.data as { seq?: number }).seq : r.code]);
+    }
+    assert.deepEqual(replies, [
+      [1, 'reply', 0],
+      [2, 'reply', 1],
+      [3, 'reply', 0],
+      [4, 'reply', 1],
+      [5, 'reply', 2],
+    ]);
+    await bob.waitFor((m) => m.type === 'message' && m.room === 'eager' && m.seq === 2);
+    assert.deepEqual(roomMessages(bob, 'eager').map((m) => m.body), ['first', 'third']);
+    await Promise.all([alice.close(), bob.close()]);
+  });
+
   it('batches: what one client frame produces leaves as one frame', async () => {
     const alice = await connectUser(server().wsUrl, 'alice');
     const bob = await connectUser(server().wsUrl, 'bob');
