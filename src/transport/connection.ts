@@ -12,7 +12,7 @@ import type { HubSession } from '../hub/session.js';
 import type { SharedBatch } from '../hub/shared-batch.js';
 import { decodeFrame, encodePush, type DecodedLine } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import { commandSchemas, describeIssues, isCommandType, type CommandOf, type RequestId } from '../protocol/commands.js';
+import { commandSchemas, describeIssues, isCommandType, type CommandOf, type CommandType, type RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
 import { handlers, isRouted, type RoutedType } from '../session/dispatch.js';
 import { PING_FRAME } from '../session/frame.js';
@@ -54,10 +54,10 @@ export class Connection implements HubSession, Wire, Timed {
   private lingerUntil = 0;
   private readonly limiter: RateLimiter;
   /**
-   * Commands that arrived while a join waited for the store: they run once it is done, in order, so that a
-   * client may send `join` and `publish` back to back (the publish must find the session a member).
+   * Commands that arrived while an auth or a join was being answered (a token check, a store read): they run
+   * once it is done, in order, so that a client may send `auth`, `join` and `publish` back to back.
    */
-  private parked: Routed[] | null = null;
+  private parked: Parkable[] | null = null;
 
   constructor(
     readonly id: string,
@@ -325,16 +325,24 @@ export class Connection implements HubSession, Wire, Timed {
     if (!parsed.success) return this.error(id, ErrorCode.InvalidRequest, `${type}: ${describeIssues(parsed.error)}`);
     const cmd = parsed.data;
     if (cmd.type === 'ping') return this.push(cmd.id === undefined ? { type: 'pong' } : { type: 'pong', id: cmd.id });
+    if (this.parked === null) this.handle(cmd);
+    else if (this.parked.length < this.ctx.config.limits.burst) this.parked.push(cmd);
+    else this.error(id, ErrorCode.RateLimited, 'too many commands while an auth or a join is in progress');
+  };
+
+  private handle(cmd: Parkable): void {
     if (cmd.type === 'auth') {
-      this.onAuth(cmd.id, cmd.token, cmd.resume ?? false).catch((err: unknown) => this.internalError(cmd.id, err));
+      // Verifying a token may take a moment (a JWT); what follows it waits, so that a client may send auth and
+      // its first commands together.
+      this.parked = [];
+      void this.onAuth(cmd.id, cmd.token, cmd.resume ?? false)
+        .catch((err: unknown) => this.internalError(cmd.id, err))
+        .then(this.unpark);
       return;
     }
-    if (this.state !== 'open') return this.error(id, ErrorCode.NotAuthenticated, 'send auth with a token first');
-    if (!isRouted(cmd.type)) return;
-    if (this.parked === null) this.run(cmd);
-    else if (this.parked.length < this.ctx.config.limits.burst) this.parked.push(cmd);
-    else this.error(id, ErrorCode.RateLimited, 'too many commands while a join is in progress');
-  };
+    if (this.state !== 'open') return this.error(cmd.id, ErrorCode.NotAuthenticated, 'send auth with a token first');
+    if (isRouted(cmd.type)) this.run(cmd);
+  }
 
   private run(cmd: Routed): void {
     try {
@@ -352,15 +360,15 @@ export class Connection implements HubSession, Wire, Timed {
     }
   }
 
-  /** Runs what waited for a join, until another join has to be waited for. */
+  /** Runs what waited, until another auth or join has to be waited for. */
   private readonly unpark = (): void => {
     const list = this.parked ?? [];
     this.parked = null;
     for (let i = 0; i < list.length; i++) {
-      if (this.state !== 'open') return;
-      this.run(list[i]!);
+      if (this.state !== 'pending' && this.state !== 'open') return;
+      this.handle(list[i]!);
       if (this.parked !== null) {
-        (this.parked as Routed[]).push(...list.slice(i + 1));
+        (this.parked as Parkable[]).push(...list.slice(i + 1));
         return;
       }
     }
@@ -388,6 +396,8 @@ export class Connection implements HubSession, Wire, Timed {
 
 /** A command the hub handles (not auth or ping). */
 type Routed = CommandOf<RoutedType>;
+/** Every command but ping, which is answered at once. */
+type Parkable = CommandOf<Exclude<CommandType, 'ping'>>;
 
 const CONNECTION = Symbol('connection');
 type Tagged = WebSocket & { [CONNECTION]: Connection };

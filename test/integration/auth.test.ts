@@ -133,6 +133,26 @@ describe('token auth (dev off)', { concurrency: true }, () => {
     await c.close();
   });
 
+  it('commands sent right behind the auth message wait for it: auth, join and publish in one go', async () => {
+    const c = await connect(srv.wsUrl);
+    c.sendBatch([
+      { type: 'auth', id: 1, token: await makeToken('erin', { rooms: ['private:e'] }) },
+      { type: 'join', id: 2, room: 'private:e' },
+    ]);
+    c.send({ type: 'publish', id: 3, room: 'private:e', body: 'hello' });
+    assert.equal((await c.waitFor((m) => m.id === 1)).type, 'reply');
+    assert.deepEqual((await c.waitFor((m) => m.id === 2)).data, { room: 'private:e', kind: 'private', durable: true, seq: 0 });
+    assert.equal(((await c.waitFor((m) => m.id === 3)).data as { seq: number }).seq, 1);
+    assert.equal((await c.waitFor((m) => m.type === 'message')).body, 'hello');
+    // A refresh that grants a room: the join sent behind it sees the new grant.
+    c.sendBatch([
+      { type: 'auth', id: 4, token: await makeToken('erin', { rooms: ['private:f'] }) },
+      { type: 'join', id: 5, room: 'private:f' },
+    ]);
+    assert.equal((await c.waitFor((m) => m.id === 5)).type, 'reply');
+    await c.close();
+  });
+
   it('closes with 4001 / 4002 when the first auth message carries a bad / expired token', async () => {
     const bad = await connect(srv.wsUrl);
     bad.send({ type: 'auth', id: 1, token: 'garbage' });
