@@ -172,9 +172,13 @@ describe('client SDK: recovery, no gap and no duplicate', () => {
     const bob = sdk(t, srv.wsUrl, { user: 'bob' });
     const ra = new Recorder(alice);
     const rb = new Recorder(bob);
+    // Bob's first unread summary sets where his direct conversations start; were it lost with the
+    // connection, the SDK would take the DMs below as read (it cannot tell them from older history).
+    const bobSummary = new Promise<void>((resolve) => bob.on('unread', () => resolve()));
     await Promise.all([alice.connect(), bob.connect()]);
     await alice.join('lost');
     await bob.join('lost');
+    await bobSummary;
     // Bob stops reading: the server stores his messages and answers, but the answers never reach him.
     deafen(bob);
     const pending = range(1, 50).map((i) => bob.publish('lost', `l${i}`));
