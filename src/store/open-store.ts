@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 /** The store the config asks for: PostgreSQL for a postgres:// URL, else the embedded SQLite file. */
 export async function openStore(cfg: Config['store'], warn: (message: string) => void = () => {}): Promise<Store> {
-  const store: Store = cfg.url ? new PostgresStore(cfg.url) : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous }, warn);
+  // pg is loaded only for PostgreSQL: with the embedded store it would only cost start-up time and memory.
+  const store: Store = cfg.url
+    ? new (await import('./postgres/postgres-store.js')).PostgresStore(cfg.url)
+    : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous }, warn);
   await store.open();
   return store;
 }
