@@ -352,7 +352,8 @@ export class Connection implements HubSession, Wire, Timed {
         const settled = data.then((v: unknown) => this.reply(cmd.id, v), (err: unknown) => this.fail(cmd.id, err));
         if (cmd.type === 'join') {
           this.parked = [];
-          void settled.then(this.unpark);
+          // Whatever happens to the reply, what waits behind the join must not wait for ever.
+          void settled.catch((err: unknown) => this.internalError(cmd.id, err)).then(this.unpark);
         }
       } else this.reply(cmd.id, data);
     } catch (err) {
