@@ -61,6 +61,36 @@ export async function signIn(u: User): Promise<void> {
   await page.locator('#me-box[data-state="connected"]').waitFor();
 }
 
+/**
+ * What a user's page shows, as text: for a failed step's message, since a
+ * timeout alone ("waiting for locator …") does not say what was there instead.
+ */
+export async function describePage(u: User): Promise<string> {
+  try {
+    return await u.page.evaluate(() => {
+      interface Node {
+        hidden: boolean;
+        textContent: string | null;
+        className: string;
+        dataset: { key?: string };
+        children: ArrayLike<Node>;
+      }
+      const doc = (globalThis as unknown as { document: { querySelector(s: string): Node | null } }).document;
+      // A hidden element keeps its last text: say "hidden" rather than repeat it.
+      const text = (sel: string) => {
+        const n = doc.querySelector(sel);
+        return !n ? '(none)' : n.hidden ? '(hidden)' : (n.textContent ?? '').replace(/\s+/g, ' ').trim();
+      };
+      const items = Array.from(doc.querySelector('#messages')?.children ?? []).map(
+        (li) => `  [${li.dataset.key ?? ''}] .${li.className.replace(/ /g, '.')}: ${(li.textContent ?? '').replace(/\s+/g, ' ').trim().slice(0, 100)}`,
+      );
+      return [`title: ${text('#conv-title')}; banner: ${text('#banner')}; me: ${text('#me-box')}`, ...items].join('\n');
+    });
+  } catch (e) {
+    return `(page not readable: ${(e as Error).message})`;
+  }
+}
+
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(REPO_ROOT, 'docs', 'screenshots') : null;
 
 /** Saves a screenshot under docs/screenshots/ when UPDATE_SCREENSHOTS is set. */

@@ -17,7 +17,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { SwitchboardClient } from '../../client/src/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { drawPng, launch, missingBrowser, openChat, screenshot, signIn, type User } from './browser.js';
+import { describePage, drawPng, launch, missingBrowser, openChat, screenshot, signIn, type User } from './browser.js';
 
 const missing = missingBrowser();
 
@@ -48,10 +48,23 @@ if (missing && process.env.CI === 'true') {
       assert.deepEqual(errors, [], 'console errors or page errors in the browser');
     });
 
+    /** A test whose failure message also says what each page showed and what the server logged last. */
+    const step = (name: string, fn: () => Promise<void>): void => {
+      it(name, async () => {
+        try {
+          await fn();
+        } catch (e) {
+          const pages = await Promise.all(users().map(async (u) => `${u.name}'s page:\n${await describePage(u)}`));
+          const logs = server.logs().slice(-15).map((l) => JSON.stringify(l));
+          if (e instanceof Error) e.message += `\n\n${pages.join('\n')}\n\nserver's last log lines:\n${logs.join('\n')}`;
+          throw e;
+        }
+      });
+    };
     const messages = (u: User) => u.page.locator('#messages');
     const conv = (u: User, key: string) => u.page.locator(`#sidebar button.conv[data-key="${key}"]`);
 
-    it('signs two users in with dev names', async () => {
+    step('signs two users in with dev names', async () => {
       alice = await openChat(browser, server.url, 'alice');
       await alice.page.getByRole('heading', { name: 'Sign in to Switchboard' }).waitFor();
       await screenshot(alice.page, 'signin');
@@ -65,7 +78,7 @@ if (missing && process.env.CI === 'true') {
       }
     });
 
-    it('exchanges room messages, with presence and typing', async () => {
+    step('exchanges room messages, with presence and typing', async () => {
       // Presence: each sees the other online in #general.
       await alice.page.getByRole('button', { name: /^bob, online/ }).waitFor();
       await bob.page.getByRole('button', { name: /^alice, online/ }).waitFor();
@@ -94,7 +107,7 @@ if (missing && process.env.CI === 'true') {
       await screenshot(alice.page, 'room');
     });
 
-    it('sends a direct message: unread badge, then the conversation', async () => {
+    step('sends a direct message: unread badge, then the conversation', async () => {
       await bob.page.getByRole('button', { name: /^alice, online/ }).click();
       await bob.page.locator('#conv-title', { hasText: 'alice' }).waitFor();
       await bob.page.getByLabel('Message', { exact: true }).fill('Psst, can we talk about the launch?');
@@ -115,7 +128,7 @@ if (missing && process.env.CI === 'true') {
       await messages(bob).getByText('Sure', { exact: true }).waitFor();
     });
 
-    it('reloads and sees the history; older pages load while scrolling up', async () => {
+    step('reloads and sees the history; older pages load while scrolling up', async () => {
       // carol fills #general with more than a page of history.
       for (let i = 1; i <= 70; i++) void carol.publish('general', `history message ${i}`);
       await carol.publish('general', 'history message end');
@@ -143,7 +156,7 @@ if (missing && process.env.CI === 'true') {
       }
     });
 
-    it('goes offline and gets what it missed', async () => {
+    step('goes offline and gets what it missed', async () => {
       await bob.context.setOffline(true);
       await bob.page.locator('#banner', { hasText: 'You are offline' }).waitFor();
       // Written while offline: waits, then goes out.
@@ -172,7 +185,7 @@ if (missing && process.env.CI === 'true') {
       await messages(alice).getByText('I wrote this on the train').waitFor();
     });
 
-    it('uploads an image and shows its preview to both users', async () => {
+    step('uploads an image and shows its preview to both users', async () => {
       await conv(bob, 'd:alice').click();
       await alice.page.locator('#file').setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: drawPng(480, 300) });
       for (const u of [alice, bob]) {
@@ -188,7 +201,7 @@ if (missing && process.env.CI === 'true') {
       await screenshot(alice.page, 'dm-image');
     });
 
-    it('connects a video call between the two', async () => {
+    step('connects a video call between the two', async () => {
       await alice.page.getByRole('button', { name: 'Start a video call with bob' }).click();
       const incoming = bob.page.getByRole('dialog', { name: 'alice is calling you' });
       await incoming.waitFor();
@@ -211,7 +224,7 @@ if (missing && process.env.CI === 'true') {
       await messages(alice).getByText(/Video call: ended/).waitFor();
     });
 
-    it('fits a phone-sized window: the conversation list is a drawer', async () => {
+    step('fits a phone-sized window: the conversation list is a drawer', async () => {
       const page: Page = bob.page;
       await page.setViewportSize({ width: 390, height: 760 });
       try {
