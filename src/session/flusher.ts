@@ -28,8 +28,10 @@ export interface Flushable {
 
 export class Flusher {
   readonly tick: Tick = { epoch: 1 };
-  private dirty: Flushable[] = [];
-  private spare: Flushable[] = [];
+  /** Queues marked for the next flush: the first `dirtyCount` slots. Two arrays that take turns and keep their storage. */
+  private dirty: (Flushable | null)[] = [];
+  private dirtyCount = 0;
+  private spare: (Flushable | null)[] = [];
   private scheduled = false;
   /** Clock reading before which the next flush should not start. */
   private notBefore = 0;
@@ -42,7 +44,7 @@ export class Flusher {
   ) {}
 
   mark(q: Flushable): void {
-    this.dirty.push(q);
+    this.dirty[this.dirtyCount++] = q;
     if (this.scheduled) return;
     this.scheduled = true;
     const wait = this.delay();
@@ -63,9 +65,11 @@ export class Flusher {
     // Batches started before this point are closed: a publish from here on starts a new one.
     const epoch = ++this.tick.epoch;
     const list = this.dirty;
+    const n = this.dirtyCount;
     this.dirty = this.spare;
+    this.dirtyCount = 0;
     let steady = 0;
-    for (let i = 0; i < list.length; i++) {
+    for (let i = 0; i < n; i++) {
       const q = list[i]!;
       if (q.lastFlush === epoch - 1) steady++;
       q.lastFlush = epoch;
@@ -73,9 +77,10 @@ export class Flusher {
     }
     if (this.maxDelayMs > 0) {
       const end = this.clock();
-      this.notBefore = 2 * steady >= list.length ? end + Math.min(this.maxDelayMs, end - start) : 0;
+      this.notBefore = 2 * steady >= n ? end + Math.min(this.maxDelayMs, end - start) : 0;
     }
-    list.length = 0;
+    // Closed sessions' queues must not stay reachable from here.
+    list.fill(null, 0, n);
     this.spare = list;
   };
 }
