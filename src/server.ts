@@ -30,6 +30,11 @@ export interface RunningServer {
   readonly port: number;
   /** Stops accepting, closes every session with 1001, waits up to shutdown.graceMs. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Settles if the server can no longer work (its embedded store's writer thread ended): the caller stops it and
+   * exits, so that a supervisor starts it again. Never settles otherwise.
+   */
+  readonly failed: Promise<Error>;
 }
 
 const BUNDLED_WEB = fileURLToPath(new URL('../web/', import.meta.url));
@@ -42,7 +47,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'DEV AUTH IS ON: anyone can connect as any user with ?user=NAME. Configure auth.jwt.secret or auth.jwt.publicKey before exposing this server.',
     );
   const now = Date.now;
-  const store = await openStore(config.store, (message) => log.warn({ part: 'store' }, message));
+  let storeLost: (err: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (storeLost = resolve));
+  const store = await openStore(
+    config.store,
+    (message) => log.warn({ part: 'store' }, message),
+    (err) => storeLost(err),
+  );
   log.info({ store: describeStore(config.store) }, 'store open');
   const committer = new Committer(store, config.store, log.child({ part: 'store' }));
   const flusher = new Flusher(config.limits.flushIntervalMs);
@@ -140,5 +151,5 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await store.close();
       log.info('stopped');
     })());
-  return { hub, url, wsUrl, port, stop };
+  return { hub, url, wsUrl, port, stop, failed };
 }

@@ -38,6 +38,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = err instanceof ConfigError ? 2 : 1;
     return;
   }
+  void server.failed.then((err) => {
+    // Durable publishes could only fail from here on: better a restart (clients reconnect and recover) than a
+    // server that accepts sessions it cannot serve.
+    log.fatal({ err }, `${err.message}: stopping (exit code 1) so that a supervisor restarts the server`);
+    server.stop().finally(() => {
+      log.flush();
+      process.exit(1);
+    });
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) process.exit(1);

@@ -4,11 +4,16 @@ import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
 /** The store the config asks for: PostgreSQL for a postgres:// URL, else the embedded SQLite file. */
-export async function openStore(cfg: Config['store'], warn: (message: string) => void = () => {}): Promise<Store> {
+export async function openStore(
+  cfg: Config['store'],
+  warn: (message: string) => void = () => {},
+  /** The store stopped working for good (the embedded store's writer thread ended). PostgreSQL reconnects instead. */
+  lost: (err: Error) => void = () => {},
+): Promise<Store> {
   // pg is loaded only for PostgreSQL: with the embedded store it would only cost start-up time and memory.
   const store: Store = cfg.url
     ? new (await import('./postgres/postgres-store.js')).PostgresStore(cfg.url)
-    : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous }, warn);
+    : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous }, warn, lost);
   await store.open();
   return store;
 }

@@ -132,3 +132,41 @@ describe('SQLite WAL checkpoints', () => {
     });
   });
 });
+
+describe('SQLite writer thread', () => {
+  it('reports its end once: what was in flight and what comes after fails, acknowledged commits stay stored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-lost-'));
+    const file = join(dir, 'switchboard.db');
+    const losses: Error[] = [];
+    const message = (n: number) => ({ id: `m${n}`, conv: 'r:general', from: 'u1', contentType: 'text', body: '"hi"', ts: n, key: null, fileId: null });
+    let store = new SqliteStore({ file, synchronous: 'full', exitAfterCommits: 1 }, () => {}, (err) => losses.push(err));
+    try {
+      await store.open();
+      const [first] = await store.commit({ ...emptyBatch(), messages: [message(1)] });
+      assert.equal(first!.seq, 1);
+      // The loss is reported as the calls in flight are failed, before their rejections are seen.
+      await assert.rejects(store.commit({ ...emptyBatch(), messages: [message(2)] }), /SQLite writer thread exited with code 70/);
+      await assert.rejects(store.lastSeq('r:general'), /not open/);
+      assert.equal(losses.length, 1);
+      assert.match(losses[0]!.message, /SQLite writer thread exited/);
+      await store.close();
+      // What was acknowledged before the end is there after a restart.
+      store = new SqliteStore({ file, synchronous: 'full' });
+      await store.open();
+      assert.equal(await store.lastSeq('r:general'), 1);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not report a loss when it is closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-lost-'));
+    const losses: Error[] = [];
+    const store = new SqliteStore({ file: join(dir, 'switchboard.db'), synchronous: 'full' }, () => {}, (err) => losses.push(err));
+    await store.open();
+    await store.close();
+    assert.deepEqual(losses, []);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

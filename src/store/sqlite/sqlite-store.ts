@@ -25,10 +25,18 @@ export class SqliteStore implements Store {
   private checkpointer: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Open and not being closed: only then is the writer's end a loss to report. */
+  private running = false;
 
   constructor(
     private readonly options: WorkerOptions,
     private readonly warn: (message: string) => void = () => {},
+    /**
+     * Called once if the writer thread ends while the store is open (a crash: out of memory, a bug). The store
+     * cannot work from then on; the server stops so that a supervisor starts it again (nothing acknowledged is
+     * lost: an ack follows the commit).
+     */
+    private readonly lost: (err: Error) => void = () => {},
   ) {}
 
   async open(): Promise<void> {
@@ -44,11 +52,12 @@ export class SqliteStore implements Store {
       if (res.ok) p.resolve(res.value);
       else p.reject(new Error(`sqlite: ${res.error}`));
     });
-    worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', (code) => this.failAll(new Error(`sqlite worker exited with code ${code}`)));
+    worker.on('error', (err) => this.fail(worker, new Error(`the SQLite writer thread failed: ${err.message}`)));
+    worker.on('exit', (code) => this.fail(worker, new Error(`the SQLite writer thread exited with code ${code}`)));
     // The first call proves the database opened and migrated.
     await this.call({ op: 'lastSeq', conv: '' });
     if (channel) this.startCheckpointer(channel.port2);
+    this.running = true;
   }
 
   private startCheckpointer(writer: MessagePort): void {
@@ -79,6 +88,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.running = false;
     if (!this.worker) return;
     const w = this.worker;
     // The writer closes last: closing the last connection checkpoints everything and removes the WAL.
@@ -129,10 +139,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  private failAll(err: Error): void {
+  /** The writer thread is gone: every call in flight fails, and so does every later one. */
+  private fail(worker: Worker, err: Error): void {
+    if (this.worker !== worker) return;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.worker = null;
     void this.stopCheckpointer();
+    if (this.running) {
+      this.running = false;
+      this.lost(err);
+    }
   }
 }

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   backstopPages?: number;
   /** Size the -wal file is cut back to when the WAL starts over (tests lower it). */
   walSizeLimitBytes?: number;
+  /** Tests: the thread ends itself after this many commits, as a crash would end it (out of memory, a bug). */
+  exitAfterCommits?: number;
 }
 
 export type Request =
@@ -210,7 +212,9 @@ opts.checkpoints?.on('message', (_: CheckpointTail) => {
   }
 });
 
+let commits = 0;
 parentPort!.on('message', (req: Request) => {
+  if (req.op === 'commit' && opts.exitAfterCommits !== undefined && commits++ >= opts.exitAfterCommits) process.exit(70);
   let res: Response;
   try {
     res = { id: req.id, ok: true, value: handle(req) };
