@@ -200,6 +200,9 @@ export function markdown(res: BenchResults): string {
     lines.push(
       `Every room stored in the embedded SQLite store (\`synchronous=full\`), each publish asks for an ack; an ack means the message is committed. ` +
         `A step fails if the ack p99 exceeds ${F_ACK_P99_LIMIT_MS} ms, a publish is not acknowledged, or a delivery is missing. ` +
+        (res.meta.options.durableKeys
+          ? 'Every publish carries an idempotency key (`--f-keys`), as the SDK\'s do. '
+          : 'Publishes carry no idempotency key (the SDK always sends one; `--f-keys` adds them). ') +
         durableCpus(dur[0]!.serverCommand, res.meta.options.generatorCpus) +
         ' Server CPU is a share of one core: above 100 % the server used more than one.',
     );

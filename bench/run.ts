@@ -33,6 +33,7 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
   --switchboard-config F  JSON merged over Switchboard's bench config (e.g. {"rooms":{"rules":[…]}})
   --rates R1,R2,…         f: publish rates (msg/s) to step through instead of the standard steps
   --f-cpus LIST           f: CPUs for the server (taskset list, e.g. 0); default: every CPU when pinning
+  --f-keys                f: every publish carries an idempotency key (the SDK always sends one)
   --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 `;
 
@@ -51,10 +52,11 @@ interface Args {
   switchboardConfig: Record<string, unknown>;
   rates: number[] | null;
   fCpus: string | null;
+  fKeys: boolean;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null };
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -116,6 +118,9 @@ function parse(argv: string[]): Args {
         break;
       case '--f-cpus':
         a.fCpus = value();
+        break;
+      case '--f-keys':
+        a.fKeys = true;
         break;
       case '--quiet-wait':
         a.quietWait = Math.max(0, Number(value()));
@@ -200,6 +205,7 @@ async function main(): Promise<void> {
     quietWaitMs: (args.quietWait ?? (args.quick ? 0 : 120)) * 1000,
     retries: args.quick ? 0 : 3,
     durableRates: args.rates,
+    durableKeys: args.fKeys,
   };
   const pool = new LoadPool(workers);
   const results: WorkloadResult[] = [];
@@ -265,7 +271,7 @@ async function main(): Promise<void> {
         os: `${os.type()} ${os.release()}`,
         openFilesLimit: limit === Infinity ? null : limit,
       },
-      options: { quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs },
+      options: { quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs, durableKeys: args.fKeys },
       switchboardConfig: mergeConfig(switchboardBenchConfig('<connections + 100>'), args.switchboardConfig),
       durationSeconds: (performance.now() - started) / 1000,
     },

@@ -46,6 +46,8 @@ export interface BenchSettings {
   retries: number;
   /** f: the publish rates to step through instead of the standard ones. */
   durableRates: number[] | null;
+  /** f: every publish carries an idempotency key, as the SDK's do. */
+  durableKeys: boolean;
 }
 
 export interface Context {
@@ -538,7 +540,7 @@ async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult
   const w = windows(ctx, 2000, 5000);
   // One publisher per room; each message reaches both members (the sender's own session too) once stored.
   const pubsAt = (total: number): PublisherSpec[] =>
-    Array.from({ length: rooms }, (_, r) => ({ conn: r * size, rate: total / rooms, fanout: size, room: `chat-${r}`, ack: true }));
+    Array.from({ length: rooms }, (_, r) => ({ conn: r * size, rate: total / rooms, fanout: size, room: `chat-${r}`, ack: true, key: ctx.settings.durableKeys }));
   const steps: PhaseResult[] = [];
   let best: PhaseResult | null = null;
   let stoppedBy = '';

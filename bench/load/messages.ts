@@ -21,6 +21,8 @@ export interface PublisherSpec {
   dm?: { prefix: string; width: number; count: number; self: number };
   /** Ask for an acknowledgement: the publish carries an `id` (its send time), and the server's reply to it is timed. */
   ack?: boolean;
+  /** The publish carries an idempotency key, unique and growing with time (as the SDK's are). */
+  key?: boolean;
 }
 
 export interface RunPlan {

@@ -33,6 +33,9 @@ const REPLY_ID_AT = '{"type":"reply","id":'.length;
  */
 const ACK_ID_BASE = 1e15;
 const ACK_ID_DIGITS = 16;
+/** Idempotency keys: "k" and a counter of this many digits, unique per worker and so per sender. */
+const KEY_DIGITS = 12;
+let keys = 0;
 
 interface Setup {
   spec: ConnSpec;
@@ -239,6 +242,8 @@ interface Publisher {
   dmAt: number;
   /** Where the id's digits start (-1: no ack asked). */
   idAt: number;
+  /** Where the key's digits start (-1: no key). */
+  keyAt: number;
   spec: PublisherSpec;
 }
 
@@ -256,6 +261,7 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
   const body = `@${'0'.repeat(TS_DIGITS)} ${filler}`;
   let payload: string;
   if (spec.dm) payload = JSON.stringify({ type: 'send', to: spec.dm.prefix + '0'.repeat(spec.dm.width), body });
+  else if (spec.ack && spec.key) payload = JSON.stringify({ type: 'publish', id: ACK_ID_BASE, room: spec.room, body, key: `k${'0'.repeat(KEY_DIGITS)}` });
   else if (spec.ack) payload = JSON.stringify({ type: 'publish', id: ACK_ID_BASE, room: spec.room, body });
   else payload = JSON.stringify({ type: 'publish', room: spec.room, body });
   const bytes = Buffer.from(payload);
@@ -264,7 +270,8 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
   const tsAt = hdr + bytes.indexOf('"body":"@') + BODY_MARK_LEN;
   const dmAt = spec.dm ? hdr + bytes.indexOf('"to":"') + 6 + spec.dm.prefix.length : -1;
   const idAt = spec.ack ? hdr + bytes.indexOf('"id":') + 5 : -1;
-  return { c: clients[spec.conn]!, frame, tsAt, dmAt, idAt, spec };
+  const keyAt = spec.ack && spec.key ? hdr + bytes.indexOf('"key":"k') + 8 : -1;
+  return { c: clients[spec.conn]!, frame, tsAt, dmAt, idAt, keyAt, spec };
 }
 
 /**
@@ -331,6 +338,7 @@ function send(p: Publisher): void {
   const t = nowUs();
   writeDigits(f, p.tsAt, TS_DIGITS, t);
   if (p.idAt >= 0) writeDigits(f, p.idAt, ACK_ID_DIGITS, ACK_ID_BASE + t);
+  if (p.keyAt >= 0) writeDigits(f, p.keyAt, KEY_DIGITS, ++keys);
   p.c.send(f);
   sent++;
   expected += p.spec.fanout;
