@@ -73,10 +73,17 @@ describe('client misc', () => {
     assert.equal(ended, 2, 'breaking out of for-await ends the stream');
   });
 
-  it('random keys are UUIDs and unique', () => {
+  it('message keys are v7 UUIDs: unique, carrying their time, ordered by it', () => {
+    const before = Date.now();
     const keys = new Set(Array.from({ length: 1000 }, () => randomKey()));
     assert.equal(keys.size, 1000);
-    for (const k of [...keys].slice(0, 10)) assert.match(k, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const k of [...keys].slice(0, 10)) assert.match(k, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const first = [...keys][0]!;
+    const ms = parseInt(first.replace(/-/g, '').slice(0, 12), 16);
+    assert.ok(ms >= before && ms <= Date.now(), 'the first 48 bits are the time in ms');
+    // A key made in a later millisecond sorts after one made earlier.
+    while (Date.now() === ms);
+    assert.ok(randomKey() > first);
   });
 
   it('upload helpers: HTTP base from the WebSocket URL, content type from MIME', () => {

@@ -3,6 +3,8 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { emptyBatch } from '../../src/store/store.js';
 import { storeSuite } from './store-suite.js';
@@ -168,5 +170,31 @@ describe('SQLite writer thread', () => {
     await store.close();
     assert.deepEqual(losses, []);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('SQLite migrations', () => {
+  it('a database from before the key index change keeps its keys: a resend is still recognised', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
+    const file = join(dir, 'switchboard.db');
+    // The first schema, with one keyed message, as a server of that version left it.
+    const old = new Database(file);
+    old.exec(SQLITE_MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:general', 1)").run();
+    old.prepare("INSERT INTO messages VALUES ('r:general', 1, 'm1', 'ann', 'text', '\"hi\"', 1000, 'k-1')").run();
+    old.close();
+    const store = new SqliteStore({ file, synchronous: 'full' });
+    try {
+      await store.open();
+      const resend = { id: 'm2', conv: 'r:general', from: 'ann', contentType: 'text', body: '"hi"', ts: 2000, key: 'k-1', fileId: null };
+      const otherSender = { ...resend, id: 'm3', from: 'bob' };
+      const [dup, fresh] = await store.commit({ ...emptyBatch(), messages: [resend, otherSender] });
+      assert.deepEqual(dup, { seq: 1, id: 'm1', ts: 1000, duplicate: true });
+      assert.deepEqual(fresh, { seq: 2, id: 'm3', ts: 2000, duplicate: false }, 'a key is the sender’s own: the same key from someone else is a new message');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

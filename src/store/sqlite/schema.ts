@@ -37,4 +37,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      conv TEXT NOT NULL,
      PRIMARY KEY (file, conv)
    ) WITHOUT ROWID;`,
+  // Idempotency keys indexed by the key alone. Ordered by (conv, sender, key), each commit dirtied one index page
+  // per sender and conversation in it, ~one more WAL frame per message; keys that grow with time (the SDK's are v7
+  // UUIDs) now land on the index's last page or two. Not unique: the writer looks a key up before it inserts, in
+  // the same transaction, and it is the only writer.
+  `DROP INDEX messages_by_key;
+   CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;`,
 ];

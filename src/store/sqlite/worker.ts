@@ -79,8 +79,9 @@ interface Row {
 
 const COLUMNS = 'conv, seq, id, sender, content_type, body, ts, key';
 const q = {
+  // INDEXED BY: the primary key's conversation prefix would otherwise look tempting, and it means a scan.
   byKey: db.prepare<[string, string, string], { seq: number; id: string; ts: number }>(
-    'SELECT seq, id, ts FROM messages WHERE conv = ? AND sender = ? AND key = ?',
+    'SELECT seq, id, ts FROM messages INDEXED BY messages_by_key WHERE key = ? AND conv = ? AND sender = ?',
   ),
   bump: db.prepare<[string], { last_seq: number }>(
     'INSERT INTO conversations (id, last_seq) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq',
@@ -128,7 +129,7 @@ const commit = db.transaction((text: string): PackedResults => {
     const key = messages[i + 6] as string | null;
     const fileId = messages[i + 7] as string | null;
     if (key !== null) {
-      const dup = q.byKey.get(conv, from, key);
+      const dup = q.byKey.get(key, conv, from);
       if (dup) {
         codes.push(DUPLICATE, dup.seq, dup.ts, ids.push(dup.id) - 1);
         continue;
