@@ -104,7 +104,7 @@ export interface ClientOptions {
   fillGaps?: boolean;
   /** Positions to resume from (e.g. persisted from `positions()` by a previous run): last seq seen per room and per DM partner. */
   positions?: { rooms?: Record<string, number>; direct?: Record<string, number> };
-  /** Idempotency keys for publish/send (default: crypto.randomUUID()). */
+  /** Idempotency keys for publish/send (default: `randomKey`, a v7 UUID). */
   generateKey?: () => string;
   /** Called when an event listener throws (default: console.error). */
   onListenerError?: (err: unknown, event: string) => void;
