@@ -54,6 +54,9 @@ export function holdThreshold(limits: QueueLimits): number {
 // Gathering buffers for a mixed queue reuses one scratch array: flushes never overlap.
 const scratch: Buffer[] = [];
 
+/** Queue slots an outbox keeps between flushes; a longer queue (a backlog) gives its storage back once written. */
+const KEEP_SLOTS = 64;
+
 export class Outbox {
   /**
    * Queued items and, for shared batches, where this session's part begins. The arrays are reused: `count`
@@ -147,8 +150,12 @@ export class Outbox {
       }
       scratch.length = 0;
     }
-    // Written: let go of the buffers (an idle session must not keep an old batch alive), keep the slots.
-    for (let i = 0; i < n; i++) items[i] = null;
+    // Written: let go of the buffers (an idle session must not keep an old batch alive). The slots are kept for
+    // the next turn, unless a backlog made them many: then a drained session would hold them for good.
+    if (n > KEEP_SLOTS) {
+      items.length = 0;
+      this.starts.length = 0;
+    } else for (let i = 0; i < n; i++) items[i] = null;
     this.count = 0;
     this.counted = this.heldMessages = this.heldBytes = 0;
     if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
