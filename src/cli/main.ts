@@ -42,10 +42,19 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Durable publishes could only fail from here on: better a restart (clients reconnect and recover) than a
     // server that accepts sessions it cannot serve.
     log.fatal({ err }, `${err.message}: stopping (exit code 1) so that a supervisor restarts the server`);
-    server.stop().finally(() => {
-      log.flush();
-      process.exit(1);
-    });
+    // Also when a signal had already begun the stop: that exit must not claim success.
+    process.exitCode = 1;
+    server.stop().then(
+      () => {
+        log.flush();
+        process.exit();
+      },
+      (stopErr: unknown) => {
+        log.error({ err: stopErr }, 'shutdown failed');
+        log.flush();
+        process.exit();
+      },
+    );
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -54,7 +63,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     server.stop().then(
       () => {
         log.flush();
-        process.exit(0);
+        // 0, unless the server had failed meanwhile.
+        process.exit();
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
