@@ -37,10 +37,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      conv TEXT NOT NULL,
      PRIMARY KEY (file, conv)
    ) WITHOUT ROWID;`,
-  // Idempotency keys indexed by the key alone. Ordered by (conv, sender, key), each commit dirtied one index page
-  // per sender and conversation in it, ~one more WAL frame per message; keys that grow with time (the SDK's are v7
-  // UUIDs) now land on the index's last page or two. Not unique: the writer looks a key up before it inserts, in
-  // the same transaction, and it is the only writer.
+  // Idempotency keys indexed key first. Ordered by (conv, sender, key), each commit dirtied one index page per
+  // sender and conversation in it, ~one more WAL frame per message; keys that grow with time (the SDK's are v7
+  // UUIDs) now land on the index's last page or two. Conversation and sender stay in the index: clients choose
+  // keys, and many senders reusing one ("1", "2", …) must not make a lookup read a row per sender.
   `DROP INDEX messages_by_key;
-   CREATE INDEX messages_by_key ON messages (key) WHERE key IS NOT NULL;`,
+   CREATE UNIQUE INDEX messages_by_key ON messages (key, conv, sender) WHERE key IS NOT NULL;`,
 ];
