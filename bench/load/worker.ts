@@ -7,7 +7,7 @@
  * it is rare once the connections are set up.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
 import { RawClient, clientFrame, clientFrameHeaderLength, nowUs, type ClientSink } from './client.js';
 import { Histogram } from './histogram.js';
 import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WorkerStats } from './messages.js';
@@ -33,9 +33,12 @@ const REPLY_ID_AT = '{"type":"reply","id":'.length;
  */
 const ACK_ID_BASE = 1e15;
 const ACK_ID_DIGITS = 16;
-/** Idempotency keys: "k" and a counter of this many digits, unique per worker and so per sender. */
+/**
+ * Idempotency keys: "k" and this many digits, a counter that starts at the thread's id × 10^10, so that no two
+ * senders share a key (as with the SDK's keys) and each worker's keys grow with time.
+ */
 const KEY_DIGITS = 12;
-let keys = 0;
+let keys = threadId * 1e10;
 
 interface Setup {
   spec: ConnSpec;

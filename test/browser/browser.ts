@@ -66,6 +66,12 @@ export async function signIn(u: User): Promise<void> {
  * timeout alone ("waiting for locator …") does not say what was there instead.
  */
 export async function describePage(u: User): Promise<string> {
+  // A page that hangs must not hold up the report of the failure it may have caused.
+  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('(page did not answer within 3 s)'), 3000).unref());
+  return Promise.race([readPage(u), timeout]);
+}
+
+async function readPage(u: User): Promise<string> {
   try {
     return await u.page.evaluate(() => {
       interface Node {
