@@ -47,13 +47,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'DEV AUTH IS ON: anyone can connect as any user with ?user=NAME. Configure auth.jwt.secret or auth.jwt.publicKey before exposing this server.',
     );
   const now = Date.now;
-  let storeLost: (err: Error) => void = () => {};
+  let storeLost!: (err: Error) => void;
   const failed = new Promise<Error>((resolve) => (storeLost = resolve));
-  const store = await openStore(
-    config.store,
-    (message) => log.warn({ part: 'store' }, message),
-    (err) => storeLost(err),
-  );
+  const store = await openStore(config.store, (message) => log.warn({ part: 'store' }, message), storeLost);
   log.info({ store: describeStore(config.store) }, 'store open');
   const committer = new Committer(store, config.store, log.child({ part: 'store' }));
   const flusher = new Flusher(config.limits.flushIntervalMs);

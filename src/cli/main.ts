@@ -38,32 +38,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = err instanceof ConfigError ? 2 : 1;
     return;
   }
-  void server.failed.then((err) => {
-    // Durable publishes could only fail from here on: better a restart (clients reconnect and recover) than a
-    // server that accepts sessions it cannot serve.
-    log.fatal({ err }, `${err.message}: stopping (exit code 1) so that a supervisor restarts the server`);
-    // Also when a signal had already begun the stop: that exit must not claim success.
-    process.exitCode = 1;
+  /** Stops the server (once, however often asked) and exits with process.exitCode: 0 unless something failed. */
+  const stopAndExit = (): void => {
     server.stop().then(
       () => {
         log.flush();
-        process.exit();
-      },
-      (stopErr: unknown) => {
-        log.error({ err: stopErr }, 'shutdown failed');
-        log.flush();
-        process.exit();
-      },
-    );
-  });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) process.exit(1);
-    log.info({ signal }, 'signal received');
-    server.stop().then(
-      () => {
-        log.flush();
-        // 0, unless the server had failed meanwhile.
         process.exit();
       },
       (err: unknown) => {
@@ -72,6 +51,20 @@ export async function main(argv: readonly string[]): Promise<void> {
         process.exit(1);
       },
     );
+  };
+  void server.failed.then((err) => {
+    // Durable publishes could only fail from here on: better a restart (clients reconnect and recover) than a
+    // server that accepts sessions it cannot serve.
+    log.fatal({ err }, `${err.message}: stopping (exit code 1) so that a supervisor restarts the server`);
+    // Also when a signal had already begun the stop: that exit must not claim success.
+    process.exitCode = 1;
+    stopAndExit();
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(1);
+    log.info({ signal }, 'signal received');
+    stopAndExit();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -155,7 +155,7 @@ export class Outbox {
     if (n > KEEP_SLOTS) {
       items.length = 0;
       this.starts.length = 0;
-    } else for (let i = 0; i < n; i++) items[i] = null;
+    } else items.fill(null, 0, n);
     this.count = 0;
     this.counted = this.heldMessages = this.heldBytes = 0;
     if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
