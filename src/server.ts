@@ -19,6 +19,7 @@ import { FsBlobStore } from './media/blob-store.js';
 import { uploadRoutes } from './media/uploads.js';
 import { Committer } from './store/committer.js';
 import { describeStore, openStore } from './store/open-store.js';
+import { RetentionTimer } from './store/retention.js';
 import { resolve } from 'node:path';
 
 export interface RunningServer {
@@ -98,17 +99,17 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     ready: () => ready,
     route: media,
   });
-  const { retention } = config.store;
-  const trimming =
-    retention.maxCount !== undefined || retention.maxAgeDays !== undefined
-      ? setInterval(() => {
-          const policy = { maxCount: retention.maxCount, maxAgeMs: retention.maxAgeDays === undefined ? undefined : retention.maxAgeDays * 86_400_000 };
-          store.trim(policy, now()).then(
-            (n) => n > 0 && log.info({ removed: n }, 'retention trimmed messages'),
-            (err: unknown) => log.error({ err }, 'retention failed'),
-          );
-        }, retention.intervalMs).unref()
-      : null;
+  const { retention: r } = config.store;
+  const retention = new RetentionTimer(
+    store,
+    { maxCount: r.maxCount, maxAgeMs: r.maxAgeDays === undefined ? undefined : r.maxAgeDays * 86_400_000, intervalMs: r.intervalMs, stepSize: r.stepSize },
+    now,
+    {
+      passed: (removed) => removed > 0 && log.info({ removed }, 'retention trimmed messages'),
+      failed: (err) => log.error({ err }, 'retention failed'),
+    },
+  );
+  retention.start();
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -118,7 +119,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       });
     });
   } catch (err) {
-    if (trimming) clearInterval(trimming);
+    await retention.stop();
     await store.close();
     throw err;
   }
@@ -140,7 +141,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       http.closeIdleConnections();
       await gateway.closeAll(CloseCode.GoingAway, 'server shutting down', config.shutdown.graceMs);
       wheel.stop();
-      if (trimming) clearInterval(trimming);
+      await retention.stop();
       http.closeAllConnections();
       await closed;
       await committer.drain();

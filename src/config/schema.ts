@@ -144,8 +144,10 @@ export const configSchema = z.strictObject({
           maxCount: z.number().int().positive().optional(),
           /** Drop messages older than this many days. */
           maxAgeDays: z.number().positive().optional(),
-          /** How often retention runs. */
+          /** How long after one retention pass the next starts. */
           intervalMs: z.number().int().positive().default(60_000),
+          /** Most messages removed (and conversations looked at) in one step of a pass: writes wait for one step at most. */
+          stepSize: z.number().int().positive().default(500),
         })
         .prefault({}),
     })

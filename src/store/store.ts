@@ -101,6 +101,13 @@ export interface Retention {
   maxAgeMs?: number;
 }
 
+/** One step of trimming conversations to a count (Store.trimToCount). */
+export interface CountTrim {
+  removed: number;
+  /** The conversation id the next step goes on after; null when every conversation has been looked at. */
+  next: string | null;
+}
+
 /**
  * Calls complete in the order they were made. The hub relies on it: a history
  * read issued after an append sees that append, and its result arrives after
@@ -127,8 +134,18 @@ export interface Store {
   getUpload(id: string): Promise<Upload | null>;
   /** The uploader, or a member of a conversation where a message refers to the file. */
   canReadUpload(id: string, user: string): Promise<boolean>;
-  /** Deletes what the retention policy no longer keeps; returns how many messages went. */
-  trim(policy: Retention, now: number): Promise<number>;
+  /*
+   * Retention, in bounded steps (store/retention.ts runs a pass): a step removes at most `limit` messages, so
+   * that writes queued behind it wait milliseconds, not the length of a pass. These two calls are not ordered
+   * with the others (PostgreSQL runs them on a connection of their own).
+   */
+  /** Removes up to `limit` of the messages older than `before` (ms since the epoch), oldest first; returns how many went. */
+  trimOlder(before: number, limit: number): Promise<number>;
+  /**
+   * Trims the conversations whose ids come after `after`, in id order, to their last `keep` messages: looks at
+   * up to `limit` conversations and removes up to `limit` messages.
+   */
+  trimToCount(keep: number, after: string, limit: number): Promise<CountTrim>;
 }
 
 export function emptyBatch(): WriteBatch {

@@ -1,12 +1,17 @@
 /** One behavioural suite for every Store implementation. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { retentionPass } from '../../src/store/retention.js';
 import { emptyBatch, type NewMessage, type Store, type WriteBatch } from '../../src/store/store.js';
 
 let n = 0;
 function msg(conv: string, from: string, body: string, key: string | null = null, fileId: string | null = null): NewMessage {
   n++;
   return { id: `m${n}`, conv, from, contentType: 'text', body: JSON.stringify(body), ts: 1_000_000 + n, key, fileId };
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
 function batch(part: Partial<WriteBatch>): WriteBatch {
@@ -132,7 +137,7 @@ export function storeSuite(name: string, open: () => Promise<{ store: Store; reo
       if (skip) return t.skip('store unavailable');
       const many = Array.from({ length: 10 }, (_, i) => msg('r:trim', 'u1', `m${i}`));
       await store.commit(batch({ messages: many }));
-      const removed = await store.trim({ maxCount: 3 }, Date.now());
+      const removed = await retentionPass(store, { maxCount: 3 }, Date.now(), 2);
       assert.ok(removed >= 7);
       const page = await store.history({ conv: 'r:trim', limit: 100 });
       assert.deepEqual(
@@ -140,11 +145,53 @@ export function storeSuite(name: string, open: () => Promise<{ store: Store; reo
         [8, 9, 10],
       );
       assert.equal(page.oldestSeq, 8);
-      await store.trim({ maxAgeMs: 1 }, 10_000_000);
+      await retentionPass(store, { maxAgeMs: 1 }, 10_000_000, 2);
       assert.equal((await store.history({ conv: 'r:trim', limit: 100 })).messages.length, 0);
       // Sequence numbers continue after trimming.
       const [next] = await store.commit(batch({ messages: [msg('r:trim', 'u1', 'after')] }));
       assert.equal(next!.seq, 11);
+    });
+
+    it('trims to a count in steps that each remove and look at no more than their limit', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const sizes = { 'r:step-a': 10, 'r:step-b': 2, 'r:step-c': 7 };
+      for (const [conv, size] of Object.entries(sizes)) await store.commit(batch({ messages: Array.from({ length: size }, (_, i) => msg(conv, 'u1', `s${i}`)) }));
+      const removedPerStep: number[] = [];
+      for (let after: string | null = 'r:step-'; after !== null; ) {
+        const step = await store.trimToCount(3, after, 4);
+        removedPerStep.push(step.removed);
+        after = step.next;
+      }
+      assert.ok(
+        removedPerStep.every((n) => n <= 4),
+        `removed per step: ${removedPerStep.join(', ')}`,
+      );
+      assert.ok(removedPerStep.includes(4), 'r:step-a alone has 7 to lose: the first step stops inside it and the next goes on there');
+      for (const [conv, size] of Object.entries(sizes)) {
+        const page = await store.history({ conv, limit: 100 });
+        assert.deepEqual(
+          page.messages.map((m) => m.seq),
+          range(Math.max(1, size - 2), size),
+          conv,
+        );
+      }
+    });
+
+    it('trims by age oldest first, a bounded step at a time', async (t) => {
+      if (skip) return t.skip('store unavailable');
+      const T = 5_000_000_000_000;
+      // Everything stored earlier is older: remove it first, so that what follows concerns this test's messages only.
+      while ((await store.trimOlder(T, 1_000)) === 1_000);
+      await store.commit(batch({ messages: Array.from({ length: 10 }, (_, i) => ({ ...msg('r:age', 'u1', `a${i}`), ts: T + i })) }));
+      const steps: number[] = [];
+      do steps.push(await store.trimOlder(T + 5, 2));
+      while (steps.at(-1) === 2);
+      assert.deepEqual(steps, [2, 2, 1]);
+      const page = await store.history({ conv: 'r:age', limit: 100 });
+      assert.deepEqual(
+        page.messages.map((m) => m.seq),
+        [6, 7, 8, 9, 10],
+      );
     });
 
     it('keeps sequence numbers and messages across a reopen', async (t) => {

@@ -1,14 +1,17 @@
 /**
  * The PostgreSQL store. One connection, used by one call at a time in the
- * order the calls were made (the Store contract); a group commit is a handful
- * of set-based statements (unnest arrays) in one transaction, however many
- * messages it carries. Sequence numbers come from a row per conversation that
+ * order the calls were made (the Store contract), and one more, opened on
+ * first use, for retention. A group commit is a handful of set-based
+ * statements (unnest arrays) in one transaction, however many messages it
+ * carries. Sequence numbers come from a row per conversation that
  * the transaction bumps, so they stay gap-free when several nodes share the
  * database.
  */
 import pg from 'pg';
-import type { Appended, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Retention, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
+import type { Appended, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
+import { planCountTrim } from '../count-trim.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
+import { SerialConnection } from './serial-connection.js';
 
 const UNIQUE_VIOLATION = '23505';
 /** The uploader, or a member of a conversation that refers to the file. */
@@ -28,13 +31,17 @@ interface MessageRow {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
-  private client: pg.Client | null = null;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly db: SerialConnection;
+  /** Retention's own connection: its deletes take no row a commit writes, so commits need not wait for them. */
+  private readonly trimDb: SerialConnection;
 
-  constructor(private readonly url: string) {}
+  constructor(url: string) {
+    this.db = new SerialConnection(url);
+    this.trimDb = new SerialConnection(url);
+  }
 
   async open(): Promise<void> {
-    await this.serial(async (c) => {
+    await this.db.run(async (c) => {
       await c.query('SELECT pg_advisory_lock(hashtext($1))', ['switchboard_migrations']);
       try {
         await c.query('CREATE TABLE IF NOT EXISTS switchboard_migrations (version INT PRIMARY KEY)');
@@ -52,14 +59,11 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.tail.catch(() => {});
-    const c = this.client;
-    this.client = null;
-    await c?.end();
+    await Promise.all([this.db.close(), this.trimDb.close()]);
   }
 
   commit(batch: WriteBatch): Promise<Appended[]> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       try {
         return await this.commitOnce(c, batch);
       } catch (e) {
@@ -90,7 +94,7 @@ export class PostgresStore implements Store {
   }
 
   history(h: HistoryQuery): Promise<HistoryPage> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       const cols = 'conv, seq, id, sender, content_type, body, ts, key';
       const { rows } =
         h.after !== undefined
@@ -108,18 +112,18 @@ export class PostgresStore implements Store {
   }
 
   lastSeq(conv: string): Promise<number> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       const { rows } = await c.query<{ last_seq: string }>('SELECT last_seq FROM conversations WHERE id = $1', [conv]);
       return Number(rows[0]?.last_seq ?? 0);
     });
   }
 
   isMember(user: string, conv: string): Promise<boolean> {
-    return this.serial(async (c) => (await c.query('SELECT 1 FROM members WHERE "user" = $1 AND conv = $2', [user, conv])).rowCount! > 0);
+    return this.db.run(async (c) => (await c.query('SELECT 1 FROM members WHERE "user" = $1 AND conv = $2', [user, conv])).rowCount! > 0);
   }
 
   memberships(users: readonly string[]): Promise<Map<string, Membership[]>> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       const { rows } = await c.query<{ user: string; conv: string; last_seq: string | null; read_seq: string }>(
         `SELECT m."user", m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv
          WHERE m."user" = ANY($1::text[]) ORDER BY m."user", m.conv`,
@@ -136,17 +140,17 @@ export class PostgresStore implements Store {
   }
 
   members(conv: string): Promise<string[]> {
-    return this.serial(async (c) => (await c.query<{ user: string }>('SELECT "user" FROM members WHERE conv = $1 ORDER BY "user"', [conv])).rows.map((r) => r.user));
+    return this.db.run(async (c) => (await c.query<{ user: string }>('SELECT "user" FROM members WHERE conv = $1 ORDER BY "user"', [conv])).rows.map((r) => r.user));
   }
 
   addUpload(u: Upload): Promise<void> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       await c.query('INSERT INTO uploads (id, owner, name, mime, size, ts) VALUES ($1, $2, $3, $4, $5, $6)', [u.id, u.owner, u.name, u.mime, u.size, u.ts]);
     });
   }
 
   getUpload(id: string): Promise<Upload | null> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       const { rows } = await c.query<{ id: string; owner: string; name: string; mime: string; size: string; ts: string }>(
         'SELECT id, owner, name, mime, size, ts FROM uploads WHERE id = $1',
         [id],
@@ -157,7 +161,7 @@ export class PostgresStore implements Store {
   }
 
   canReadUpload(id: string, user: string): Promise<boolean> {
-    return this.serial(async (c) => {
+    return this.db.run(async (c) => {
       const { rowCount } = await c.query(
         CAN_READ_UPLOAD,
         [id, user],
@@ -166,39 +170,30 @@ export class PostgresStore implements Store {
     });
   }
 
-  trim(policy: Retention, now: number): Promise<number> {
-    return this.serial(async (c) => {
-      let n = 0;
-      if (policy.maxAgeMs !== undefined) n += (await c.query('DELETE FROM messages WHERE ts < $1', [now - policy.maxAgeMs])).rowCount ?? 0;
-      if (policy.maxCount !== undefined)
-        n +=
-          (
-            await c.query('DELETE FROM messages m USING conversations c WHERE c.id = m.conv AND m.seq <= c.last_seq - $1', [policy.maxCount])
-          ).rowCount ?? 0;
-      return n;
-    });
-  }
-
-  /** Runs `op` after every earlier call has finished, on a live connection. */
-  private serial<T>(op: (c: pg.Client) => Promise<T>): Promise<T> {
-    const run = this.tail.then(
-      async () => op(await this.connection()),
-      async () => op(await this.connection()),
+  trimOlder(before: number, limit: number): Promise<number> {
+    return this.trimDb.run(
+      async (c) =>
+        (await c.query('DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2)', [before, limit]))
+          .rowCount ?? 0,
     );
-    this.tail = run.catch(() => {});
-    return run;
   }
 
-  private async connection(): Promise<pg.Client> {
-    if (this.client) return this.client;
-    const c = new pg.Client({ connectionString: this.url });
-    // A dropped connection is replaced on the next call; the calls in flight fail and are reported to their callers.
-    c.on('error', () => {
-      if (this.client === c) this.client = null;
+  trimToCount(keep: number, after: string, limit: number): Promise<CountTrim> {
+    return this.trimDb.run(async (c) => {
+      const { rows } = await c.query<{ conv: string; last_seq: string; oldest: string | null }>(
+        `SELECT c.id AS conv, c.last_seq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
+         FROM conversations c WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
+        [after, limit],
+      );
+      const page = rows.map((r) => ({ conv: r.conv, lastSeq: Number(r.last_seq), oldest: r.oldest === null ? null : Number(r.oldest) }));
+      const plan = planCountTrim(page, keep, limit, after);
+      if (plan.convs.length === 0) return { removed: 0, next: plan.next };
+      const { rowCount } = await c.query(
+        'DELETE FROM messages m USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to) WHERE m.conv = t.conv AND m.seq <= t.up_to',
+        [plan.convs, plan.upTo],
+      );
+      return { removed: rowCount ?? 0, next: plan.next };
     });
-    await c.connect();
-    this.client = c;
-    return c;
   }
 }
 

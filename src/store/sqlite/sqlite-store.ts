@@ -5,7 +5,7 @@
  * for one.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Appended, HistoryPage, HistoryQuery, Membership, Retention, Store, Upload, WriteBatch } from '../store.js';
+import type { Appended, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
@@ -125,8 +125,11 @@ export class SqliteStore implements Store {
   canReadUpload(fileId: string, user: string): Promise<boolean> {
     return this.call({ op: 'canReadUpload', fileId, user }) as Promise<boolean>;
   }
-  trim(policy: Retention, now: number): Promise<number> {
-    return this.call({ op: 'trim', policy, now }) as Promise<number>;
+  trimOlder(before: number, limit: number): Promise<number> {
+    return this.call({ op: 'trimOlder', before, limit }) as Promise<number>;
+  }
+  trimToCount(keep: number, after: string, limit: number): Promise<CountTrim> {
+    return this.call({ op: 'trimToCount', keep, after, limit }) as Promise<CountTrim>;
   }
 
   private call(payload: Payload): Promise<unknown> {

@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { HistoryPage, HistoryQuery, Membership, Retention, StoredMessage, Upload } from '../store.js';
+import { planCountTrim, type CountCandidate } from '../count-trim.js';
+import type { CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
@@ -36,7 +37,8 @@ export type Request =
   | { id: number; op: 'addUpload'; upload: Upload }
   | { id: number; op: 'getUpload'; fileId: string }
   | { id: number; op: 'canReadUpload'; fileId: string; user: string }
-  | { id: number; op: 'trim'; policy: Retention; now: number }
+  | { id: number; op: 'trimOlder'; before: number; limit: number }
+  | { id: number; op: 'trimToCount'; keep: number; after: string; limit: number }
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
@@ -113,8 +115,14 @@ const q = {
     `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
        SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
   ),
-  trimAge: db.prepare<[number]>('DELETE FROM messages WHERE ts < ?'),
-  trimCount: db.prepare<[number]>('DELETE FROM messages WHERE seq <= (SELECT last_seq FROM conversations c WHERE c.id = messages.conv) - ?'),
+  trimOlder: db.prepare<[number, number]>(
+    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?)',
+  ),
+  countPage: db.prepare<[string, number], CountCandidate>(
+    `SELECT c.id AS conv, c.last_seq AS lastSeq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
+     FROM conversations c WHERE c.id > ? ORDER BY c.id LIMIT ?`,
+  ),
+  trimConv: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq <= ?'),
 };
 
 const commit = db.transaction((text: string): PackedResults => {
@@ -149,6 +157,13 @@ const commit = db.transaction((text: string): PackedResults => {
   for (let i = 0; i < leaves.length; i += 2) q.leave.run(leaves[i]!, leaves[i + 1]!);
   for (let i = 0; i < reads.length; i += 3) q.read.run(reads[i + 2] as number, reads[i] as string, reads[i + 1] as string, reads[i + 2] as number);
   return { codes, ids };
+});
+
+const trimToCount = db.transaction((keep: number, after: string, limit: number): CountTrim => {
+  const plan = planCountTrim(q.countPage.all(after, limit), keep, limit, after);
+  let removed = 0;
+  for (let i = 0; i < plan.convs.length; i++) removed += q.trimConv.run(plan.convs[i]!, plan.upTo[i]!).changes;
+  return { removed, next: plan.next };
 });
 
 function toMessage(r: Row): StoredMessage {
@@ -191,12 +206,10 @@ function handle(req: Request): unknown {
       return q.getUpload.get(req.fileId) ?? null;
     case 'canReadUpload':
       return q.canRead.get(req.fileId, req.user, req.user) !== undefined;
-    case 'trim': {
-      let n = 0;
-      if (req.policy.maxAgeMs !== undefined) n += q.trimAge.run(req.now - req.policy.maxAgeMs).changes;
-      if (req.policy.maxCount !== undefined) n += q.trimCount.run(req.policy.maxCount).changes;
-      return n;
-    }
+    case 'trimOlder':
+      return q.trimOlder.run(req.before, req.limit).changes;
+    case 'trimToCount':
+      return trimToCount(req.keep, req.after, req.limit);
     case 'close':
       db.close();
       return null;

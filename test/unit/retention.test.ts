@@ -1,0 +1,79 @@
+/** Retention passes, step by step, against a store that records each step. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RetentionTimer, retentionPass } from '../../src/store/retention.js';
+import type { CountTrim, Store } from '../../src/store/store.js';
+
+class SteppingStore {
+  readonly steps: string[] = [];
+  /** Set: each trimOlder waits for finishStep() instead of taking the next of `older`. */
+  hold = false;
+  private answer: ((n: number) => void) | null = null;
+  private asked: (() => void) | null = null;
+
+  constructor(
+    /** What each trimOlder step removes, in turn. */
+    private readonly older: number[] = [],
+    /** Conversations in id order, with how many messages each has to lose. */
+    private readonly convs: [string, number][] = [],
+  ) {}
+
+  trimOlder(before: number, limit: number): Promise<number> {
+    this.steps.push(`older ${before} ${limit}`);
+    this.asked?.();
+    if (!this.hold) return Promise.resolve(this.older.shift() ?? 0);
+    return new Promise((resolve) => (this.answer = resolve));
+  }
+  /** Resolves once a trimOlder step is asked for. */
+  stepAsked(): Promise<void> {
+    return new Promise((resolve) => (this.asked = resolve));
+  }
+  finishStep(removed: number): void {
+    this.answer!(removed);
+  }
+  async trimToCount(keep: number, after: string, limit: number): Promise<CountTrim> {
+    this.steps.push(`count ${keep} ${limit} after '${after}'`);
+    const i = this.convs.findIndex(([c]) => c > after);
+    if (i < 0) return { removed: 0, next: null };
+    const [conv, n] = this.convs[i]!;
+    return { removed: Math.min(n, limit), next: i === this.convs.length - 1 ? null : conv };
+  }
+}
+
+describe('retention', () => {
+  it('runs a pass by age until a step removes less than a full one, then conversation by conversation by count', async () => {
+    const store = new SteppingStore(
+      [3, 3, 1],
+      [
+        ['a', 2],
+        ['b', 0],
+        ['c', 5],
+      ],
+    );
+    const removed = await retentionPass(store as unknown as Store, { maxAgeMs: 1_000, maxCount: 10 }, 5_000, 3);
+    assert.equal(removed, 3 + 3 + 1 + 2 + 0 + 3);
+    assert.deepEqual(store.steps, ['older 4000 3', 'older 4000 3', 'older 4000 3', "count 10 3 after ''", "count 10 3 after 'a'", "count 10 3 after 'b'"]);
+  });
+
+  it('stops after the step under way and starts no pass after stop()', async () => {
+    const store = new SteppingStore();
+    store.hold = true;
+    const passes: number[] = [];
+    const timer = new RetentionTimer(store as unknown as Store, { maxAgeMs: 1_000, intervalMs: 1, stepSize: 2 }, () => 10_000, {
+      passed: (removed) => passes.push(removed),
+      failed: (err) => assert.fail(err),
+    });
+    const asked = store.stepAsked();
+    timer.start();
+    await asked;
+    let stopped = false;
+    const stopping = timer.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stopped, false, 'stop() waits for the step that is out');
+    // A full step: the pass would go on, but it has been stopped.
+    store.finishStep(2);
+    await stopping;
+    assert.deepEqual(store.steps, ['older 9000 2']);
+    assert.deepEqual(passes, [2]);
+  });
+});
