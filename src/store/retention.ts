@@ -10,7 +10,8 @@
  * remove (bench/retention.ts). The next pass starts `intervalMs` after one ends:
  * passes never overlap.
  */
-import type { Retention, Store } from './store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CountCursor, Retention, Store } from './store.js';
 
 export interface RetentionOptions extends Retention {
   intervalMs: number;
@@ -20,29 +21,29 @@ export interface RetentionOptions extends Retention {
 export interface RetentionEvents {
   /** A pass ended having removed `removed` messages (also 0). */
   passed(removed: number): void;
-  failed(err: Error): void;
+  failed(err: unknown): void;
 }
 
 export interface PassOptions {
-  /** Checked before each step: once true, the pass ends where it is. */
-  stopped?: () => boolean;
-  /** After each step, wait as long as it took: a pass then takes at most half of the store's time. */
+  /** Once aborted, the pass ends after the step under way (a pause between steps ends at once). */
+  signal?: AbortSignal;
+  /** After each step, wait as long as it took: a pass then takes about half of the store's time at most. */
   paced?: boolean;
 }
 
 /** One pass: by age, oldest first, then conversation by conversation by count. Returns how many messages went. */
 export async function retentionPass(store: Store, policy: Retention, now: number, stepSize: number, opts: PassOptions = {}): Promise<number> {
-  const stopped = opts.stopped ?? ((): boolean => false);
+  const { signal } = opts;
   const step = async <T>(run: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     const result = await run();
-    if (opts.paced) await new Promise((resolve) => setTimeout(resolve, performance.now() - t0));
+    if (opts.paced && !signal?.aborted) await sleep(performance.now() - t0, undefined, { signal, ref: false }).catch(() => {});
     return result;
   };
   let removed = 0;
   if (policy.maxAgeMs !== undefined) {
     const before = now - policy.maxAgeMs;
-    while (!stopped()) {
+    while (!signal?.aborted) {
       const n = await step(() => store.trimOlder(before, stepSize));
       removed += n;
       if (n < stepSize) break;
@@ -50,12 +51,12 @@ export async function retentionPass(store: Store, policy: Retention, now: number
   }
   const keep = policy.maxCount;
   if (keep !== undefined) {
-    let after: string | null = '';
-    while (after !== null && !stopped()) {
-      const from: string = after;
+    let cursor: CountCursor | null = { after: '' };
+    while (cursor !== null && !signal?.aborted) {
+      const from: CountCursor = cursor;
       const trimmed = await step(() => store.trimToCount(keep, from, stepSize));
       removed += trimmed.removed;
-      after = trimmed.next;
+      cursor = trimmed.next;
     }
   }
   return removed;
@@ -64,7 +65,7 @@ export async function retentionPass(store: Store, policy: Retention, now: number
 export class RetentionTimer {
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
-  private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: Store,
@@ -78,27 +79,30 @@ export class RetentionTimer {
     this.schedule();
   }
 
-  /** No pass starts from now on; resolves once the one under way (if any) has stopped after its current step. */
+  /** No pass starts from now on; resolves once the one under way (if any) has ended with its current step. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.pass;
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.stopping.signal.aborted) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.pass = retentionPass(this.store, this.opts, this.now(), this.opts.stepSize, { stopped: () => this.stopped, paced: true })
-        .then(
-          (removed) => this.events.passed(removed),
-          (err: Error) => this.events.failed(err),
-        )
-        .finally(() => {
-          this.pass = null;
-          this.schedule();
-        });
+      this.pass = this.runPass().finally(() => {
+        this.pass = null;
+        this.schedule();
+      });
     }, this.opts.intervalMs).unref();
+  }
+
+  private async runPass(): Promise<void> {
+    try {
+      this.events.passed(await retentionPass(this.store, this.opts, this.now(), this.opts.stepSize, { signal: this.stopping.signal, paced: true }));
+    } catch (err) {
+      this.events.failed(err);
+    }
   }
 }

@@ -101,11 +101,19 @@ export interface Retention {
   maxAgeMs?: number;
 }
 
-/** One step of trimming conversations to a count (Store.trimToCount). */
+/** Where trimming conversations to a count goes on (Store.trimToCount); `{ after: '' }` starts a pass. */
+export interface CountCursor {
+  /** The next step looks at the conversations whose ids come after this one. */
+  after: string;
+  /** The conversation the last step's budget ran out in, and the highest seq it loses in this pass (fixed at its first visit). */
+  within?: { conv: string; upTo: number };
+}
+
+/** One step of trimming conversations to a count. */
 export interface CountTrim {
   removed: number;
-  /** The conversation id the next step goes on after; null when every conversation has been looked at. */
-  next: string | null;
+  /** Where the next step goes on; null when every conversation has been looked at. */
+  next: CountCursor | null;
 }
 
 /**
@@ -142,10 +150,10 @@ export interface Store {
   /** Removes up to `limit` of the messages older than `before` (ms since the epoch), oldest first; returns how many went. */
   trimOlder(before: number, limit: number): Promise<number>;
   /**
-   * Trims the conversations whose ids come after `after`, in id order, to their last `keep` messages: looks at
-   * up to `limit` conversations and removes up to `limit` messages.
+   * Trims the conversations from `from` on, in id order, to their last `keep` messages: looks at up to
+   * `limit` conversations and removes up to `limit` messages.
    */
-  trimToCount(keep: number, after: string, limit: number): Promise<CountTrim>;
+  trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim>;
 }
 
 export function emptyBatch(): WriteBatch {

@@ -13,8 +13,11 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates a fresh database; returns null (after explaining) when PostgreSQL is unreachable outside CI. */
-export async function createTestDatabase(): Promise<TestDatabase | null> {
+/**
+ * Creates a fresh database; returns null (after explaining) when PostgreSQL is unreachable outside CI.
+ * `icuLocale`: text compares by that language's rules (ICU) instead of the server's default.
+ */
+export async function createTestDatabase(opts: { icuLocale?: string } = {}): Promise<TestDatabase | null> {
   const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
   try {
     await admin.connect();
@@ -25,7 +28,8 @@ export async function createTestDatabase(): Promise<TestDatabase | null> {
     return null;
   }
   const name = `switchboard_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
+  const collation = opts.icuLocale ? ` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '${opts.icuLocale}' LOCALE 'C.UTF-8'` : '';
+  await admin.query(`CREATE DATABASE ${name}${collation}`);
   await admin.end();
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;

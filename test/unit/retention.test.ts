@@ -1,8 +1,9 @@
 /** Retention passes, step by step, against a store that records each step. */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { RetentionTimer, retentionPass } from '../../src/store/retention.js';
-import type { CountTrim, Store } from '../../src/store/store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CountCursor, CountTrim, Store } from '../../src/store/store.js';
 
 class SteppingStore {
   readonly steps: string[] = [];
@@ -31,13 +32,19 @@ class SteppingStore {
   finishStep(removed: number): void {
     this.answer!(removed);
   }
-  async trimToCount(keep: number, after: string, limit: number): Promise<CountTrim> {
-    this.steps.push(`count ${keep} ${limit} after '${after}'`);
-    const i = this.convs.findIndex(([c]) => c > after);
+  async trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
+    this.steps.push(`count ${keep} ${limit} after '${from.after}'`);
+    const i = this.convs.findIndex(([c]) => c > from.after);
     if (i < 0) return { removed: 0, next: null };
     const [conv, n] = this.convs[i]!;
-    return { removed: Math.min(n, limit), next: i === this.convs.length - 1 ? null : conv };
+    return { removed: Math.min(n, limit), next: i === this.convs.length - 1 ? null : { after: conv } };
   }
+}
+
+/** The timer's own timeouts do not keep the process alive (unref): this does, until the test ends. */
+function keepAlive(t: TestContext): void {
+  const alive = setInterval(() => {}, 1_000);
+  t.after(() => clearInterval(alive));
 }
 
 describe('retention', () => {
@@ -55,13 +62,14 @@ describe('retention', () => {
     assert.deepEqual(store.steps, ['older 4000 3', 'older 4000 3', 'older 4000 3', "count 10 3 after ''", "count 10 3 after 'a'", "count 10 3 after 'b'"]);
   });
 
-  it('stops after the step under way and starts no pass after stop()', async () => {
+  it('stops after the step under way and starts no pass after stop()', async (t) => {
+    keepAlive(t);
     const store = new SteppingStore();
     store.hold = true;
     const passes: number[] = [];
     const timer = new RetentionTimer(store as unknown as Store, { maxAgeMs: 1_000, intervalMs: 1, stepSize: 2 }, () => 10_000, {
       passed: (removed) => passes.push(removed),
-      failed: (err) => assert.fail(err),
+      failed: (err) => assert.fail(String(err)),
     });
     const asked = store.stepAsked();
     timer.start();
@@ -75,5 +83,25 @@ describe('retention', () => {
     await stopping;
     assert.deepEqual(store.steps, ['older 9000 2']);
     assert.deepEqual(passes, [2]);
+  });
+
+  it('ends the pause between two steps at once when stopped', async (t) => {
+    keepAlive(t);
+    const store = new SteppingStore();
+    store.hold = true;
+    const timer = new RetentionTimer(store as unknown as Store, { maxAgeMs: 1_000, intervalMs: 1, stepSize: 2 }, () => 10_000, {
+      passed: () => {},
+      failed: (err) => assert.fail(String(err)),
+    });
+    const asked = store.stepAsked();
+    timer.start();
+    await asked;
+    // The step takes 500 ms, so the paced pass then pauses 500 ms before its next one.
+    await sleep(500);
+    store.finishStep(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    const outcome = await Promise.race([timer.stop().then(() => 'stopped'), sleep(400).then(() => 'still pausing')]);
+    assert.equal(outcome, 'stopped');
+    assert.equal(store.steps.length, 1);
   });
 });

@@ -8,7 +8,7 @@
  * database.
  */
 import pg from 'pg';
-import type { Appended, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
+import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
 import { planCountTrim } from '../count-trim.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 import { SerialConnection } from './serial-connection.js';
@@ -32,12 +32,16 @@ interface MessageRow {
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   private readonly db: SerialConnection;
-  /** Retention's own connection: its deletes take no row a commit writes, so commits need not wait for them. */
+  /**
+   * Retention's own connection. Its deletes take only old messages' rows, which a commit reads at most (a resend
+   * whose key matches one of them), so commits do not queue behind its steps. A step that waits for a lock that
+   * long fails instead, and so does a stuck one: a stopping server waits for the step under way.
+   */
   private readonly trimDb: SerialConnection;
 
   constructor(url: string) {
     this.db = new SerialConnection(url);
-    this.trimDb = new SerialConnection(url);
+    this.trimDb = new SerialConnection(url, { lock_timeout: 10_000, statement_timeout: 30_000 });
   }
 
   async open(): Promise<void> {
@@ -171,29 +175,53 @@ export class PostgresStore implements Store {
   }
 
   trimOlder(before: number, limit: number): Promise<number> {
-    return this.trimDb.run(
-      async (c) =>
-        (await c.query('DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2)', [before, limit]))
-          .rowCount ?? 0,
+    return this.trimDb.run((c) =>
+      retentionTurn(c, async () => {
+        const { rowCount } = await c.query(
+          'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2)',
+          [before, limit],
+        );
+        return rowCount ?? 0;
+      }),
     );
   }
 
-  trimToCount(keep: number, after: string, limit: number): Promise<CountTrim> {
-    return this.trimDb.run(async (c) => {
-      const { rows } = await c.query<{ conv: string; last_seq: string; oldest: string | null }>(
-        `SELECT c.id AS conv, c.last_seq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
-         FROM conversations c WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
-        [after, limit],
-      );
-      const page = rows.map((r) => ({ conv: r.conv, lastSeq: Number(r.last_seq), oldest: r.oldest === null ? null : Number(r.oldest) }));
-      const plan = planCountTrim(page, keep, limit, after);
-      if (plan.convs.length === 0) return { removed: 0, next: plan.next };
-      const { rowCount } = await c.query(
-        'DELETE FROM messages m USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to) WHERE m.conv = t.conv AND m.seq <= t.up_to',
-        [plan.convs, plan.upTo],
-      );
-      return { removed: rowCount ?? 0, next: plan.next };
-    });
+  trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
+    return this.trimDb.run((c) =>
+      retentionTurn(c, async () => {
+        const { rows } = await c.query<{ conv: string; last_seq: string; oldest: string | null }>(
+          `SELECT c.id AS conv, c.last_seq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
+           FROM conversations c WHERE c.id > $1 ORDER BY c.id LIMIT $2`,
+          [from.after, limit],
+        );
+        const page = rows.map((r) => ({ conv: r.conv, lastSeq: Number(r.last_seq), oldest: r.oldest === null ? null : Number(r.oldest) }));
+        const plan = planCountTrim(page, keep, limit, from);
+        if (plan.convs.length === 0) return { removed: 0, next: plan.next };
+        const { rowCount } = await c.query(
+          'DELETE FROM messages m USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to) WHERE m.conv = t.conv AND m.seq <= t.up_to',
+          [plan.convs, plan.upTo],
+        );
+        return { removed: rowCount ?? 0, next: plan.next };
+      }),
+    );
+  }
+}
+
+/**
+ * One retention step in a transaction that holds the retention lock: nodes sharing the database take turns,
+ * since two of them deleting overlapping rows in different orders deadlock (seen with one trimming by age and
+ * the other by count).
+ */
+async function retentionTurn<T>(c: pg.Client, step: () => Promise<T>): Promise<T> {
+  await c.query('BEGIN');
+  try {
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['switchboard_retention']);
+    const result = await step();
+    await c.query('COMMIT');
+    return result;
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
   }
 }
 

@@ -10,7 +10,11 @@ export class SerialConnection {
   private client: pg.Client | null = null;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    /** Session settings for the connection, e.g. `statement_timeout`. */
+    private readonly settings: Pick<pg.ClientConfig, 'statement_timeout' | 'lock_timeout'> = {},
+  ) {}
 
   /** Runs `op` after every earlier call has finished, on a live connection. */
   run<T>(op: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -22,7 +26,7 @@ export class SerialConnection {
     return run;
   }
 
-  /** Waits for the calls made so far, then closes the connection. */
+  /** Waits for the calls made so far, then closes the connection. A call made after this would open a new one. */
   async close(): Promise<void> {
     await this.tail.catch(() => {});
     const c = this.client;
@@ -32,7 +36,7 @@ export class SerialConnection {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const c = new pg.Client({ connectionString: this.url });
+    const c = new pg.Client({ connectionString: this.url, ...this.settings });
     c.on('error', () => {
       if (this.client === c) this.client = null;
     });

@@ -5,7 +5,7 @@
  * for one.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Appended, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, WriteBatch } from '../store.js';
+import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
@@ -128,8 +128,8 @@ export class SqliteStore implements Store {
   trimOlder(before: number, limit: number): Promise<number> {
     return this.call({ op: 'trimOlder', before, limit }) as Promise<number>;
   }
-  trimToCount(keep: number, after: string, limit: number): Promise<CountTrim> {
-    return this.call({ op: 'trimToCount', keep, after, limit }) as Promise<CountTrim>;
+  trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
+    return this.call({ op: 'trimToCount', keep, from, limit }) as Promise<CountTrim>;
   }
 
   private call(payload: Payload): Promise<unknown> {

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { planCountTrim, type CountCandidate } from '../count-trim.js';
-import type { CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
+import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
@@ -38,7 +38,7 @@ export type Request =
   | { id: number; op: 'getUpload'; fileId: string }
   | { id: number; op: 'canReadUpload'; fileId: string; user: string }
   | { id: number; op: 'trimOlder'; before: number; limit: number }
-  | { id: number; op: 'trimToCount'; keep: number; after: string; limit: number }
+  | { id: number; op: 'trimToCount'; keep: number; from: CountCursor; limit: number }
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
@@ -159,8 +159,8 @@ const commit = db.transaction((text: string): PackedResults => {
   return { codes, ids };
 });
 
-const trimToCount = db.transaction((keep: number, after: string, limit: number): CountTrim => {
-  const plan = planCountTrim(q.countPage.all(after, limit), keep, limit, after);
+const trimToCount = db.transaction((keep: number, from: CountCursor, limit: number): CountTrim => {
+  const plan = planCountTrim(q.countPage.all(from.after, limit), keep, limit, from);
   let removed = 0;
   for (let i = 0; i < plan.convs.length; i++) removed += q.trimConv.run(plan.convs[i]!, plan.upTo[i]!).changes;
   return { removed, next: plan.next };
@@ -209,7 +209,7 @@ function handle(req: Request): unknown {
     case 'trimOlder':
       return q.trimOlder.run(req.before, req.limit).changes;
     case 'trimToCount':
-      return trimToCount(req.keep, req.after, req.limit);
+      return trimToCount(req.keep, req.from, req.limit);
     case 'close':
       db.close();
       return null;
