@@ -54,6 +54,13 @@ export interface PhaseResult {
     cpuUtil: number;
     rssMb: number;
     hwmMb: number;
+    /** RSS (MiB) at the window's start, every second in it, and at its end. */
+    rssTraceMb: number[];
+    /**
+     * The highest RSS of the window's last third minus that of its first (MiB): what a leak would add. RSS goes
+     * up and down with each GC, so the highs are compared, not two single samples.
+     */
+    rssGrowthMb: number;
   };
   generator: {
     /** Fraction of the generator's cores it used during the window. */
@@ -137,6 +144,12 @@ export async function waitForQuiet(pid: number | null, maxMs: number, limit: num
   return load;
 }
 
+/** The highest value of the last third of `trace` minus the highest of its first third. */
+function growth(trace: number[]): number {
+  const third = Math.max(1, Math.floor(trace.length / 3));
+  return Math.max(...trace.slice(-third)) - Math.max(...trace.slice(0, third));
+}
+
 function latency(h: MergedStats['latency']): LatencyMs {
   const ms = (us: number): number => Math.round(us) / 1000;
   return { p50: ms(h.quantile(0.5)), p99: ms(h.quantile(0.99)), p999: ms(h.quantile(0.999)), max: ms(h.max), mean: ms(h.mean()), samples: h.count };
@@ -150,10 +163,18 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const endUs = warmEndUs + w.measureMs * 1000;
   const samples: { server: ProcSample; self: ProcSample; machineMs: number }[] = [];
   let stallMs = 0;
+  const rssTraceKb: number[] = [];
+  let tracing: NodeJS.Timeout | null = null;
   const take = (): void => {
     samples.push({ server: server.sample(), self: sampleProc('self'), machineMs: machineBusyMs() });
-    if (samples.length === 1) canary.reset();
-    else stallMs = canary.max / 1e6;
+    rssTraceKb.push(samples.at(-1)!.server.rssKb);
+    if (samples.length === 1) {
+      canary.reset();
+      tracing = setInterval(() => rssTraceKb.push(server.sample().rssKb), 1000);
+    } else {
+      stallMs = canary.max / 1e6;
+      if (tracing) clearInterval(tracing);
+    }
   };
   const t0 = setTimeout(take, (warmEndUs - nowUs()) / 1000);
   const t1 = setTimeout(take, (endUs - nowUs()) / 1000);
@@ -163,6 +184,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   } catch (err) {
     clearTimeout(t0);
     clearTimeout(t1);
+    if (tracing) clearInterval(tracing);
     throw err;
   }
   while (samples.length < 2) await sleep(5);
@@ -228,6 +250,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
       cpuUtil: cpuMs / wallMs,
       rssMb: b.server.rssKb / 1024,
       hwmMb: b.server.hwmKb / 1024,
+      rssTraceMb: rssTraceKb.map((kb) => kb / 1024),
+      rssGrowthMb: growth(rssTraceKb) / 1024,
     },
     generator: {
       cpuUtil: genUtil,

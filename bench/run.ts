@@ -35,6 +35,7 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
   --f-cpus LIST           f: CPUs for the server (taskset list, e.g. 0); default: every CPU when pinning
   --f-keys                f: every publish carries an idempotency key (the SDK always sends one)
   --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --soak S                a, c, d: measure for S seconds instead of 10, to see whether memory keeps growing
 `;
 
 interface Args {
@@ -53,10 +54,11 @@ interface Args {
   rates: number[] | null;
   fCpus: string | null;
   fKeys: boolean;
+  soak: number | null;
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false };
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false, soak: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -121,6 +123,9 @@ function parse(argv: string[]): Args {
         break;
       case '--f-keys':
         a.fKeys = true;
+        break;
+      case '--soak':
+        a.soak = Math.max(1, Number(value()));
         break;
       case '--quiet-wait':
         a.quietWait = Math.max(0, Number(value()));
@@ -189,7 +194,7 @@ async function main(): Promise<void> {
   }
   const workers = args.workers ?? Math.max(1, pin ? genCores : cpus - 1);
   const out = args.out ?? (args.quick ? join(os.tmpdir(), 'switchboard-bench-quick.json') : join(REPO_ROOT, 'bench', 'results', 'latest.json'));
-  const fullRun = !args.quick && args.only.length === WORKLOAD_IDS.length && args.targets.length === 2;
+  const fullRun = !args.quick && args.soak === null && args.only.length === WORKLOAD_IDS.length && args.targets.length === 2;
   const docs = args.docs ?? fullRun;
 
   const settings: BenchSettings = {
@@ -206,6 +211,7 @@ async function main(): Promise<void> {
     retries: args.quick ? 0 : 3,
     durableRates: args.rates,
     durableKeys: args.fKeys,
+    soakMs: args.soak === null ? null : args.soak * 1000,
   };
   const pool = new LoadPool(workers);
   const results: WorkloadResult[] = [];
@@ -271,7 +277,7 @@ async function main(): Promise<void> {
         os: `${os.type()} ${os.release()}`,
         openFilesLimit: limit === Infinity ? null : limit,
       },
-      options: { quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs, durableKeys: args.fKeys },
+      options: { quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs, durableKeys: args.fKeys, soakSeconds: args.soak },
       switchboardConfig: mergeConfig(switchboardBenchConfig('<connections + 100>'), args.switchboardConfig),
       durationSeconds: (performance.now() - started) / 1000,
     },

@@ -48,6 +48,8 @@ export interface BenchSettings {
   durableRates: number[] | null;
   /** f: every publish carries an idempotency key, as the SDK's do. */
   durableKeys: boolean;
+  /** a, c, d: the measured window (ms) instead of 10 s, to see whether memory keeps growing; null: 10 s. */
+  soakMs: number | null;
 }
 
 export interface Context {
@@ -264,6 +266,9 @@ function phaseLine(p: PhaseResult): string {
     (p.net.backlogDrops > 0 || p.net.tcpRetransmits > 0
       ? ` NET: ${p.net.backlogDrops} loopback packets dropped, ${p.net.tcpRetransmits} TCP retransmits`
       : '') +
+    (p.server.rssTraceMb.length > 30
+      ? `, RSS ${p.server.rssTraceMb[0]!.toFixed(1)} → ${p.server.rssTraceMb.at(-1)!.toFixed(1)} MiB over the window (highs of its last third vs its first: ${p.server.rssGrowthMb >= 0 ? '+' : ''}${p.server.rssGrowthMb.toFixed(1)} MiB)`
+      : '') +
     (p.stallMs > STALL_LIMIT_MS ? ` CPU STALL (the harness's idle thread waited ${p.stallMs.toFixed(0)} ms for its CPU)` : '') +
     (p.generator.saturated ? ` GENERATOR SATURATED (${p.generator.reasons.join('; ')})` : '') +
     (p.failures.length ? ` — FAIL: ${p.failures.join('; ')}` : '')
@@ -315,7 +320,7 @@ async function fanout(ctx: Context, target: TargetName): Promise<WorkloadResult>
   const s = await bringUp(ctx, target, conns);
   try {
     const pubs: PublisherSpec[] = Array.from({ length: publishers }, (_, k) => ({ conn: Math.floor((k * n) / publishers), rate, fanout: n, room: 'fanout' }));
-    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, 10_000)));
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, ctx.settings.soakMs ?? 10_000)));
     ctx.log(`    ${phaseLine(p)}`);
     return result('a', `one room, ${n} subscribers, 100 msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
@@ -439,7 +444,7 @@ async function manyRooms(ctx: Context, target: TargetName): Promise<WorkloadResu
   try {
     const pubs: PublisherSpec[] = [];
     for (let r = 0; r < n / size; r++) pubs.push({ conn: r * size, rate, fanout: size, room: `room-${r}` });
-    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, 10_000)));
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, ctx.settings.soakMs ?? 10_000)));
     ctx.log(`    ${phaseLine(p)}`);
     return result('c', `${n / size} rooms of ${size}, one publisher each at ${rate} msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
@@ -459,7 +464,7 @@ async function directMessages(ctx: Context, target: TargetName): Promise<Workloa
   try {
     // A DM reaches the recipient's session and the sender's own: two deliveries.
     const pubs: PublisherSpec[] = Array.from({ length: n }, (_, i) => ({ conn: i, rate, fanout: 2, dm: { prefix: 'd', width: 5, count: n, self: i } }));
-    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, 10_000)));
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, ctx.settings.soakMs ?? 10_000)));
     ctx.log(`    ${phaseLine(p)}`);
     return result('d', `DMs between random pairs of ${n} users, ${rate} msg/s each`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
