@@ -33,6 +33,7 @@ export class Flusher {
   private dirtyCount = 0;
   private spare: (Flushable | null)[] = [];
   private scheduled = false;
+  private running = false;
   /** Clock reading before which the next flush should not start. */
   private notBefore = 0;
 
@@ -60,27 +61,42 @@ export class Flusher {
 
   /** Writes everything now (used by tests and at shutdown). */
   readonly run = (): void => {
-    this.scheduled = false;
-    const start = this.maxDelayMs > 0 ? this.clock() : 0;
-    // Batches started before this point are closed: a publish from here on starts a new one.
-    const epoch = ++this.tick.epoch;
-    const list = this.dirty;
-    const n = this.dirtyCount;
-    this.dirty = this.spare;
-    this.dirtyCount = 0;
-    let steady = 0;
-    for (let i = 0; i < n; i++) {
-      const q = list[i]!;
-      if (q.lastFlush === epoch - 1) steady++;
-      q.lastFlush = epoch;
-      q.flush();
+    // Asked for by a queue's flush (a write that ends its session, say): this run walks the array a nested one
+    // would take for its marks, so the nested one goes to the next turn instead.
+    if (this.running) {
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.run);
+      }
+      return;
     }
-    if (this.maxDelayMs > 0) {
-      const end = this.clock();
-      this.notBefore = 2 * steady >= n ? end + Math.min(this.maxDelayMs, end - start) : 0;
+    this.running = true;
+    try {
+      this.scheduled = false;
+      const start = this.maxDelayMs > 0 ? this.clock() : 0;
+      // Batches started before this point are closed: a publish from here on starts a new one.
+      const epoch = ++this.tick.epoch;
+      const list = this.dirty;
+      const n = this.dirtyCount;
+      this.dirty = this.spare;
+      this.dirtyCount = 0;
+      // The next run's marks go to the array taken here (runs never nest).
+      this.spare = list;
+      let steady = 0;
+      for (let i = 0; i < n; i++) {
+        const q = list[i]!;
+        if (q.lastFlush === epoch - 1) steady++;
+        q.lastFlush = epoch;
+        q.flush();
+      }
+      if (this.maxDelayMs > 0) {
+        const end = this.clock();
+        this.notBefore = 2 * steady >= n ? end + Math.min(this.maxDelayMs, end - start) : 0;
+      }
+      // Closed sessions' queues must not stay reachable from here.
+      list.fill(null, 0, n);
+    } finally {
+      this.running = false;
     }
-    // Closed sessions' queues must not stay reachable from here.
-    list.fill(null, 0, n);
-    this.spare = list;
   };
 }

@@ -109,3 +109,29 @@ describe('Flusher pacing', () => {
     assert.deepEqual(runs, [1_020, 1_040, 1_080, 1_100], 'both marks flushed in one run once the pause was over');
   });
 });
+
+describe('Flusher runs', () => {
+  it('leaves a run asked for during a flush to the next turn, and every queue is written once', async () => {
+    const flusher = new Flusher();
+    const written: string[] = [];
+    const queue = (name: string, during?: () => void): Flushable => ({
+      lastFlush: 0,
+      flush: () => {
+        written.push(name);
+        during?.();
+      },
+    });
+    const late = queue('late');
+    // A flush that marks another queue and asks for a run at once, as a write that ends a session might.
+    const first = queue('first', () => {
+      flusher.mark(late);
+      flusher.run();
+    });
+    for (const q of [first, queue('second'), queue('third')]) flusher.mark(q);
+    flusher.run();
+    assert.deepEqual(written, ['first', 'second', 'third'], 'the run under way walks its own queues to the end');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(written, ['first', 'second', 'third', 'late']);
+  });
+});
+
