@@ -130,6 +130,8 @@ export const configSchema = z.strictObject({
       file: z.string().default('data/switchboard.db'),
       /** SQLite fsync policy: `full` survives power loss, `normal` survives a process crash. */
       synchronous: z.enum(['full', 'normal']).default('full'),
+      /** The SQLite writer's page cache, in MiB (its RSS grows by up to this much as the database grows). */
+      cacheMiB: z.number().int().min(1).default(64),
       /** Messages waiting to be stored before publishes are refused with `unavailable`. */
       maxPending: z.number().int().positive().default(50_000),
       /** Most messages written in one transaction. */

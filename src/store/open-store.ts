@@ -13,7 +13,7 @@ export async function openStore(
   // pg is loaded only for PostgreSQL: with the embedded store it would only cost start-up time and memory.
   const store: Store = cfg.url
     ? new (await import('./postgres/postgres-store.js')).PostgresStore(cfg.url)
-    : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous }, warn, lost);
+    : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB }, warn, lost);
   await store.open();
   return store;
 }

@@ -61,6 +61,9 @@ describe('config defaults', () => {
       { match: 'push:*', kind: 'push', durable: true },
     ]);
     assert.equal(c.rooms.presenceEvents, true);
+    assert.equal(c.store.synchronous, 'full');
+    assert.equal(c.store.cacheMiB, 64);
+    assert.deepEqual(c.store.retention, { intervalMs: 60_000, stepSize: 500 });
     assert.equal(c.welcome.enabled, true);
     assert.equal(c.compression.enabled, false);
     assert.equal(c.log.level, 'info');

@@ -16,6 +16,8 @@ import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResult
 export interface WorkerOptions {
   file: string;
   synchronous: 'full' | 'normal';
+  /** Page cache in MiB (default 64). */
+  cacheMiB?: number;
   /** From the checkpointer thread, if there is one (checkpointer.ts). */
   checkpoints?: MessagePort;
   /** WAL frames at which the writer checkpoints by itself, should the checkpointer fall behind (tests raise it). */
@@ -44,7 +46,7 @@ export type Request =
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 const opts = workerData as WorkerOptions;
-const CACHE_KIB = 64 * 1024;
+const CACHE_KIB = (opts.cacheMiB ?? 64) * 1024;
 const BACKSTOP_CHECKPOINT_PAGES = opts.backstopPages ?? 100_000;
 /** Above one checkpoint round's worth of WAL at 20,000 msg/s (~75 MB), so steady load does not shrink and regrow it. */
 const WAL_SIZE_LIMIT_BYTES = opts.walSizeLimitBytes ?? 128 * 1024 * 1024;
