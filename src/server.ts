@@ -86,9 +86,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   let ready = false;
   const webRoot = config.server.webRoot === undefined ? BUNDLED_WEB : config.server.webRoot || null;
-  const media = config.uploads.enabled
-    ? uploadRoutes(config.uploads, auth, store, new FsBlobStore(resolve(config.uploads.dir)), log.child({ part: 'media' }), now)
-    : undefined;
+  const blobs = config.uploads.enabled ? new FsBlobStore(resolve(config.uploads.dir)) : null;
+  const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now) : undefined;
   const http = createHttpServer(config, webRoot, {
     upgrade: (req, socket, head) =>
       gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
@@ -102,10 +101,22 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const { retention: r } = config.store;
   const retention = new RetentionTimer(
     store,
-    { maxCount: r.maxCount, maxAgeMs: r.maxAgeDays === undefined ? undefined : r.maxAgeDays * 86_400_000, intervalMs: r.intervalMs, stepSize: r.stepSize },
+    {
+      maxCount: r.maxCount,
+      maxAgeMs: r.maxAgeDays === undefined ? undefined : r.maxAgeDays * 86_400_000,
+      intervalMs: r.intervalMs,
+      stepSize: r.stepSize,
+      unusedUploadsMaxAgeMs: blobs ? config.uploads.unusedMaxAgeHours * 3_600_000 : undefined,
+      removeFiles: async (ids) => {
+        for (const id of ids) await blobs?.remove(id).catch((err: unknown) => log.warn({ err, file: id }, 'could not remove an unused upload'));
+      },
+    },
     now,
     {
-      passed: (removed) => removed > 0 && log.info({ removed }, 'retention trimmed messages'),
+      passed: (removed, files) => {
+        if (removed > 0) log.info({ removed }, 'retention trimmed messages');
+        if (files > 0) log.info({ files }, 'retention removed unused uploads');
+      },
       failed: (err) => log.error({ err }, 'retention failed'),
     },
   );

@@ -160,6 +160,11 @@ export const configSchema = z.strictObject({
       /** Where uploaded files are kept. */
       dir: z.string().default('data/uploads'),
       maxBytes: z.number().int().positive().default(20 * 1024 * 1024),
+      /**
+       * Uploads that no stored message refers to — never sent, or their messages gone with retention — are
+       * removed (record and bytes) once this many hours old, by the background retention pass.
+       */
+      unusedMaxAgeHours: z.number().min(0).default(24),
       /** Allowed MIME types; `type/*` allows a whole family. */
       allowedTypes: z
         .array(z.string())

@@ -9,6 +9,11 @@
  * waiting for its ack — for 0.6–5.7 s, 2.7–5.4 s of it with nothing to
  * remove (bench/retention.ts). The next pass starts `intervalMs` after one ends:
  * passes never overlap.
+ *
+ * Files go with the messages: a pass ends by removing, in steps too, the
+ * uploads older than `unusedUploadsMaxAgeMs` that no stored message refers
+ * to — those whose messages retention removed, and those never sent — and
+ * hands their ids to `removeFiles` for their bytes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountCursor, Retention, Store } from './store.js';
@@ -16,11 +21,15 @@ import type { CountCursor, Retention, Store } from './store.js';
 export interface RetentionOptions extends Retention {
   intervalMs: number;
   stepSize: number;
+  /** Uploads that no stored message refers to go once older than this; unset: they stay. */
+  unusedUploadsMaxAgeMs?: number;
+  /** Removes the bytes of uploads whose records a pass removed. */
+  removeFiles?: (ids: string[]) => Promise<void>;
 }
 
 export interface RetentionEvents {
-  /** A pass ended having removed `removed` messages (also 0). */
-  passed(removed: number): void;
+  /** A pass ended having removed `removed` messages and `files` uploads (also 0). */
+  passed(removed: number, files: number): void;
   failed(err: unknown): void;
 }
 
@@ -31,15 +40,23 @@ export interface PassOptions {
   paced?: boolean;
 }
 
-/** One pass: by age, oldest first, then conversation by conversation by count. Returns how many messages went. */
-export async function retentionPass(store: Store, policy: Retention, now: number, stepSize: number, opts: PassOptions = {}): Promise<number> {
+type Step = <T>(run: () => Promise<T>) => Promise<T>;
+
+/** Runs a step, and (paced) then waits as long as it took. */
+function stepper(opts: PassOptions): Step {
   const { signal } = opts;
-  const step = async <T>(run: () => Promise<T>): Promise<T> => {
+  return async (run) => {
     const t0 = performance.now();
     const result = await run();
     if (opts.paced && !signal?.aborted) await sleep(performance.now() - t0, undefined, { signal, ref: false }).catch(() => {});
     return result;
   };
+}
+
+/** One pass: by age, oldest first, then conversation by conversation by count. Returns how many messages went. */
+export async function retentionPass(store: Store, policy: Retention, now: number, stepSize: number, opts: PassOptions = {}): Promise<number> {
+  const { signal } = opts;
+  const step = stepper(opts);
   let removed = 0;
   if (policy.maxAgeMs !== undefined) {
     const before = now - policy.maxAgeMs;
@@ -62,6 +79,29 @@ export async function retentionPass(store: Store, policy: Retention, now: number
   return removed;
 }
 
+/**
+ * Removes the uploads made before `before` that no stored message refers to, a step at a time: each step's
+ * records first, then their bytes (a crash in between leaves bytes nothing points to, never a record without
+ * its bytes). Returns how many went.
+ */
+export async function unusedUploadsPass(
+  store: Store,
+  before: number,
+  stepSize: number,
+  removeFiles: (ids: string[]) => Promise<void>,
+  opts: PassOptions = {},
+): Promise<number> {
+  const step = stepper(opts);
+  let removed = 0;
+  while (!opts.signal?.aborted) {
+    const ids = await step(() => store.trimUploads(before, stepSize));
+    if (ids.length > 0) await removeFiles(ids);
+    removed += ids.length;
+    if (ids.length < stepSize) break;
+  }
+  return removed;
+}
+
 export class RetentionTimer {
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
@@ -75,7 +115,7 @@ export class RetentionTimer {
   ) {}
 
   start(): void {
-    if (this.opts.maxAgeMs === undefined && this.opts.maxCount === undefined) return;
+    if (this.opts.maxAgeMs === undefined && this.opts.maxCount === undefined && this.opts.unusedUploadsMaxAgeMs === undefined) return;
     this.schedule();
   }
 
@@ -99,8 +139,16 @@ export class RetentionTimer {
   }
 
   private async runPass(): Promise<void> {
+    const { opts } = this;
+    const pass: PassOptions = { signal: this.stopping.signal, paced: true };
     try {
-      this.events.passed(await retentionPass(this.store, this.opts, this.now(), this.opts.stepSize, { signal: this.stopping.signal, paced: true }));
+      const now = this.now();
+      const removed = await retentionPass(this.store, opts, now, opts.stepSize, pass);
+      const files =
+        opts.unusedUploadsMaxAgeMs === undefined || !opts.removeFiles
+          ? 0
+          : await unusedUploadsPass(this.store, now - opts.unusedUploadsMaxAgeMs, opts.stepSize, opts.removeFiles, pass);
+      this.events.passed(removed, files);
     } catch (err) {
       this.events.failed(err);
     }

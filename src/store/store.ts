@@ -140,7 +140,7 @@ export interface Store {
   members(conv: string): Promise<string[]>;
   addUpload(u: Upload): Promise<void>;
   getUpload(id: string): Promise<Upload | null>;
-  /** The uploader, or a member of a conversation where a message refers to the file. */
+  /** The uploader, or a member of a conversation where a stored message refers to the file. */
   canReadUpload(id: string, user: string): Promise<boolean>;
   /*
    * Retention, in bounded steps (store/retention.ts runs a pass): a step removes at most `limit` messages, so
@@ -154,6 +154,15 @@ export interface Store {
    * `limit` conversations and removes up to `limit` messages.
    */
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim>;
+  /*
+   * Both trims also drop a file's link to a conversation (what lets its members download it) with the last
+   * message there that referred to it.
+   */
+  /**
+   * Removes the records of up to `limit` uploads made before `before` (ms since the epoch) that no stored message
+   * refers to, oldest first, and returns their ids: their bytes are the caller's to remove.
+   */
+  trimUploads(before: number, limit: number): Promise<string[]>;
 }
 
 export function emptyBatch(): WriteBatch {

@@ -180,3 +180,46 @@ describe('uploads: size limit', () => {
     assert.equal(await srv.stop(), 0);
   });
 });
+
+describe('uploads: retention', () => {
+  it('removes a file, bytes and all, once retention has removed every message that referred to it, and one never sent', async (t) => {
+    const dir = tempDir(t);
+    // Unused for 3.6 s: long enough for the upload below to be sent before it counts as never sent.
+    const srv = await startServer(
+      ['--auth.dev', 'true', ...sqliteFlags(dir), '--store.retention.maxCount', '1', '--store.retention.intervalMs', '50', '--uploads.unusedMaxAgeHours', '0.001'],
+      { t },
+    );
+    const files = (): string[] =>
+      readdirSync(join(dir, 'uploads'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+        .sort();
+    const shared = (await (await upload(srv, 'name=shared.png&user=alice', PNG, 'image/png')).json()) as Uploaded;
+    const unsent = (await (await upload(srv, 'name=unsent.png&user=alice', PNG, 'image/png')).json()) as Uploaded;
+    const alice = await connectUser(srv.wsUrl, 'alice');
+    const bob = await connectUser(srv.wsUrl, 'bob');
+    await bob.call({ type: 'join', room: 'album' });
+    await alice.call({ type: 'join', room: 'album' });
+    await alice.call({ type: 'publish', room: 'album', contentType: 'image', body: { url: shared.url, name: shared.name, mime: shared.mime, size: shared.size } });
+    assert.equal((await download(srv, shared.url, 'user=bob')).res.status, 200);
+
+    // One message per room is kept: the next one takes the picture's message, and with it bob's access.
+    const from = srv.logs().length;
+    await alice.call({ type: 'publish', room: 'album', body: 'that was the last picture' });
+    await srv.waitForLog((l) => l.msg === 'retention trimmed messages', { from });
+    assert.equal((await download(srv, shared.url, 'user=bob')).res.status, 404);
+
+    let removed = 0;
+    for (let seen = 0; removed < 2; ) {
+      const line = await srv.waitForLog((l) => l.msg === 'retention removed unused uploads', { from: seen, timeoutMs: 15_000 });
+      removed += Number(line.files);
+      seen = srv.logs().indexOf(line) + 1;
+    }
+    assert.equal(removed, 2);
+    assert.equal((await download(srv, shared.url, 'user=alice')).res.status, 404, 'gone for its uploader too');
+    assert.equal((await download(srv, unsent.url, 'user=alice')).res.status, 404);
+    assert.deepEqual(files(), [], 'and from the disk');
+    await Promise.all([alice.close(), bob.close()]);
+    assert.equal(await srv.stop(), 0);
+  });
+});

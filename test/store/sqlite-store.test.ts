@@ -197,4 +197,32 @@ describe('SQLite migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a database from before links remembered their last message keeps a shared file until everything stored then is gone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
+    const file = join(dir, 'switchboard.db');
+    const old = new Database(file);
+    for (const m of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(m);
+    old.pragma('user_version = 2');
+    old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:pics', 3)").run();
+    for (const seq of [1, 2, 3]) old.prepare(`INSERT INTO messages VALUES ('r:pics', ?, ?, 'ann', 'text', '"x"', ?, NULL)`).run(seq, `m${seq}`, 1000 + seq);
+    old.prepare("INSERT INTO members VALUES ('bob', 'r:pics', 3)").run();
+    old.prepare("INSERT INTO uploads VALUES ('f1', 'ann', 'a.png', 'image/png', 1, 10)").run();
+    // The first message referred to it; which one, the old schema did not say.
+    old.prepare("INSERT INTO upload_links VALUES ('f1', 'r:pics')").run();
+    old.close();
+    const store = new SqliteStore({ file, synchronous: 'full' });
+    try {
+      await store.open();
+      assert.equal(await store.trimOlder(1003, 10), 2);
+      assert.equal(await store.canReadUpload('f1', 'bob'), true, 'kept while a message from before the change is left');
+      assert.deepEqual(await store.trimUploads(100, 10), []);
+      assert.equal(await store.trimOlder(1004, 10), 1);
+      assert.equal(await store.canReadUpload('f1', 'bob'), false);
+      assert.deepEqual(await store.trimUploads(100, 10), ['f1']);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -246,6 +246,66 @@ export function storeSuite(name: string, open: (purpose?: 'retention') => Promis
         assert.deepEqual(steps, [2, 2, 1]);
         assert.deepEqual(await kept('r:age'), range(6, 10));
       });
+
+      const upload = (id: string, ts: number): Promise<void> => own!.store.addUpload({ id, owner: 'u1', name: `${id}.png`, mime: 'image/png', size: 1, ts });
+      const sorted = (ids: string[]): string[] => [...ids].sort();
+
+      it('removes unused uploads made before the cut, oldest first, a bounded step at a time', async (t) => {
+        if (skip) return t.skip('store unavailable');
+        // Older than any upload of the next test.
+        for (const [id, ts] of [['u-c', 3], ['u-a', 1], ['u-b', 2], ['u-late', 8]] as const) await upload(id, ts);
+        assert.deepEqual(sorted(await own!.store.trimUploads(5, 2)), ['u-a', 'u-b']);
+        assert.equal(await own!.store.getUpload('u-a'), null);
+        assert.deepEqual(await own!.store.trimUploads(5, 2), ['u-c']);
+        assert.deepEqual(await own!.store.trimUploads(5, 2), []);
+        assert.notEqual(await own!.store.getUpload('u-late'), null, 'made after the cut');
+        assert.deepEqual(await own!.store.trimUploads(9, 2), ['u-late']);
+      });
+
+      it('lets a file go with the last message that referred to it, by age or by count', async (t) => {
+        if (skip) return t.skip('store unavailable');
+        const s = own!.store;
+        await upload('f-shared', 10);
+        await upload('f-never-sent', 20);
+        await upload('f-recent', 5_000);
+        // Older than every other message in this store (msg() stamps 1,000,000 and up; r:age 1,000 and up).
+        const at = (m: NewMessage, ts: number): NewMessage => ({ ...m, ts });
+        await s.commit(
+          batch({
+            joins: [{ user: 'u2', conv: 'r:pics' }, { user: 'u1', conv: 'r:pics' }],
+            messages: [
+              at(msg('r:pics', 'u1', 'pic', null, 'f-shared'), 100),
+              at(msg('r:pics', 'u1', 'text'), 101),
+              at(msg('r:pics', 'u1', 'again', null, 'f-shared'), 102),
+              at(msg('r:pics', 'u1', 'last'), 103),
+            ],
+          }),
+        );
+        assert.deepEqual(await s.trimUploads(1_000, 10), ['f-never-sent'], 'a file a message refers to stays, however old');
+        assert.equal(await s.canReadUpload('f-shared', 'u2'), true);
+
+        assert.equal(await s.trimOlder(101, 10), 1);
+        assert.deepEqual(await kept('r:pics'), [2, 3, 4]);
+        assert.equal(await s.canReadUpload('f-shared', 'u2'), true, 'the second message still refers to it');
+        assert.deepEqual(await s.trimUploads(1_000, 10), []);
+
+        await countPass(1, 100);
+        assert.deepEqual(await kept('r:pics'), [4]);
+        assert.equal(await s.canReadUpload('f-shared', 'u2'), false, 'no message refers to it any more');
+        assert.equal(await s.canReadUpload('f-shared', 'u1'), true, 'its uploader can read it until it goes');
+        assert.deepEqual(await s.trimUploads(1_000, 10), ['f-shared']);
+        assert.equal(await s.getUpload('f-shared'), null);
+        assert.equal(await s.canReadUpload('f-shared', 'u1'), false);
+        assert.notEqual(await s.getUpload('f-recent'), null, 'made after the cut');
+
+        // Sharing it again in a conversation that has lost every message keeps the new link.
+        await upload('f-again', 30);
+        const [shared] = await s.commit(batch({ messages: [at(msg('r:pics', 'u1', 'new pic', null, 'f-again'), 104)] }));
+        assert.equal(shared!.seq, 5);
+        assert.equal(await s.trimOlder(104, 10), 1, 'the message before it');
+        assert.equal(await s.canReadUpload('f-again', 'u2'), true);
+        assert.deepEqual(await s.trimUploads(1_000, 10), []);
+      });
     });
   });
 }

@@ -1,7 +1,7 @@
 /** Retention passes, step by step, against a store that records each step. */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { RetentionTimer, retentionPass } from '../../src/store/retention.js';
+import { RetentionTimer, retentionPass, unusedUploadsPass } from '../../src/store/retention.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountCursor, CountTrim, Store } from '../../src/store/store.js';
 
@@ -31,6 +31,12 @@ class SteppingStore {
   }
   finishStep(removed: number): void {
     this.answer!(removed);
+  }
+  /** What each trimUploads step removes, in turn. */
+  unused: string[][] = [];
+  async trimUploads(before: number, limit: number): Promise<string[]> {
+    this.steps.push(`uploads ${before} ${limit}`);
+    return this.unused.shift() ?? [];
   }
   async trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
     this.steps.push(`count ${keep} ${limit} after '${from.after}'`);
@@ -103,5 +109,55 @@ describe('retention', () => {
     const outcome = await Promise.race([timer.stop().then(() => 'stopped'), sleep(400).then(() => 'still pausing')]);
     assert.equal(outcome, 'stopped');
     assert.equal(store.steps.length, 1);
+  });
+
+  it('removes unused uploads step by step, records before bytes, until a step is not full', async () => {
+    const store = new SteppingStore();
+    store.unused = [['a', 'b'], ['c', 'd'], ['e']];
+    const removedBytes: string[][] = [];
+    const n = await unusedUploadsPass(store as unknown as Store, 7_000, 2, async (ids) => {
+      removedBytes.push(ids);
+      store.steps.push(`bytes ${ids.join(',')}`);
+    });
+    assert.equal(n, 5);
+    assert.deepEqual(store.steps, ['uploads 7000 2', 'bytes a,b', 'uploads 7000 2', 'bytes c,d', 'uploads 7000 2', 'bytes e']);
+  });
+
+  it('runs passes for unused uploads alone when no message retention is set, after the messages when it is', async (t) => {
+    keepAlive(t);
+    const store = new SteppingStore([1]);
+    store.unused = [['x']];
+    const passed = new Promise<[number, number]>((resolve) => {
+      const timer = new RetentionTimer(
+        store as unknown as Store,
+        { maxAgeMs: 1_000, intervalMs: 1, stepSize: 2, unusedUploadsMaxAgeMs: 3_000, removeFiles: async () => {} },
+        () => 10_000,
+        {
+          passed: (removed, files) => {
+            void timer.stop();
+            resolve([removed, files]);
+          },
+          failed: (err) => assert.fail(String(err)),
+        },
+      );
+      timer.start();
+    });
+    assert.deepEqual(await passed, [1, 1]);
+    assert.deepEqual(store.steps.slice(0, 2), ['older 9000 2', 'uploads 7000 2']);
+
+    const alone = new SteppingStore();
+    alone.unused = [['y']];
+    const files = await new Promise<number>((resolve) => {
+      const timer = new RetentionTimer(alone as unknown as Store, { intervalMs: 1, stepSize: 2, unusedUploadsMaxAgeMs: 0, removeFiles: async () => {} }, () => 10_000, {
+        passed: (_removed, n) => {
+          void timer.stop();
+          resolve(n);
+        },
+        failed: (err) => assert.fail(String(err)),
+      });
+      timer.start();
+    });
+    assert.equal(files, 1);
+    assert.equal(alone.steps[0], 'uploads 10000 2');
   });
 });

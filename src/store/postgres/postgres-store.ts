@@ -10,6 +10,7 @@
 import pg from 'pg';
 import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
 import { planCountTrim } from '../count-trim.js';
+import { highestPerConversation } from '../trimmed.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 import { SerialConnection } from './serial-connection.js';
 
@@ -177,11 +178,29 @@ export class PostgresStore implements Store {
   trimOlder(before: number, limit: number): Promise<number> {
     return this.trimDb.run((c) =>
       retentionTurn(c, async () => {
-        const { rowCount } = await c.query(
-          'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2)',
+        const { rows } = await c.query<{ conv: string; seq: string }>(
+          'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2) RETURNING conv, seq',
           [before, limit],
         );
-        return rowCount ?? 0;
+        const upTo = highestPerConversation(rows.map((r) => r.conv), rows.map((r) => Number(r.seq)));
+        await pruneLinks(c, [...upTo.keys()], [...upTo.values()]);
+        return rows.length;
+      }),
+    );
+  }
+
+  trimUploads(before: number, limit: number): Promise<string[]> {
+    return this.trimDb.run((c) =>
+      retentionTurn(c, async () => {
+        // SKIP LOCKED: an upload a commit is linking right now (it holds the row FOR SHARE) is not unused.
+        const { rows } = await c.query<{ id: string }>(
+          `DELETE FROM uploads WHERE id IN (
+             SELECT id FROM uploads u WHERE ts < $1 AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id)
+             ORDER BY ts LIMIT $2 FOR UPDATE SKIP LOCKED
+           ) RETURNING id`,
+          [before, limit],
+        );
+        return rows.map((r) => r.id);
       }),
     );
   }
@@ -201,6 +220,7 @@ export class PostgresStore implements Store {
           'DELETE FROM messages m USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to) WHERE m.conv = t.conv AND m.seq <= t.up_to',
           [plan.convs, plan.upTo],
         );
+        await pruneLinks(c, plan.convs, plan.upTo);
         return { removed: rowCount ?? 0, next: plan.next };
       }),
     );
@@ -223,6 +243,21 @@ async function retentionTurn<T>(c: pg.Client, step: () => Promise<T>): Promise<T
     await c.query('ROLLBACK').catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Drops the links whose file no message is left for: those of each conversation a step trimmed up to `upTo`
+ * (links to later messages cannot have lost theirs) with no message left at or below the last one that referred
+ * to the file. The bound also keeps a link that a commit moved on meanwhile, which this statement's snapshot
+ * does not show.
+ */
+async function pruneLinks(c: pg.Client, convs: readonly string[], upTo: readonly number[]): Promise<void> {
+  if (convs.length === 0) return;
+  await c.query(
+    `DELETE FROM upload_links l USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to)
+     WHERE l.conv = t.conv AND l.last_seq <= t.up_to AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conv = l.conv AND m.seq <= l.last_seq)`,
+    [convs, upTo],
+  );
 }
 
 async function join(c: pg.Client, joins: MemberRef[]): Promise<void> {
@@ -269,10 +304,8 @@ async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i]!;
     if (m.fileId === null || out[i] !== null || repeatOf.has(i)) continue;
-    const { rowCount } = await c.query(
-      CAN_READ_UPLOAD,
-      [m.fileId, m.from],
-    );
+    // FOR SHARE until this commit ends: retention, removing unused uploads, skips one being linked.
+    const { rowCount } = await c.query(`${CAN_READ_UPLOAD} FOR SHARE OF u`, [m.fileId, m.from]);
     if (!rowCount) out[i] = { seq: 0, id: m.id, ts: m.ts, duplicate: false, refused: true };
   }
   const fresh: number[] = [];
@@ -303,12 +336,14 @@ async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
       [f.map((m) => m.conv), seqs, f.map((m) => m.id), f.map((m) => m.from), f.map((m) => m.contentType), f.map((m) => m.body), f.map((m) => m.ts), f.map((m) => m.key)],
     );
-    const links = f.filter((m) => m.fileId !== null);
+    const links = f.flatMap((m, j) => (m.fileId === null ? [] : [{ file: m.fileId, conv: m.conv, seq: seqs[j]! }]));
     if (links.length > 0)
-      await c.query('INSERT INTO upload_links (file, conv) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING', [
-        links.map((m) => m.fileId),
-        links.map((m) => m.conv),
-      ]);
+      await c.query(
+        `INSERT INTO upload_links (file, conv, last_seq)
+           SELECT file, conv, MAX(seq) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(file, conv, seq) GROUP BY file, conv
+         ON CONFLICT (file, conv) DO UPDATE SET last_seq = GREATEST(upload_links.last_seq, EXCLUDED.last_seq)`,
+        [links.map((l) => l.file), links.map((l) => l.conv), links.map((l) => l.seq)],
+      );
     await markRead(
       c,
       f.map((m, j) => ({ user: m.from, conv: m.conv, seq: seqs[j]! })),

@@ -37,4 +37,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      conv TEXT NOT NULL,
      PRIMARY KEY (file, conv)
    );`,
+  // Retention removes files with the messages that referred to them: a link remembers the last message in its
+  // conversation that did (links made before this cover everything stored then), and unused uploads are found
+  // by age.
+  `ALTER TABLE upload_links ADD COLUMN last_seq BIGINT NOT NULL DEFAULT 0;
+   UPDATE upload_links l SET last_seq = COALESCE((SELECT last_seq FROM conversations c WHERE c.id = l.conv), 0);
+   CREATE INDEX upload_links_by_conv ON upload_links (conv, last_seq);
+   CREATE INDEX uploads_by_ts ON uploads (ts);`,
 ];

@@ -43,4 +43,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // keys, and many senders reusing one ("1", "2", …) must not make a lookup read a row per sender.
   `DROP INDEX messages_by_key;
    CREATE UNIQUE INDEX messages_by_key ON messages (key, conv, sender) WHERE key IS NOT NULL;`,
+  // Retention removes files with the messages that referred to them: a link remembers the last message in its
+  // conversation that did (links made before this cover everything stored then), and unused uploads are found
+  // by age.
+  `ALTER TABLE upload_links ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+   UPDATE upload_links SET last_seq = COALESCE((SELECT last_seq FROM conversations WHERE id = upload_links.conv), 0);
+   CREATE INDEX upload_links_by_conv ON upload_links (conv, last_seq);
+   CREATE INDEX uploads_by_ts ON uploads (ts);`,
 ];

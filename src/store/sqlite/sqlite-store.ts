@@ -131,6 +131,9 @@ export class SqliteStore implements Store {
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
     return this.call({ op: 'trimToCount', keep, from, limit }) as Promise<CountTrim>;
   }
+  trimUploads(before: number, limit: number): Promise<string[]> {
+    return this.call({ op: 'trimUploads', before, limit }) as Promise<string[]>;
+  }
 
   private call(payload: Payload): Promise<unknown> {
     const worker = this.worker;

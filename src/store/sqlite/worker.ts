@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { planCountTrim, type CountCandidate } from '../count-trim.js';
+import { highestPerConversation } from '../trimmed.js';
 import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
@@ -41,6 +42,7 @@ export type Request =
   | { id: number; op: 'canReadUpload'; fileId: string; user: string }
   | { id: number; op: 'trimOlder'; before: number; limit: number }
   | { id: number; op: 'trimToCount'; keep: number; from: CountCursor; limit: number }
+  | { id: number; op: 'trimUploads'; before: number; limit: number }
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
@@ -91,7 +93,15 @@ const q = {
     'INSERT INTO conversations (id, last_seq) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq',
   ),
   insert: db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-  link: db.prepare<[string, string]>('INSERT INTO upload_links (file, conv) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+  link: db.prepare<[string, string, number]>(
+    'INSERT INTO upload_links (file, conv, last_seq) VALUES (?, ?, ?) ON CONFLICT (file, conv) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
+  ),
+  // After a step trimmed a conversation up to a seq: its links to messages up to there with no message left at
+  // or below the last one that referred to the file.
+  pruneLinks: db.prepare<[string, number]>(
+    `DELETE FROM upload_links AS l WHERE l.conv = ? AND l.last_seq <= ?
+       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conv = l.conv AND m.seq <= l.last_seq)`,
+  ),
   lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
   oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
   before: db.prepare<[string, number, number], Row>(
@@ -117,8 +127,13 @@ const q = {
     `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
        SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
   ),
-  trimOlder: db.prepare<[number, number]>(
-    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?)',
+  trimOlder: db.prepare<[number, number], { conv: string; seq: number }>(
+    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?) RETURNING conv, seq',
+  ),
+  trimUploads: db.prepare<[number, number], { id: string }>(
+    `DELETE FROM uploads WHERE id IN (
+       SELECT id FROM uploads u WHERE ts < ? AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id) ORDER BY ts LIMIT ?
+     ) RETURNING id`,
   ),
   countPage: db.prepare<[string, number], CountCandidate>(
     `SELECT c.id AS conv, c.last_seq AS lastSeq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
@@ -152,7 +167,7 @@ const commit = db.transaction((text: string): PackedResults => {
     }
     const seq = q.bump.get(conv)!.last_seq;
     q.insert.run(conv, seq, id, from, messages[i + 3], messages[i + 4], messages[i + 5], key);
-    if (fileId !== null) q.link.run(fileId, conv);
+    if (fileId !== null) q.link.run(fileId, conv, seq);
     q.read.run(seq, from, conv, seq);
     codes.push(seq);
   }
@@ -164,8 +179,19 @@ const commit = db.transaction((text: string): PackedResults => {
 const trimToCount = db.transaction((keep: number, from: CountCursor, limit: number): CountTrim => {
   const plan = planCountTrim(q.countPage.all(from.after, limit), keep, limit, from);
   let removed = 0;
-  for (let i = 0; i < plan.convs.length; i++) removed += q.trimConv.run(plan.convs[i]!, plan.upTo[i]!).changes;
+  for (let i = 0; i < plan.convs.length; i++) {
+    const conv = plan.convs[i]!;
+    removed += q.trimConv.run(conv, plan.upTo[i]!).changes;
+    q.pruneLinks.run(conv, plan.upTo[i]!);
+  }
   return { removed, next: plan.next };
+});
+
+const trimOlder = db.transaction((before: number, limit: number): number => {
+  const gone = q.trimOlder.all(before, limit);
+  const upTo = highestPerConversation(gone.map((r) => r.conv), gone.map((r) => r.seq));
+  for (const [conv, seq] of upTo) q.pruneLinks.run(conv, seq);
+  return gone.length;
 });
 
 function toMessage(r: Row): StoredMessage {
@@ -209,7 +235,9 @@ function handle(req: Request): unknown {
     case 'canReadUpload':
       return q.canRead.get(req.fileId, req.user, req.user) !== undefined;
     case 'trimOlder':
-      return q.trimOlder.run(req.before, req.limit).changes;
+      return trimOlder(req.before, req.limit);
+    case 'trimUploads':
+      return q.trimUploads.all(req.before, req.limit).map((r) => r.id);
     case 'trimToCount':
       return trimToCount(req.keep, req.from, req.limit);
     case 'close':
