@@ -148,7 +148,7 @@ export const configSchema = z.strictObject({
           maxAgeDays: z.number().positive().optional(),
           /** How long after one retention pass the next starts. */
           intervalMs: z.number().int().positive().default(60_000),
-          /** Most messages removed (and conversations looked at) in one step of a pass: writes wait for one step at most. */
+          /** Most messages removed (and conversations or unused uploads looked at) in one step of a pass: writes wait for one step at most. */
           stepSize: z.number().int().positive().default(500),
         })
         .prefault({}),

@@ -10,10 +10,11 @@
  * remove (bench/retention.ts). The next pass starts `intervalMs` after one ends:
  * passes never overlap.
  *
- * Files go with the messages: a pass ends by removing, in steps too, the
- * uploads older than `unusedUploadsMaxAgeMs` that no stored message refers
- * to — those whose messages retention removed, and those never sent — and
- * hands their ids to `removeFiles` for their bytes.
+ * Files go with the messages: a pass ends by looking, in steps too, at the
+ * uploads older than `unusedUploadsMaxAgeMs` that may be unused (never sent,
+ * or their messages removed since they were last looked at), removing the
+ * records of those no stored message refers to and handing their ids to
+ * `removeFiles` for their bytes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountCursor, Retention, Store } from './store.js';
@@ -80,9 +81,9 @@ export async function retentionPass(store: Store, policy: Retention, now: number
 }
 
 /**
- * Removes the uploads made before `before` that no stored message refers to, a step at a time: each step's
- * records first, then their bytes (a crash in between leaves bytes nothing points to, never a record without
- * its bytes). Returns how many went.
+ * Removes the uploads made before `before` that no stored message refers to, a step at a time (Store.trimUploads):
+ * each step's records first, then their bytes (a crash in between leaves bytes nothing points to, never a record
+ * without its bytes). Returns how many went.
  */
 export async function unusedUploadsPass(
   store: Store,
@@ -94,10 +95,10 @@ export async function unusedUploadsPass(
   const step = stepper(opts);
   let removed = 0;
   while (!opts.signal?.aborted) {
-    const ids = await step(() => store.trimUploads(before, stepSize));
-    if (ids.length > 0) await removeFiles(ids);
-    removed += ids.length;
-    if (ids.length < stepSize) break;
+    const trim = await step(() => store.trimUploads(before, stepSize));
+    if (trim.removed.length > 0) await removeFiles(trim.removed);
+    removed += trim.removed.length;
+    if (!trim.more) break;
   }
   return removed;
 }

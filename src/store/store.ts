@@ -109,6 +109,14 @@ export interface CountCursor {
   within?: { conv: string; upTo: number };
 }
 
+/** One step of removing unused uploads. */
+export interface UploadTrim {
+  /** Uploads whose records went: their bytes are the caller's to remove. */
+  removed: string[];
+  /** The step looked at as many uploads as it was allowed: there may be more. */
+  more: boolean;
+}
+
 /** One step of trimming conversations to a count. */
 export interface CountTrim {
   removed: number;
@@ -155,14 +163,15 @@ export interface Store {
    */
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim>;
   /*
-   * Both trims also drop a file's link to a conversation (what lets its members download it) with the last
-   * message there that referred to it.
+   * Both trims also drop a file's link to a conversation (what lets its members download it) once no message
+   * there up to the last one that referred to the file is left.
    */
   /**
-   * Removes the records of up to `limit` uploads made before `before` (ms since the epoch) that no stored message
-   * refers to, oldest first, and returns their ids: their bytes are the caller's to remove.
+   * Looks at up to `limit` of the uploads made before `before` (ms since the epoch) that may be unused (never
+   * linked, or their last link dropped since they were last looked at), oldest first, and removes the records of
+   * those no stored message refers to.
    */
-  trimUploads(before: number, limit: number): Promise<string[]>;
+  trimUploads(before: number, limit: number): Promise<UploadTrim>;
 }
 
 export function emptyBatch(): WriteBatch {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { retentionPass } from '../../src/store/retention.js';
 import { emptyBatch } from '../../src/store/store.js';
@@ -50,6 +52,35 @@ describe('PostgreSQL retention on several nodes', () => {
     } finally {
       await a.close();
       await b.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('PostgreSQL uploads being shared', () => {
+  it('does not take an upload that a commit under way is sharing for unused', async (t) => {
+    const db = await createTestDatabase();
+    if (!db) return t.skip('PostgreSQL unavailable');
+    const store = new PostgresStore(db.url);
+    const commit = new pg.Client({ connectionString: db.url });
+    try {
+      await store.open();
+      await commit.connect();
+      await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+      // What a commit that shares f1 holds from its check of the upload until it ends.
+      await commit.query('BEGIN');
+      await commit.query("SELECT 1 FROM uploads WHERE id = 'f1' FOR SHARE");
+      const step = store.trimUploads(1_000, 10);
+      const first = await Promise.race([step, sleep(5_000).then(() => 'still waiting for the commit' as const)]);
+      assert.deepEqual(first, { removed: [], more: false }, 'skipped, without waiting');
+      await commit.query("INSERT INTO upload_links (file, conv, last_seq) VALUES ('f1', 'r:x', 1)");
+      await commit.query('COMMIT');
+      await step;
+      assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false }, 'in use now');
+      assert.notEqual(await store.getUpload('f1'), null);
+    } finally {
+      await commit.end();
+      await store.close();
       await db.drop();
     }
   });

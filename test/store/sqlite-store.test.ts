@@ -210,16 +210,22 @@ describe('SQLite migrations', () => {
     old.prepare("INSERT INTO uploads VALUES ('f1', 'ann', 'a.png', 'image/png', 1, 10)").run();
     // The first message referred to it; which one, the old schema did not say.
     old.prepare("INSERT INTO upload_links VALUES ('f1', 'r:pics')").run();
+    // A conversation that retention had emptied before the upgrade: nothing refers to its file any more.
+    old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:emptied', 2)").run();
+    old.prepare("INSERT INTO members VALUES ('bob', 'r:emptied', 2)").run();
+    old.prepare("INSERT INTO uploads VALUES ('f2', 'ann', 'b.png', 'image/png', 1, 10)").run();
+    old.prepare("INSERT INTO upload_links VALUES ('f2', 'r:emptied')").run();
     old.close();
     const store = new SqliteStore({ file, synchronous: 'full' });
     try {
       await store.open();
+      assert.equal(await store.canReadUpload('f2', 'bob'), false);
       assert.equal(await store.trimOlder(1003, 10), 2);
       assert.equal(await store.canReadUpload('f1', 'bob'), true, 'kept while a message from before the change is left');
-      assert.deepEqual(await store.trimUploads(100, 10), []);
+      assert.deepEqual(await store.trimUploads(100, 10), { removed: ['f2'], more: false });
       assert.equal(await store.trimOlder(1004, 10), 1);
       assert.equal(await store.canReadUpload('f1', 'bob'), false);
-      assert.deepEqual(await store.trimUploads(100, 10), ['f1']);
+      assert.deepEqual(await store.trimUploads(100, 10), { removed: ['f1'], more: false });
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -248,18 +248,34 @@ export function storeSuite(name: string, open: (purpose?: 'retention') => Promis
       });
 
       const upload = (id: string, ts: number): Promise<void> => own!.store.addUpload({ id, owner: 'u1', name: `${id}.png`, mime: 'image/png', size: 1, ts });
-      const sorted = (ids: string[]): string[] => [...ids].sort();
+      /** One trimUploads step: the uploads it removed (sorted) and whether it looked at all it was allowed to. */
+      const unused = async (before: number, limit: number): Promise<[string[], boolean]> => {
+        const r = await own!.store.trimUploads(before, limit);
+        return [[...r.removed].sort(), r.more];
+      };
+      const at = (m: NewMessage, ts: number): NewMessage => ({ ...m, ts });
 
       it('removes unused uploads made before the cut, oldest first, a bounded step at a time', async (t) => {
         if (skip) return t.skip('store unavailable');
-        // Older than any upload of the next test.
+        // Older than any upload of the tests after it.
         for (const [id, ts] of [['u-c', 3], ['u-a', 1], ['u-b', 2], ['u-late', 8]] as const) await upload(id, ts);
-        assert.deepEqual(sorted(await own!.store.trimUploads(5, 2)), ['u-a', 'u-b']);
+        assert.deepEqual(await unused(5, 2), [['u-a', 'u-b'], true]);
         assert.equal(await own!.store.getUpload('u-a'), null);
-        assert.deepEqual(await own!.store.trimUploads(5, 2), ['u-c']);
-        assert.deepEqual(await own!.store.trimUploads(5, 2), []);
+        assert.deepEqual(await unused(5, 2), [['u-c'], false]);
+        assert.deepEqual(await unused(5, 2), [[], false]);
         assert.notEqual(await own!.store.getUpload('u-late'), null, 'made after the cut');
-        assert.deepEqual(await own!.store.trimUploads(9, 2), ['u-late']);
+        assert.deepEqual(await unused(9, 2), [['u-late'], false]);
+      });
+
+      it('counts an upload in use against a step once, and then not again while it stays in use', async (t) => {
+        if (skip) return t.skip('store unavailable');
+        for (const [id, ts] of [['s-1', 40], ['s-2', 41], ['s-3', 42]] as const) await upload(id, ts);
+        // A conversation each, so that the count trims of the next tests leave them be.
+        await own!.store.commit(batch({ messages: ['s-1', 's-2', 's-3'].map((id) => at(msg(`r:${id}`, 'u1', id, null, id), 2_000_000)) }));
+        assert.deepEqual(await unused(1_000, 2), [[], true], 'two looked at, both in use');
+        assert.deepEqual(await unused(1_000, 2), [[], false], 'the third');
+        assert.deepEqual(await unused(1_000, 2), [[], false], 'none of them again');
+        for (const id of ['s-1', 's-2', 's-3']) assert.notEqual(await own!.store.getUpload(id), null);
       });
 
       it('lets a file go with the last message that referred to it, by age or by count', async (t) => {
@@ -268,43 +284,59 @@ export function storeSuite(name: string, open: (purpose?: 'retention') => Promis
         await upload('f-shared', 10);
         await upload('f-never-sent', 20);
         await upload('f-recent', 5_000);
-        // Older than every other message in this store (msg() stamps 1,000,000 and up; r:age 1,000 and up).
-        const at = (m: NewMessage, ts: number): NewMessage => ({ ...m, ts });
+        // Older than every other message in this store (msg() stamps 1,000,000 and up; r:age 1,000 and up). Two
+        // commits, so that the second reference moves the link on rather than creating it.
         await s.commit(
           batch({
             joins: [{ user: 'u2', conv: 'r:pics' }, { user: 'u1', conv: 'r:pics' }],
-            messages: [
-              at(msg('r:pics', 'u1', 'pic', null, 'f-shared'), 100),
-              at(msg('r:pics', 'u1', 'text'), 101),
-              at(msg('r:pics', 'u1', 'again', null, 'f-shared'), 102),
-              at(msg('r:pics', 'u1', 'last'), 103),
-            ],
+            messages: [at(msg('r:pics', 'u1', 'pic', null, 'f-shared'), 100), at(msg('r:pics', 'u1', 'text'), 101)],
           }),
         );
-        assert.deepEqual(await s.trimUploads(1_000, 10), ['f-never-sent'], 'a file a message refers to stays, however old');
+        await s.commit(batch({ messages: [at(msg('r:pics', 'u1', 'again', null, 'f-shared'), 102), at(msg('r:pics', 'u1', 'last'), 103)] }));
+        assert.deepEqual(await unused(1_000, 10), [['f-never-sent'], false], 'a file a message refers to stays, however old');
         assert.equal(await s.canReadUpload('f-shared', 'u2'), true);
 
         assert.equal(await s.trimOlder(101, 10), 1);
         assert.deepEqual(await kept('r:pics'), [2, 3, 4]);
         assert.equal(await s.canReadUpload('f-shared', 'u2'), true, 'the second message still refers to it');
-        assert.deepEqual(await s.trimUploads(1_000, 10), []);
+        assert.deepEqual(await unused(1_000, 10), [[], false]);
 
         await countPass(1, 100);
         assert.deepEqual(await kept('r:pics'), [4]);
         assert.equal(await s.canReadUpload('f-shared', 'u2'), false, 'no message refers to it any more');
         assert.equal(await s.canReadUpload('f-shared', 'u1'), true, 'its uploader can read it until it goes');
-        assert.deepEqual(await s.trimUploads(1_000, 10), ['f-shared']);
+        assert.deepEqual(await unused(1_000, 10), [['f-shared'], false]);
         assert.equal(await s.getUpload('f-shared'), null);
         assert.equal(await s.canReadUpload('f-shared', 'u1'), false);
         assert.notEqual(await s.getUpload('f-recent'), null, 'made after the cut');
 
-        // Sharing it again in a conversation that has lost every message keeps the new link.
+        // Shared again in a conversation that has lost every message before: the new link stays.
         await upload('f-again', 30);
         const [shared] = await s.commit(batch({ messages: [at(msg('r:pics', 'u1', 'new pic', null, 'f-again'), 104)] }));
         assert.equal(shared!.seq, 5);
         assert.equal(await s.trimOlder(104, 10), 1, 'the message before it');
         assert.equal(await s.canReadUpload('f-again', 'u2'), true);
-        assert.deepEqual(await s.trimUploads(1_000, 10), []);
+        assert.deepEqual(await unused(1_000, 10), [[], false]);
+      });
+
+      it('lets a file go when its message went first and older ones later (times out of order)', async (t) => {
+        if (skip) return t.skip('store unavailable');
+        const s = own!.store;
+        await upload('f-skew', 50);
+        // The picture (seq 2) carries an earlier time than the message before it, as a clock stepped back can.
+        await s.commit(
+          batch({
+            joins: [{ user: 'u2', conv: 'r:skew' }, { user: 'u1', conv: 'r:skew' }],
+            messages: [at(msg('r:skew', 'u1', 'first'), 300), at(msg('r:skew', 'u1', 'pic', null, 'f-skew'), 200)],
+          }),
+        );
+        assert.equal(await s.trimOlder(250, 100), 1 + 1, 'the picture (and what is left of r:pics)');
+        assert.deepEqual(await kept('r:skew'), [1]);
+        assert.equal(await s.canReadUpload('f-skew', 'u2'), true, 'kept while a message up to it is left');
+        assert.equal(await s.trimOlder(350, 100), 1);
+        assert.deepEqual(await kept('r:skew'), []);
+        assert.equal(await s.canReadUpload('f-skew', 'u2'), false);
+        assert.deepEqual(await unused(1_000, 10), [['f-again', 'f-skew'], false]);
       });
     });
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { RetentionTimer, retentionPass, unusedUploadsPass } from '../../src/store/retention.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CountCursor, CountTrim, Store } from '../../src/store/store.js';
+import type { CountCursor, CountTrim, Store, UploadTrim } from '../../src/store/store.js';
 
 class SteppingStore {
   readonly steps: string[] = [];
@@ -32,11 +32,12 @@ class SteppingStore {
   finishStep(removed: number): void {
     this.answer!(removed);
   }
-  /** What each trimUploads step removes, in turn. */
+  /** What each trimUploads step removes, in turn; a step is full (`more`) while more are listed after it. */
   unused: string[][] = [];
-  async trimUploads(before: number, limit: number): Promise<string[]> {
+  async trimUploads(before: number, limit: number): Promise<UploadTrim> {
     this.steps.push(`uploads ${before} ${limit}`);
-    return this.unused.shift() ?? [];
+    const removed = this.unused.shift() ?? [];
+    return { removed, more: this.unused.length > 0 };
   }
   async trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
     this.steps.push(`count ${keep} ${limit} after '${from.after}'`);
@@ -111,16 +112,17 @@ describe('retention', () => {
     assert.equal(store.steps.length, 1);
   });
 
-  it('removes unused uploads step by step, records before bytes, until a step is not full', async () => {
+  it('removes unused uploads step by step, records before bytes, until a step finds no more to look at', async () => {
     const store = new SteppingStore();
-    store.unused = [['a', 'b'], ['c', 'd'], ['e']];
+    store.unused = [['a', 'b'], [], ['e']];
     const removedBytes: string[][] = [];
     const n = await unusedUploadsPass(store as unknown as Store, 7_000, 2, async (ids) => {
       removedBytes.push(ids);
       store.steps.push(`bytes ${ids.join(',')}`);
     });
-    assert.equal(n, 5);
-    assert.deepEqual(store.steps, ['uploads 7000 2', 'bytes a,b', 'uploads 7000 2', 'bytes c,d', 'uploads 7000 2', 'bytes e']);
+    assert.equal(n, 3);
+    assert.deepEqual(store.steps, ['uploads 7000 2', 'bytes a,b', 'uploads 7000 2', 'uploads 7000 2', 'bytes e'], 'a full step of uploads in use goes on');
+    assert.deepEqual(removedBytes, [['a', 'b'], ['e']]);
   });
 
   it('runs passes for unused uploads alone when no message retention is set, after the messages when it is', async (t) => {

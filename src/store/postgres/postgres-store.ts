@@ -8,9 +8,8 @@
  * database.
  */
 import pg from 'pg';
-import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, WriteBatch } from '../store.js';
+import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, UploadTrim, WriteBatch } from '../store.js';
 import { planCountTrim } from '../count-trim.js';
-import { highestPerConversation } from '../trimmed.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 import { SerialConnection } from './serial-connection.js';
 
@@ -178,29 +177,36 @@ export class PostgresStore implements Store {
   trimOlder(before: number, limit: number): Promise<number> {
     return this.trimDb.run((c) =>
       retentionTurn(c, async () => {
-        const { rows } = await c.query<{ conv: string; seq: string }>(
-          'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2) RETURNING conv, seq',
+        const { rows } = await c.query<{ conv: string }>(
+          'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < $1 ORDER BY ts LIMIT $2) RETURNING conv',
           [before, limit],
         );
-        const upTo = highestPerConversation(rows.map((r) => r.conv), rows.map((r) => Number(r.seq)));
-        await pruneLinks(c, [...upTo.keys()], [...upTo.values()]);
+        await pruneLinks(c, [...new Set(rows.map((r) => r.conv))]);
         return rows.length;
       }),
     );
   }
 
-  trimUploads(before: number, limit: number): Promise<string[]> {
+  trimUploads(before: number, limit: number): Promise<UploadTrim> {
     return this.trimDb.run((c) =>
       retentionTurn(c, async () => {
-        // SKIP LOCKED: an upload a commit is linking right now (it holds the row FOR SHARE) is not unused.
+        // Locked first (skipping one a commit is linking right now: it holds the row FOR SHARE), then looked at
+        // by a statement of its own, whose snapshot has every link committed before the locks were taken; a commit
+        // after that waits for this transaction and then finds the upload gone or in use.
         const { rows } = await c.query<{ id: string }>(
-          `DELETE FROM uploads WHERE id IN (
-             SELECT id FROM uploads u WHERE ts < $1 AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id)
-             ORDER BY ts LIMIT $2 FOR UPDATE SKIP LOCKED
-           ) RETURNING id`,
+          'SELECT id FROM uploads WHERE unlinked AND ts < $1 ORDER BY ts LIMIT $2 FOR UPDATE SKIP LOCKED',
           [before, limit],
         );
-        return rows.map((r) => r.id);
+        const ids = rows.map((r) => r.id);
+        if (ids.length === 0) return { removed: [], more: false };
+        const gone = await c.query<{ id: string }>(
+          'DELETE FROM uploads u WHERE u.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id) RETURNING id',
+          [ids],
+        );
+        const removed = gone.rows.map((r) => r.id);
+        const kept = ids.filter((id) => !removed.includes(id));
+        if (kept.length > 0) await c.query('UPDATE uploads SET unlinked = false WHERE id = ANY($1::text[])', [kept]);
+        return { removed, more: ids.length === limit };
       }),
     );
   }
@@ -220,7 +226,7 @@ export class PostgresStore implements Store {
           'DELETE FROM messages m USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to) WHERE m.conv = t.conv AND m.seq <= t.up_to',
           [plan.convs, plan.upTo],
         );
-        await pruneLinks(c, plan.convs, plan.upTo);
+        await pruneLinks(c, plan.convs);
         return { removed: rowCount ?? 0, next: plan.next };
       }),
     );
@@ -246,17 +252,28 @@ async function retentionTurn<T>(c: pg.Client, step: () => Promise<T>): Promise<T
 }
 
 /**
- * Drops the links whose file no message is left for: those of each conversation a step trimmed up to `upTo`
- * (links to later messages cannot have lost theirs) with no message left at or below the last one that referred
- * to the file. The bound also keeps a link that a commit moved on meanwhile, which this statement's snapshot
- * does not show.
+ * After a step trimmed these conversations: drops their links with no message left up to the last one that
+ * referred to the file (what is left of a conversation after retention starts above that), and marks the uploads
+ * that lost their last link for a look. The bound by the conversation's last seq as this statement sees it keeps a
+ * link that a commit moved on meanwhile (to a message this statement's snapshot does not have). An upload a commit
+ * is linking right now is locked, so not marked: it is in use.
  */
-async function pruneLinks(c: pg.Client, convs: readonly string[], upTo: readonly number[]): Promise<void> {
+async function pruneLinks(c: pg.Client, convs: readonly string[]): Promise<void> {
   if (convs.length === 0) return;
+  const { rows } = await c.query<{ file: string }>(
+    `DELETE FROM upload_links l USING conversations cv
+     WHERE l.conv = ANY($1::text[]) AND cv.id = l.conv AND l.last_seq <= cv.last_seq
+       AND l.last_seq < COALESCE((SELECT MIN(seq) FROM messages m WHERE m.conv = l.conv), 9223372036854775807)
+     RETURNING l.file`,
+    [convs],
+  );
+  if (rows.length === 0) return;
   await c.query(
-    `DELETE FROM upload_links l USING unnest($1::text[], $2::bigint[]) AS t(conv, up_to)
-     WHERE l.conv = t.conv AND l.last_seq <= t.up_to AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conv = l.conv AND m.seq <= l.last_seq)`,
-    [convs, upTo],
+    `UPDATE uploads SET unlinked = true WHERE id IN (
+       SELECT id FROM uploads u WHERE u.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id)
+       FOR UPDATE SKIP LOCKED
+     )`,
+    [[...new Set(rows.map((r) => r.file))]],
   );
 }
 

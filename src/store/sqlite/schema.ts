@@ -43,11 +43,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // keys, and many senders reusing one ("1", "2", …) must not make a lookup read a row per sender.
   `DROP INDEX messages_by_key;
    CREATE UNIQUE INDEX messages_by_key ON messages (key, conv, sender) WHERE key IS NOT NULL;`,
-  // Retention removes files with the messages that referred to them: a link remembers the last message in its
-  // conversation that did (links made before this cover everything stored then), and unused uploads are found
-  // by age.
-  `ALTER TABLE upload_links ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+  // Retention removes files with the messages that referred to them. A link remembers the last message in its
+  // conversation that did: links made before this cover everything stored then (and go now if nothing is left of
+  // it); one written without it (by a server of the version before, sharing the database during an upgrade) is
+  // never dropped, so its file stays. `unlinked` marks the uploads to look at: set on upload and when a last link
+  // goes, cleared when a look finds the file in use, so retention never reads the same in-use upload twice.
+  `ALTER TABLE upload_links ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 9223372036854775807;
    UPDATE upload_links SET last_seq = COALESCE((SELECT last_seq FROM conversations WHERE id = upload_links.conv), 0);
+   DELETE FROM upload_links
+     WHERE last_seq < COALESCE((SELECT MIN(seq) FROM messages m WHERE m.conv = upload_links.conv), 9223372036854775807);
    CREATE INDEX upload_links_by_conv ON upload_links (conv, last_seq);
-   CREATE INDEX uploads_by_ts ON uploads (ts);`,
+   ALTER TABLE uploads ADD COLUMN unlinked INTEGER NOT NULL DEFAULT 1;
+   CREATE INDEX uploads_unlinked ON uploads (ts) WHERE unlinked = 1;`,
 ];

@@ -5,7 +5,7 @@
  * for one.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, WriteBatch } from '../store.js';
+import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, UploadTrim, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
@@ -131,8 +131,8 @@ export class SqliteStore implements Store {
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
     return this.call({ op: 'trimToCount', keep, from, limit }) as Promise<CountTrim>;
   }
-  trimUploads(before: number, limit: number): Promise<string[]> {
-    return this.call({ op: 'trimUploads', before, limit }) as Promise<string[]>;
+  trimUploads(before: number, limit: number): Promise<UploadTrim> {
+    return this.call({ op: 'trimUploads', before, limit }) as Promise<UploadTrim>;
   }
 
   private call(payload: Payload): Promise<unknown> {

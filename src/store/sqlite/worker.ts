@@ -8,8 +8,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { planCountTrim, type CountCandidate } from '../count-trim.js';
-import { highestPerConversation } from '../trimmed.js';
-import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
+import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
@@ -96,12 +95,19 @@ const q = {
   link: db.prepare<[string, string, number]>(
     'INSERT INTO upload_links (file, conv, last_seq) VALUES (?, ?, ?) ON CONFLICT (file, conv) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
   ),
-  // After a step trimmed a conversation up to a seq: its links to messages up to there with no message left at
-  // or below the last one that referred to the file.
-  pruneLinks: db.prepare<[string, number]>(
-    `DELETE FROM upload_links AS l WHERE l.conv = ? AND l.last_seq <= ?
-       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conv = l.conv AND m.seq <= l.last_seq)`,
+  // After a step trimmed a conversation: its links with no message left up to the last one that referred to the
+  // file (what is left of a conversation after retention starts above that).
+  pruneLinks: db.prepare<{ conv: string }, { file: string }>(
+    `DELETE FROM upload_links WHERE conv = @conv
+       AND last_seq < COALESCE((SELECT MIN(seq) FROM messages WHERE conv = @conv), 9223372036854775807) RETURNING file`,
   ),
+  flagUnlinked: db.prepare<{ file: string }>(
+    'UPDATE uploads SET unlinked = 1 WHERE id = @file AND NOT EXISTS (SELECT 1 FROM upload_links WHERE file = @file)',
+  ),
+  maybeUnused: db.prepare<[number, number], { id: string }>('SELECT id FROM uploads WHERE unlinked = 1 AND ts < ? ORDER BY ts LIMIT ?'),
+  linked: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM upload_links WHERE file = ? LIMIT 1'),
+  inUse: db.prepare<[string]>('UPDATE uploads SET unlinked = 0 WHERE id = ?'),
+  removeUpload: db.prepare<[string]>('DELETE FROM uploads WHERE id = ?'),
   lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
   oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
   before: db.prepare<[string, number, number], Row>(
@@ -127,13 +133,8 @@ const q = {
     `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
        SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
   ),
-  trimOlder: db.prepare<[number, number], { conv: string; seq: number }>(
-    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?) RETURNING conv, seq',
-  ),
-  trimUploads: db.prepare<[number, number], { id: string }>(
-    `DELETE FROM uploads WHERE id IN (
-       SELECT id FROM uploads u WHERE ts < ? AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id) ORDER BY ts LIMIT ?
-     ) RETURNING id`,
+  trimOlder: db.prepare<[number, number], { conv: string }>(
+    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?) RETURNING conv',
   ),
   countPage: db.prepare<[string, number], CountCandidate>(
     `SELECT c.id AS conv, c.last_seq AS lastSeq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
@@ -182,16 +183,32 @@ const trimToCount = db.transaction((keep: number, from: CountCursor, limit: numb
   for (let i = 0; i < plan.convs.length; i++) {
     const conv = plan.convs[i]!;
     removed += q.trimConv.run(conv, plan.upTo[i]!).changes;
-    q.pruneLinks.run(conv, plan.upTo[i]!);
+    pruneLinks(conv);
   }
   return { removed, next: plan.next };
 });
 
+function pruneLinks(conv: string): void {
+  for (const { file } of q.pruneLinks.all({ conv })) q.flagUnlinked.run({ file });
+}
+
 const trimOlder = db.transaction((before: number, limit: number): number => {
   const gone = q.trimOlder.all(before, limit);
-  const upTo = highestPerConversation(gone.map((r) => r.conv), gone.map((r) => r.seq));
-  for (const [conv, seq] of upTo) q.pruneLinks.run(conv, seq);
+  for (const conv of new Set(gone.map((r) => r.conv))) pruneLinks(conv);
   return gone.length;
+});
+
+const trimUploads = db.transaction((before: number, limit: number): UploadTrim => {
+  const candidates = q.maybeUnused.all(before, limit);
+  const removed: string[] = [];
+  for (const { id } of candidates) {
+    if (q.linked.get(id)) q.inUse.run(id);
+    else {
+      q.removeUpload.run(id);
+      removed.push(id);
+    }
+  }
+  return { removed, more: candidates.length === limit };
 });
 
 function toMessage(r: Row): StoredMessage {
@@ -237,7 +254,7 @@ function handle(req: Request): unknown {
     case 'trimOlder':
       return trimOlder(req.before, req.limit);
     case 'trimUploads':
-      return q.trimUploads.all(req.before, req.limit).map((r) => r.id);
+      return trimUploads(req.before, req.limit);
     case 'trimToCount':
       return trimToCount(req.keep, req.from, req.limit);
     case 'close':
