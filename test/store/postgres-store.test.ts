@@ -69,7 +69,7 @@ describe('PostgreSQL uploads being shared', () => {
       await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
       // What a commit that shares f1 holds from its check of the upload until it ends.
       await commit.query('BEGIN');
-      await commit.query("SELECT 1 FROM uploads WHERE id = 'f1' FOR SHARE");
+      await commit.query("SELECT 1 FROM uploads WHERE id = 'f1' FOR KEY SHARE");
       const step = store.trimUploads(1_000, 10);
       const first = await Promise.race([step, sleep(5_000).then(() => 'still waiting for the commit' as const)]);
       assert.deepEqual(first, { removed: [], more: false }, 'skipped, without waiting');
@@ -78,6 +78,111 @@ describe('PostgreSQL uploads being shared', () => {
       await step;
       assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false }, 'in use now');
       assert.notEqual(await store.getUpload('f1'), null);
+    } finally {
+      await commit.end();
+      await store.close();
+      await db.drop();
+    }
+  });
+
+  it('keeps a link that a commit moves to a new message while retention empties the conversation', async (t) => {
+    const db = await createTestDatabase();
+    if (!db) return t.skip('PostgreSQL unavailable');
+    const store = new PostgresStore(db.url);
+    const commit = new pg.Client({ connectionString: db.url });
+    const probe = new pg.Client({ connectionString: db.url });
+    try {
+      await store.open();
+      await commit.connect();
+      await probe.connect();
+      await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+      const share = (id: string, ts: number) => ({ id, conv: 'r:x', from: 'u1', contentType: 'image', body: '{}', ts, key: null, fileId: 'f1' });
+      await store.commit({ ...emptyBatch(), joins: [{ user: 'u2', conv: 'r:x' }, { user: 'u1', conv: 'r:x' }], messages: [share('m1', 100)] });
+      // A commit sharing f1 again, caught between moving the link to its message and its end.
+      await commit.query('BEGIN');
+      await commit.query("UPDATE conversations SET last_seq = 2 WHERE id = 'r:x'");
+      await commit.query("INSERT INTO messages (conv, seq, id, sender, content_type, body, ts, key) VALUES ('r:x', 2, 'm2', 'u1', 'image', '{}', 5000, NULL)");
+      await commit.query("UPDATE upload_links SET last_seq = 2 WHERE file = 'f1' AND conv = 'r:x'");
+      // Removes m1, after which (as its snapshot sees it) the conversation is empty; the link row is the commit's.
+      const trimming = store.trimOlder(1_000, 10);
+      for (let i = 0; ; i++) {
+        const { rows } = await probe.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        if (rows[0]!.n > 0) break;
+        assert.ok(i < 500, 'retention waits for the link row');
+        await sleep(10);
+      }
+      await commit.query('COMMIT');
+      assert.equal(await trimming, 1);
+      assert.equal(await store.canReadUpload('f1', 'u2'), true, 'the link, moved to m2, stays');
+      assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false });
+    } finally {
+      await Promise.all([commit.end(), probe.end()]);
+      await store.close();
+      await db.drop();
+    }
+  });
+
+  it('never leaves a stored message referring to a removed upload when commits share old uploads during removal', async (t) => {
+    const db = await createTestDatabase();
+    if (!db) return t.skip('PostgreSQL unavailable');
+    // Four nodes commit while a fifth removes unused uploads: each on connections of its own.
+    const nodes = Array.from({ length: 5 }, () => new PostgresStore(db.url));
+    const [remover, ...writers] = nodes as [PostgresStore, ...PostgresStore[]];
+    try {
+      for (const n of nodes) await n.open();
+      const outcomes = { shared: 0, refused: 0 };
+      for (let round = 0; round < 20; round++) {
+        const ids = Array.from({ length: 40 }, (_, i) => `r${round}-${i}`);
+        for (const id of ids) await remover.addUpload({ id, owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+        const sharing = writers.map(async (w, k) => {
+          const mine = ids.filter((_, i) => i % writers.length === k);
+          const results = [];
+          // One message per commit: many short transactions, each holding its upload only while it runs.
+          for (const id of mine) {
+            const [r] = await w.commit({
+              ...emptyBatch(),
+              messages: [{ id: `m-${id}`, conv: `r:${id}`, from: 'u1', contentType: 'image', body: '{}', ts: 1_000_000, key: null, fileId: id }],
+            });
+            results.push({ id, refused: r!.refused === true });
+          }
+          return results;
+        });
+        const removing = (async () => {
+          while ((await remover.trimUploads(1_000, 2)).more);
+        })();
+        const [results] = await Promise.all([Promise.all(sharing), removing]);
+        for (const { id, refused } of results.flat()) {
+          outcomes[refused ? 'refused' : 'shared']++;
+          if (!refused) assert.notEqual(await remover.getUpload(id), null, `${id} was removed after a message referring to it was stored`);
+        }
+      }
+      t.diagnostic(`shared ${outcomes.shared}, refused ${outcomes.refused}`);
+    } finally {
+      for (const n of nodes) await n.close();
+      await db.drop();
+    }
+  });
+
+  it('marks an upload for a look when its last link goes, even while a commit holds it (a commit can still fail)', async (t) => {
+    const db = await createTestDatabase();
+    if (!db) return t.skip('PostgreSQL unavailable');
+    const store = new PostgresStore(db.url);
+    const commit = new pg.Client({ connectionString: db.url });
+    try {
+      await store.open();
+      await commit.connect();
+      await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+      await store.commit({ ...emptyBatch(), messages: [{ id: 'm1', conv: 'r:y', from: 'u1', contentType: 'image', body: '{}', ts: 100, key: null, fileId: 'f1' }] });
+      assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false }, 'in use: looked at once');
+      // A commit about to share f1 again holds it, as the store's commits do, then fails.
+      await commit.query('BEGIN');
+      await commit.query("SELECT 1 FROM uploads WHERE id = 'f1' FOR KEY SHARE");
+      const trimmed = await Promise.race([store.trimOlder(1_000, 10), sleep(5_000).then(() => 'waiting for the commit' as const)]);
+      assert.equal(trimmed, 1);
+      await commit.query('ROLLBACK');
+      assert.deepEqual(await store.trimUploads(1_000, 10), { removed: ['f1'], more: false });
     } finally {
       await commit.end();
       await store.close();

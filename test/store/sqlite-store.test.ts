@@ -231,4 +231,20 @@ describe('SQLite migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a database it cannot use is refused with what SQLite said', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
+    const file = join(dir, 'switchboard.db');
+    // Claims every migration, has none of the tables.
+    const broken = new Database(file);
+    broken.pragma(`user_version = ${SQLITE_MIGRATIONS.length}`);
+    broken.close();
+    const store = new SqliteStore({ file, synchronous: 'full' });
+    try {
+      await assert.rejects(store.open(), /the SQLite writer thread failed: SQLITE_ERROR: no such table/);
+    } finally {
+      await store.close().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

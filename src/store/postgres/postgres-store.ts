@@ -190,7 +190,7 @@ export class PostgresStore implements Store {
   trimUploads(before: number, limit: number): Promise<UploadTrim> {
     return this.trimDb.run((c) =>
       retentionTurn(c, async () => {
-        // Locked first (skipping one a commit is linking right now: it holds the row FOR SHARE), then looked at
+        // Locked first (skipping one a commit is linking right now: it holds the row FOR KEY SHARE), then looked at
         // by a statement of its own, whose snapshot has every link committed before the locks were taken; a commit
         // after that waits for this transaction and then finds the upload gone or in use.
         const { rows } = await c.query<{ id: string }>(
@@ -254,25 +254,30 @@ async function retentionTurn<T>(c: pg.Client, step: () => Promise<T>): Promise<T
 /**
  * After a step trimmed these conversations: drops their links with no message left up to the last one that
  * referred to the file (what is left of a conversation after retention starts above that), and marks the uploads
- * that lost their last link for a look. The bound by the conversation's last seq as this statement sees it keeps a
- * link that a commit moved on meanwhile (to a message this statement's snapshot does not have). An upload a commit
- * is linking right now is locked, so not marked: it is in use.
+ * that lost their last link for a look.
+ *
+ * Concurrent commits: the cut is also bounded by the conversation's last seq as this statement sees it, so a
+ * link that a commit moved on meanwhile (to a message this snapshot does not have) stays when the lock wait ends
+ * and the row is checked again. Link rows are locked in (file, conv) order, the order commits upsert them in, so
+ * the two cannot deadlock. The mark is a plain update, which a commit's FOR KEY SHARE on the upload does not
+ * block; marking an upload that turns out to be in use costs one look.
  */
 async function pruneLinks(c: pg.Client, convs: readonly string[]): Promise<void> {
   if (convs.length === 0) return;
   const { rows } = await c.query<{ file: string }>(
-    `DELETE FROM upload_links l USING conversations cv
-     WHERE l.conv = ANY($1::text[]) AND cv.id = l.conv AND l.last_seq <= cv.last_seq
-       AND l.last_seq < COALESCE((SELECT MIN(seq) FROM messages m WHERE m.conv = l.conv), 9223372036854775807)
-     RETURNING l.file`,
+    `DELETE FROM upload_links d WHERE (d.file, d.conv) IN (
+       SELECT l.file, l.conv FROM upload_links l
+         JOIN (SELECT cv.id, LEAST(cv.last_seq + 1, COALESCE((SELECT MIN(seq) FROM messages m WHERE m.conv = cv.id), 9223372036854775807)) AS below
+                 FROM conversations cv WHERE cv.id = ANY($1::text[])) t ON l.conv = t.id
+       WHERE l.last_seq < t.below
+       ORDER BY l.file, l.conv FOR UPDATE OF l
+     ) RETURNING d.file`,
     [convs],
   );
   if (rows.length === 0) return;
   await c.query(
-    `UPDATE uploads SET unlinked = true WHERE id IN (
-       SELECT id FROM uploads u WHERE u.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id)
-       FOR UPDATE SKIP LOCKED
-     )`,
+    `UPDATE uploads u SET unlinked = true
+     WHERE u.id = ANY($1::text[]) AND NOT u.unlinked AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id)`,
     [[...new Set(rows.map((r) => r.file))]],
   );
 }
@@ -321,8 +326,9 @@ async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i]!;
     if (m.fileId === null || out[i] !== null || repeatOf.has(i)) continue;
-    // FOR SHARE until this commit ends: retention, removing unused uploads, skips one being linked.
-    const { rowCount } = await c.query(`${CAN_READ_UPLOAD} FOR SHARE OF u`, [m.fileId, m.from]);
+    // Held until this commit ends: retention, removing unused uploads, skips one being linked (FOR KEY SHARE
+    // rather than FOR SHARE, so that retention marking it for a look does not wait).
+    const { rowCount } = await c.query(`${CAN_READ_UPLOAD} FOR KEY SHARE OF u`, [m.fileId, m.from]);
     if (!rowCount) out[i] = { seq: 0, id: m.id, ts: m.ts, duplicate: false, refused: true };
   }
   const fresh: number[] = [];
@@ -357,7 +363,8 @@ async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended
     if (links.length > 0)
       await c.query(
         `INSERT INTO upload_links (file, conv, last_seq)
-           SELECT file, conv, MAX(seq) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(file, conv, seq) GROUP BY file, conv
+           SELECT file, conv, MAX(seq) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(file, conv, seq)
+           GROUP BY file, conv ORDER BY file, conv
          ON CONFLICT (file, conv) DO UPDATE SET last_seq = GREATEST(upload_links.last_seq, EXCLUDED.last_seq)`,
         [links.map((l) => l.file), links.map((l) => l.conv), links.map((l) => l.seq)],
       );

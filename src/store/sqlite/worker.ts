@@ -46,7 +46,18 @@ export type Request =
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
+/**
+ * Sent as the thread dies of an uncaught error (a database it cannot open or migrate, say). better-sqlite3's
+ * errors reach the main thread's `error` event as bare objects, their message lost on the way.
+ */
+export interface Fatal {
+  fatal: string;
+}
+
 const opts = workerData as WorkerOptions;
+process.on('uncaughtExceptionMonitor', (e: Error & { code?: string }) => {
+  parentPort!.postMessage({ fatal: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message } satisfies Fatal);
+});
 const CACHE_KIB = (opts.cacheMiB ?? 64) * 1024;
 const BACKSTOP_CHECKPOINT_PAGES = opts.backstopPages ?? 100_000;
 /** Above one checkpoint round's worth of WAL at 20,000 msg/s (~75 MB), so steady load does not shrink and regrow it. */
