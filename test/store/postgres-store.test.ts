@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -57,16 +57,35 @@ describe('PostgreSQL retention on several nodes', () => {
   });
 });
 
+/**
+ * A store on a database of its own, with f1 (an upload of u1, from long ago) in it, and plain clients beside it:
+ * `commit` plays a commit caught half-way, `probe` watches.
+ */
+async function withUpload(
+  t: TestContext,
+  run: (store: PostgresStore, commit: pg.Client, probe: pg.Client) => Promise<void>,
+): Promise<void> {
+  const db = await createTestDatabase();
+  if (!db) return t.skip('PostgreSQL unavailable');
+  const store = new PostgresStore(db.url);
+  const commit = new pg.Client({ connectionString: db.url });
+  const probe = new pg.Client({ connectionString: db.url });
+  try {
+    await store.open();
+    await commit.connect();
+    await probe.connect();
+    await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+    await run(store, commit, probe);
+  } finally {
+    await Promise.all([commit.end(), probe.end()]);
+    await store.close();
+    await db.drop();
+  }
+}
+
 describe('PostgreSQL uploads being shared', () => {
   it('does not take an upload that a commit under way is sharing for unused', async (t) => {
-    const db = await createTestDatabase();
-    if (!db) return t.skip('PostgreSQL unavailable');
-    const store = new PostgresStore(db.url);
-    const commit = new pg.Client({ connectionString: db.url });
-    try {
-      await store.open();
-      await commit.connect();
-      await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+    await withUpload(t, async (store, commit) => {
       // What a commit that shares f1 holds from its check of the upload until it ends.
       await commit.query('BEGIN');
       await commit.query("SELECT 1 FROM uploads WHERE id = 'f1' FOR KEY SHARE");
@@ -78,24 +97,11 @@ describe('PostgreSQL uploads being shared', () => {
       await step;
       assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false }, 'in use now');
       assert.notEqual(await store.getUpload('f1'), null);
-    } finally {
-      await commit.end();
-      await store.close();
-      await db.drop();
-    }
+    });
   });
 
   it('keeps a link that a commit moves to a new message while retention empties the conversation', async (t) => {
-    const db = await createTestDatabase();
-    if (!db) return t.skip('PostgreSQL unavailable');
-    const store = new PostgresStore(db.url);
-    const commit = new pg.Client({ connectionString: db.url });
-    const probe = new pg.Client({ connectionString: db.url });
-    try {
-      await store.open();
-      await commit.connect();
-      await probe.connect();
-      await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+    await withUpload(t, async (store, commit, probe) => {
       const share = (id: string, ts: number) => ({ id, conv: 'r:x', from: 'u1', contentType: 'image', body: '{}', ts, key: null, fileId: 'f1' });
       await store.commit({ ...emptyBatch(), joins: [{ user: 'u2', conv: 'r:x' }, { user: 'u1', conv: 'r:x' }], messages: [share('m1', 100)] });
       // A commit sharing f1 again, caught between moving the link to its message and its end.
@@ -117,11 +123,7 @@ describe('PostgreSQL uploads being shared', () => {
       assert.equal(await trimming, 1);
       assert.equal(await store.canReadUpload('f1', 'u2'), true, 'the link, moved to m2, stays');
       assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false });
-    } finally {
-      await Promise.all([commit.end(), probe.end()]);
-      await store.close();
-      await db.drop();
-    }
+    });
   });
 
   it('never leaves a stored message referring to a removed upload when commits share old uploads during removal', async (t) => {
@@ -166,14 +168,7 @@ describe('PostgreSQL uploads being shared', () => {
   });
 
   it('marks an upload for a look when its last link goes, even while a commit holds it (a commit can still fail)', async (t) => {
-    const db = await createTestDatabase();
-    if (!db) return t.skip('PostgreSQL unavailable');
-    const store = new PostgresStore(db.url);
-    const commit = new pg.Client({ connectionString: db.url });
-    try {
-      await store.open();
-      await commit.connect();
-      await store.addUpload({ id: 'f1', owner: 'u1', name: 'a.png', mime: 'image/png', size: 1, ts: 10 });
+    await withUpload(t, async (store, commit) => {
       await store.commit({ ...emptyBatch(), messages: [{ id: 'm1', conv: 'r:y', from: 'u1', contentType: 'image', body: '{}', ts: 100, key: null, fileId: 'f1' }] });
       assert.deepEqual(await store.trimUploads(1_000, 10), { removed: [], more: false }, 'in use: looked at once');
       // A commit about to share f1 again holds it, as the store's commits do, then fails.
@@ -183,10 +178,6 @@ describe('PostgreSQL uploads being shared', () => {
       assert.equal(trimmed, 1);
       await commit.query('ROLLBACK');
       assert.deepEqual(await store.trimUploads(1_000, 10), { removed: ['f1'], more: false });
-    } finally {
-      await commit.end();
-      await store.close();
-      await db.drop();
-    }
+    });
   });
 });
