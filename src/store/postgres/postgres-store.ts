@@ -204,7 +204,8 @@ export class PostgresStore implements Store {
           [ids],
         );
         const removed = gone.rows.map((r) => r.id);
-        const kept = ids.filter((id) => !removed.includes(id));
+        const went = new Set(removed);
+        const kept = ids.filter((id) => !went.has(id));
         if (kept.length > 0) await c.query('UPDATE uploads SET unlinked = false WHERE id = ANY($1::text[])', [kept]);
         return { removed, more: ids.length === limit };
       }),
