@@ -16,6 +16,7 @@ import { Gateway } from './transport/gateway.js';
 import { TimerWheel } from './transport/heartbeat.js';
 import { createHttpServer } from './transport/http-server.js';
 import { FsBlobStore } from './media/blob-store.js';
+import { sweepStrayBlobs } from './media/sweep.js';
 import { uploadRoutes } from './media/uploads.js';
 import { Committer } from './store/committer.js';
 import { describeStore, openStore } from './store/open-store.js';
@@ -39,6 +40,11 @@ export interface RunningServer {
 }
 
 const BUNDLED_WEB = fileURLToPath(new URL('../web/', import.meta.url));
+/**
+ * The start-up sweep of the uploads folder leaves files written more recently than this: an upload under way
+ * writes its bytes a moment before its record (media/sweep.ts).
+ */
+const STRAY_BLOB_AGE_MS = 3_600_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { dev, error } = resolveDevMode(config.auth, config.server.host);
@@ -136,6 +142,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
   wheel.start();
   ready = true;
+  const sweep = new AbortController();
+  const swept = blobs
+    ? sweepStrayBlobs(blobs, store, now() - STRAY_BLOB_AGE_MS, sweep.signal).then(
+        (files) => files > 0 && log.info({ files }, 'removed upload files no record points to'),
+        (err: unknown) => log.warn({ err }, 'could not sweep the uploads folder'),
+      )
+    : null;
   const port = (http.address() as AddressInfo).port;
   const tls = Boolean(config.server.tls.cert);
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
@@ -152,7 +165,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       http.closeIdleConnections();
       await gateway.closeAll(CloseCode.GoingAway, 'server shutting down', config.shutdown.graceMs);
       wheel.stop();
-      await retention.stop();
+      sweep.abort();
+      await Promise.all([retention.stop(), swept]);
       http.closeAllConnections();
       await closed;
       await committer.drain();

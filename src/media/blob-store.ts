@@ -3,7 +3,7 @@
  * default; object storage can implement the same interface.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,13 +11,28 @@ import { Transform } from 'node:stream';
 
 export class TooLargeError extends Error {}
 
+/** A file the store keeps. */
+export interface StoredBlob {
+  id: string;
+  /** Not finished: an upload under way, or one that a crash cut short. */
+  partial: boolean;
+  /** When it was last written (ms since the epoch). */
+  modifiedMs: number;
+}
+
+/** What `put` names files by (the ids uploads.ts makes); anything else in the folder is not ours to touch. */
+const BLOB_NAME = /^([A-Za-z0-9_-]{8,64})(\.part)?$/;
+
 export interface BlobStore {
   /** Stores the stream under `id`; rejects with TooLargeError past `maxBytes` (nothing is kept). Resolves with the size. */
   put(id: string, source: Readable, maxBytes: number): Promise<number>;
   size(id: string): Promise<number | null>;
   /** Bytes [start, end] inclusive, or the whole file. */
   read(id: string, range?: { start: number; end: number }): Readable;
-  remove(id: string): Promise<void>;
+  /** Removes the file (`partial`: what an unfinished upload left). */
+  remove(id: string, partial?: boolean): Promise<void>;
+  /** Every file kept, finished or not. */
+  list(): AsyncIterable<StoredBlob>;
 }
 
 export class FsBlobStore implements BlobStore {
@@ -61,7 +76,26 @@ export class FsBlobStore implements BlobStore {
     return createReadStream(this.path(id), range);
   }
 
-  async remove(id: string): Promise<void> {
-    await rm(this.path(id), { force: true });
+  async remove(id: string, partial = false): Promise<void> {
+    await rm(partial ? `${this.path(id)}.part` : this.path(id), { force: true });
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    let top;
+    try {
+      top = await opendir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for await (const group of top) {
+      if (!group.isDirectory() || group.name.length !== 2) continue;
+      for await (const entry of await opendir(join(this.dir, group.name))) {
+        const name = BLOB_NAME.exec(entry.name);
+        if (!entry.isFile() || !name || name[1]!.slice(0, 2) !== group.name) continue;
+        const info = await stat(join(this.dir, group.name, entry.name)).catch(() => null);
+        if (info) yield { id: name[1]!, partial: name[2] !== undefined, modifiedMs: info.mtimeMs };
+      }
+    }
   }
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeAllClients, connectUser } from '../helpers/client.js';
 import { sqliteFlags, tempDir } from '../helpers/durable.js';
@@ -220,6 +220,27 @@ describe('uploads: retention', () => {
     assert.equal((await download(srv, unsent.url, 'user=alice')).res.status, 404);
     assert.deepEqual(files(), [], 'and from the disk');
     await Promise.all([alice.close(), bob.close()]);
+    assert.equal(await srv.stop(), 0);
+  });
+
+  it('removes at start the bytes that no upload record points to (left by a crash), and keeps the rest', async (t) => {
+    const dir = tempDir(t);
+    // A file from before the crash that has no record, and one upload made properly, by a server before this one.
+    const first = await startServer(['--auth.dev', 'true', ...sqliteFlags(dir)], { t });
+    const kept = (await (await upload(first, 'name=kept.png&user=alice', PNG, 'image/png')).json()) as Uploaded;
+    assert.equal(await first.stop(), 0);
+    const stray = join(dir, 'uploads', 'St', 'StrayBytesNoRecord01');
+    mkdirSync(join(stray, '..'), { recursive: true });
+    writeFileSync(stray, PNG);
+    const yesterday = new Date(Date.now() - 86_400_000);
+    utimesSync(stray, yesterday, yesterday);
+    for (const f of readdirSync(join(dir, 'uploads'), { recursive: true })) utimesSync(join(dir, 'uploads', String(f)), yesterday, yesterday);
+
+    const srv = await startServer(['--auth.dev', 'true', ...sqliteFlags(dir)], { t });
+    const line = await srv.waitForLog((l) => l.msg === 'removed upload files no record points to');
+    assert.equal(line.files, 1);
+    assert.equal(existsSync(stray), false);
+    assert.equal((await download(srv, kept.url, 'user=alice')).res.status, 200, 'an upload with its record stays');
     assert.equal(await srv.stop(), 0);
   });
 });
