@@ -173,51 +173,59 @@ describe('SQLite writer thread', () => {
   });
 });
 
+/**
+ * A database file as a server that had run the first `version` migrations left it (`fill` adds its rows), and
+ * a store on it, not yet opened: `run` opens it.
+ */
+async function withOldDatabase(version: number, fill: (db: Database.Database) => void, run: (store: SqliteStore) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
+  const file = join(dir, 'switchboard.db');
+  const old = new Database(file);
+  for (const m of SQLITE_MIGRATIONS.slice(0, version)) old.exec(m);
+  old.pragma(`user_version = ${version}`);
+  fill(old);
+  old.close();
+  const store = new SqliteStore({ file, synchronous: 'full' });
+  try {
+    await run(store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('SQLite migrations', () => {
   it('a database from before the key index change keeps its keys: a resend is still recognised', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
-    const file = join(dir, 'switchboard.db');
     // The first schema, with one keyed message, as a server of that version left it.
-    const old = new Database(file);
-    old.exec(SQLITE_MIGRATIONS[0]!);
-    old.pragma('user_version = 1');
-    old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:general', 1)").run();
-    old.prepare("INSERT INTO messages VALUES ('r:general', 1, 'm1', 'ann', 'text', '\"hi\"', 1000, 'k-1')").run();
-    old.close();
-    const store = new SqliteStore({ file, synchronous: 'full' });
-    try {
+    const fill = (old: Database.Database): void => {
+      old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:general', 1)").run();
+      old.prepare("INSERT INTO messages VALUES ('r:general', 1, 'm1', 'ann', 'text', '\"hi\"', 1000, 'k-1')").run();
+    };
+    await withOldDatabase(1, fill, async (store) => {
       await store.open();
       const resend = { id: 'm2', conv: 'r:general', from: 'ann', contentType: 'text', body: '"hi"', ts: 2000, key: 'k-1', fileId: null };
       const otherSender = { ...resend, id: 'm3', from: 'bob' };
       const [dup, fresh] = await store.commit({ ...emptyBatch(), messages: [resend, otherSender] });
       assert.deepEqual(dup, { seq: 1, id: 'm1', ts: 1000, duplicate: true });
       assert.deepEqual(fresh, { seq: 2, id: 'm3', ts: 2000, duplicate: false }, 'a key is the sender’s own: the same key from someone else is a new message');
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a database from before links remembered their last message keeps a shared file until everything stored then is gone', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
-    const file = join(dir, 'switchboard.db');
-    const old = new Database(file);
-    for (const m of SQLITE_MIGRATIONS.slice(0, 2)) old.exec(m);
-    old.pragma('user_version = 2');
-    old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:pics', 3)").run();
-    for (const seq of [1, 2, 3]) old.prepare(`INSERT INTO messages VALUES ('r:pics', ?, ?, 'ann', 'text', '"x"', ?, NULL)`).run(seq, `m${seq}`, 1000 + seq);
-    old.prepare("INSERT INTO members VALUES ('bob', 'r:pics', 3)").run();
-    old.prepare("INSERT INTO uploads VALUES ('f1', 'ann', 'a.png', 'image/png', 1, 10)").run();
-    // The first message referred to it; which one, the old schema did not say.
-    old.prepare("INSERT INTO upload_links VALUES ('f1', 'r:pics')").run();
-    // A conversation that retention had emptied before the upgrade: nothing refers to its file any more.
-    old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:emptied', 2)").run();
-    old.prepare("INSERT INTO members VALUES ('bob', 'r:emptied', 2)").run();
-    old.prepare("INSERT INTO uploads VALUES ('f2', 'ann', 'b.png', 'image/png', 1, 10)").run();
-    old.prepare("INSERT INTO upload_links VALUES ('f2', 'r:emptied')").run();
-    old.close();
-    const store = new SqliteStore({ file, synchronous: 'full' });
-    try {
+    const fill = (old: Database.Database): void => {
+      old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:pics', 3)").run();
+      for (const seq of [1, 2, 3]) old.prepare(`INSERT INTO messages VALUES ('r:pics', ?, ?, 'ann', 'text', '"x"', ?, NULL)`).run(seq, `m${seq}`, 1000 + seq);
+      old.prepare("INSERT INTO members VALUES ('bob', 'r:pics', 3)").run();
+      old.prepare("INSERT INTO uploads VALUES ('f1', 'ann', 'a.png', 'image/png', 1, 10)").run();
+      // The first message referred to it; which one, the old schema did not say.
+      old.prepare("INSERT INTO upload_links VALUES ('f1', 'r:pics')").run();
+      // A conversation that retention had emptied before the upgrade: nothing refers to its file any more.
+      old.prepare("INSERT INTO conversations (id, last_seq) VALUES ('r:emptied', 2)").run();
+      old.prepare("INSERT INTO members VALUES ('bob', 'r:emptied', 2)").run();
+      old.prepare("INSERT INTO uploads VALUES ('f2', 'ann', 'b.png', 'image/png', 1, 10)").run();
+      old.prepare("INSERT INTO upload_links VALUES ('f2', 'r:emptied')").run();
+    };
+    await withOldDatabase(2, fill, async (store) => {
       await store.open();
       assert.equal(await store.canReadUpload('f2', 'bob'), false);
       assert.equal(await store.trimOlder(1003, 10), 2);
@@ -226,25 +234,14 @@ describe('SQLite migrations', () => {
       assert.equal(await store.trimOlder(1004, 10), 1);
       assert.equal(await store.canReadUpload('f1', 'bob'), false);
       assert.deepEqual(await store.trimUploads(100, 10), { removed: ['f1'], more: false });
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a database it cannot use is refused with what SQLite said', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-migrate-'));
-    const file = join(dir, 'switchboard.db');
     // Claims every migration, has none of the tables.
-    const broken = new Database(file);
-    broken.pragma(`user_version = ${SQLITE_MIGRATIONS.length}`);
-    broken.close();
-    const store = new SqliteStore({ file, synchronous: 'full' });
-    try {
+    const fill = (broken: Database.Database): void => void broken.pragma(`user_version = ${SQLITE_MIGRATIONS.length}`);
+    await withOldDatabase(0, fill, async (store) => {
       await assert.rejects(store.open(), /the SQLite writer thread failed: SQLITE_ERROR: no such table/);
-    } finally {
-      await store.close().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
