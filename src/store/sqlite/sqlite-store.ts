@@ -7,7 +7,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, UploadTrim, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
-import type { Fatal, Request, Response, WorkerOptions } from './worker.js';
+import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
 
 /**
@@ -45,19 +45,14 @@ export class SqliteStore implements Store {
     const workerData: WorkerOptions = channel ? { ...this.options, checkpoints: channel.port1 } : this.options;
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData, transferList: channel ? [channel.port1] : [] });
     this.worker = worker;
-    let fatal: string | undefined;
-    worker.on('message', (res: Response | Fatal) => {
-      if ('fatal' in res) {
-        fatal = res.fatal;
-        return;
-      }
+    worker.on('message', (res: Response) => {
       const p = this.pending.get(res.id);
       if (!p) return;
       this.pending.delete(res.id);
       if (res.ok) p.resolve(res.value);
       else p.reject(new Error(`sqlite: ${res.error}`));
     });
-    worker.on('error', (err: Partial<Error>) => this.fail(worker, new Error(`the SQLite writer thread failed: ${fatal ?? err.message ?? String(err)}`)));
+    worker.on('error', (err: Partial<Error>) => this.fail(worker, new Error(`the SQLite writer thread failed: ${err.message ?? String(err)}`)));
     worker.on('exit', (code) => this.fail(worker, new Error(`the SQLite writer thread exited with code ${code}`)));
     // The first call proves the database opened and migrated.
     await this.call({ op: 'lastSeq', conv: '' });

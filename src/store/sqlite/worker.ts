@@ -46,17 +46,14 @@ export type Request =
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
-/**
- * Sent as the thread dies of an uncaught error (a database it cannot open or migrate, say). better-sqlite3's
- * errors reach the main thread's `error` event as bare objects, their message lost on the way.
- */
-export interface Fatal {
-  fatal: string;
-}
-
 const opts = workerData as WorkerOptions;
+// The thread dying of an error (a database it cannot open or migrate, say) reaches the main thread's `error`
+// event as a copy of the error's own enumerable fields; better-sqlite3's errors keep their message in a field that
+// is not, so it was lost on the way.
 process.on('uncaughtExceptionMonitor', (e: Error & { code?: string }) => {
-  parentPort!.postMessage({ fatal: e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message } satisfies Fatal);
+  if (typeof e !== 'object' || e === null) return;
+  const message = e.code && !e.message.startsWith(e.code) ? `${e.code}: ${e.message}` : e.message;
+  Object.defineProperty(e, 'message', { value: message, enumerable: true, configurable: true, writable: true });
 });
 const CACHE_KIB = (opts.cacheMiB ?? 64) * 1024;
 const BACKSTOP_CHECKPOINT_PAGES = opts.backstopPages ?? 100_000;
