@@ -353,6 +353,27 @@ describe('SQLite message log', () => {
     });
   });
 
+  it('folds a bucket into messages once it holds foldAtRows messages, after the commit that filled it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-full-'));
+    const file = join(dir, 'switchboard.db');
+    const store = new SqliteStore({ file, synchronous: 'normal', foldIntervalMs: 0, foldAtRows: 5, logBuckets: 2 });
+    try {
+      await store.open();
+      const reader = new Database(file, { readonly: true });
+      const count = (table: string): number => (reader.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+      await store.commit({ ...emptyBatch(), messages: Array.from({ length: 4 }, () => message('r:one-room')) });
+      assert.deepEqual([count('message_log'), count('messages')], [4, 0]);
+      await store.commit({ ...emptyBatch(), messages: [message('r:one-room')] });
+      // The fold follows the commit's answer: the next call is answered after it.
+      assert.deepEqual(seqs(await store.history({ conv: 'r:one-room', limit: 10 })), [1, 2, 3, 4, 5]);
+      assert.deepEqual([count('message_log'), count('messages')], [0, 5]);
+      reader.close();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('folds what a crash left in the log when the store opens again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-crash-'));
     const file = join(dir, 'switchboard.db');

@@ -8,9 +8,10 @@
  * (checksums, copies, the sync, the checkpoint's copy) was most of the
  * writer's time. A commit appends to `message_log` instead, where the rows of
  * one bucket of conversations lie one after another: a commit writes a page
- * or two per bucket it touches. Every so often one bucket moves, in a
- * transaction of its own, into `messages`; by then each of its conversations
- * has many messages waiting, which fill a page or so together.
+ * or two per bucket it touches. A bucket that has filled up (or, when all is
+ * quiet, the next one in turn) moves, in a transaction of its own, into
+ * `messages`; by then each of its conversations has many messages waiting,
+ * which fill a page or so together.
  *
  * Whatever reads messages reads both. A bucket moves whole, so a
  * conversation's messages in the log are all newer than its messages in
@@ -61,10 +62,8 @@ export class MessageLog {
   private readonly trimOlder$: Statement<[number, number], Gone>;
   private readonly trimConv$: Statement<[number, string, number], Gone>;
   private readonly fold: (bucket: number) => void;
-  /** Rows per bucket, to skip folding empty ones. */
+  /** Rows per bucket: which to fold, and to skip empty ones. */
   private readonly rows: number[];
-  /** Rows in the log. */
-  size = 0;
   /** Per bucket: the keyed messages in the log, by keyId(). */
   private readonly keys: Map<string, Keyed>[];
   /** Since the last settle(): rows and keys added, and keys of rows removed, by the transaction under way. */
@@ -117,7 +116,6 @@ export class MessageLog {
     const bucket = this.bucketOf(r.conv);
     this.append$.run(bucket, this.next++, r.conv, r.seq, r.id, r.sender, r.content_type, r.body, r.ts, r.key);
     this.rows[bucket]!++;
-    this.size++;
     let keyId: string | null = null;
     if (r.key !== null) {
       keyId = MessageLog.keyId(r.key, r.conv, r.sender);
@@ -136,13 +134,11 @@ export class MessageLog {
     if (!ok) {
       for (const a of this.added) {
         this.rows[a.bucket]!--;
-        this.size--;
         if (a.keyId !== null) this.keys[a.bucket]!.delete(a.keyId);
       }
     } else {
       for (const g of this.removed) {
         this.rows[g.bucket]!--;
-        this.size--;
         if (g.key !== null) this.keys[g.bucket]!.delete(MessageLog.keyId(g.key, g.conv, g.sender));
       }
     }
@@ -162,13 +158,19 @@ export class MessageLog {
     }
   }
 
+  /** Moves the bucket with the most rows into `messages` if it holds `atLeast`. */
+  foldFullest(atLeast: number): void {
+    let fullest = 0;
+    for (let b = 1; b < this.buckets; b++) if (this.rows[b]! > this.rows[fullest]!) fullest = b;
+    if (this.rows[fullest]! >= atLeast) this.foldBucket(fullest);
+  }
+
   foldAll(): void {
     for (let bucket = 0; bucket < this.buckets; bucket++) if (this.rows[bucket]! > 0) this.foldBucket(bucket);
   }
 
   private foldBucket(bucket: number): void {
     this.fold(bucket);
-    this.size -= this.rows[bucket]!;
     this.rows[bucket] = 0;
     this.keys[bucket]!.clear();
   }

@@ -27,7 +27,7 @@ export interface WorkerOptions {
   walSizeLimitBytes?: number;
   /** Buckets of conversations in the message log (message-log.ts; default 16). */
   logBuckets?: number;
-  /** Messages in the log above which a bucket folds into `messages` after a commit (default 16,000). */
+  /** Messages in one bucket of the log at which it folds into `messages`, after a commit (default 1,000). */
   foldAtRows?: number;
   /** How often one bucket folds however few messages the log holds (ms; default 1,000); 0: never by time. */
   foldIntervalMs?: number;
@@ -88,12 +88,12 @@ for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
   })();
 }
 
-// Under load a bucket folds once the log holds FOLD_AT_ROWS messages: ~1,000 per bucket, whatever the rate, so a
-// fold's pause stays about the same (a few ms) and so does what it saves (at 20,000 msg/s in f's 500 rooms, a fold
-// every 50 ms, ~30 messages per room). A quiet log drains by time, a bucket per FOLD_INTERVAL_MS, which keeps the
-// part of history read by scanning a bucket small.
+// Under load a bucket folds once it holds FOLD_AT_ROWS messages, whatever the rate: a fold's pause stays about the
+// same (a few ms), and so does what it saves (at 20,000 msg/s in f's 500 rooms, a fold every 50 ms, ~30 messages
+// per room); history reads of a conversation in the log scan no more than its bucket. A quiet log drains by time,
+// a bucket per FOLD_INTERVAL_MS.
 const LOG_BUCKETS = opts.logBuckets ?? 16;
-const FOLD_AT_ROWS = opts.foldAtRows ?? 16_000;
+const FOLD_AT_ROWS = opts.foldAtRows ?? 1_000;
 const FOLD_INTERVAL_MS = opts.foldIntervalMs ?? 1_000;
 const log = new MessageLog(db, LOG_BUCKETS);
 
@@ -325,14 +325,14 @@ opts.checkpoints?.on('message', (_: CheckpointTail) => {
 
 // Between two requests, as the checkpointer's tail is. A failing fold leaves its rows in the log for the next turn;
 // whatever made it fail (a full disk, say) fails commits too, and they report it.
-function foldNext(): void {
+function fold(step: () => void): void {
   try {
-    log.foldNext();
+    step();
   } catch {
     // The next turn tries again.
   }
 }
-const folding = FOLD_INTERVAL_MS > 0 ? setInterval(foldNext, FOLD_INTERVAL_MS) : undefined;
+const folding = FOLD_INTERVAL_MS > 0 ? setInterval(() => fold(() => log.foldNext()), FOLD_INTERVAL_MS) : undefined;
 
 let commits = 0;
 parentPort!.on('message', (req: Request) => {
@@ -345,7 +345,7 @@ parentPort!.on('message', (req: Request) => {
   }
   parentPort!.postMessage(res);
   // After the answer, so that the commit that filled the log does not wait for the fold.
-  if (req.op === 'commit' && log.size >= FOLD_AT_ROWS) foldNext();
+  if (req.op === 'commit') fold(() => log.foldFullest(FOLD_AT_ROWS));
   if (req.op === 'close') {
     opts.checkpoints?.close();
     parentPort!.close();
