@@ -353,6 +353,41 @@ describe('SQLite message log', () => {
     });
   });
 
+  it('trims by age oldest first across buckets, whichever of them is still in the log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-age-'));
+    const store = new SqliteStore({ file: join(dir, 'switchboard.db'), synchronous: 'normal', foldIntervalMs: 0, logBuckets: 64 });
+    try {
+      await store.open();
+      // Two conversations in different buckets: the older message stays in the log, the newer is folded.
+      const convs = ['r:age-a', 'r:age-b', 'r:age-c', 'r:age-d'];
+      await store.commit({ ...emptyBatch(), messages: convs.map((conv, i) => message(conv, null, 100 + i)) });
+      await store.foldLog();
+      await store.commit({ ...emptyBatch(), messages: [message('r:age-e', null, 50)] });
+      assert.equal(await store.trimOlder(1_000, 1), 1);
+      assert.deepEqual(seqs(await store.history({ conv: 'r:age-e', limit: 10 })), []);
+      assert.deepEqual(seqs(await store.history({ conv: 'r:age-a', limit: 10 })), [1]);
+      assert.equal(await store.trimOlder(1_000, 2), 2);
+      assert.deepEqual(
+        await Promise.all(convs.map(async (conv) => seqs(await store.history({ conv, limit: 10 })).length)),
+        [0, 0, 1, 1],
+      );
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('forgets the key of a message retention removed from the log, whatever the key holds (a lone surrogate)', async () => {
+    await withLogStore(async (store) => {
+      const key = 'k-\ud800';
+      await store.commit({ ...emptyBatch(), messages: [message('r:gone', key, 10)] });
+      assert.equal(await store.trimOlder(1_000, 10), 1);
+      const [resent] = await store.commit({ ...emptyBatch(), messages: [message('r:gone', key, 2_000)] });
+      assert.deepEqual([resent!.seq, resent!.duplicate], [2, false]);
+      assert.deepEqual(seqs(await store.history({ conv: 'r:gone', limit: 10 })), [2]);
+    });
+  });
+
   it('folds a bucket into messages once it holds foldAtRows messages, after the commit that filled it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-full-'));
     const file = join(dir, 'switchboard.db');

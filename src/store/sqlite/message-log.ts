@@ -41,15 +41,19 @@ export interface Original {
   ts: number;
 }
 
-interface Keyed extends Original {
+/** What the log keeps in memory of each row, by its `n`. */
+interface Entry {
   conv: string;
+  /** keyId() of a keyed message, else null. */
+  keyId: string | null;
 }
 
-interface Gone {
+/** A row of the log, for age retention to choose from. */
+export interface Aged {
   bucket: number;
+  n: number;
   conv: string;
-  sender: string;
-  key: string | null;
+  ts: number;
 }
 
 export class MessageLog {
@@ -59,16 +63,21 @@ export class MessageLog {
   private readonly after$: Statement<[number, string, number, number], Row>;
   private readonly before$: Statement<[number, string, number, number], Row>;
   private readonly oldest$: Statement<[number, string], { seq: number | null }>;
-  private readonly trimOlder$: Statement<[number, number], Gone>;
-  private readonly trimConv$: Statement<[number, string, number], Gone>;
+  private readonly older$: Statement<[number, number], Aged>;
+  private readonly remove$: Statement<[number, number]>;
+  private readonly trimConv$: Statement<[number, string, number], { bucket: number; n: number }>;
   private readonly fold: (bucket: number) => void;
-  /** Rows per bucket: which to fold, and to skip empty ones. */
-  private readonly rows: number[];
-  /** Per bucket: the keyed messages in the log, by keyId(). */
-  private readonly keys: Map<string, Keyed>[];
-  /** Since the last settle(): rows and keys added, and keys of rows removed, by the transaction under way. */
-  private added: { bucket: number; keyId: string | null }[] = [];
-  private removed: Gone[] = [];
+  /**
+   * Per bucket, in memory: each row (its conversation and key) by `n`; the keyed messages by keyId(); rows per
+   * conversation, so that reads skip the log for a conversation with nothing in it. The log's own text is not
+   * read back for these: a string with a lone surrogate does not come back from SQLite as it went in.
+   */
+  private readonly entries: Map<number, Entry>[];
+  private readonly keys: Map<string, Original>[];
+  private readonly convRows: Map<string, number>[];
+  /** Since the last settle(): rows added and rows removed by the transaction under way. */
+  private added: { bucket: number; n: number }[] = [];
+  private removed: { bucket: number; n: number }[] = [];
   private next = 1;
   private turn = 0;
 
@@ -76,10 +85,12 @@ export class MessageLog {
     db: Database,
     private readonly buckets: number,
   ) {
-    this.rows = new Array<number>(buckets).fill(0);
-    this.keys = Array.from({ length: buckets }, () => new Map<string, Keyed>());
-    // Queries that look at a conversation's oldest message find its bucket in SQL too.
+    this.entries = Array.from({ length: buckets }, () => new Map<number, Entry>());
+    this.keys = Array.from({ length: buckets }, () => new Map<string, Original>());
+    this.convRows = Array.from({ length: buckets }, () => new Map<string, number>());
+    // Queries that look for a conversation's oldest message in the log (retention) ask these first.
     db.function('log_bucket', { deterministic: true }, (conv: unknown) => this.bucketOf(String(conv)));
+    db.function('log_has', { deterministic: false }, (conv: unknown) => (this.has(String(conv)) ? 1 : 0));
     this.append$ = db.prepare(`INSERT OR ROLLBACK INTO message_log (bucket, n, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.foldInsert = db.prepare(`INSERT INTO messages (${COLUMNS}) SELECT ${COLUMNS} FROM message_log WHERE bucket = ? ORDER BY conv, seq`);
     this.foldDelete = db.prepare('DELETE FROM message_log WHERE bucket = ?');
@@ -88,10 +99,9 @@ export class MessageLog {
       `SELECT * FROM (SELECT ${COLUMNS} FROM message_log WHERE bucket = ? AND conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
     );
     this.oldest$ = db.prepare('SELECT MIN(seq) AS seq FROM message_log WHERE bucket = ? AND conv = ?');
-    this.trimOlder$ = db.prepare(
-      'DELETE FROM message_log WHERE (bucket, n) IN (SELECT bucket, n FROM message_log WHERE ts < ? ORDER BY ts LIMIT ?) RETURNING bucket, conv, sender, key',
-    );
-    this.trimConv$ = db.prepare('DELETE FROM message_log WHERE bucket = ? AND conv = ? AND seq <= ? RETURNING bucket, conv, sender, key');
+    this.older$ = db.prepare('SELECT bucket, n, conv, ts FROM message_log WHERE ts < ? ORDER BY ts LIMIT ?');
+    this.remove$ = db.prepare('DELETE FROM message_log WHERE bucket = ? AND n = ?');
+    this.trimConv$ = db.prepare('DELETE FROM message_log WHERE bucket = ? AND conv = ? AND seq <= ? RETURNING bucket, n');
     this.fold = db.transaction((bucket: number) => {
       this.foldInsert.run(bucket);
       this.foldDelete.run(bucket);
@@ -114,14 +124,16 @@ export class MessageLog {
   /** Within a transaction, followed by settle(). */
   append(r: Row): void {
     const bucket = this.bucketOf(r.conv);
-    this.append$.run(bucket, this.next++, r.conv, r.seq, r.id, r.sender, r.content_type, r.body, r.ts, r.key);
-    this.rows[bucket]!++;
+    const n = this.next++;
+    this.append$.run(bucket, n, r.conv, r.seq, r.id, r.sender, r.content_type, r.body, r.ts, r.key);
     let keyId: string | null = null;
     if (r.key !== null) {
       keyId = MessageLog.keyId(r.key, r.conv, r.sender);
-      this.keys[bucket]!.set(keyId, { seq: r.seq, id: r.id, ts: r.ts, conv: r.conv });
+      this.keys[bucket]!.set(keyId, { seq: r.seq, id: r.id, ts: r.ts });
     }
-    this.added.push({ bucket, keyId });
+    this.entries[bucket]!.set(n, { conv: r.conv, keyId });
+    this.count(bucket, r.conv, 1);
+    this.added.push({ bucket, n });
   }
 
   /** A message in the log with this key from this sender in this conversation. */
@@ -131,19 +143,28 @@ export class MessageLog {
 
   /** After each transaction that appended or trimmed: what it did to the log stands (ok) or was rolled back. */
   settle(ok: boolean): void {
-    if (!ok) {
-      for (const a of this.added) {
-        this.rows[a.bucket]!--;
-        if (a.keyId !== null) this.keys[a.bucket]!.delete(a.keyId);
-      }
-    } else {
-      for (const g of this.removed) {
-        this.rows[g.bucket]!--;
-        if (g.key !== null) this.keys[g.bucket]!.delete(MessageLog.keyId(g.key, g.conv, g.sender));
-      }
+    // Rolled back, the rows it added are not there; committed, the rows it removed are gone.
+    for (const { bucket, n } of ok ? this.removed : this.added) {
+      const entry = this.entries[bucket]!.get(n);
+      if (!entry) continue;
+      this.entries[bucket]!.delete(n);
+      if (entry.keyId !== null) this.keys[bucket]!.delete(entry.keyId);
+      this.count(bucket, entry.conv, -1);
     }
     this.added = [];
     this.removed = [];
+  }
+
+  /** Whether the conversation has messages in the log. */
+  has(conv: string): boolean {
+    return this.convRows[this.bucketOf(conv)]!.has(conv);
+  }
+
+  private count(bucket: number, conv: string, delta: number): void {
+    const rows = this.convRows[bucket]!;
+    const left = (rows.get(conv) ?? 0) + delta;
+    if (left > 0) rows.set(conv, left);
+    else rows.delete(conv);
   }
 
   /** Moves the next bucket in turn that has rows into `messages`, in a transaction of its own. */
@@ -151,7 +172,7 @@ export class MessageLog {
     for (let i = 0; i < this.buckets; i++) {
       const bucket = this.turn;
       this.turn = (this.turn + 1) % this.buckets;
-      if (this.rows[bucket]! > 0) {
+      if (this.entries[bucket]!.size > 0) {
         this.foldBucket(bucket);
         return;
       }
@@ -161,37 +182,44 @@ export class MessageLog {
   /** Moves the bucket with the most rows into `messages` if it holds `atLeast`. */
   foldFullest(atLeast: number): void {
     let fullest = 0;
-    for (let b = 1; b < this.buckets; b++) if (this.rows[b]! > this.rows[fullest]!) fullest = b;
-    if (this.rows[fullest]! >= atLeast) this.foldBucket(fullest);
+    for (let b = 1; b < this.buckets; b++) if (this.entries[b]!.size > this.entries[fullest]!.size) fullest = b;
+    if (this.entries[fullest]!.size >= atLeast) this.foldBucket(fullest);
   }
 
   foldAll(): void {
-    for (let bucket = 0; bucket < this.buckets; bucket++) if (this.rows[bucket]! > 0) this.foldBucket(bucket);
+    for (let bucket = 0; bucket < this.buckets; bucket++) if (this.entries[bucket]!.size > 0) this.foldBucket(bucket);
   }
 
   private foldBucket(bucket: number): void {
     this.fold(bucket);
-    this.rows[bucket] = 0;
+    this.entries[bucket]!.clear();
     this.keys[bucket]!.clear();
+    this.convRows[bucket]!.clear();
   }
 
   /** The conversation's messages in the log after `seq`, oldest first. */
   after(conv: string, seq: number, limit: number): Row[] {
-    return this.after$.all(this.bucketOf(conv), conv, seq, limit);
+    return this.has(conv) ? this.after$.all(this.bucketOf(conv), conv, seq, limit) : [];
   }
 
   /** The newest `limit` of the conversation's messages in the log before `seq`, oldest first. */
   before(conv: string, seq: number, limit: number): Row[] {
-    return this.before$.all(this.bucketOf(conv), conv, seq, limit);
+    return this.has(conv) ? this.before$.all(this.bucketOf(conv), conv, seq, limit) : [];
   }
 
   oldest(conv: string): number | null {
-    return this.oldest$.get(this.bucketOf(conv), conv)?.seq ?? null;
+    return this.has(conv) ? (this.oldest$.get(this.bucketOf(conv), conv)?.seq ?? null) : null;
   }
 
-  /** Within a transaction: removes up to `limit` of the messages sent before `before`; returns their conversations. */
-  trimOlder(before: number, limit: number): string[] {
-    return this.forget(this.trimOlder$.all(before, limit));
+  /** The oldest `limit` messages in the log sent before `before`, oldest first (a scan of the log). */
+  older(before: number, limit: number): Aged[] {
+    return this.older$.all(before, limit);
+  }
+
+  /** Within a transaction: removes one row that older() found. */
+  remove(row: Aged): void {
+    this.remove$.run(row.bucket, row.n);
+    this.removed.push({ bucket: row.bucket, n: row.n });
   }
 
   /**
@@ -199,13 +227,10 @@ export class MessageLog {
    * `messages` (the log holds only newer ones); returns how many went.
    */
   trimConv(conv: string, upTo: number, newestFolded: number | null): number {
-    if (newestFolded !== null && upTo <= newestFolded) return 0;
-    return this.forget(this.trimConv$.all(this.bucketOf(conv), conv, upTo)).length;
-  }
-
-  private forget(gone: Gone[]): string[] {
+    if (!this.has(conv) || (newestFolded !== null && upTo <= newestFolded)) return 0;
+    const gone = this.trimConv$.all(this.bucketOf(conv), conv, upTo);
     for (const g of gone) this.removed.push(g);
-    return gone.map((g) => g.conv);
+    return gone.length;
   }
 
   private static keyId(key: string, conv: string, sender: string): string {

@@ -113,7 +113,8 @@ const q = {
   pruneLinks: db.prepare<{ conv: string }, { file: string }>(
     `DELETE FROM upload_links WHERE conv = @conv
        AND last_seq < COALESCE((SELECT MIN(seq) FROM messages WHERE conv = @conv),
-                               (SELECT MIN(seq) FROM message_log WHERE bucket = log_bucket(@conv) AND conv = @conv),
+                               CASE WHEN log_has(@conv) THEN
+                                 (SELECT MIN(seq) FROM message_log WHERE bucket = log_bucket(@conv) AND conv = @conv) END,
                                9223372036854775807) RETURNING file`,
   ),
   flagUnlinked: db.prepare<{ file: string }>(
@@ -149,13 +150,13 @@ const q = {
     `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
        SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
   ),
-  trimOlder: db.prepare<[number, number], { conv: string }>(
-    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?) RETURNING conv',
-  ),
+  older: db.prepare<[number, number], { conv: string; seq: number; ts: number }>('SELECT conv, seq, ts FROM messages WHERE ts < ? ORDER BY ts LIMIT ?'),
+  removeOne: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq = ?'),
   countPage: db.prepare<[string, number], CountCandidate>(
     `SELECT c.id AS conv, c.last_seq AS lastSeq,
        COALESCE((SELECT MIN(seq) FROM messages m WHERE m.conv = c.id),
-                (SELECT MIN(seq) FROM message_log l WHERE l.bucket = log_bucket(c.id) AND l.conv = c.id)) AS oldest
+                CASE WHEN log_has(c.id) THEN
+                  (SELECT MIN(seq) FROM message_log l WHERE l.bucket = log_bucket(c.id) AND l.conv = c.id) END) AS oldest
      FROM conversations c WHERE c.id > ? ORDER BY c.id LIMIT ?`,
   ),
   trimConv: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq <= ?'),
@@ -227,12 +228,26 @@ function pruneLinks(conv: string): void {
   for (const { file } of q.pruneLinks.all({ conv })) q.flagUnlinked.run({ file });
 }
 
+/** The `limit` oldest messages sent before `before`, wherever they are: a bucket still in the log can hold older ones than a bucket folded before it. */
 const trimOlder = logged((before: number, limit: number): number => {
-  const gone = q.trimOlder.all(before, limit).map((r) => r.conv);
-  // The log holds the newest messages: old ones only if their senders' clocks said so.
-  if (gone.length < limit) gone.push(...log.trimOlder(before, limit - gone.length));
-  for (const conv of new Set(gone)) pruneLinks(conv);
-  return gone.length;
+  const folded = q.older.all(before, limit);
+  const logged = log.older(before, limit);
+  const convs = new Set<string>();
+  let i = 0;
+  let j = 0;
+  while (i + j < limit && (i < folded.length || j < logged.length)) {
+    if (j >= logged.length || (i < folded.length && folded[i]!.ts <= logged[j]!.ts)) {
+      const m = folded[i++]!;
+      q.removeOne.run(m.conv, m.seq);
+      convs.add(m.conv);
+    } else {
+      const m = logged[j++]!;
+      log.remove(m);
+      convs.add(m.conv);
+    }
+  }
+  for (const conv of convs) pruneLinks(conv);
+  return i + j;
 });
 
 const trimUploads = db.transaction((before: number, limit: number): UploadTrim => {
