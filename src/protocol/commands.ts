@@ -7,7 +7,12 @@
 import { z } from 'zod';
 
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
-export const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,128}$/;
+/**
+ * No lone surrogates (a surrogate pair counts as one character): such a string does not come back from the store as
+ * it went in (SQLite keeps UTF-8), so a user id or key would no longer match itself once stored.
+ */
+export const USER_ID = /^(?:[^\s\u0000-\u001f\u007f\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff]){1,128}$/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export const BUILTIN_CONTENT_TYPES = ['text', 'image', 'file', 'audio', 'video'] as const;
 export const MEDIA_CONTENT_TYPES = ['image', 'file', 'audio', 'video'] as const;
 /** Custom content types: lower-case, start with `x-`, so they can never clash with future built-ins. */
@@ -23,7 +28,11 @@ const contentType = z
     message: 'contentType must be text, image, file, audio, video or a custom type x-…',
   });
 /** Client's own key for idempotent publish; a resend with the same key is not stored twice (durable store). */
-const messageKey = z.string().min(1).max(64);
+const messageKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((k) => !LONE_SURROGATE.test(k), { message: 'keys must be well-formed Unicode (no lone surrogates)' });
 /** A per-conversation sequence number. */
 const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 

@@ -172,6 +172,11 @@ describe('command schemas', () => {
     assert.equal(commandSchemas.send.safeParse({ ...base, key: 'k'.repeat(64) }).success, true);
     assert.equal(commandSchemas.send.safeParse({ ...base, key: 'k'.repeat(65) }).success, false);
     assert.equal(commandSchemas.send.safeParse({ ...base, key: '' }).success, false);
+    // Lone surrogates would not come back from the store as they went in; a pair is a character like any other.
+    for (const key of ['k-\ud800', '\udc00k', 'a\udbff\ud800']) assert.equal(commandSchemas.send.safeParse({ ...base, key }).success, false, JSON.stringify(key));
+    assert.equal(commandSchemas.send.safeParse({ ...base, key: 'k-\ud83d\ude00' }).success, true);
+    assert.equal(commandSchemas.send.safeParse({ ...base, to: 'b\ud83d\ude00b' }).success, true);
+    assert.equal(commandSchemas.send.safeParse({ ...base, to: 'b\ud83db' }).success, false);
     assert.equal(commandSchemas.send.safeParse({ ...base, to: 'alice@example.com' }).success, true);
     for (const to of ['', 'has space', 'tab\tx', 'nul\u0000', 'x'.repeat(129)])
       assert.equal(commandSchemas.send.safeParse({ ...base, to }).success, false, JSON.stringify(to));
