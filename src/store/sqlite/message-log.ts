@@ -237,3 +237,18 @@ export class MessageLog {
     return JSON.stringify([key, conv, sender]);
   }
 }
+
+/** A transaction that may append to or remove from the log, which learns afterwards whether it stood. */
+export function loggedTransaction<A extends unknown[], R>(db: Database, log: MessageLog, fn: (...args: A) => R): (...args: A) => R {
+  const tx = db.transaction(fn);
+  return (...args: A): R => {
+    try {
+      const r = tx(...args);
+      log.settle(true);
+      return r;
+    } catch (e) {
+      log.settle(false);
+      throw e;
+    }
+  };
+}

@@ -7,10 +7,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { planCountTrim, type CountCandidate } from '../count-trim.js';
-import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
+import type { CountCursor, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
-import { COLUMNS, MessageLog, type Row } from './message-log.js';
+import { COLUMNS, loggedTransaction, MessageLog, type Row } from './message-log.js';
+import { retentionSteps } from './retention-steps.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
 
@@ -108,25 +108,8 @@ const q = {
   link: db.prepare<[string, string, number]>(
     'INSERT INTO upload_links (file, conv, last_seq) VALUES (?, ?, ?) ON CONFLICT (file, conv) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
   ),
-  // After a step trimmed a conversation: its links with no message left up to the last one that referred to the
-  // file (what is left of a conversation after retention starts above that, in messages or else in the log).
-  pruneLinks: db.prepare<{ conv: string }, { file: string }>(
-    `DELETE FROM upload_links WHERE conv = @conv
-       AND last_seq < COALESCE((SELECT MIN(seq) FROM messages WHERE conv = @conv),
-                               CASE WHEN log_has(@conv) THEN
-                                 (SELECT MIN(seq) FROM message_log WHERE bucket = log_bucket(@conv) AND conv = @conv) END,
-                               9223372036854775807) RETURNING file`,
-  ),
-  flagUnlinked: db.prepare<{ file: string }>(
-    'UPDATE uploads SET unlinked = 1 WHERE id = @file AND NOT EXISTS (SELECT 1 FROM upload_links WHERE file = @file)',
-  ),
-  maybeUnused: db.prepare<[number, number], { id: string }>('SELECT id FROM uploads WHERE unlinked = 1 AND ts < ? ORDER BY ts LIMIT ?'),
-  linked: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM upload_links WHERE file = ? LIMIT 1'),
-  inUse: db.prepare<[string]>('UPDATE uploads SET unlinked = 0 WHERE id = ?'),
-  removeUpload: db.prepare<[string]>('DELETE FROM uploads WHERE id = ?'),
   lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
   oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
-  newest: db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM messages WHERE conv = ?'),
   before: db.prepare<[string, number, number], Row>(
     `SELECT * FROM (SELECT ${COLUMNS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
   ),
@@ -150,34 +133,9 @@ const q = {
     `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
        SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
   ),
-  older: db.prepare<[number, number], { conv: string; seq: number; ts: number }>('SELECT conv, seq, ts FROM messages WHERE ts < ? ORDER BY ts LIMIT ?'),
-  removeOne: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq = ?'),
-  countPage: db.prepare<[string, number], CountCandidate>(
-    `SELECT c.id AS conv, c.last_seq AS lastSeq,
-       COALESCE((SELECT MIN(seq) FROM messages m WHERE m.conv = c.id),
-                CASE WHEN log_has(c.id) THEN
-                  (SELECT MIN(seq) FROM message_log l WHERE l.bucket = log_bucket(c.id) AND l.conv = c.id) END) AS oldest
-     FROM conversations c WHERE c.id > ? ORDER BY c.id LIMIT ?`,
-  ),
-  trimConv: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq <= ?'),
 };
 
-/** A transaction that may append to or trim the message log, which learns whether it stood. */
-function logged<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-  const tx = db.transaction(fn);
-  return (...args: A): R => {
-    try {
-      const r = tx(...args);
-      log.settle(true);
-      return r;
-    } catch (e) {
-      log.settle(false);
-      throw e;
-    }
-  };
-}
-
-const commit = logged((text: string): PackedResults => {
+const commit = loggedTransaction(db, log, (text: string): PackedResults => {
   const [joins, messages, leaves, reads] = JSON.parse(text) as PackedBatch;
   for (let i = 0; i < joins.length; i += 2) q.join.run(joins[i]!, joins[i + 1]!, joins[i + 1]!);
   const codes: number[] = [];
@@ -211,57 +169,7 @@ const commit = logged((text: string): PackedResults => {
   return { codes, ids };
 });
 
-const trimToCount = logged((keep: number, from: CountCursor, limit: number): CountTrim => {
-  const plan = planCountTrim(q.countPage.all(from.after, limit), keep, limit, from);
-  let removed = 0;
-  for (let i = 0; i < plan.convs.length; i++) {
-    const conv = plan.convs[i]!;
-    const upTo = plan.upTo[i]!;
-    const newestFolded = q.newest.get(conv)?.seq ?? null;
-    removed += q.trimConv.run(conv, upTo).changes + log.trimConv(conv, upTo, newestFolded);
-    pruneLinks(conv);
-  }
-  return { removed, next: plan.next };
-});
-
-function pruneLinks(conv: string): void {
-  for (const { file } of q.pruneLinks.all({ conv })) q.flagUnlinked.run({ file });
-}
-
-/** The `limit` oldest messages sent before `before`, wherever they are: a bucket still in the log can hold older ones than a bucket folded before it. */
-const trimOlder = logged((before: number, limit: number): number => {
-  const folded = q.older.all(before, limit);
-  const logged = log.older(before, limit);
-  const convs = new Set<string>();
-  let i = 0;
-  let j = 0;
-  while (i + j < limit && (i < folded.length || j < logged.length)) {
-    if (j >= logged.length || (i < folded.length && folded[i]!.ts <= logged[j]!.ts)) {
-      const m = folded[i++]!;
-      q.removeOne.run(m.conv, m.seq);
-      convs.add(m.conv);
-    } else {
-      const m = logged[j++]!;
-      log.remove(m);
-      convs.add(m.conv);
-    }
-  }
-  for (const conv of convs) pruneLinks(conv);
-  return i + j;
-});
-
-const trimUploads = db.transaction((before: number, limit: number): UploadTrim => {
-  const candidates = q.maybeUnused.all(before, limit);
-  const removed: string[] = [];
-  for (const { id } of candidates) {
-    if (q.linked.get(id)) q.inUse.run(id);
-    else {
-      q.removeUpload.run(id);
-      removed.push(id);
-    }
-  }
-  return { removed, more: candidates.length === limit };
-});
+const retention = retentionSteps(db, log);
 
 function toMessage(r: Row): StoredMessage {
   return { id: r.id, conv: r.conv, seq: r.seq, from: r.sender, contentType: r.content_type, body: r.body, ts: r.ts, key: r.key };
@@ -312,11 +220,11 @@ function handle(req: Request): unknown {
     case 'canReadUpload':
       return q.canRead.get(req.fileId, req.user, req.user) !== undefined;
     case 'trimOlder':
-      return trimOlder(req.before, req.limit);
+      return retention.trimOlder(req.before, req.limit);
     case 'trimUploads':
-      return trimUploads(req.before, req.limit);
+      return retention.trimUploads(req.before, req.limit);
     case 'trimToCount':
-      return trimToCount(req.keep, req.from, req.limit);
+      return retention.trimToCount(req.keep, req.from, req.limit);
     case 'fold':
       log.foldAll();
       return null;
