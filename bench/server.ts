@@ -174,8 +174,7 @@ export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
       if (!storeFile) return NaN;
       const db = new Database(storeFile, { readonly: true, fileMustExist: true });
       try {
-        // The newest messages wait in the message log until they fold into `messages` (store/sqlite/message-log.ts).
-        return (db.prepare('SELECT (SELECT COUNT(*) FROM messages) + (SELECT COUNT(*) FROM message_log) AS n').get() as { n: number }).n;
+        return (db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
       } finally {
         db.close();
       }

@@ -22,7 +22,6 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '200000' },
     keys: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
-    'fold-ms': { type: 'string' },
   },
 });
 const CONVS = Number(values.conversations);
@@ -62,8 +61,7 @@ function bytesWritten(): number {
 
 async function round(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-store-writer-'));
-  const foldIntervalMs = values['fold-ms'] === undefined ? undefined : Number(values['fold-ms']);
-  const store = new SqliteStore({ file: join(dir, 'bench.db'), synchronous: 'full', ...(foldIntervalMs === undefined ? {} : { foldIntervalMs }) });
+  const store = new SqliteStore({ file: join(dir, 'bench.db'), synchronous: 'full' });
   try {
     await store.open();
     const joins = Array.from({ length: CONVS * 2 }, (_, i) => ({ user: `user${i}`, conv: `r:room${i >> 1}` }));

@@ -6,43 +6,28 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/schema.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { emptyBatch, type Appended, type HistoryPage, type NewMessage, type WriteBatch } from '../../src/store/store.js';
+import { emptyBatch } from '../../src/store/store.js';
 import { storeSuite } from './store-suite.js';
 
-/**
- * A store that folds its message log (message-log.ts) into `messages` after every commit, so that the suite
- * reads what it wrote from there; the other run keeps everything in the log (no folding until close).
- */
-class FoldingStore extends SqliteStore {
-  override commit(b: WriteBatch): Promise<Appended[]> {
-    // Both asked for now, so that a call made after this one is still answered after it.
-    const res = super.commit(b);
-    return this.foldLog().then(() => res);
-  }
-}
-
-for (const folded of [false, true]) {
-  storeSuite(folded ? 'SQLite (every message folded from the log)' : 'SQLite (every message in the log)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-'));
-    const file = join(dir, 'data', 'switchboard.db');
-    const make = (): SqliteStore => (folded ? new FoldingStore({ file, synchronous: 'full', foldIntervalMs: 0 }) : new SqliteStore({ file, synchronous: 'full', foldIntervalMs: 0 }));
-    let store = make();
-    await store.open();
-    return {
-      store,
-      reopen: async () => {
-        await store.close();
-        store = make();
-        await store.open();
-        return store;
-      },
-      cleanup: async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  });
-}
+storeSuite('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-'));
+  const file = join(dir, 'data', 'switchboard.db');
+  let store = new SqliteStore({ file, synchronous: 'full' });
+  await store.open();
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      store = new SqliteStore({ file, synchronous: 'full' });
+      await store.open();
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
 /** The WAL header's salt: SQLite draws a new one each time the WAL starts over from its beginning. */
 function walSalt(file: string): string {
@@ -258,183 +243,5 @@ describe('SQLite migrations', () => {
     await withOldDatabase(0, fill, async (store) => {
       await assert.rejects(store.open(), /the SQLite writer thread failed: SQLITE_ERROR: no such table/);
     });
-  });
-});
-
-describe('SQLite message log', () => {
-  let n = 0;
-  const message = (conv: string, key: string | null = null, ts = 1_000 + n): NewMessage => {
-    n++;
-    return { id: `log-${n}`, conv, from: 'u1', contentType: 'text', body: JSON.stringify(`body ${n}`), ts, key, fileId: null };
-  };
-  /** A store that folds only when told to (and at close). */
-  async function withLogStore(fn: (store: SqliteStore, file: string, reopen: () => Promise<SqliteStore>) => Promise<void>): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-'));
-    const file = join(dir, 'switchboard.db');
-    let store = new SqliteStore({ file, synchronous: 'normal', foldIntervalMs: 0 });
-    try {
-      await store.open();
-      await fn(store, file, async () => {
-        await store.close();
-        store = new SqliteStore({ file, synchronous: 'normal', foldIntervalMs: 0 });
-        await store.open();
-        return store;
-      });
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  const seqs = (page: HistoryPage): number[] => page.messages.map((m) => m.seq);
-  const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-  it('pages history across messages folded from the log and messages still in it, without a gap or a repeat', async () => {
-    await withLogStore(async (store) => {
-      await store.commit({ ...emptyBatch(), messages: Array.from({ length: 5 }, () => message('r:mixed')) });
-      await store.foldLog();
-      await store.commit({ ...emptyBatch(), messages: Array.from({ length: 5 }, () => message('r:mixed')) });
-      assert.deepEqual(seqs(await store.history({ conv: 'r:mixed', after: 0, limit: 3 })), [1, 2, 3]);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:mixed', after: 3, limit: 4 })), [4, 5, 6, 7]);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:mixed', after: 7, limit: 10 })), [8, 9, 10]);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:mixed', limit: 4 })), [7, 8, 9, 10]);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:mixed', before: 8, limit: 4 })), [4, 5, 6, 7]);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:mixed', before: 3, limit: 4 })), [1, 2]);
-      const page = await store.history({ conv: 'r:mixed', limit: 20 });
-      assert.deepEqual(seqs(page), range(1, 10));
-      assert.deepEqual([page.oldestSeq, page.lastSeq], [1, 10]);
-      assert.deepEqual(page.messages.map((m) => m.body), range(n - 9, n).map((i) => JSON.stringify(`body ${i}`)));
-    });
-  });
-
-  it('recognises a resend while its original is in the log, once it is folded, and after a restart', async () => {
-    await withLogStore(async (first, _file, reopen) => {
-      const [original] = await first.commit({ ...emptyBatch(), messages: [message('r:keys', 'k-1')] });
-      const resend = async (store: SqliteStore): Promise<Appended | undefined> => (await store.commit({ ...emptyBatch(), messages: [message('r:keys', 'k-1')] }))[0];
-      assert.deepEqual(await resend(first), { ...original, duplicate: true });
-      await first.foldLog();
-      assert.deepEqual(await resend(first), { ...original, duplicate: true });
-      const again = await reopen();
-      await again.commit({ ...emptyBatch(), messages: [message('r:keys', 'k-2')] });
-      const restarted = await reopen();
-      assert.deepEqual(await resend(restarted), { ...original, duplicate: true });
-      assert.equal((await restarted.history({ conv: 'r:keys', limit: 10 })).messages.length, 2);
-    });
-  });
-
-  it('forgets the keys of a commit that failed: a resend is stored, under the sequence number it would have had', async () => {
-    await withLogStore(async (store) => {
-      // A body the database refuses (NOT NULL) fails the whole commit, after the keyed message went into the log.
-      const broken = { ...message('r:rollback'), body: null as unknown as string };
-      await assert.rejects(store.commit({ ...emptyBatch(), messages: [message('r:rollback', 'k-r'), broken] }), /NOT NULL/);
-      const [stored] = await store.commit({ ...emptyBatch(), messages: [message('r:rollback', 'k-r')] });
-      assert.equal(stored!.seq, 1);
-      assert.notEqual(stored!.duplicate, true);
-      await store.foldLog();
-      assert.deepEqual(seqs(await store.history({ conv: 'r:rollback', limit: 10 })), [1]);
-    });
-  });
-
-  it('trims by count and by age across the log and what was folded from it', async () => {
-    await withLogStore(async (store) => {
-      await store.commit({ ...emptyBatch(), messages: Array.from({ length: 6 }, () => message('r:trim', null, 100)) });
-      await store.foldLog();
-      await store.commit({ ...emptyBatch(), messages: Array.from({ length: 6 }, (_, i) => message('r:trim', null, i < 3 ? 100 : 5_000)) });
-      // Keep 8: seqs 1-4 go, all folded.
-      assert.equal((await store.trimToCount(8, { after: '' }, 100)).removed, 4);
-      // Keep 3: seqs 5-6 (folded) and 7-9 (in the log) go.
-      assert.equal((await store.trimToCount(3, { after: '' }, 100)).removed, 5);
-      let page = await store.history({ conv: 'r:trim', limit: 20 });
-      assert.deepEqual([seqs(page), page.oldestSeq], [[10, 11, 12], 10]);
-      await store.commit({ ...emptyBatch(), messages: [message('r:trim', null, 200)] });
-      // By age: the message sent at 200 goes, although it is the newest and still in the log.
-      assert.equal(await store.trimOlder(1_000, 100), 1);
-      page = await store.history({ conv: 'r:trim', limit: 20 });
-      assert.deepEqual([seqs(page), page.lastSeq], [[10, 11, 12], 13]);
-    });
-  });
-
-  it('trims by age oldest first across buckets, whichever of them is still in the log', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-age-'));
-    const store = new SqliteStore({ file: join(dir, 'switchboard.db'), synchronous: 'normal', foldIntervalMs: 0, logBuckets: 64 });
-    try {
-      await store.open();
-      // Two conversations in different buckets: the older message stays in the log, the newer is folded.
-      const convs = ['r:age-a', 'r:age-b', 'r:age-c', 'r:age-d'];
-      await store.commit({ ...emptyBatch(), messages: convs.map((conv, i) => message(conv, null, 100 + i)) });
-      await store.foldLog();
-      await store.commit({ ...emptyBatch(), messages: [message('r:age-e', null, 50)] });
-      assert.equal(await store.trimOlder(1_000, 1), 1);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:age-e', limit: 10 })), []);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:age-a', limit: 10 })), [1]);
-      assert.equal(await store.trimOlder(1_000, 2), 2);
-      assert.deepEqual(
-        await Promise.all(convs.map(async (conv) => seqs(await store.history({ conv, limit: 10 })).length)),
-        [0, 0, 1, 1],
-      );
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('forgets the key of a message retention removed from the log, whatever the key holds (a lone surrogate)', async () => {
-    await withLogStore(async (store) => {
-      const key = 'k-\ud800';
-      await store.commit({ ...emptyBatch(), messages: [message('r:gone', key, 10)] });
-      assert.equal(await store.trimOlder(1_000, 10), 1);
-      const [resent] = await store.commit({ ...emptyBatch(), messages: [message('r:gone', key, 2_000)] });
-      assert.deepEqual([resent!.seq, resent!.duplicate], [2, false]);
-      assert.deepEqual(seqs(await store.history({ conv: 'r:gone', limit: 10 })), [2]);
-    });
-  });
-
-  it('folds a bucket into messages once it holds foldAtRows messages, after the commit that filled it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-full-'));
-    const file = join(dir, 'switchboard.db');
-    const store = new SqliteStore({ file, synchronous: 'normal', foldIntervalMs: 0, foldAtRows: 5, logBuckets: 2 });
-    try {
-      await store.open();
-      const reader = new Database(file, { readonly: true });
-      const count = (table: string): number => (reader.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-      await store.commit({ ...emptyBatch(), messages: Array.from({ length: 4 }, () => message('r:one-room')) });
-      assert.deepEqual([count('message_log'), count('messages')], [4, 0]);
-      await store.commit({ ...emptyBatch(), messages: [message('r:one-room')] });
-      // The fold follows the commit's answer: the next call is answered after it.
-      assert.deepEqual(seqs(await store.history({ conv: 'r:one-room', limit: 10 })), [1, 2, 3, 4, 5]);
-      assert.deepEqual([count('message_log'), count('messages')], [0, 5]);
-      reader.close();
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('folds what a crash left in the log when the store opens again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sqlite-log-crash-'));
-    const file = join(dir, 'switchboard.db');
-    let store = new SqliteStore({ file, synchronous: 'full', foldIntervalMs: 0, exitAfterCommits: 2 });
-    try {
-      await store.open();
-      await store.commit({ ...emptyBatch(), messages: [message('r:crash', 'k-c'), message('r:crash')] });
-      await store.commit({ ...emptyBatch(), messages: [message('r:other')] });
-      await assert.rejects(store.commit({ ...emptyBatch(), messages: [message('r:crash')] }), /exited with code 70/);
-      await store.close();
-      const db = new Database(file, { readonly: true });
-      const count = (table: string): number => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-      assert.deepEqual([count('message_log'), count('messages')], [3, 0]);
-      db.close();
-      store = new SqliteStore({ file, synchronous: 'full', foldIntervalMs: 0 });
-      await store.open();
-      const reopened = new Database(file, { readonly: true });
-      const after = (table: string): number => (reopened.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-      assert.deepEqual([after('message_log'), after('messages')], [0, 3]);
-      reopened.close();
-      assert.deepEqual(seqs(await store.history({ conv: 'r:crash', limit: 10 })), [1, 2]);
-      const [resent, next] = await store.commit({ ...emptyBatch(), messages: [message('r:crash', 'k-c'), message('r:crash')] });
-      assert.deepEqual([resent!.seq, resent!.duplicate, next!.seq], [1, true, 3]);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -55,19 +55,4 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX upload_links_by_conv ON upload_links (conv, last_seq);
    ALTER TABLE uploads ADD COLUMN unlinked INTEGER NOT NULL DEFAULT 1;
    CREATE INDEX uploads_unlinked ON uploads (ts) WHERE unlinked = 1;`,
-  // The newest messages, in arrival order per bucket of conversations, until they fold into messages
-  // (message-log.ts). No index: a commit appends to the end of each bucket it touches, and nothing else.
-  `CREATE TABLE message_log (
-     bucket INTEGER NOT NULL,
-     n INTEGER NOT NULL,
-     conv TEXT NOT NULL,
-     seq INTEGER NOT NULL,
-     id TEXT NOT NULL,
-     sender TEXT NOT NULL,
-     content_type TEXT NOT NULL,
-     body TEXT NOT NULL,
-     ts INTEGER NOT NULL,
-     key TEXT,
-     PRIMARY KEY (bucket, n)
-   ) WITHOUT ROWID;`,
 ];

@@ -134,10 +134,6 @@ export class SqliteStore implements Store {
   trimUploads(before: number, limit: number): Promise<UploadTrim> {
     return this.call({ op: 'trimUploads', before, limit }) as Promise<UploadTrim>;
   }
-  /** Tests: moves every message from the message log into `messages` now, rather than a bucket at a time. */
-  async foldLog(): Promise<void> {
-    await this.call({ op: 'fold' });
-  }
 
   private call(payload: Payload): Promise<unknown> {
     const worker = this.worker;

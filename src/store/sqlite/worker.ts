@@ -7,10 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { CountCursor, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload } from '../store.js';
+import { planCountTrim, type CountCandidate } from '../count-trim.js';
+import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
-import { COLUMNS, loggedTransaction, MessageLog, type Row } from './message-log.js';
-import { retentionSteps } from './retention-steps.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
 
@@ -25,12 +24,6 @@ export interface WorkerOptions {
   backstopPages?: number;
   /** Size the -wal file is cut back to when the WAL starts over (tests lower it). */
   walSizeLimitBytes?: number;
-  /** Buckets of conversations in the message log (message-log.ts; default 16). */
-  logBuckets?: number;
-  /** Messages in one bucket of the log at which it folds into `messages`, after a commit (default 1,000). */
-  foldAtRows?: number;
-  /** How often one bucket folds however few messages the log holds (ms; default 1,000); 0: never by time. */
-  foldIntervalMs?: number;
   /** Tests: the thread ends itself after this many commits, as a crash would end it (out of memory, a bug). */
   exitAfterCommits?: number;
 }
@@ -49,8 +42,6 @@ export type Request =
   | { id: number; op: 'trimOlder'; before: number; limit: number }
   | { id: number; op: 'trimToCount'; keep: number; from: CountCursor; limit: number }
   | { id: number; op: 'trimUploads'; before: number; limit: number }
-  /** Tests: folds the whole message log into `messages`. */
-  | { id: number; op: 'fold' }
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
@@ -88,15 +79,18 @@ for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
   })();
 }
 
-// Under load a bucket folds once it holds FOLD_AT_ROWS messages, whatever the rate: a fold's pause stays about the
-// same (a few ms), and so does what it saves (at 20,000 msg/s in f's 500 rooms, a fold every 50 ms, ~30 messages
-// per room); history reads of a conversation in the log scan no more than its bucket. A quiet log drains by time,
-// a bucket per FOLD_INTERVAL_MS.
-const LOG_BUCKETS = opts.logBuckets ?? 16;
-const FOLD_AT_ROWS = opts.foldAtRows ?? 1_000;
-const FOLD_INTERVAL_MS = opts.foldIntervalMs ?? 1_000;
-const log = new MessageLog(db, LOG_BUCKETS);
+interface Row {
+  conv: string;
+  seq: number;
+  id: string;
+  sender: string;
+  content_type: string;
+  body: string;
+  ts: number;
+  key: string | null;
+}
 
+const COLUMNS = 'conv, seq, id, sender, content_type, body, ts, key';
 const q = {
   // INDEXED BY: the primary key's conversation prefix would otherwise look tempting, and it means a scan.
   byKey: db.prepare<[string, string, string], { seq: number; id: string; ts: number }>(
@@ -105,9 +99,23 @@ const q = {
   bump: db.prepare<[string], { last_seq: number }>(
     'INSERT INTO conversations (id, last_seq) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq',
   ),
+  insert: db.prepare(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
   link: db.prepare<[string, string, number]>(
     'INSERT INTO upload_links (file, conv, last_seq) VALUES (?, ?, ?) ON CONFLICT (file, conv) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
   ),
+  // After a step trimmed a conversation: its links with no message left up to the last one that referred to the
+  // file (what is left of a conversation after retention starts above that).
+  pruneLinks: db.prepare<{ conv: string }, { file: string }>(
+    `DELETE FROM upload_links WHERE conv = @conv
+       AND last_seq < COALESCE((SELECT MIN(seq) FROM messages WHERE conv = @conv), 9223372036854775807) RETURNING file`,
+  ),
+  flagUnlinked: db.prepare<{ file: string }>(
+    'UPDATE uploads SET unlinked = 1 WHERE id = @file AND NOT EXISTS (SELECT 1 FROM upload_links WHERE file = @file)',
+  ),
+  maybeUnused: db.prepare<[number, number], { id: string }>('SELECT id FROM uploads WHERE unlinked = 1 AND ts < ? ORDER BY ts LIMIT ?'),
+  linked: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM upload_links WHERE file = ? LIMIT 1'),
+  inUse: db.prepare<[string]>('UPDATE uploads SET unlinked = 0 WHERE id = ?'),
+  removeUpload: db.prepare<[string]>('DELETE FROM uploads WHERE id = ?'),
   lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
   oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
   before: db.prepare<[string, number, number], Row>(
@@ -133,9 +141,17 @@ const q = {
     `SELECT 1 AS one FROM uploads u WHERE u.id = ? AND (u.owner = ? OR EXISTS (
        SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m.user = ?))`,
   ),
+  trimOlder: db.prepare<[number, number], { conv: string }>(
+    'DELETE FROM messages WHERE (conv, seq) IN (SELECT conv, seq FROM messages WHERE ts < ? ORDER BY ts LIMIT ?) RETURNING conv',
+  ),
+  countPage: db.prepare<[string, number], CountCandidate>(
+    `SELECT c.id AS conv, c.last_seq AS lastSeq, (SELECT MIN(seq) FROM messages m WHERE m.conv = c.id) AS oldest
+     FROM conversations c WHERE c.id > ? ORDER BY c.id LIMIT ?`,
+  ),
+  trimConv: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq <= ?'),
 };
 
-const commit = loggedTransaction(db, log, (text: string): PackedResults => {
+const commit = db.transaction((text: string): PackedResults => {
   const [joins, messages, leaves, reads] = JSON.parse(text) as PackedBatch;
   for (let i = 0; i < joins.length; i += 2) q.join.run(joins[i]!, joins[i + 1]!, joins[i + 1]!);
   const codes: number[] = [];
@@ -147,7 +163,7 @@ const commit = loggedTransaction(db, log, (text: string): PackedResults => {
     const key = messages[i + 6] as string | null;
     const fileId = messages[i + 7] as string | null;
     if (key !== null) {
-      const dup = log.original(key, conv, from) ?? q.byKey.get(key, conv, from);
+      const dup = q.byKey.get(key, conv, from);
       if (dup) {
         codes.push(DUPLICATE, dup.seq, dup.ts, ids.push(dup.id) - 1);
         continue;
@@ -159,7 +175,7 @@ const commit = loggedTransaction(db, log, (text: string): PackedResults => {
       continue;
     }
     const seq = q.bump.get(conv)!.last_seq;
-    log.append({ conv, seq, id, sender: from, content_type: messages[i + 3] as string, body: messages[i + 4] as string, ts: messages[i + 5] as number, key });
+    q.insert.run(conv, seq, id, from, messages[i + 3], messages[i + 4], messages[i + 5], key);
     if (fileId !== null) q.link.run(fileId, conv, seq);
     q.read.run(seq, from, conv, seq);
     codes.push(seq);
@@ -169,24 +185,48 @@ const commit = loggedTransaction(db, log, (text: string): PackedResults => {
   return { codes, ids };
 });
 
-const retention = retentionSteps(db, log);
+const trimToCount = db.transaction((keep: number, from: CountCursor, limit: number): CountTrim => {
+  const plan = planCountTrim(q.countPage.all(from.after, limit), keep, limit, from);
+  let removed = 0;
+  for (let i = 0; i < plan.convs.length; i++) {
+    const conv = plan.convs[i]!;
+    removed += q.trimConv.run(conv, plan.upTo[i]!).changes;
+    pruneLinks(conv);
+  }
+  return { removed, next: plan.next };
+});
+
+function pruneLinks(conv: string): void {
+  for (const { file } of q.pruneLinks.all({ conv })) q.flagUnlinked.run({ file });
+}
+
+const trimOlder = db.transaction((before: number, limit: number): number => {
+  const gone = q.trimOlder.all(before, limit);
+  for (const conv of new Set(gone.map((r) => r.conv))) pruneLinks(conv);
+  return gone.length;
+});
+
+const trimUploads = db.transaction((before: number, limit: number): UploadTrim => {
+  const candidates = q.maybeUnused.all(before, limit);
+  const removed: string[] = [];
+  for (const { id } of candidates) {
+    if (q.linked.get(id)) q.inUse.run(id);
+    else {
+      q.removeUpload.run(id);
+      removed.push(id);
+    }
+  }
+  return { removed, more: candidates.length === limit };
+});
 
 function toMessage(r: Row): StoredMessage {
   return { id: r.id, conv: r.conv, seq: r.seq, from: r.sender, contentType: r.content_type, body: r.body, ts: r.ts, key: r.key };
 }
 
-/** A conversation's messages in the log are newer than those in `messages`: a page reads one, then the other. */
 function history(h: HistoryQuery): HistoryPage {
-  let rows: Row[];
-  if (h.after !== undefined) {
-    rows = q.after.all(h.conv, h.after, h.limit);
-    if (rows.length < h.limit) rows = rows.concat(log.after(h.conv, rows.at(-1)?.seq ?? h.after, h.limit - rows.length));
-  } else {
-    rows = log.before(h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit);
-    if (rows.length < h.limit) rows = q.before.all(h.conv, rows[0]?.seq ?? h.before ?? Number.MAX_SAFE_INTEGER, h.limit - rows.length).concat(rows);
-  }
-  const oldestSeq = q.oldest.get(h.conv)?.seq ?? log.oldest(h.conv) ?? 0;
-  return { messages: rows.map(toMessage), oldestSeq, lastSeq: q.lastSeq.get(h.conv)?.last_seq ?? 0 };
+  const rows =
+    h.after !== undefined ? q.after.all(h.conv, h.after, h.limit) : q.before.all(h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit);
+  return { messages: rows.map(toMessage), oldestSeq: q.oldest.get(h.conv)?.seq ?? 0, lastSeq: q.lastSeq.get(h.conv)?.last_seq ?? 0 };
 }
 
 function handle(req: Request): unknown {
@@ -220,17 +260,12 @@ function handle(req: Request): unknown {
     case 'canReadUpload':
       return q.canRead.get(req.fileId, req.user, req.user) !== undefined;
     case 'trimOlder':
-      return retention.trimOlder(req.before, req.limit);
+      return trimOlder(req.before, req.limit);
     case 'trimUploads':
-      return retention.trimUploads(req.before, req.limit);
+      return trimUploads(req.before, req.limit);
     case 'trimToCount':
-      return retention.trimToCount(req.keep, req.from, req.limit);
-    case 'fold':
-      log.foldAll();
-      return null;
+      return trimToCount(req.keep, req.from, req.limit);
     case 'close':
-      clearInterval(folding);
-      log.foldAll();
       db.close();
       return null;
   }
@@ -246,17 +281,6 @@ opts.checkpoints?.on('message', (_: CheckpointTail) => {
   }
 });
 
-// Between two requests, as the checkpointer's tail is. A failing fold leaves its rows in the log for the next turn;
-// whatever made it fail (a full disk, say) fails commits too, and they report it.
-function fold(step: () => void): void {
-  try {
-    step();
-  } catch {
-    // The next turn tries again.
-  }
-}
-const folding = FOLD_INTERVAL_MS > 0 ? setInterval(() => fold(() => log.foldNext()), FOLD_INTERVAL_MS) : undefined;
-
 let commits = 0;
 parentPort!.on('message', (req: Request) => {
   if (req.op === 'commit' && opts.exitAfterCommits !== undefined && commits++ >= opts.exitAfterCommits) process.exit(70);
@@ -267,8 +291,6 @@ parentPort!.on('message', (req: Request) => {
     res = { id: req.id, ok: false, error: (e as Error).message };
   }
   parentPort!.postMessage(res);
-  // After the answer, so that the commit that filled the log does not wait for the fold.
-  if (req.op === 'commit') fold(() => log.foldFullest(FOLD_AT_ROWS));
   if (req.op === 'close') {
     opts.checkpoints?.close();
     parentPort!.close();
