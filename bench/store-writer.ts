@@ -2,8 +2,10 @@
  * What a stored message costs the embedded store: commits messages in f's
  * shape (rooms of 2, each message from one of its members, spread at random
  * over the rooms) to a SQLite store in its worker thread, as the server runs
- * it, one batch after another, and reports wall time and the process's CPU
- * time per message. The SQLite writer is what bounds f (issue #5), and this
+ * it, one batch after another, and reports per message: wall time, the
+ * process's CPU time, the writer thread's, and the bytes written to files.
+ * It measures cost per message, not the latency of a paced load (a change
+ * can be cheaper here and worse in f). The SQLite writer is what bounds f (issue #5), and this
  * measures it without sockets, so that a change to the store can be compared
  * in seconds and with less noise than a full run of f.
  *   node dist/bench/store-writer.js [--conversations 500] [--batch 100] [--messages 200000] [--keys] [--rounds 1]
