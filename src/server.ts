@@ -123,6 +123,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         if (removed > 0) log.info({ removed }, 'retention trimmed messages');
         if (files > 0) log.info({ files }, 'retention removed unused uploads');
       },
+      skipped: () => log.debug('retention pass skipped: another node sharing the database is running one'),
       failed: (err) => log.error({ err }, 'retention failed'),
     },
   );

@@ -31,6 +31,8 @@ export interface RetentionOptions extends Retention {
 export interface RetentionEvents {
   /** A pass ended having removed `removed` messages and `files` uploads (also 0). */
   passed(removed: number, files: number): void;
+  /** Another node sharing the database was running a pass (Store.retentionLease): this one did not run. */
+  skipped?(): void;
   failed(err: unknown): void;
 }
 
@@ -142,14 +144,19 @@ export class RetentionTimer {
   private async runPass(): Promise<void> {
     const { opts } = this;
     const pass: PassOptions = { signal: this.stopping.signal, paced: true };
-    try {
+    const run = async (): Promise<[number, number]> => {
       const now = this.now();
       const removed = await retentionPass(this.store, opts, now, opts.stepSize, pass);
       const files =
         opts.unusedUploadsMaxAgeMs === undefined || !opts.removeFiles
           ? 0
           : await unusedUploadsPass(this.store, now - opts.unusedUploadsMaxAgeMs, opts.stepSize, opts.removeFiles, pass);
-      this.events.passed(removed, files);
+      return [removed, files];
+    };
+    try {
+      const done = this.store.retentionLease ? await this.store.retentionLease(run) : await run();
+      if (done) this.events.passed(done[0], done[1]);
+      else this.events.skipped?.();
     } catch (err) {
       this.events.failed(err);
     }

@@ -172,6 +172,12 @@ export interface Store {
    * those no stored message refers to.
    */
   trimUploads(before: number, limit: number): Promise<UploadTrim>;
+  /**
+   * Runs `pass` (a retention pass) unless another node sharing this database is running one: resolves to null
+   * without running it then. Nodes sharing a database would otherwise each repeat every pass, all but the first
+   * finding nothing to remove after walking every conversation. A store only one node uses leaves it out.
+   */
+  retentionLease?<T>(pass: () => Promise<T>): Promise<T | null>;
 }
 
 export function emptyBatch(): WriteBatch {

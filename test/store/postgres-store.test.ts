@@ -28,14 +28,25 @@ storeSuite('PostgreSQL', async (purpose) => {
   };
 });
 
+/** Two nodes' stores on a database of their own, closed and dropped after `run`. */
+async function withTwoNodes(t: TestContext, run: (a: PostgresStore, b: PostgresStore, url: string) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase();
+  if (!db) return t.skip('PostgreSQL unavailable');
+  const [a, b] = [new PostgresStore(db.url), new PostgresStore(db.url)];
+  try {
+    await a.open();
+    await b.open();
+    await run(a, b, db.url);
+  } finally {
+    await a.close();
+    await b.close();
+    await db.drop();
+  }
+}
+
 describe('PostgreSQL retention on several nodes', () => {
-  it('lets two nodes trim the same database at once without a deadlock', async (t) => {
-    const db = await createTestDatabase();
-    if (!db) return t.skip('PostgreSQL unavailable');
-    const [a, b] = [new PostgresStore(db.url), new PostgresStore(db.url)];
-    try {
-      await a.open();
-      await b.open();
+  it('lets two nodes trim the same database at once without a deadlock', (t) =>
+    withTwoNodes(t, async (a, b) => {
       // One node trims by age while the other trims by count and by age: without turns, their deletes lock
       // overlapping rows in different orders (seen: one deadlock in 15 such rounds).
       let removed = 0;
@@ -49,12 +60,60 @@ describe('PostgreSQL retention on several nodes', () => {
         removed += passes.reduce((x, y) => x + y, 0);
       }
       assert.equal(removed, 15 * 300 * 20 - 300 * 5, 'every conversation keeps its last 5');
-    } finally {
-      await a.close();
-      await b.close();
-      await db.drop();
-    }
-  });
+    }));
+});
+
+describe('PostgreSQL retention lease', () => {
+  it('lets one node at a time run a pass; the others skip theirs', (t) =>
+    withTwoNodes(t, async (a, b) => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const first = a.retentionLease(async () => {
+        started();
+        await held;
+        return 'a';
+      });
+      await running;
+      let ran = false;
+      assert.equal(await b.retentionLease(async () => (ran = true)), null, "b's pass is skipped while a's runs");
+      assert.equal(ran, false);
+      release();
+      assert.equal(await first, 'a');
+      assert.equal(await b.retentionLease(async () => 'b'), 'b', 'the lease is free once the pass ended');
+      await assert.rejects(a.retentionLease(async () => Promise.reject(new Error('step failed'))), /step failed/);
+      assert.equal(await b.retentionLease(async () => 'b again'), 'b again', 'a failed pass gives the lease back');
+    }));
+
+  it('gives the lease back when the connection holding it closes', (t) =>
+    withTwoNodes(t, async (a, b, url) => {
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const pass = a.retentionLease(async () => {
+        started();
+        // The node's connection is cut (a network failure, a restart of the node): the server drops its locks.
+        const admin = new pg.Client({ connectionString: url });
+        await admin.connect();
+        try {
+          await admin.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+          );
+        } finally {
+          await admin.end();
+        }
+        let taken: string | null = null;
+        for (let i = 0; i < 100 && taken === null; i++) {
+          taken = await b.retentionLease(async () => 'b');
+          if (taken === null) await sleep(20);
+        }
+        return taken;
+      });
+      await running;
+      assert.equal(await pass, 'b', 'another node could run a pass once the holder was gone');
+    }));
 });
 
 /**

@@ -162,4 +162,32 @@ describe('retention', () => {
     assert.equal(files, 1);
     assert.equal(alone.steps[0], 'uploads 10000 2');
   });
+
+  it('runs a pass only while it holds the lease of a store shared with other nodes, and skips it otherwise', async (t) => {
+    keepAlive(t);
+    class SharedStore extends SteppingStore {
+      /** Whether another node holds the lease, pass by pass. */
+      readonly busy = [true, false];
+      async retentionLease<T>(pass: () => Promise<T>): Promise<T | null> {
+        if (this.busy.shift()) return null;
+        this.steps.push('lease');
+        return pass();
+      }
+    }
+    const store = new SharedStore([1]);
+    const events: string[] = [];
+    await new Promise<void>((resolve) => {
+      const timer = new RetentionTimer(store as unknown as Store, { maxAgeMs: 1_000, intervalMs: 1, stepSize: 2 }, () => 10_000, {
+        passed: (removed) => {
+          events.push(`passed ${removed}`);
+          void timer.stop().then(resolve);
+        },
+        skipped: () => events.push('skipped'),
+        failed: (err) => assert.fail(String(err)),
+      });
+      timer.start();
+    });
+    assert.deepEqual(events, ['skipped', 'passed 1']);
+    assert.deepEqual(store.steps, ['lease', 'older 9000 2'], 'no step without the lease');
+  });
 });

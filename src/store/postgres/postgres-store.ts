@@ -212,6 +212,22 @@ export class PostgresStore implements Store {
     );
   }
 
+  /**
+   * A session-level advisory lock on the retention connection, held for the pass: every step of the pass runs on
+   * that connection. Should the connection drop meanwhile, the lock goes with it and another node may start a
+   * pass; the steps still take turns (retentionTurn), so the worst case is repeated work, as without a lease.
+   */
+  async retentionLease<T>(pass: () => Promise<T>): Promise<T | null> {
+    const { rows } = await this.trimDb.run((c) => c.query<{ held: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS held', [RETENTION_LEASE]));
+    if (!rows[0]?.held) return null;
+    try {
+      return await pass();
+    } finally {
+      // On a connection that replaced a dropped one the lock is not held: false, and a notice, nothing worse.
+      await this.trimDb.run((c) => c.query('SELECT pg_advisory_unlock(hashtext($1))', [RETENTION_LEASE])).catch(() => {});
+    }
+  }
+
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
     return this.trimDb.run((c) =>
       retentionTurn(c, async () => {
@@ -233,6 +249,9 @@ export class PostgresStore implements Store {
     );
   }
 }
+
+/** The lock a node holds for a whole retention pass (PostgresStore.retentionLease). */
+const RETENTION_LEASE = 'switchboard_retention_pass';
 
 /**
  * One retention step in a transaction that holds the retention lock: nodes sharing the database take turns,
