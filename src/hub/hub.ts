@@ -373,7 +373,10 @@ export class Hub {
       const page = pages[i]!;
       const from = since[p]!;
       const ok = this.replayable(page, from);
-      let last = from;
+      // A client can claim numbers this store never gave (its database restored from an older backup, say): what it
+      // has is then at most the store's last, so live messages held meanwhile above that still go out, and the
+      // reply's seq (the conversation's last, as join reports a room's) comes below its `since`, which tells it.
+      let last = Math.min(from, page.lastSeq);
       if (ok)
         for (const m of page.messages) {
           s.send(encodePush(pushOf(m)));

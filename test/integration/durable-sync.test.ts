@@ -74,9 +74,14 @@ describe('durable DMs: sync', () => {
     await bob3.barrier();
     assert.equal(bob3.all(dm).length, 0);
 
+    // A client that saw numbers the server never gave (its database restored from an older backup, say) is
+    // told the real last one.
+    assert.deepEqual((await sync(bob3, 'alice', 50)).reply, { with: 'alice', recovered: true, missed: 0, seq: 15 });
+
     // Another pair's view: carol's conversation with alice is her own (empty), not alice and bob's.
     const carol = await connectUser(srv.wsUrl, 'carol');
     assert.deepEqual((await sync(carol, 'alice', 0)).reply, { with: 'alice', recovered: true, missed: 0, seq: 0 });
+    assert.deepEqual((await sync(carol, 'alice', 5)).reply, { with: 'alice', recovered: true, missed: 0, seq: 0 });
     await carol.barrier();
     assert.equal(carol.all('message').length, 0);
   });

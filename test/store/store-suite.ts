@@ -119,6 +119,10 @@ export function storeSuite(name: string, open: (purpose?: 'retention') => Promis
       await store.commit(batch({ reads: [{ user: 'u2', conv: 'r:m', seq: 2 }] }));
       await store.commit(batch({ reads: [{ user: 'u2', conv: 'r:m', seq: 1 }] }));
       assert.equal((((await store.memberships(['u2'])).get('u2') ?? []))[0]!.readSeq, 2, 'read positions never move back');
+      await store.commit(batch({ reads: [{ user: 'u2', conv: 'r:m', seq: 999 }] }));
+      assert.deepEqual(((await store.memberships(['u2'])).get('u2') ?? []), [{ conv: 'r:m', lastSeq: 3, readSeq: 3 }], 'no further than the last message');
+      await store.commit(batch({ messages: [msg('r:m', 'u1', 'c')] }));
+      assert.deepEqual(((await store.memberships(['u2'])).get('u2') ?? []), [{ conv: 'r:m', lastSeq: 4, readSeq: 3 }], 'so the next one counts as unread');
       assert.deepEqual(await store.members('r:m'), ['u1', 'u2']);
       const both = await store.memberships(['u1', 'u2', 'nobody']);
       assert.deepEqual([...both.keys()].sort(), ['u1', 'u2']);

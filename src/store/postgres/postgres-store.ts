@@ -311,10 +311,12 @@ async function join(c: pg.Client, joins: MemberRef[]): Promise<void> {
   );
 }
 
+/** Read marks go forward only, and no further than the conversation's last message (else later ones would never count as unread). */
 async function markRead(c: pg.Client, reads: ReadMark[]): Promise<void> {
   await c.query(
     `UPDATE members m SET read_seq = t.s
-       FROM (SELECT u, c, MAX(s) AS s FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(u, c, s) GROUP BY u, c) t
+       FROM (SELECT x.u, x.c, LEAST(MAX(x.s), COALESCE((SELECT last_seq FROM conversations WHERE id = x.c), 0)) AS s
+             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(u, c, s) GROUP BY x.u, x.c) t
      WHERE m."user" = t.u AND m.conv = t.c AND m.read_seq < t.s`,
     [reads.map((r) => r.user), reads.map((r) => r.conv), reads.map((r) => r.seq)],
   );

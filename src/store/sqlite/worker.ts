@@ -126,7 +126,13 @@ const q = {
     'INSERT INTO members (user, conv, read_seq) VALUES (?, ?, COALESCE((SELECT last_seq FROM conversations WHERE id = ?), 0)) ON CONFLICT DO NOTHING',
   ),
   leave: db.prepare<[string, string]>('DELETE FROM members WHERE user = ? AND conv = ?'),
+  /** The sender's own read mark, at the seq just given to its message. */
   read: db.prepare<[number, string, string, number]>('UPDATE members SET read_seq = ? WHERE user = ? AND conv = ? AND read_seq < ?'),
+  /** A client's read mark: forward only, and no further than the last message (else later ones would never count as unread). */
+  readTo: db.prepare<{ seq: number; user: string; conv: string }>(
+    `UPDATE members SET read_seq = MIN(@seq, COALESCE((SELECT last_seq FROM conversations WHERE id = @conv), 0))
+     WHERE user = @user AND conv = @conv AND read_seq < MIN(@seq, COALESCE((SELECT last_seq FROM conversations WHERE id = @conv), 0))`,
+  ),
   isMember: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM members WHERE user = ? AND conv = ?'),
   memberships: db.prepare<[string], { user: string; conv: string; last_seq: number | null; read_seq: number }>(
     `SELECT m.user, m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv
@@ -181,7 +187,7 @@ const commit = db.transaction((text: string): PackedResults => {
     codes.push(seq);
   }
   for (let i = 0; i < leaves.length; i += 2) q.leave.run(leaves[i]!, leaves[i + 1]!);
-  for (let i = 0; i < reads.length; i += 3) q.read.run(reads[i + 2] as number, reads[i] as string, reads[i + 1] as string, reads[i + 2] as number);
+  for (let i = 0; i < reads.length; i += 3) q.readTo.run({ seq: reads[i + 2] as number, user: reads[i] as string, conv: reads[i + 1] as string });
   return { codes, ids };
 });
 
