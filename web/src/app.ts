@@ -14,6 +14,7 @@ import {
   type UnreadPush,
 } from '../../client/src/index.js';
 import { Calls } from './calls.js';
+import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Note, type Pending } from './conversation.js';
 import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { avatar, byId, dayKey, dayLabel, formatBytes, formatDuration, h, hue, icon, linkify, plural, timeEl, type Child } from './dom.js';
 import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
@@ -23,63 +24,11 @@ export interface Credentials {
   token?: string;
 }
 
-const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
-const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,128}$/;
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 30;
 const GROUP_MS = 5 * 60_000;
 /** Largest side of an inline image, CSS px. */
 const MAX_IMAGE = 320;
-
-interface Note {
-  id: number;
-  afterSeq: number;
-  ts: number;
-  text: string;
-  error?: boolean;
-}
-
-interface Pending {
-  key: string;
-  contentType: string;
-  body: unknown;
-  ts: number;
-  state: 'uploading' | 'sending' | 'sent' | 'failed';
-  progress: number;
-  error?: string;
-  previewUrl?: string;
-  abort?: AbortController;
-  progressEl?: HTMLProgressElement;
-  progressText?: HTMLElement;
-}
-
-interface Conv {
-  key: string;
-  kind: 'room' | 'dm';
-  name: string;
-  /** Messages by seq, oldest first (a contiguous run from the oldest loaded one). */
-  msgs: MessagePush[];
-  seqs: Set<number>;
-  notes: Note[];
-  pending: Map<string, Pending>;
-  /** The conversation's last seq and the user's read position, as far as we know. */
-  lastSeq: number;
-  readSeq: number;
-  lastTs: number;
-  history: 'idle' | 'loading' | 'done' | 'error';
-  loadedOnce: boolean;
-  join: 'none' | 'joining' | 'joined' | 'failed';
-  joinPromise: Promise<boolean> | null;
-  /** In the last unread summary (the user is a member: the summary has the read position). */
-  inSummary: boolean;
-  /** The room's seq at our join, waiting for the summary to tell whether we were a member before. */
-  joinSeq?: number;
-  durable: boolean;
-  members: Map<string, number>;
-  typing: Map<string, ReturnType<typeof setTimeout>>;
-  /** Rendered elements by item key (kept so media players survive re-renders). */
-  els: Map<string, HTMLElement>;
-}
 
 interface Item {
   key: string;
@@ -130,11 +79,6 @@ export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
   setTimeout(() => t.classList.add('out'), 5_000);
   setTimeout(() => t.remove(), 5_400);
 }
-
-const convKey = (kind: Conv['kind'], name: string): string => `${kind === 'room' ? 'r' : 'd'}:${name}`;
-const label = (c: Conv): string => (c.kind === 'room' ? `#${c.name}` : c.name);
-const targetOf = (c: Conv): Conversation => (c.kind === 'room' ? { room: c.name } : { with: c.name });
-const unreadOf = (c: Conv): number => Math.max(0, c.lastSeq - c.readSeq);
 
 export class ChatApp {
   readonly client: SwitchboardClient;
@@ -296,27 +240,7 @@ export class ChatApp {
     const key = convKey(kind, name);
     let c = this.convs.get(key);
     if (c) return c;
-    c = {
-      key,
-      kind,
-      name,
-      msgs: [],
-      seqs: new Set(),
-      notes: [],
-      pending: new Map(),
-      lastSeq: 0,
-      readSeq: 0,
-      lastTs: 0,
-      history: 'idle',
-      loadedOnce: false,
-      join: 'none',
-      joinPromise: null,
-      inSummary: false,
-      durable: true,
-      members: new Map(),
-      typing: new Map(),
-      els: new Map(),
-    };
+    c = newConv(kind, name);
     this.convs.set(key, c);
     this.save();
     this.renderSidebar();
@@ -453,47 +377,13 @@ export class ChatApp {
 
   private onMessage(m: MessagePush, conversation: Conversation): void {
     const c = 'room' in conversation ? this.conv('room', conversation.room) : this.conv('dm', conversation.with);
-    if (this.addMessages(c, [m]) === 0) return;
+    if (addMessages(c, [m], this.me) === 0) return;
     this.clearTyping(c, m.from);
     if (c === this.current) {
       this.render(m.from === this.me ? 'mine' : 'append');
       this.markReadSoon();
     }
     this.renderSidebar();
-  }
-
-  /** Adds messages (live or from history) in seq order, without duplicates; returns how many were new. */
-  private addMessages(c: Conv, list: readonly MessagePush[]): number {
-    let added = 0;
-    for (const m of list) {
-      if (c.seqs.has(m.seq)) continue;
-      c.seqs.add(m.seq);
-      added++;
-      const msgs = c.msgs;
-      if (msgs.length === 0 || msgs[msgs.length - 1]!.seq < m.seq) msgs.push(m);
-      else {
-        let lo = 0;
-        let hi = msgs.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (msgs[mid]!.seq < m.seq) lo = mid + 1;
-          else hi = mid;
-        }
-        msgs.splice(lo, 0, m);
-      }
-      c.lastSeq = Math.max(c.lastSeq, m.seq);
-      c.lastTs = Math.max(c.lastTs, m.ts);
-      // Sending moves the sender's own read position (protocol.md, `read`).
-      if (m.from === this.me) c.readSeq = Math.max(c.readSeq, m.seq);
-      if (m.key !== undefined && m.from === this.me) {
-        const p = c.pending.get(m.key);
-        if (p) {
-          c.pending.delete(m.key);
-          if (p.previewUrl) setTimeout(() => URL.revokeObjectURL(p.previewUrl!), 10_000);
-        }
-      }
-    }
-    return added;
   }
 
   private onUnread(u: UnreadPush): void {
@@ -536,7 +426,7 @@ export class ChatApp {
     try {
       const page = await this.client.history(targetOf(c), before === undefined ? { limit: PAGE_SIZE } : { before, limit: PAGE_SIZE });
       if (!this.convs.has(c.key)) return;
-      this.addMessages(c, page.messages);
+      addMessages(c, page.messages, this.me);
       c.lastSeq = Math.max(c.lastSeq, page.lastSeq);
       const oldest = c.msgs[0]?.seq;
       c.history = oldest === undefined || page.messages.length === 0 || oldest <= Math.max(1, page.oldestSeq) ? 'done' : 'idle';
