@@ -17,6 +17,7 @@ import { Calls } from './calls.js';
 import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Note, type Pending } from './conversation.js';
 import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { avatar, byId, dayKey, dayLabel, formatBytes, formatDuration, h, hue, icon, linkify, plural, timeEl, type Child } from './dom.js';
+import { loadConversations, saveConversations } from './saved-conversations.js';
 import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
 
 export interface Credentials {
@@ -247,32 +248,14 @@ export class ChatApp {
     return c;
   }
 
-  private storageKey(): string | null {
-    return this.me === null ? null : `switchboard:convs:${this.me}`;
-  }
-
   /** Rooms, direct conversations and the open one, per user, for the next visit. */
   private save(): void {
-    const key = this.storageKey();
-    if (!key || !this.restored) return;
-    const all = [...this.convs.values()];
-    try {
-      localStorage.setItem(
-        key,
-        JSON.stringify({ rooms: all.filter((c) => c.kind === 'room').map((c) => c.name), dms: all.filter((c) => c.kind === 'dm').map((c) => c.name), current: this.current?.key ?? null }),
-      );
-    } catch {
-      // storage full or disabled: not essential
-    }
+    if (this.me === null || !this.restored) return;
+    saveConversations(this.me, this.convs.values(), this.current);
   }
 
   private restore(): void {
-    let saved: { rooms?: string[]; dms?: string[]; current?: string | null } | null = null;
-    try {
-      saved = JSON.parse(localStorage.getItem(this.storageKey()!) ?? 'null');
-    } catch {
-      saved = null;
-    }
+    const saved = loadConversations(this.me!);
     for (const r of saved?.rooms ?? [DEFAULT_ROOM]) if (ROOM_NAME.test(r)) this.openRoom(r, false);
     for (const u of saved?.dms ?? []) if (USER_ID.test(u)) this.conv('dm', u);
     const first = (saved?.current ? this.convs.get(saved.current) : undefined) ?? [...this.convs.values()][0];
