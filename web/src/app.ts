@@ -17,7 +17,7 @@ import { Calls } from './calls.js';
 import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Pending } from './conversation.js';
 import { avatar, byId, h, icon, plural } from './dom.js';
-import { itemsOf, type MessageContext } from './message-items.js';
+import { MessageList, type RenderReason } from './message-list.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
 import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
 
@@ -76,6 +76,7 @@ export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
 export class ChatApp {
   readonly client: SwitchboardClient;
   private readonly calls: Calls;
+  private readonly list: MessageList;
   private readonly abort = new AbortController();
   private me: string | null = null;
   private readonly convs = new Map<string, Conv>();
@@ -94,19 +95,6 @@ export class ChatApp {
   private retryAt = 0;
   private bannerTimer: ReturnType<typeof setTimeout> | undefined;
   private signedOut = false;
-  private readonly messageContext: MessageContext = {
-    me: () => this.me,
-    sender: () => this.me ?? this.cred.user ?? 'me',
-    connected: () => this.client.state === 'connected',
-    fileUrl: (path) => this.client.fileUrl(path),
-    mediaLoaded: () => this.keepBottom(),
-    retry: (c, p) => (this.deliver(c, p), this.rerenderPending(c, p)),
-    discard: (c, p) => {
-      c.pending.delete(p.key);
-      if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
-      this.render('append');
-    },
-  };
 
   constructor(
     private readonly cred: Credentials,
@@ -118,6 +106,22 @@ export class ChatApp {
       ...(cred.token !== undefined ? { token: cred.token } : { user: cred.user! }),
       WebSocket: OnlineAwareWebSocket,
     });
+    this.list = new MessageList(
+      el,
+      {
+        me: () => this.me,
+        sender: () => this.me ?? this.cred.user ?? 'me',
+        connected: () => this.client.state === 'connected',
+        fileUrl: (path) => this.client.fileUrl(path),
+        retry: (c, p) => (this.deliver(c, p), this.rerenderPending(c, p)),
+        discard: (c, p) => {
+          c.pending.delete(p.key);
+          if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
+          this.render('append');
+        },
+      },
+      (c) => void this.loadOlder(c),
+    );
     this.calls = new Calls(this.client, {
       openDm: (user) => this.openDm(user, false),
       note: (user, text) => this.addNote(this.conv('dm', user), text),
@@ -175,7 +179,7 @@ export class ChatApp {
     this.stopTyping();
     for (const c of this.convs.values()) for (const p of c.pending.values()) p.abort?.abort();
     await this.client.close();
-    el.messages.replaceChildren();
+    this.list.clear();
     el.rooms.replaceChildren();
     el.dms.replaceChildren();
     el.people.replaceChildren();
@@ -409,7 +413,7 @@ export class ChatApp {
   private async loadOlder(c: Conv): Promise<void> {
     if (c.history === 'loading' || c.history === 'done') return;
     c.history = 'loading';
-    this.renderHistoryState();
+    this.list.renderHistoryState(this.current);
     const before = c.msgs[0]?.seq;
     try {
       const page = await this.client.history(targetOf(c), before === undefined ? { limit: PAGE_SIZE } : { before, limit: PAGE_SIZE });
@@ -434,8 +438,7 @@ export class ChatApp {
     this.renderSidebar();
     this.markReadSoon();
     // Not enough to fill the screen yet: keep going.
-    const box = el.scroller;
-    if (c.history === 'idle' && box.scrollHeight <= box.clientHeight + 40) void this.loadOlder(c);
+    if (c.history === 'idle' && this.list.underfilled()) void this.loadOlder(c);
   }
 
   private addNote(c: Conv, text: string, error = false): void {
@@ -599,15 +602,8 @@ export class ChatApp {
   }
 
   private rerenderPending(c: Conv, p: Pending): void {
-    this.dropElement(c, `p:${p.key}`);
+    this.list.forget(c, `p:${p.key}`);
     if (c === this.current) this.render('append');
-  }
-
-  /** Forgets an item's element (and takes it off the page) so the next render builds it afresh. */
-  private dropElement(c: Conv, key: string): boolean {
-    const node = c.els.get(key);
-    node?.remove();
-    return c.els.delete(key);
   }
 
   /** Pending messages say "waiting for the connection" while offline. */
@@ -615,7 +611,7 @@ export class ChatApp {
     const c = this.current;
     if (!c) return;
     let any = false;
-    for (const p of c.pending.values()) if (p.state === 'sending') any = this.dropElement(c, `p:${p.key}`) || any;
+    for (const p of c.pending.values()) if (p.state === 'sending') any = this.list.forget(c, `p:${p.key}`) || any;
     if (any) this.render('append');
   }
 
@@ -752,7 +748,7 @@ export class ChatApp {
   }
 
   private renderConversation(): void {
-    el.messages.replaceChildren();
+    this.list.clear();
     this.renderHeader();
     this.renderTyping();
     this.renderComposer();
@@ -760,68 +756,8 @@ export class ChatApp {
     this.render('switch');
   }
 
-  private renderHistoryState(): void {
-    const c = this.current;
-    const s = el.historyState;
-    s.replaceChildren();
-    if (!c) return;
-    if (c.history === 'loading') s.append(h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading earlier messages…');
-    else if (c.history === 'error') s.append(h('button', { type: 'button', class: 'ghost small', onclick: () => void this.loadOlder(c) }, 'Load earlier messages'));
-    else if (c.history === 'done' && c.loadedOnce) {
-      if (c.kind === 'room' && !c.durable) s.append('This room does not keep history.');
-      else s.append(c.kind === 'room' ? `This is the beginning of #${c.name}.` : `This is the beginning of your conversation with ${c.name}.`);
-    }
-  }
-
-  // ── rendering: messages ──────────────────────────────────────────────
-
-  /**
-   * Brings the list in line with the conversation: new items are inserted,
-   * gone ones removed, existing elements stay (so players keep playing).
-   */
-  private render(reason: 'append' | 'mine' | 'older' | 'switch'): void {
-    const c = this.current;
-    const list = el.messages;
-    const box = el.scroller;
-    this.renderHistoryState();
-    if (!c) {
-      list.replaceChildren();
-      return;
-    }
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    const fromBottom = box.scrollHeight - box.scrollTop;
-    const items = itemsOf(c, this.messageContext);
-    const want = new Set(items.map((i) => i.key));
-    for (const child of [...list.children]) if (!want.has((child as HTMLElement).dataset.key ?? '')) child.remove();
-    let cur = list.firstElementChild;
-    for (const it of items) {
-      let node = c.els.get(it.key);
-      if (!node) {
-        node = it.build();
-        node.dataset.key = it.key;
-        c.els.set(it.key, node);
-      }
-      node.classList.toggle('cont', it.cont);
-      if (node === cur) cur = cur.nextElementSibling;
-      else list.insertBefore(node, cur);
-    }
-    for (const k of [...c.els.keys()]) if (!want.has(k)) c.els.delete(k);
-    if (reason === 'switch' || reason === 'mine' || (reason === 'append' && atBottom)) box.scrollTop = box.scrollHeight;
-    else if (reason === 'older') box.scrollTop = box.scrollHeight - fromBottom;
-    this.updateJump();
-  }
-
-  /** After media loaded: stay at the bottom if we were there. */
-  private keepBottom(): void {
-    const box = el.scroller;
-    if (box.dataset.stick === '1') box.scrollTop = box.scrollHeight;
-  }
-
-  private updateJump(): void {
-    const box = el.scroller;
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    box.dataset.stick = atBottom ? '1' : '0';
-    el.jump.hidden = atBottom;
+  private render(reason: RenderReason): void {
+    this.list.render(this.current, reason);
   }
 
   // ── UI wiring ────────────────────────────────────────────────────────
@@ -906,13 +842,11 @@ export class ChatApp {
       this.sendFiles([...e.dataTransfer.files]);
     });
     on(el.scroller, 'scroll', () => {
-      this.updateJump();
+      this.list.updateJump();
       const c = this.current;
-      if (c && c.loadedOnce && c.history === 'idle' && el.scroller.scrollTop < 200) void this.loadOlder(c);
+      if (c && c.loadedOnce && c.history === 'idle' && this.list.nearTop()) void this.loadOlder(c);
     });
-    on(el.jump, 'click', () => {
-      el.scroller.scrollTo({ top: el.scroller.scrollHeight, behavior: 'smooth' });
-    });
+    on(el.jump, 'click', () => this.list.scrollToEnd());
     on(el.callAudio, 'click', () => this.current?.kind === 'dm' && void this.calls.start(this.current.name, false));
     on(el.callVideo, 'click', () => this.current?.kind === 'dm' && void this.calls.start(this.current.name, true));
     on(el.bannerAction, 'click', () => {

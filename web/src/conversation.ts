@@ -56,8 +56,6 @@ export interface Conv {
   durable: boolean;
   members: Map<string, number>;
   typing: Map<string, ReturnType<typeof setTimeout>>;
-  /** Rendered elements by item key (kept so media players survive re-renders). */
-  els: Map<string, HTMLElement>;
 }
 
 export const convKey = (kind: Conv['kind'], name: string): string => `${kind === 'room' ? 'r' : 'd'}:${name}`;
@@ -85,7 +83,6 @@ export function newConv(kind: Conv['kind'], name: string): Conv {
     durable: true,
     members: new Map(),
     typing: new Map(),
-    els: new Map(),
   };
 }
 
