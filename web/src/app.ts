@@ -15,10 +15,11 @@ import {
 } from '../../client/src/index.js';
 import { Calls } from './calls.js';
 import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
-import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Pending } from './conversation.js';
-import { avatar, byId, h, icon, plural } from './dom.js';
+import { addMessages, convKey, isOnline, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Pending } from './conversation.js';
+import { avatar, byId, h, icon, plural, presenceAvatar } from './dom.js';
 import { MessageList, type RenderReason } from './message-list.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
+import { Sidebar } from './sidebar.js';
 import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
 
 export interface Credentials {
@@ -77,6 +78,7 @@ export class ChatApp {
   readonly client: SwitchboardClient;
   private readonly calls: Calls;
   private readonly list: MessageList;
+  private readonly sidebar: Sidebar;
   private readonly abort = new AbortController();
   private me: string | null = null;
   private readonly convs = new Map<string, Conv>();
@@ -121,6 +123,11 @@ export class ChatApp {
         },
       },
       (c) => void this.loadOlder(c),
+    );
+    this.sidebar = new Sidebar(
+      el,
+      { select: (c) => this.select(c), leave: (c) => void this.leaveRoom(c), openRoom: (name) => this.openRoom(name), openDm: (user) => this.openDm(user) },
+      this.abort.signal,
     );
     this.calls = new Calls(this.client, {
       openDm: (user) => this.openDm(user, false),
@@ -180,9 +187,7 @@ export class ChatApp {
     for (const c of this.convs.values()) for (const p of c.pending.values()) p.abort?.abort();
     await this.client.close();
     this.list.clear();
-    el.rooms.replaceChildren();
-    el.dms.replaceChildren();
-    el.people.replaceChildren();
+    this.sidebar.clear();
     document.title = 'Switchboard';
   }
 
@@ -617,44 +622,10 @@ export class ChatApp {
 
   // ── rendering: sidebar and header ────────────────────────────────────
 
-  /** Users online in any room we are in (presence is per room). */
-  private isOnline(user: string): boolean {
-    for (const c of this.convs.values()) if (c.kind === 'room' && c.members.has(user)) return true;
-    return false;
-  }
-
   private renderSidebar(): void {
     if (this.signedOut) return;
-    const focused = (document.activeElement as HTMLElement | null)?.dataset?.focusKey;
-    const all = [...this.convs.values()];
-    const rooms = all.filter((c) => c.kind === 'room').sort((a, b) => a.name.localeCompare(b.name));
-    const dms = all.filter((c) => c.kind === 'dm').sort((a, b) => b.lastTs - a.lastTs || a.name.localeCompare(b.name));
-    el.rooms.replaceChildren(...rooms.map((c) => this.convItem(c)));
-    el.dms.replaceChildren(...(dms.length ? dms.map((c) => this.convItem(c)) : [h('li', { class: 'empty' }, 'No direct messages yet')]));
-
-    const room = this.peopleRoom && this.convs.has(this.peopleRoom.key) ? this.peopleRoom : null;
-    const users = room ? [...room.members.keys()].sort((a, b) => (a === this.me ? -1 : b === this.me ? 1 : a.localeCompare(b))) : [];
-    el.peopleH.textContent = room ? `Online in #${room.name}` : 'Online';
-    el.people.replaceChildren(
-      ...(users.length === 0
-        ? [h('li', { class: 'empty' }, room && this.client.state === 'connected' ? 'Nobody yet' : '—')]
-        : users.map((u) =>
-            h(
-              'li',
-              {},
-              u === this.me
-                ? h('span', { class: 'person me' }, this.presenceAvatar(u, true), h('span', { class: 'name' }, `${u} (you)`))
-                : h(
-                    'button',
-                    { type: 'button', class: 'person', 'data-focus-key': `person:${u}`, 'aria-label': `${u}, online. Send a direct message`, onclick: () => this.openDm(u) },
-                    this.presenceAvatar(u, true),
-                    h('span', { class: 'name' }, u),
-                  ),
-            ),
-          )),
-    );
+    this.sidebar.render({ convs: this.convs, current: this.current, peopleRoom: this.peopleRoom, me: this.me, connected: this.client.state === 'connected' });
     this.renderTitle();
-    if (focused) (document.querySelector(`[data-focus-key="${CSS.escape(focused)}"]`) as HTMLElement | null)?.focus();
   }
 
   /** "(3) Switchboard": unread messages (the open conversation's too, while the tab is in the background). */
@@ -663,40 +634,6 @@ export class ChatApp {
     let unread = 0;
     for (const c of this.convs.values()) unread += unreadOf(c);
     document.title = unread ? `(${unread}) Switchboard` : 'Switchboard';
-  }
-
-  private presenceAvatar(user: string, online: boolean): HTMLElement {
-    const a = avatar(user, 'avatar small');
-    return h('span', { class: 'presence-wrap' }, a, online ? h('span', { class: 'presence-dot', title: 'online' }) : null);
-  }
-
-  private convItem(c: Conv): HTMLLIElement {
-    const unread = c === this.current ? 0 : unreadOf(c);
-    const online = c.kind === 'dm' && this.isOnline(c.name);
-    const typing = c.kind === 'dm' && c.typing.size > 0;
-    const status = [online ? 'online' : '', typing ? 'typing' : '', unread ? `${unread} unread` : ''].filter(Boolean).join(', ');
-    return h(
-      'li',
-      { class: 'conv-item' },
-      h(
-        'button',
-        {
-          type: 'button',
-          class: `conv${unread ? ' has-unread' : ''}`,
-          'data-key': c.key,
-          'data-focus-key': `conv:${c.key}`,
-          'aria-current': c === this.current ? 'page' : null,
-          onclick: () => this.select(c),
-        },
-        c.kind === 'room' ? h('span', { class: 'conv-icon' }, icon('hash')) : this.presenceAvatar(c.name, online),
-        h('span', { class: 'name' }, c.name, typing ? h('span', { class: 'conv-typing' }, ' typing…') : null),
-        unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
-        status ? h('span', { class: 'sr-only' }, `, ${status}`) : null,
-      ),
-      c.kind === 'room'
-        ? h('button', { type: 'button', class: 'leave', 'data-focus-key': `leave:${c.key}`, title: `Leave #${c.name}`, 'aria-label': `Leave #${c.name}`, onclick: () => void this.leaveRoom(c) }, icon('close'))
-        : null,
-    );
   }
 
   private renderHeader(): void {
@@ -716,8 +653,8 @@ export class ChatApp {
         c.join === 'joined' ? (this.client.state === 'connected' ? `${n} online` : 'Offline') : c.join === 'failed' ? 'Not joined' : 'Joining…';
       el.callActions.hidden = true;
     } else {
-      const online = this.isOnline(c.name);
-      el.convAvatar.replaceChildren(this.presenceAvatar(c.name, online));
+      const online = isOnline(this.convs.values(), c.name);
+      el.convAvatar.replaceChildren(presenceAvatar(c.name, online));
       el.convSub.textContent = c.name === this.me ? 'Notes to yourself' : online ? 'Online' : 'Direct message';
       el.callActions.hidden = c.name === this.me;
       el.callAudio.setAttribute('aria-label', `Start a voice call with ${c.name}`);
@@ -772,30 +709,6 @@ export class ChatApp {
     const on = <K extends keyof HTMLElementEventMap>(target: HTMLElement, type: K, fn: (e: HTMLElementEventMap[K]) => void): void =>
       target.addEventListener(type, fn, { signal });
 
-    on(el.joinForm, 'submit', (e) => {
-      e.preventDefault();
-      const name = el.joinRoom.value.trim().replace(/^#/, '');
-      if (!ROOM_NAME.test(name)) {
-        el.joinRoom.setCustomValidity('Room names are 1–100 characters: letters, digits and _ . : -');
-        el.joinRoom.reportValidity();
-        return;
-      }
-      el.joinRoom.value = '';
-      this.openRoom(name);
-    });
-    on(el.joinRoom, 'input', () => el.joinRoom.setCustomValidity(''));
-    on(el.dmForm, 'submit', (e) => {
-      e.preventDefault();
-      const name = el.dmUser.value.trim().replace(/^@/, '');
-      if (!USER_ID.test(name)) {
-        el.dmUser.setCustomValidity('User names have no spaces.');
-        el.dmUser.reportValidity();
-        return;
-      }
-      el.dmUser.value = '';
-      this.openDm(name);
-    });
-    on(el.dmUser, 'input', () => el.dmUser.setCustomValidity(''));
     on(el.composer, 'submit', (e) => {
       e.preventDefault();
       this.sendText();

@@ -63,6 +63,12 @@ export const label = (c: Conv): string => (c.kind === 'room' ? `#${c.name}` : c.
 export const targetOf = (c: Conv): Conversation => (c.kind === 'room' ? { room: c.name } : { with: c.name });
 export const unreadOf = (c: Conv): number => Math.max(0, c.lastSeq - c.readSeq);
 
+/** Users online in any room we are in (presence is per room). */
+export function isOnline(convs: Iterable<Conv>, user: string): boolean {
+  for (const c of convs) if (c.kind === 'room' && c.members.has(user)) return true;
+  return false;
+}
+
 export function newConv(kind: Conv['kind'], name: string): Conv {
   return {
     key: convKey(kind, name),

@@ -90,6 +90,12 @@ export function avatar(name: string, cls = 'avatar'): HTMLSpanElement {
   return el;
 }
 
+/** An avatar with a dot while the user is online. */
+export function presenceAvatar(user: string, online: boolean): HTMLElement {
+  const a = avatar(user, 'avatar small');
+  return h('span', { class: 'presence-wrap' }, a, online ? h('span', { class: 'presence-dot', title: 'online' }) : null);
+}
+
 export function formatBytes(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '';
   if (n < 1024) return `${n} B`;
