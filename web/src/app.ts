@@ -15,8 +15,9 @@ import {
 } from '../../client/src/index.js';
 import { Calls } from './calls.js';
 import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
-import { addMessages, convKey, isOnline, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Pending } from './conversation.js';
-import { avatar, byId, h, icon, plural, presenceAvatar } from './dom.js';
+import { ConversationHeader } from './conversation-header.js';
+import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Pending } from './conversation.js';
+import { avatar, byId, h, plural } from './dom.js';
 import { MessageList, type RenderReason } from './message-list.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
 import { Sidebar } from './sidebar.js';
@@ -79,6 +80,7 @@ export class ChatApp {
   private readonly calls: Calls;
   private readonly list: MessageList;
   private readonly sidebar: Sidebar;
+  private readonly header: ConversationHeader;
   private readonly abort = new AbortController();
   private me: string | null = null;
   private readonly convs = new Map<string, Conv>();
@@ -127,6 +129,13 @@ export class ChatApp {
     this.sidebar = new Sidebar(
       el,
       { select: (c) => this.select(c), leave: (c) => void this.leaveRoom(c), openRoom: (name) => this.openRoom(name), openDm: (user) => this.openDm(user) },
+      this.abort.signal,
+    );
+    this.header = new ConversationHeader(
+      el,
+      (video) => {
+        if (this.current?.kind === 'dm') void this.calls.start(this.current.name, video);
+      },
       this.abort.signal,
     );
     this.calls = new Calls(this.client, {
@@ -637,31 +646,7 @@ export class ChatApp {
   }
 
   private renderHeader(): void {
-    const c = this.current;
-    if (!c) {
-      el.convTitle.textContent = 'No conversation';
-      el.convSub.textContent = 'Join a room or start a direct message';
-      el.convAvatar.replaceChildren();
-      el.callActions.hidden = true;
-      return;
-    }
-    el.convTitle.textContent = label(c);
-    if (c.kind === 'room') {
-      el.convAvatar.replaceChildren(h('span', { class: 'conv-icon big' }, icon('hash')));
-      const n = c.members.size;
-      el.convSub.textContent =
-        c.join === 'joined' ? (this.client.state === 'connected' ? `${n} online` : 'Offline') : c.join === 'failed' ? 'Not joined' : 'Joining…';
-      el.callActions.hidden = true;
-    } else {
-      const online = isOnline(this.convs.values(), c.name);
-      el.convAvatar.replaceChildren(presenceAvatar(c.name, online));
-      el.convSub.textContent = c.name === this.me ? 'Notes to yourself' : online ? 'Online' : 'Direct message';
-      el.callActions.hidden = c.name === this.me;
-      el.callAudio.setAttribute('aria-label', `Start a voice call with ${c.name}`);
-      el.callAudio.title = `Voice call with ${c.name}`;
-      el.callVideo.setAttribute('aria-label', `Start a video call with ${c.name}`);
-      el.callVideo.title = `Video call with ${c.name}`;
-    }
+    this.header.render(this.current, { convs: this.convs, me: this.me, connected: this.client.state === 'connected' });
   }
 
   private renderTyping(): void {
@@ -760,8 +745,6 @@ export class ChatApp {
       if (c && c.loadedOnce && c.history === 'idle' && this.list.nearTop()) void this.loadOlder(c);
     });
     on(el.jump, 'click', () => this.list.scrollToEnd());
-    on(el.callAudio, 'click', () => this.current?.kind === 'dm' && void this.calls.start(this.current.name, false));
-    on(el.callVideo, 'click', () => this.current?.kind === 'dm' && void this.calls.start(this.current.name, true));
     on(el.bannerAction, 'click', () => {
       if (this.lastState.state === 'disconnected' && !this.lastState.willReconnect) void this.client.connect().catch(() => {});
       else this.client.reconnect();
