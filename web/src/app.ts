@@ -21,6 +21,7 @@ import { avatar, byId, h, plural } from './dom.js';
 import { MessageList, type RenderReason } from './message-list.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
 import { Sidebar } from './sidebar.js';
+import { IncomingTyping, OutgoingTyping, typingText } from './typing.js';
 import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
 
 export interface Credentials {
@@ -81,6 +82,11 @@ export class ChatApp {
   private readonly list: MessageList;
   private readonly sidebar: Sidebar;
   private readonly header: ConversationHeader;
+  private readonly typingIn = new IncomingTyping((c) => {
+    if (c === this.current) this.renderTyping();
+    if (c.kind === 'dm') this.renderSidebar();
+  });
+  private readonly typingOut: OutgoingTyping;
   private readonly abort = new AbortController();
   private me: string | null = null;
   private readonly convs = new Map<string, Conv>();
@@ -92,7 +98,6 @@ export class ChatApp {
   private maxText = 8000;
   private noteIds = 0;
   private readTimer: ReturnType<typeof setTimeout> | undefined;
-  private typingOut = { key: '', last: 0, timer: undefined as ReturnType<typeof setTimeout> | undefined };
   private lastNotice = '';
   /** This session's unread summary has come. */
   private summarySeen = false;
@@ -110,6 +115,7 @@ export class ChatApp {
       ...(cred.token !== undefined ? { token: cred.token } : { user: cred.user! }),
       WebSocket: OnlineAwareWebSocket,
     });
+    this.typingOut = new OutgoingTyping(this.client, (key) => this.convs.get(key) ?? null);
     this.list = new MessageList(
       el,
       {
@@ -159,7 +165,7 @@ export class ChatApp {
       if (p.event === 'join') conv.members.set(p.user, Math.max(1, conv.members.get(p.user) ?? 0));
       else {
         conv.members.delete(p.user);
-        this.clearTyping(conv, p.user);
+        this.typingIn.clear(conv, p.user);
       }
       this.renderSidebar();
       this.renderHeader();
@@ -192,7 +198,7 @@ export class ChatApp {
     this.abort.abort();
     clearTimeout(this.readTimer);
     clearTimeout(this.bannerTimer);
-    this.stopTyping();
+    this.typingOut.stop();
     for (const c of this.convs.values()) for (const p of c.pending.values()) p.abort?.abort();
     await this.client.close();
     this.list.clear();
@@ -212,8 +218,7 @@ export class ChatApp {
       // Who is here is unknown until we are back.
       for (const c of this.convs.values()) {
         c.members.clear();
-        for (const t of c.typing.values()) clearTimeout(t);
-        c.typing.clear();
+        this.typingIn.forgetAll(c);
       }
       this.renderSidebar();
       this.renderHeader();
@@ -364,7 +369,7 @@ export class ChatApp {
 
   private select(c: Conv, focus = true): void {
     if (this.current !== c) {
-      this.stopTyping();
+      this.typingOut.stop();
       // What was on screen has been seen.
       if (this.current) this.markRead(this.current);
     }
@@ -384,7 +389,7 @@ export class ChatApp {
   private onMessage(m: MessagePush, conversation: Conversation): void {
     const c = 'room' in conversation ? this.conv('room', conversation.room) : this.conv('dm', conversation.with);
     if (addMessages(c, [m], this.me) === 0) return;
-    this.clearTyping(c, m.from);
+    this.typingIn.clear(c, m.from);
     if (c === this.current) {
       this.render(m.from === this.me ? 'mine' : 'append');
       this.markReadSoon();
@@ -480,48 +485,13 @@ export class ChatApp {
 
   private onTyping(t: TypingPush): void {
     const c = t.room !== undefined ? this.convs.get(convKey('room', t.room)) : this.convs.get(convKey('dm', t.from));
-    if (!c) return;
-    clearTimeout(c.typing.get(t.from));
-    if (t.active === false) c.typing.delete(t.from);
-    else c.typing.set(t.from, setTimeout(() => this.clearTyping(c, t.from), 6_000));
-    if (c === this.current) this.renderTyping();
-    if (c.kind === 'dm') this.renderSidebar();
-  }
-
-  private clearTyping(c: Conv, user: string): void {
-    if (!c.typing.has(user)) return;
-    clearTimeout(c.typing.get(user));
-    c.typing.delete(user);
-    if (c === this.current) this.renderTyping();
-    if (c.kind === 'dm') this.renderSidebar();
-  }
-
-  private canTypeIn(c: Conv | null): c is Conv {
-    return c !== null && this.client.state === 'connected' && (c.kind === 'dm' || c.join === 'joined');
+    if (c) this.typingIn.update(c, t.from, t.active !== false);
   }
 
   private onInput(): void {
     el.text.style.height = 'auto';
     el.text.style.height = `${Math.min(el.text.scrollHeight, 160)}px`;
-    const c = this.current;
-    if (!this.canTypeIn(c)) return;
-    if (!el.text.value.trim()) return this.stopTyping();
-    const now = Date.now();
-    if (this.typingOut.key !== c.key || now - this.typingOut.last > 3_000) {
-      if (this.typingOut.key && this.typingOut.key !== c.key) this.stopTyping();
-      this.client.typing(c.kind === 'room' ? { room: c.name } : { to: c.name }, true);
-      this.typingOut.key = c.key;
-      this.typingOut.last = now;
-    }
-    clearTimeout(this.typingOut.timer);
-    this.typingOut.timer = setTimeout(() => this.stopTyping(), 4_000);
-  }
-
-  private stopTyping(): void {
-    clearTimeout(this.typingOut.timer);
-    const c = this.typingOut.key ? (this.convs.get(this.typingOut.key) ?? null) : null;
-    this.typingOut.key = '';
-    if (this.canTypeIn(c)) this.client.typing(c.kind === 'room' ? { room: c.name } : { to: c.name }, false);
+    this.typingOut.input(this.current, el.text.value.trim() !== '');
   }
 
   // ── sending ──────────────────────────────────────────────────────────
@@ -532,7 +502,7 @@ export class ChatApp {
     if (!c || !text) return;
     if (text.length > this.maxText) return toast(`That message is too long (at most ${this.maxText} characters).`, 'error');
     if (c.kind === 'room' && c.join === 'failed') void this.ensureJoined(c);
-    this.stopTyping();
+    this.typingOut.stop();
     el.text.value = '';
     el.text.style.height = 'auto';
     const p: Pending = { key: randomKey(), contentType: 'text', body: text, ts: Date.now(), state: 'sending', progress: 0 };
@@ -650,15 +620,7 @@ export class ChatApp {
   }
 
   private renderTyping(): void {
-    const users = [...(this.current?.typing.keys() ?? [])];
-    el.typing.textContent =
-      users.length === 0
-        ? ''
-        : users.length === 1
-          ? `${users[0]} is typing…`
-          : users.length === 2
-            ? `${users[0]} and ${users[1]} are typing…`
-            : 'Several people are typing…';
+    el.typing.textContent = typingText([...(this.current?.typing.keys() ?? [])]);
   }
 
   private renderComposer(): void {
