@@ -4,10 +4,8 @@
  * does the connecting, recovery after reconnects and the offline queue.
  */
 import {
-  randomKey,
   SwitchboardClient,
   type Conversation,
-  type MediaBody,
   type MessagePush,
   type StateChange,
   type TypingPush,
@@ -16,13 +14,13 @@ import {
 import { Calls } from './calls.js';
 import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { ConversationHeader } from './conversation-header.js';
-import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv, type Pending } from './conversation.js';
+import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv } from './conversation.js';
 import { avatar, byId, h, plural } from './dom.js';
 import { MessageList, type RenderReason } from './message-list.js';
+import { Outbox } from './outbox.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
 import { Sidebar } from './sidebar.js';
 import { IncomingTyping, OutgoingTyping, typingText } from './typing.js';
-import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
 
 export interface Credentials {
   user?: string;
@@ -80,6 +78,7 @@ export class ChatApp {
   readonly client: SwitchboardClient;
   private readonly calls: Calls;
   private readonly list: MessageList;
+  private readonly outbox: Outbox;
   private readonly sidebar: Sidebar;
   private readonly header: ConversationHeader;
   private readonly typingIn = new IncomingTyping((c) => {
@@ -116,6 +115,12 @@ export class ChatApp {
       WebSocket: OnlineAwareWebSocket,
     });
     this.typingOut = new OutgoingTyping(this.client, (key) => this.convs.get(key) ?? null);
+    this.outbox = new Outbox(this.client, cred, {
+      isOpen: (c) => c === this.current,
+      render: (reason) => this.render(reason),
+      forget: (c, p) => this.list.forget(c, `p:${p.key}`),
+      queueChanged: () => this.renderBanner(),
+    });
     this.list = new MessageList(
       el,
       {
@@ -123,12 +128,8 @@ export class ChatApp {
         sender: () => this.me ?? this.cred.user ?? 'me',
         connected: () => this.client.state === 'connected',
         fileUrl: (path) => this.client.fileUrl(path),
-        retry: (c, p) => (this.deliver(c, p), this.rerenderPending(c, p)),
-        discard: (c, p) => {
-          c.pending.delete(p.key);
-          if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
-          this.render('append');
-        },
+        retry: (c, p) => this.outbox.retry(c, p),
+        discard: (c, p) => this.outbox.discard(c, p),
       },
       (c) => void this.loadOlder(c),
     );
@@ -199,7 +200,7 @@ export class ChatApp {
     clearTimeout(this.readTimer);
     clearTimeout(this.bannerTimer);
     this.typingOut.stop();
-    for (const c of this.convs.values()) for (const p of c.pending.values()) p.abort?.abort();
+    this.outbox.close(this.convs.values());
     await this.client.close();
     this.list.clear();
     this.sidebar.clear();
@@ -225,7 +226,7 @@ export class ChatApp {
       this.renderTyping();
     }
     this.renderBanner();
-    this.refreshPending();
+    this.outbox.refresh(this.current);
     if (s.state === 'disconnected' && !s.willReconnect && (s.closeCode === 4001 || s.closeCode === 4002)) {
       this.onSignOut(this.me === null ? `Could not sign in: ${describeClose(s.closeCode, s.reason)}.` : (describeState(s, true, 0)?.text ?? 'Signed out.'));
     }
@@ -505,98 +506,13 @@ export class ChatApp {
     this.typingOut.stop();
     el.text.value = '';
     el.text.style.height = 'auto';
-    const p: Pending = { key: randomKey(), contentType: 'text', body: text, ts: Date.now(), state: 'sending', progress: 0 };
-    c.pending.set(p.key, p);
-    this.render('mine');
-    this.deliver(c, p);
-  }
-
-  /** Publishes/sends a pending message (the SDK queues it while offline and resends it with the same key). */
-  private deliver(c: Conv, p: Pending): void {
-    p.state = 'sending';
-    const opts = { key: p.key, contentType: p.contentType as 'text' };
-    const sent = c.kind === 'room' ? this.client.publish(c.name, p.body as string, opts) : this.client.send(c.name, p.body as string, opts);
-    this.renderBanner();
-    sent.then(
-      () => {
-        if (c.pending.get(p.key) === p) {
-          p.state = 'sent';
-          this.rerenderPending(c, p);
-        }
-        this.renderBanner();
-      },
-      (err) => {
-        if (this.signedOut || c.pending.get(p.key) !== p) return;
-        p.state = 'failed';
-        p.error = errorText(err);
-        this.rerenderPending(c, p);
-        this.renderBanner();
-      },
-    );
+    this.outbox.sendText(c, text);
   }
 
   private sendFiles(files: Iterable<File>): void {
     const c = this.current;
     if (!c) return;
-    for (const f of files) void this.sendFile(c, f);
-  }
-
-  private async sendFile(c: Conv, file: File): Promise<void> {
-    const mime = file.type || 'application/octet-stream';
-    const kind = mediaKind(mime);
-    const p: Pending = {
-      key: randomKey(),
-      contentType: kind,
-      body: { url: '', name: file.name || 'file', mime, size: file.size },
-      ts: Date.now(),
-      state: 'uploading',
-      progress: 0,
-      abort: new AbortController(),
-      ...(kind === 'image' ? { previewUrl: URL.createObjectURL(file) } : {}),
-    };
-    c.pending.set(p.key, p);
-    this.render('mine');
-    const auth = this.cred.token !== undefined ? { token: this.cred.token } : { user: this.cred.user! };
-    const info = mediaInfo(file, kind);
-    try {
-      const up = await uploadWithProgress(auth, file, {
-        signal: p.abort!.signal,
-        onProgress: (f) => {
-          p.progress = f;
-          if (p.progressEl) p.progressEl.value = Math.round(f * 100);
-          if (p.progressText) p.progressText.textContent = `${Math.round(f * 100)} %`;
-        },
-      });
-      const body: MediaBody = { url: up.url, name: up.name, mime: up.mime, size: up.size, ...(await info) };
-      p.body = body;
-      p.abort = undefined;
-      this.deliver(c, p);
-      this.rerenderPending(c, p);
-    } catch (err) {
-      if (err instanceof UploadFailed && err.code === 'aborted') {
-        c.pending.delete(p.key);
-        if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
-        if (c === this.current) this.render('append');
-        return;
-      }
-      p.state = 'failed';
-      p.error = `${file.name}: ${err instanceof Error ? err.message : String(err)}`;
-      this.rerenderPending(c, p);
-    }
-  }
-
-  private rerenderPending(c: Conv, p: Pending): void {
-    this.list.forget(c, `p:${p.key}`);
-    if (c === this.current) this.render('append');
-  }
-
-  /** Pending messages say "waiting for the connection" while offline. */
-  private refreshPending(): void {
-    const c = this.current;
-    if (!c) return;
-    let any = false;
-    for (const p of c.pending.values()) if (p.state === 'sending') any = this.list.forget(c, `p:${p.key}`) || any;
-    if (any) this.render('append');
+    this.outbox.sendFiles(c, files);
   }
 
   // ── rendering: sidebar and header ────────────────────────────────────
