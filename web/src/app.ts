@@ -12,7 +12,8 @@ import {
   type UnreadPush,
 } from '../../client/src/index.js';
 import { Calls } from './calls.js';
-import { browserOffline, describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
+import { ConnectionBanner } from './connection-banner.js';
+import { describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { ConversationHeader } from './conversation-header.js';
 import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv } from './conversation.js';
 import { avatar, byId, h, plural } from './dom.js';
@@ -77,6 +78,7 @@ export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
 export class ChatApp {
   readonly client: SwitchboardClient;
   private readonly calls: Calls;
+  private readonly banner: ConnectionBanner;
   private readonly list: MessageList;
   private readonly outbox: Outbox;
   private readonly sidebar: Sidebar;
@@ -93,15 +95,12 @@ export class ChatApp {
   /** The room whose people are listed (the current one, or the last room shown). */
   private peopleRoom: Conv | null = null;
   private restored = false;
-  private lastState: StateChange = { state: 'connecting', previous: 'disconnected', attempt: 0 };
   private maxText = 8000;
   private noteIds = 0;
   private readTimer: ReturnType<typeof setTimeout> | undefined;
   private lastNotice = '';
   /** This session's unread summary has come. */
   private summarySeen = false;
-  private retryAt = 0;
-  private bannerTimer: ReturnType<typeof setTimeout> | undefined;
   private signedOut = false;
 
   constructor(
@@ -114,12 +113,13 @@ export class ChatApp {
       ...(cred.token !== undefined ? { token: cred.token } : { user: cred.user! }),
       WebSocket: OnlineAwareWebSocket,
     });
+    this.banner = new ConnectionBanner(el, this.client, this.abort.signal);
     this.typingOut = new OutgoingTyping(this.client, (key) => this.convs.get(key) ?? null);
     this.outbox = new Outbox(this.client, cred, {
       isOpen: (c) => c === this.current,
       render: (reason) => this.render(reason),
       forget: (c, p) => this.list.forget(c, `p:${p.key}`),
-      queueChanged: () => this.renderBanner(),
+      queueChanged: () => this.banner.render(),
     });
     this.list = new MessageList(
       el,
@@ -186,7 +186,7 @@ export class ChatApp {
       if (err.code !== 'auth_failed' && err.code !== 'closed') console.warn('Switchboard:', err.code, err.message);
     });
     this.wireUi();
-    this.renderBanner();
+    this.banner.render();
     void c.connect().catch(() => {
       // Reported through the `state` event.
     });
@@ -198,7 +198,7 @@ export class ChatApp {
     if (this.calls.active) this.calls.hangup();
     this.abort.abort();
     clearTimeout(this.readTimer);
-    clearTimeout(this.bannerTimer);
+    this.banner.stop();
     this.typingOut.stop();
     this.outbox.close(this.convs.values());
     await this.client.close();
@@ -211,8 +211,7 @@ export class ChatApp {
 
   private onState(s: StateChange): void {
     if (this.signedOut) return;
-    this.lastState = s;
-    this.retryAt = Date.now() + (s.retryInMs ?? 0);
+    this.banner.set(s);
     el.meBox.dataset.state = s.state;
     if (s.state !== 'connected') {
       this.summarySeen = false;
@@ -225,7 +224,7 @@ export class ChatApp {
       this.renderHeader();
       this.renderTyping();
     }
-    this.renderBanner();
+    this.banner.render();
     this.outbox.refresh(this.current);
     if (s.state === 'disconnected' && !s.willReconnect && (s.closeCode === 4001 || s.closeCode === 4002)) {
       this.onSignOut(this.me === null ? `Could not sign in: ${describeClose(s.closeCode, s.reason)}.` : (describeState(s, true, 0)?.text ?? 'Signed out.'));
@@ -245,23 +244,9 @@ export class ChatApp {
       if (c.kind === 'room' && c.join === 'joined') void this.client.join(c.name).then(() => this.refreshPresence(c), () => {});
     }
     if (this.current) this.loadInitial(this.current);
-    this.renderBanner();
+    this.banner.render();
     this.renderComposer();
     this.markReadSoon();
-  }
-
-  private renderBanner(): void {
-    const s = this.lastState;
-    const d = describeState(s, !browserOffline(), this.client.queued, this.retryAt - Date.now());
-    // Count down to the next attempt.
-    clearTimeout(this.bannerTimer);
-    if (s.state === 'disconnected' && s.willReconnect && this.retryAt > Date.now()) this.bannerTimer = setTimeout(() => this.renderBanner(), 1_000);
-    el.banner.hidden = d === null;
-    if (!d) return;
-    el.banner.dataset.kind = d.kind;
-    el.bannerText.textContent = d.text;
-    el.bannerAction.hidden = d.action === undefined || d.action === 'signin' || (d.action === 'retry' && browserOffline());
-    el.bannerAction.textContent = d.action === 'takeover' ? 'Use the chat here' : 'Reconnect now';
   }
 
   // ── conversations ────────────────────────────────────────────────────
@@ -623,10 +608,6 @@ export class ChatApp {
       if (c && c.loadedOnce && c.history === 'idle' && this.list.nearTop()) void this.loadOlder(c);
     });
     on(el.jump, 'click', () => this.list.scrollToEnd());
-    on(el.bannerAction, 'click', () => {
-      if (this.lastState.state === 'disconnected' && !this.lastState.willReconnect) void this.client.connect().catch(() => {});
-      else this.client.reconnect();
-    });
     on(el.menu, 'click', () => {
       const open = document.body.classList.toggle('drawer-open');
       el.menu.setAttribute('aria-expanded', String(open));
@@ -644,22 +625,5 @@ export class ChatApp {
       { signal },
     );
     document.addEventListener('visibilitychange', () => this.markReadSoon(), { signal });
-    // The browser knows about the network before the socket does.
-    addEventListener(
-      'offline',
-      () => {
-        this.renderBanner();
-        if (this.lastState.state !== 'disconnected' || this.lastState.willReconnect) this.client.reconnect();
-      },
-      { signal },
-    );
-    addEventListener(
-      'online',
-      () => {
-        this.renderBanner();
-        if (this.lastState.state !== 'connected' && (this.lastState.state !== 'disconnected' || this.lastState.willReconnect)) this.client.reconnect();
-      },
-      { signal },
-    );
   }
 }
