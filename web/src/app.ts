@@ -12,6 +12,7 @@ import {
   type UnreadPush,
 } from '../../client/src/index.js';
 import { Calls } from './calls.js';
+import { Composer } from './composer.js';
 import { ConnectionBanner } from './connection-banner.js';
 import { describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { ConversationHeader } from './conversation-header.js';
@@ -66,6 +67,7 @@ const el = {
   send: byId<HTMLButtonElement>('send'),
   dropHint: byId('drop-hint'),
   toasts: byId('toasts'),
+  attach: byId('attach'),
 };
 
 export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
@@ -83,6 +85,7 @@ export class ChatApp {
   private readonly outbox: Outbox;
   private readonly sidebar: Sidebar;
   private readonly header: ConversationHeader;
+  private readonly composer: Composer;
   private readonly typingIn = new IncomingTyping((c) => {
     if (c === this.current) this.renderTyping();
     if (c.kind === 'dm') this.renderSidebar();
@@ -142,6 +145,16 @@ export class ChatApp {
       el,
       (video) => {
         if (this.current?.kind === 'dm') void this.calls.start(this.current.name, video);
+      },
+      this.abort.signal,
+    );
+    this.composer = new Composer(
+      el,
+      {
+        send: () => this.sendText(),
+        typed: (hasText) => this.typingOut.input(this.current, hasText),
+        files: (files) => this.sendFiles(files),
+        isOpen: () => this.current !== null,
       },
       this.abort.signal,
     );
@@ -367,7 +380,7 @@ export class ChatApp {
     if (c.kind === 'room') void this.ensureJoined(c);
     this.loadInitial(c);
     this.markReadSoon();
-    if (focus && matchMedia('(min-width: 721px)').matches) el.text.focus();
+    if (focus && matchMedia('(min-width: 721px)').matches) this.composer.focus();
   }
 
   // ── messages ─────────────────────────────────────────────────────────
@@ -474,23 +487,16 @@ export class ChatApp {
     if (c) this.typingIn.update(c, t.from, t.active !== false);
   }
 
-  private onInput(): void {
-    el.text.style.height = 'auto';
-    el.text.style.height = `${Math.min(el.text.scrollHeight, 160)}px`;
-    this.typingOut.input(this.current, el.text.value.trim() !== '');
-  }
-
   // ── sending ──────────────────────────────────────────────────────────
 
   private sendText(): void {
     const c = this.current;
-    const text = el.text.value.trim();
+    const text = this.composer.text;
     if (!c || !text) return;
     if (text.length > this.maxText) return toast(`That message is too long (at most ${this.maxText} characters).`, 'error');
     if (c.kind === 'room' && c.join === 'failed') void this.ensureJoined(c);
     this.typingOut.stop();
-    el.text.value = '';
-    el.text.style.height = 'auto';
+    this.composer.clear();
     this.outbox.sendText(c, text);
   }
 
@@ -525,11 +531,7 @@ export class ChatApp {
   }
 
   private renderComposer(): void {
-    const c = this.current;
-    el.text.disabled = !c;
-    el.send.disabled = !c;
-    el.file.disabled = !c;
-    el.text.placeholder = c ? `Message ${label(c)}` : 'Join a room or start a direct message';
+    this.composer.render(this.current);
   }
 
   private renderConversation(): void {
@@ -557,51 +559,6 @@ export class ChatApp {
     const on = <K extends keyof HTMLElementEventMap>(target: HTMLElement, type: K, fn: (e: HTMLElementEventMap[K]) => void): void =>
       target.addEventListener(type, fn, { signal });
 
-    on(el.composer, 'submit', (e) => {
-      e.preventDefault();
-      this.sendText();
-    });
-    on(el.text, 'input', () => this.onInput());
-    on(el.text, 'keydown', (e) => {
-      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        this.sendText();
-      }
-    });
-    on(el.text, 'paste', (e) => {
-      const files = [...(e.clipboardData?.files ?? [])];
-      if (files.length) {
-        e.preventDefault();
-        this.sendFiles(files);
-      }
-    });
-    on(byId('attach'), 'click', () => el.file.click());
-    on(el.file, 'change', () => {
-      this.sendFiles([...(el.file.files ?? [])]);
-      el.file.value = '';
-    });
-    let dragDepth = 0;
-    on(el.conversation, 'dragenter', (e) => {
-      if (!e.dataTransfer?.types.includes('Files') || !this.current) return;
-      dragDepth++;
-      el.dropHint.hidden = false;
-    });
-    on(el.conversation, 'dragleave', () => {
-      if (--dragDepth <= 0) {
-        dragDepth = 0;
-        el.dropHint.hidden = true;
-      }
-    });
-    on(el.conversation, 'dragover', (e) => {
-      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
-    });
-    on(el.conversation, 'drop', (e) => {
-      dragDepth = 0;
-      el.dropHint.hidden = true;
-      if (!e.dataTransfer?.files.length) return;
-      e.preventDefault();
-      this.sendFiles([...e.dataTransfer.files]);
-    });
     on(el.scroller, 'scroll', () => {
       this.list.updateJump();
       const c = this.current;
