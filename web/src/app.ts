@@ -18,6 +18,7 @@ import { describeClose, describeState, errorText, OnlineAwareWebSocket } from '.
 import { ConversationHeader } from './conversation-header.js';
 import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv } from './conversation.js';
 import { avatar, byId, h, plural } from './dom.js';
+import { Drawer } from './drawer.js';
 import { MessageList, type RenderReason } from './message-list.js';
 import { Outbox } from './outbox.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
@@ -86,6 +87,7 @@ export class ChatApp {
   private readonly sidebar: Sidebar;
   private readonly header: ConversationHeader;
   private readonly composer: Composer;
+  private readonly drawer: Drawer;
   private readonly typingIn = new IncomingTyping((c) => {
     if (c === this.current) this.renderTyping();
     if (c.kind === 'dm') this.renderSidebar();
@@ -158,6 +160,7 @@ export class ChatApp {
       },
       this.abort.signal,
     );
+    this.drawer = new Drawer(el, this.abort.signal);
     this.calls = new Calls(this.client, {
       openDm: (user) => this.openDm(user, false),
       note: (user, text) => this.addNote(this.conv('dm', user), text),
@@ -376,7 +379,7 @@ export class ChatApp {
     if (c.kind === 'room') this.peopleRoom = c;
     this.save();
     this.renderConversation();
-    this.closeDrawer();
+    this.drawer.close();
     if (c.kind === 'room') void this.ensureJoined(c);
     this.loadInitial(c);
     this.markReadSoon();
@@ -549,11 +552,6 @@ export class ChatApp {
 
   // ── UI wiring ────────────────────────────────────────────────────────
 
-  private closeDrawer(): void {
-    document.body.classList.remove('drawer-open');
-    el.menu.setAttribute('aria-expanded', 'false');
-  }
-
   private wireUi(): void {
     const signal = this.abort.signal;
     const on = <K extends keyof HTMLElementEventMap>(target: HTMLElement, type: K, fn: (e: HTMLElementEventMap[K]) => void): void =>
@@ -565,22 +563,6 @@ export class ChatApp {
       if (c && c.loadedOnce && c.history === 'idle' && this.list.nearTop()) void this.loadOlder(c);
     });
     on(el.jump, 'click', () => this.list.scrollToEnd());
-    on(el.menu, 'click', () => {
-      const open = document.body.classList.toggle('drawer-open');
-      el.menu.setAttribute('aria-expanded', String(open));
-      if (open) el.sidebar.querySelector<HTMLElement>('button, input')?.focus();
-    });
-    on(el.scrim, 'click', () => this.closeDrawer());
-    document.addEventListener(
-      'keydown',
-      (e) => {
-        if (e.key === 'Escape' && document.body.classList.contains('drawer-open')) {
-          this.closeDrawer();
-          el.menu.focus();
-        }
-      },
-      { signal },
-    );
     document.addEventListener('visibilitychange', () => this.markReadSoon(), { signal });
   }
 }
