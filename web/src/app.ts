@@ -17,12 +17,13 @@ import { ConnectionBanner } from './connection-banner.js';
 import { describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
 import { ConversationHeader } from './conversation-header.js';
 import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv } from './conversation.js';
-import { avatar, byId, h, plural } from './dom.js';
+import { avatar, byId, plural } from './dom.js';
 import { Drawer } from './drawer.js';
 import { MessageList, type RenderReason } from './message-list.js';
 import { Outbox } from './outbox.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
 import { Sidebar } from './sidebar.js';
+import { toast } from './toast.js';
 import { IncomingTyping, OutgoingTyping, typingText } from './typing.js';
 
 export interface Credentials {
@@ -67,16 +68,8 @@ const el = {
   text: byId<HTMLTextAreaElement>('text'),
   send: byId<HTMLButtonElement>('send'),
   dropHint: byId('drop-hint'),
-  toasts: byId('toasts'),
   attach: byId('attach'),
 };
-
-export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
-  const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
-  el.toasts.append(t);
-  setTimeout(() => t.classList.add('out'), 5_000);
-  setTimeout(() => t.remove(), 5_400);
-}
 
 export class ChatApp {
   readonly client: SwitchboardClient;
