@@ -2,6 +2,12 @@
  * The chat: conversations (rooms and direct messages), their messages and
  * unread counts, presence, typing, media and calls — on top of the SDK, which
  * does the connecting, recovery after reconnects and the offline queue.
+ *
+ * This class holds the state (the conversations, the open one, the user) and
+ * answers the SDK's events. The parts of the page (sidebar, header, message
+ * list, composer, banner, drawer) show what they are given and report what the
+ * user does: every change of state goes through here, which renders the parts
+ * it touched.
  */
 import {
   SwitchboardClient,
@@ -502,7 +508,7 @@ export class ChatApp {
     this.outbox.sendFiles(c, files);
   }
 
-  // ── rendering: sidebar and header ────────────────────────────────────
+  // ── rendering ────────────────────────────────────────────────────────
 
   private renderSidebar(): void {
     if (this.signedOut) return;

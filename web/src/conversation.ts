@@ -5,6 +5,7 @@
  */
 import type { Conversation, MessagePush } from '../../client/src/index.js';
 
+/** The server's rules for names (src/protocol/commands.ts): a name it would refuse is caught before asking. */
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 export const USER_ID = /^[^\s\u0000-\u001f\u007f]{1,128}$/;
 
