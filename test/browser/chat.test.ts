@@ -243,5 +243,20 @@ if (missing && process.env.CI === 'true') {
         await page.setViewportSize({ width: 1280, height: 800 });
       }
     });
+
+    step('starts from a conversation list in storage that is not in shape', async () => {
+      const dave = await openChat(browser, server.url, 'dave');
+      try {
+        // Written by something else (another version of the app, an extension): the list is not a list.
+        const saved = JSON.stringify({ rooms: 'general', dms: [42, 'bob'], current: {} });
+        await dave.page.evaluate(`localStorage.setItem('switchboard:convs:dave', ${JSON.stringify(saved)})`);
+        await signIn(dave);
+        await dave.page.locator('#conv-title', { hasText: '#general' }).waitFor();
+        await conv(dave, 'd:bob').waitFor();
+        assert.deepEqual(dave.errors, [], 'no page error');
+      } finally {
+        await dave.context.close();
+      }
+    });
   });
 }

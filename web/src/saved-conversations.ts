@@ -4,7 +4,7 @@
  */
 import type { Conv } from './conversation.js';
 
-/** As stored; read back unchecked, so the names still need validating. */
+/** As stored, in shape; the names still need validating. */
 export interface SavedConversations {
   rooms?: string[];
   dms?: string[];
@@ -13,12 +13,24 @@ export interface SavedConversations {
 
 const storageKey = (user: string): string => `switchboard:convs:${user}`;
 
+/**
+ * Storage is anyone's to edit (another version of the app, an extension, the user in the developer tools): what
+ * is not in shape is left out, rather than failing the start of the chat.
+ */
 export function loadConversations(user: string): SavedConversations | null {
+  let saved: unknown;
   try {
-    return JSON.parse(localStorage.getItem(storageKey(user)) ?? 'null');
+    saved = JSON.parse(localStorage.getItem(storageKey(user)) ?? 'null');
   } catch {
     return null;
   }
+  if (typeof saved !== 'object' || saved === null) return null;
+  const { rooms, dms, current } = saved as Record<string, unknown>;
+  return { rooms: strings(rooms), dms: strings(dms), current: typeof current === 'string' ? current : null };
+}
+
+function strings(v: unknown): string[] | undefined {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
 }
 
 export function saveConversations(user: string, convs: Iterable<Conv>, current: Conv | null): void {
