@@ -215,6 +215,8 @@ export class ChatApp {
     clearTimeout(this.readTimer);
     this.banner.stop();
     this.typingOut.stop();
+    // Else a typist's timeout could still write the old session's "… is typing" into the next one's page.
+    for (const c of this.convs.values()) this.typingIn.forgetAll(c);
     this.outbox.close(this.convs.values());
     await this.client.close();
     this.list.clear();
