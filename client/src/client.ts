@@ -20,18 +20,18 @@ import {
   ClientClosedError,
   CloseError,
   ConnectionLostError,
-  MessageTooLargeError,
   NotConnectedError,
   ServerError,
   SwitchboardError,
   TimeoutError,
 } from './errors.js';
 import { Emitter, EventStream } from './events.js';
-import { packFrames, parseFrame, utf8Length } from './frames.js';
+import { FrameWriter } from './frame-writer.js';
+import { parseFrame } from './frames.js';
 import { OfflineQueue, type QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
-import { TokenBucket } from './rate.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
+import { MAX_TIMER, type Timer } from './timers.js';
 import { refreshDelay, tokenExpiry } from './token.js';
 import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
 import type {
@@ -58,10 +58,6 @@ import type {
   UploadResult,
 } from './types.js';
 
-type Timer = ReturnType<typeof setTimeout>;
-/** Largest delay setTimeout accepts. */
-const MAX_TIMER = 2_147_483_647;
-const DEFAULT_MAX_FRAME = 65_536;
 const HISTORY_PAGE = 200;
 
 interface Pending {
@@ -85,7 +81,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly backoff: Backoff | null;
   private readonly queue: OfflineQueue<QueueCommand, MessageAck>;
   private readonly seq: Sequencer<MessagePush>;
-  private readonly bucket = new TokenBucket(50, 50, Date.now());
+  private readonly writer = new FrameWriter(() => this.transport);
 
   private _state: ConnectionState = 'disconnected';
   private transport: Transport | null = null;
@@ -110,11 +106,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly pending = new Map<number, Pending>();
   private waitingForSession: { send(): void; fail(e: Error): void }[] = [];
   private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
-
-  private outLines: string[] = [];
-  private flushScheduled = false;
-  private flushTimer: Timer | null = null;
-  private maxFrameBytes = DEFAULT_MAX_FRAME;
 
   private readonly desiredRooms = new Map<string, DesiredRoom>();
   private readonly joinedRooms = new Map<string, JoinResult>();
@@ -245,7 +236,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.closed = true;
     this.wanted = false;
     const err = new ClientClosedError();
-    for (const t of ['reconnectTimer', 'connectTimer', 'refreshTimer', 'queueTimer', 'flushTimer'] as const) this.clearTimer(t);
+    for (const t of ['reconnectTimer', 'connectTimer', 'refreshTimer', 'queueTimer'] as const) this.clearTimer(t);
+    this.writer.stop();
     this.stopHeartbeat();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
     for (const w of this.waitingForSession.splice(0)) w.fail(err);
@@ -309,7 +301,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         open: () => {
           if (this.transport !== t) return;
           this.lastHeard = Date.now();
-          if (token !== undefined && this.opts.tokenTransport !== 'query') this.writeLine(resume ? { type: 'auth', token, resume: true } : { type: 'auth', token }, true);
+          if (token !== undefined && this.opts.tokenTransport !== 'query') this.writer.write(resume ? { type: 'auth', token, resume: true } : { type: 'auth', token }, true);
         },
         text: (data) => this.onText(t, data),
         close: (code, reason) => this.onTransportClose(t, code, reason),
@@ -403,9 +395,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.session = c;
     this.me = c.user;
     this.epoch++;
-    this.maxFrameBytes = c.limits.maxFrameBytes || DEFAULT_MAX_FRAME;
-    const rate = Math.max(1, c.limits.messagesPerSecond);
-    this.bucket.configure(rate, rate, Date.now());
+    this.writer.configure(c.limits);
     const reconnected = this.hadSession;
     this.hadSession = true;
     this.authFailures = 0;
@@ -437,7 +427,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.onTransportGone = null;
     this.clearTimer('connectTimer');
     this.clearTimer('refreshTimer');
-    this.clearTimer('flushTimer');
+    this.writer.reset();
     this.clearTimer('queueTimer');
     this.stopHeartbeat();
     const hadSession = this.session !== null;
@@ -445,8 +435,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.epoch++;
     this.joinedRooms.clear();
     this.joiningRooms.clear();
-    this.outLines = [];
-    this.flushScheduled = false;
     this.queue.requeueSent();
     const lost = [...this.pending.values()];
     this.pending.clear();
@@ -527,7 +515,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       if (silent >= interval + timeout) t.drop('heartbeat timeout: the server stopped answering');
       else if (silent >= interval && !this.pingOut) {
         this.pingOut = true;
-        this.writeLine({ type: 'ping' });
+        this.writer.write({ type: 'ping' });
       }
     }, Math.max(50, Math.floor(Math.min(interval, timeout) / 2)));
   }
@@ -586,41 +574,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // ── sending ───────────────────────────────────────────────────────────
 
-  /** Queues one line for the next frame. Throws MessageTooLargeError for a line the server would refuse. */
-  private writeLine(msg: Record<string, unknown>, first = false): void {
-    const line = JSON.stringify(msg);
-    const n = utf8Length(line);
-    if (n > this.maxFrameBytes) throw new MessageTooLargeError(n, this.maxFrameBytes);
-    if (first) this.outLines.unshift(line);
-    else this.outLines.push(line);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => this.flushLines());
-    }
-  }
-
-  private flushLines(): void {
-    this.flushScheduled = false;
-    const t = this.transport;
-    if (!t || !t.isOpen || this.outLines.length === 0 || this.flushTimer) return;
-    const now = Date.now();
-    let n = 0;
-    while (n < this.outLines.length && this.bucket.take(now)) n++;
-    const lines = this.outLines.splice(0, n);
-    for (const frame of packFrames(lines, this.maxFrameBytes)) t.send(frame);
-    if (this.outLines.length > 0) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = null;
-        this.flushLines();
-      }, Math.max(1, this.bucket.waitMs(Date.now())));
-    }
-  }
-
   /** Sends a request on the current session; returns false when there is none. */
   private rawRequest(cmd: Record<string, unknown>, p: Pending, timeoutMs?: number): boolean {
     if (!this.session || !this.transport) return false;
     const id = this.nextId++;
-    this.writeLine({ ...cmd, id });
+    this.writer.write({ ...cmd, id });
     this.pending.set(id, p);
     if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs))
       p.timer = setTimeout(() => {
@@ -1115,7 +1073,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Typing indicator (ephemeral: dropped while disconnected). */
   typing(target: { room: string } | { to: string }, active = true): void {
     if (!this.session) return;
-    this.writeLine({ type: 'typing', ...target, active });
+    this.writer.write({ type: 'typing', ...target, active });
   }
 
   /** Call signaling to every session of `to`. Needs a live connection (NotConnectedError otherwise); ServerError `user_offline`. */
@@ -1307,7 +1265,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // ── misc ──────────────────────────────────────────────────────────────
 
-  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'refreshTimer' | 'queueTimer' | 'flushTimer'): void {
+  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'refreshTimer' | 'queueTimer'): void {
     const t = this[name];
     if (t) clearTimeout(t);
     this[name] = null;

@@ -1,0 +1,83 @@
+/**
+ * Outgoing lines, batched into frames. Lines written in the same tick leave
+ * together, packed into as few frames as fit under the server's
+ * `maxFrameBytes`, and no faster than its message rate: a client back from a
+ * long offline spell with a full queue would otherwise be closed for flooding
+ * (4006).
+ */
+import { MessageTooLargeError } from './errors.js';
+import { packFrames, utf8Length } from './frames.js';
+import { TokenBucket } from './rate.js';
+import type { Timer } from './timers.js';
+
+const DEFAULT_MAX_FRAME = 65_536;
+
+/** Where frames go: the current connection. */
+export interface FrameSink {
+  readonly isOpen: boolean;
+  send(frame: string): void;
+}
+
+export class FrameWriter {
+  private lines: string[] = [];
+  private flushScheduled = false;
+  private paceTimer: Timer | null = null;
+  private maxFrameBytes = DEFAULT_MAX_FRAME;
+  private readonly bucket = new TokenBucket(50, 50, Date.now());
+
+  /** `sink()` is asked at every flush, so lines go to whichever connection is current then. */
+  constructor(private readonly sink: () => FrameSink | null) {}
+
+  /** Takes a new session's limits. */
+  configure(limits: { maxFrameBytes: number; messagesPerSecond: number }): void {
+    this.maxFrameBytes = limits.maxFrameBytes || DEFAULT_MAX_FRAME;
+    const rate = Math.max(1, limits.messagesPerSecond);
+    this.bucket.configure(rate, rate, Date.now());
+  }
+
+  /**
+   * Queues one line for the next frame (`first`: ahead of the others, for
+   * `auth`). Throws MessageTooLargeError for a line the server would refuse.
+   */
+  write(msg: Record<string, unknown>, first = false): void {
+    const line = JSON.stringify(msg);
+    const n = utf8Length(line);
+    if (n > this.maxFrameBytes) throw new MessageTooLargeError(n, this.maxFrameBytes);
+    if (first) this.lines.unshift(line);
+    else this.lines.push(line);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  /** Cancels a paced flush that is waiting for the rate to allow more. */
+  stop(): void {
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
+  }
+
+  /** The connection is gone: lines not yet sent are dropped (their owners resend what must be resent). */
+  reset(): void {
+    this.stop();
+    this.lines = [];
+    this.flushScheduled = false;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const t = this.sink();
+    if (!t || !t.isOpen || this.lines.length === 0 || this.paceTimer) return;
+    const now = Date.now();
+    let n = 0;
+    while (n < this.lines.length && this.bucket.take(now)) n++;
+    const lines = this.lines.splice(0, n);
+    for (const frame of packFrames(lines, this.maxFrameBytes)) t.send(frame);
+    if (this.lines.length > 0) {
+      this.paceTimer = setTimeout(() => {
+        this.paceTimer = null;
+        this.flush();
+      }, Math.max(1, this.bucket.waitMs(Date.now())));
+    }
+  }
+}
