@@ -31,6 +31,7 @@ import { parseFrame } from './frames.js';
 import { OfflineQueue, type QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
+import { Requests } from './requests.js';
 import { MAX_TIMER, type Timer } from './timers.js';
 import { refreshDelay, tokenExpiry } from './token.js';
 import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
@@ -59,15 +60,6 @@ import type {
 } from './types.js';
 
 const HISTORY_PAGE = 200;
-
-interface Pending {
-  type: string;
-  onReply(data: unknown): void;
-  /** A ServerError, or a TimeoutError when a timeout was given. */
-  onError(err: ServerError | TimeoutError): void;
-  onLost(): void;
-  timer?: Timer;
-}
 
 interface DesiredRoom {
   waiters: { resolve(r: JoinResult): void; reject(e: Error): void }[];
@@ -102,9 +94,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly leftRooms = new Set<string>();
   private currentToken: string | undefined;
 
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private waitingForSession: { send(): void; fail(e: Error): void }[] = [];
+  private readonly requests = new Requests({
+    live: () => this.session !== null && this.transport !== null,
+    write: (msg) => this.writer.write(msg),
+    closed: () => this.closed,
+  });
   private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
 
   private readonly desiredRooms = new Map<string, DesiredRoom>();
@@ -240,7 +234,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.writer.stop();
     this.stopHeartbeat();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
-    for (const w of this.waitingForSession.splice(0)) w.fail(err);
+    this.requests.failWaiting(err);
     for (const d of this.desiredRooms.values()) for (const w of d.waiters.splice(0)) w.reject(err);
     for (const e of this.queue.drain()) e.reject(err);
     for (const s of [...this.streams]) s.end();
@@ -346,31 +340,17 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     switch (m.type) {
       case 'connected':
         return this.onConnected(m);
-      case 'reply': {
-        const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
-        if (!p) return;
-        this.pending.delete(m.id as number);
-        if (p.timer) clearTimeout(p.timer);
-        p.onReply(m.data);
-        return;
-      }
+      case 'reply':
+        return this.requests.take(m.id)?.onReply(m.data);
       case 'error': {
-        const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
+        const p = this.requests.take(m.id);
         const err = new ServerError(m.code, m.message, p?.type);
         if (!p) return this.emit('error', err);
-        this.pending.delete(m.id as number);
-        if (p.timer) clearTimeout(p.timer);
         p.onError(err);
         return;
       }
-      case 'pong': {
-        const p = typeof m.id === 'number' ? this.pending.get(m.id) : undefined;
-        if (!p) return;
-        this.pending.delete(m.id as number);
-        if (p.timer) clearTimeout(p.timer);
-        p.onReply({});
-        return;
-      }
+      case 'pong':
+        return this.requests.take(m.id)?.onReply({});
       case 'message':
         return this.onMessage(m);
       case 'unread':
@@ -411,8 +391,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     // One sync for every direct conversation (it also ends the server's resume hold).
     const partners = this.directPartners();
     if (partners.length > 0) this.syncOnSession(partners);
-    else if (this.resumeRequested) this.rawRequest({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
-    for (const w of this.waitingForSession.splice(0)) w.send();
+    else if (this.resumeRequested) this.requests.send({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
+    this.requests.sendWaiting();
     this.flushQueue();
 
     this.setState('connected');
@@ -436,12 +416,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.joinedRooms.clear();
     this.joiningRooms.clear();
     this.queue.requeueSent();
-    const lost = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of lost) {
-      if (p.timer) clearTimeout(p.timer);
-      p.onLost();
-    }
+    this.requests.loseAll();
     if (!this.wanted) {
       this.setState('disconnected', { closeCode: code, reason, willReconnect: false });
       gone?.();
@@ -485,7 +460,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.setState('disconnected', { closeCode: code, reason, willReconnect: false, error: err });
     this.emit('error', err);
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
-    for (const w of this.waitingForSession.splice(0)) w.fail(err);
+    this.requests.failWaiting(err);
   }
 
   private setState(state: ConnectionState, extra: Partial<StateChange> = {}): void {
@@ -556,7 +531,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       this.scheduleTokenRefresh(5_000);
       return;
     }
-    this.rawRequest({ type: 'auth', token }, {
+    this.requests.send({ type: 'auth', token }, {
       type: 'auth',
       onReply: () => {
         if (epoch !== this.epoch) return;
@@ -572,22 +547,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     });
   }
 
-  // ── sending ───────────────────────────────────────────────────────────
-
-  /** Sends a request on the current session; returns false when there is none. */
-  private rawRequest(cmd: Record<string, unknown>, p: Pending, timeoutMs?: number): boolean {
-    if (!this.session || !this.transport) return false;
-    const id = this.nextId++;
-    this.writer.write({ ...cmd, id });
-    this.pending.set(id, p);
-    if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs))
-      p.timer = setTimeout(() => {
-        if (this.pending.get(id) !== p) return;
-        this.pending.delete(id);
-        p.onError(new TimeoutError(`no reply to ${p.type} within ${timeoutMs} ms`, timeoutMs));
-      }, Math.min(MAX_TIMER, timeoutMs));
-    return true;
-  }
+  // ── requests ──────────────────────────────────────────────────────────
 
   /**
    * Sends any command and resolves with the reply's data. Waits for a session
@@ -599,40 +559,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   request<K extends Exclude<CommandType, 'auth'>>(command: CommandInput<K> & { type: K }, opts: RequestOptions = {}): Promise<ReplyData[K]> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 10_000;
-    return new Promise<ReplyData[K]>((resolve, reject) => {
-      let settled = false;
-      const deadline = Date.now() + timeoutMs;
-      const done = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fn();
-      };
-      const timer = setTimeout(
-        () => done(() => reject(new TimeoutError(`no reply to ${command.type} within ${timeoutMs} ms`, timeoutMs))),
-        Math.min(MAX_TIMER, timeoutMs),
-      );
-      const send = (): void => {
-        if (settled) return;
-        try {
-          const ok = this.rawRequest(command as Record<string, unknown>, {
-            type: command.type,
-            onReply: (data) => done(() => resolve(data as ReplyData[K])),
-            onError: (err) => done(() => reject(err)),
-            onLost: () => done(() => reject(this.closed ? new ClientClosedError() : new ConnectionLostError())),
-          });
-          if (!ok) waitForSession();
-        } catch (err) {
-          done(() => reject(err as Error));
-        }
-      };
-      // Not connected (or not yet connect()ed): wait for the next session, until the timeout.
-      const waitForSession = (): void => {
-        if (Date.now() >= deadline) return;
-        this.waitingForSession.push({ send, fail: (e) => done(() => reject(e)) });
-      };
-      send();
-    });
+    return this.requests.call(command as Record<string, unknown> & { type: K }, timeoutMs) as Promise<ReplyData[K]>;
   }
 
   // ── rooms ─────────────────────────────────────────────────────────────
@@ -701,7 +628,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.joiningRooms.add(room);
     const cmd: Record<string, unknown> = { type: 'join', room };
     if (since !== undefined) cmd.since = since;
-    this.rawRequest(cmd, {
+    this.requests.send(cmd, {
       type: 'join',
       onReply: (data) => {
         if (epoch !== this.epoch) return;
@@ -711,7 +638,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         if (!d) {
           // Left while the join was on its way.
           this.seq.forget(key);
-          this.rawRequest({ type: 'leave', room }, { type: 'leave', onReply: () => {}, onError: () => {}, onLost: () => this.pendingLeaves.add(room) });
+          this.requests.send({ type: 'leave', room }, { type: 'leave', onReply: () => {}, onError: () => {}, onLost: () => this.pendingLeaves.add(room) });
           return;
         }
         this.joinedRooms.set(room, r);
@@ -747,7 +674,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Ends a durable membership from a new session: the server only lets a session leave a room it is in. */
   private endMembership(room: string): void {
     const epoch = this.epoch;
-    this.rawRequest({ type: 'join', room }, {
+    this.requests.send({ type: 'join', room }, {
       type: 'join',
       onReply: () => {
         if (epoch !== this.epoch) return;
@@ -755,7 +682,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           this.pendingLeaves.delete(room);
           return;
         }
-        this.rawRequest({ type: 'leave', room }, {
+        this.requests.send({ type: 'leave', room }, {
           type: 'leave',
           onReply: () => this.pendingLeaves.delete(room),
           onError: () => this.pendingLeaves.delete(room),
@@ -824,7 +751,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     }
     const names = Object.keys(since);
     if (names.length === 0) return;
-    this.rawRequest({ type: 'sync', since }, {
+    this.requests.send({ type: 'sync', since }, {
       type: 'sync',
       onReply: (data) => {
         if (epoch !== this.epoch) return;
@@ -949,12 +876,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private historyOnSession(conv: Conversation, after: number, epoch: number): Promise<HistoryResult> {
     return new Promise((resolve, reject) => {
       if (epoch !== this.epoch) return reject(new ConnectionLostError());
-      const ok = this.rawRequest(
+      const id = this.requests.send(
         { type: 'history', ...conv, after, limit: HISTORY_PAGE },
         { type: 'history', onReply: (d) => resolve(d as HistoryResult), onError: reject, onLost: () => reject(new ConnectionLostError()) },
         this.opts.requestTimeoutMs ?? 10_000,
       );
-      if (!ok) reject(new ConnectionLostError());
+      if (id === null) reject(new ConnectionLostError());
     });
   }
 
@@ -1028,7 +955,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       const key = e.key;
       const epoch = this.epoch;
       try {
-        const ok = this.rawRequest(e.command as Record<string, unknown>, {
+        const id = this.requests.send(e.command as Record<string, unknown>, {
           type: e.command.type,
           onReply: (data) => {
             const entry = this.queue.settle(key);
@@ -1051,8 +978,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
             // requeueSent() already put it back: it goes out again after the next connect.
           },
         });
-        if (!ok) return;
-        this.queue.markSent(key, this.nextId - 1);
+        if (id === null) return;
+        this.queue.markSent(key, id);
       } catch (err) {
         this.queue.settle(key)?.reject(err as Error);
       }
@@ -1278,7 +1205,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /** @internal For tests and diagnostics. */
   get _pendingRequests(): number {
-    return this.pending.size;
+    return this.requests.size;
   }
 }
 
