@@ -28,6 +28,7 @@ import {
 import { Emitter, EventStream } from './events.js';
 import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
+import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue, type QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
@@ -74,6 +75,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly queue: OfflineQueue<QueueCommand, MessageAck>;
   private readonly seq: Sequencer<MessagePush>;
   private readonly writer = new FrameWriter(() => this.transport);
+  private readonly heartbeat: Heartbeat;
 
   private _state: ConnectionState = 'disconnected';
   private transport: Transport | null = null;
@@ -109,12 +111,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private reconnectTimer: Timer | null = null;
   private connectTimer: Timer | null = null;
-  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private refreshTimer: Timer | null = null;
   private queueTimer: Timer | null = null;
   private queueFlushScheduled = false;
-  private lastHeard = 0;
-  private pingOut = false;
   private readonly streams = new Set<{ end(): void }>();
 
   constructor(options: ClientOptions) {
@@ -127,6 +126,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.queue = new OfflineQueue(options.maxQueue ?? 1000);
     this.currentToken = options.token;
+    this.heartbeat = new Heartbeat(options, {
+      live: () => (this.session ? this.transport : null),
+      ping: () => this.writer.write({ type: 'ping' }),
+    });
     this.seq = new Sequencer<MessagePush>({
       deliver: (key, m) => this.emit('message', m, { conversation: conversationOfKey(key) }),
       gap: (key, from, to, reason) => this.emit('gap', { conversation: conversationOfKey(key), from, to, reason }),
@@ -232,7 +235,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const err = new ClientClosedError();
     for (const t of ['reconnectTimer', 'connectTimer', 'refreshTimer', 'queueTimer'] as const) this.clearTimer(t);
     this.writer.stop();
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
     this.requests.failWaiting(err);
     for (const d of this.desiredRooms.values()) for (const w of d.waiters.splice(0)) w.reject(err);
@@ -294,7 +297,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       t = new Transport(Ctor, url, {
         open: () => {
           if (this.transport !== t) return;
-          this.lastHeard = Date.now();
+          this.heartbeat.heard();
           if (token !== undefined && this.opts.tokenTransport !== 'query') this.writer.write(resume ? { type: 'auth', token, resume: true } : { type: 'auth', token }, true);
         },
         text: (data) => this.onText(t, data),
@@ -326,8 +329,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private onText(t: Transport, data: string): void {
     if (this.transport !== t) return;
-    this.lastHeard = Date.now();
-    this.pingOut = false;
+    this.heartbeat.heard();
     const { messages, invalid } = parseFrame(data);
     for (const line of invalid) this.emit('error', new SwitchboardError('invalid_frame', `the server sent a line that is not a protocol message: ${line.slice(0, 200)}`));
     for (const m of messages) {
@@ -382,7 +384,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.rejectedToken = null;
     this.backoff?.reset();
     this.attempt = 0;
-    this.startHeartbeat(c.heartbeat);
+    this.heartbeat.start(c.heartbeat);
     this.scheduleTokenRefresh();
 
     // Recovery: what the app had before the drop comes back first.
@@ -409,7 +411,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.clearTimer('refreshTimer');
     this.writer.reset();
     this.clearTimer('queueTimer');
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     const hadSession = this.session !== null;
     this.session = null;
     this.epoch++;
@@ -473,32 +475,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.emit('state', change);
   }
 
-  // ── heartbeat and token refresh ──────────────────────────────────────
-
-  private startHeartbeat(hb: { intervalMs: number; timeoutMs: number }): void {
-    this.stopHeartbeat();
-    const own = this.opts.heartbeat;
-    if (own === false) return;
-    const interval = Math.max(50, (typeof own === 'object' ? own.intervalMs : undefined) ?? hb.intervalMs);
-    const timeout = Math.max(50, (typeof own === 'object' ? own.timeoutMs : undefined) ?? hb.timeoutMs);
-    this.lastHeard = Date.now();
-    this.pingOut = false;
-    this.heartbeatTimer = setInterval(() => {
-      const t = this.transport;
-      if (!t || !this.session) return;
-      const silent = Date.now() - this.lastHeard;
-      if (silent >= interval + timeout) t.drop('heartbeat timeout: the server stopped answering');
-      else if (silent >= interval && !this.pingOut) {
-        this.pingOut = true;
-        this.writer.write({ type: 'ping' });
-      }
-    }, Math.max(50, Math.floor(Math.min(interval, timeout) / 2)));
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
-  }
+  // ── token refresh ─────────────────────────────────────────────────────
 
   private scheduleTokenRefresh(retryMs?: number): void {
     this.clearTimer('refreshTimer');
