@@ -15,6 +15,7 @@ import type { CommandType } from '../../src/protocol/commands.js';
 import { Backoff } from './backoff.js';
 import { closeDecision } from './connection/close-policy.js';
 import { resolveWebSocket, Transport, type WebSocketConstructor } from './connection/transport.js';
+import { Credentials } from './credentials.js';
 import {
   AuthError,
   ClientClosedError,
@@ -76,6 +77,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly seq: Sequencer<MessagePush>;
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
+  private readonly credentials: Credentials;
 
   private _state: ConnectionState = 'disconnected';
   private transport: Transport | null = null;
@@ -88,13 +90,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private hadSession = false;
   private attempt = 0;
   private authFailures = 0;
-  private rejectedToken: string | null = null;
-  private staticTokenUsed = false;
   /** This connection asked the server to hold DMs until its first sync. */
   private resumeRequested = false;
   /** Rooms left with leave(): their messages still in flight are dropped. */
   private readonly leftRooms = new Set<string>();
-  private currentToken: string | undefined;
 
   private readonly requests = new Requests({
     live: () => this.session !== null && this.transport !== null,
@@ -125,7 +124,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.opts = options;
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.queue = new OfflineQueue(options.maxQueue ?? 1000);
-    this.currentToken = options.token;
+    this.credentials = new Credentials(options);
     this.heartbeat = new Heartbeat(options, {
       live: () => (this.session ? this.transport : null),
       ping: () => this.writer.write({ type: 'ping' }),
@@ -200,7 +199,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (!this.wanted) {
       this.wanted = true;
       this.authFailures = 0;
-      this.rejectedToken = null;
+      this.credentials.forgetRefusal();
       this.backoff?.reset();
       this.attempt = 0;
       this.clearTimer('reconnectTimer');
@@ -268,7 +267,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     let token: string | undefined;
     let Ctor: WebSocketConstructor;
     try {
-      token = await this.tokenForConnect();
+      token = await this.credentials.forConnect();
       Ctor = await resolveWebSocket(this.opts.WebSocket);
     } catch (err) {
       if (attemptEpoch !== this.epoch || !this.wanted) return;
@@ -291,7 +290,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     } catch (err) {
       return this.stop(new SwitchboardError('invalid_url', `invalid url ${this.opts.url}: ${(err as Error).message}`));
     }
-    this.currentToken = token;
+    this.credentials.current = token;
     let t: Transport;
     try {
       t = new Transport(Ctor, url, {
@@ -311,20 +310,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.connectTimer = setTimeout(() => {
       if (this.transport === t && !this.session) t.drop('connect timeout');
     }, timeout);
-  }
-
-  private async tokenForConnect(): Promise<string | undefined> {
-    const { getToken } = this.opts;
-    if (!getToken) return this.opts.token;
-    // A static token given with getToken is used for the first attempt; getToken for every later one.
-    if (this.opts.token !== undefined && !this.staticTokenUsed) {
-      this.staticTokenUsed = true;
-      return this.opts.token;
-    }
-    const token = await getToken();
-    if (typeof token !== 'string' || token === '') throw new SwitchboardError('invalid_token', 'getToken returned no token');
-    if (this.rejectedToken !== null && token === this.rejectedToken) throw new AuthError(4001, 'getToken returned the token the server refused');
-    return token;
   }
 
   private onText(t: Transport, data: string): void {
@@ -381,7 +366,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const reconnected = this.hadSession;
     this.hadSession = true;
     this.authFailures = 0;
-    this.rejectedToken = null;
+    this.credentials.forgetRefusal();
     this.backoff?.reset();
     this.attempt = 0;
     this.heartbeat.start(c.heartbeat);
@@ -426,7 +411,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     }
     if (code === 4001 || code === 4002) {
       this.authFailures++;
-      if (code === 4001 || !hadSession) this.rejectedToken = this.currentToken ?? null;
+      if (code === 4001 || !hadSession) this.credentials.refuseCurrent();
     }
     const decision = closeDecision(code, { canGetToken: this.opts.getToken !== undefined, authFailures: this.authFailures - 1 });
     if (!decision.reconnect) {
@@ -479,8 +464,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private scheduleTokenRefresh(retryMs?: number): void {
     this.clearTimer('refreshTimer');
-    if (!this.opts.getToken || this.currentToken === undefined || !this.session) return;
-    const exp = tokenExpiry(this.currentToken);
+    if (!this.opts.getToken || this.credentials.current === undefined || !this.session) return;
+    const exp = tokenExpiry(this.credentials.current);
     if (exp === null) return;
     const now = Date.now();
     let delay = refreshDelay(exp, now, this.opts.tokenRefreshMarginMs ?? 30_000);
@@ -501,9 +486,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       return;
     }
     if (epoch !== this.epoch || !this.session) return;
-    const oldExp = tokenExpiry(this.currentToken ?? '') ?? 0;
+    const oldExp = tokenExpiry(this.credentials.current ?? '') ?? 0;
     const newExp = tokenExpiry(token);
-    if (token === this.currentToken || (newExp !== null && newExp <= oldExp)) {
+    if (token === this.credentials.current || (newExp !== null && newExp <= oldExp)) {
       // Nothing fresher yet: try again a little later (the server closes with 4002 at expiry, then we reconnect).
       this.scheduleTokenRefresh(5_000);
       return;
@@ -512,7 +497,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       type: 'auth',
       onReply: () => {
         if (epoch !== this.epoch) return;
-        this.currentToken = token;
+        this.credentials.current = token;
         this.scheduleTokenRefresh();
       },
       onError: (err) => {
@@ -1062,23 +1047,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return this.opts.httpUrl ?? httpBaseOf(this.opts.url);
   }
 
-  private async uploadAuth(): Promise<{ token?: string; user?: string }> {
-    let token = this.currentToken;
-    if (token !== undefined) {
-      const exp = tokenExpiry(token);
-      if (exp !== null && exp <= Date.now() + 1_000 && this.opts.getToken) token = await this.opts.getToken();
-      return { token };
-    }
-    if (this.opts.getToken) return { token: await this.opts.getToken() };
-    if (this.opts.user !== undefined) return { user: this.opts.user };
-    return {};
-  }
-
   /** Uploads a file (`POST /upload`); put the result's `url` in a media message, or use {@link sendMedia}. */
   async upload(data: UploadData, opts: UploadOptions = {}): Promise<UploadResult> {
     const fetchFn = this.opts.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new SwitchboardError('no_fetch', 'no fetch available: pass options.fetch');
-    return uploadFile(fetchFn.bind(globalThis), this.httpBase, await this.uploadAuth(), data, {
+    return uploadFile(fetchFn.bind(globalThis), this.httpBase, await this.credentials.forUpload(), data, {
       ...opts,
       timeoutMs: opts.timeoutMs ?? this.opts.uploadTimeoutMs ?? 60_000,
     });
@@ -1110,8 +1083,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    */
   fileUrl(path: string): string {
     const u = new URL(path, this.httpBase);
-    if (this.currentToken !== undefined) u.searchParams.set('token', this.currentToken);
-    else if (this.opts.user !== undefined) u.searchParams.set('user', this.opts.user);
+    const auth = this.credentials.forFileUrl();
+    if (auth.token !== undefined) u.searchParams.set('token', auth.token);
+    else if (auth.user !== undefined) u.searchParams.set('user', auth.user);
     return u.toString();
   }
 
