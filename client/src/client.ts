@@ -33,9 +33,9 @@ import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue, type QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
-import { Requests } from './requests.js';
+import { Requests, type SessionLink } from './requests.js';
 import { MAX_TIMER, type Timer } from './timers.js';
-import { refreshDelay, tokenExpiry } from './token.js';
+import { TokenRefresh } from './token-refresh.js';
 import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
 import type {
   BodyFor,
@@ -78,6 +78,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
   private readonly credentials: Credentials;
+  private readonly tokenRefresh: TokenRefresh;
 
   private _state: ConnectionState = 'disconnected';
   private transport: Transport | null = null;
@@ -100,6 +101,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     write: (msg) => this.writer.write(msg),
     closed: () => this.closed,
   });
+  /** The session as the parts that work on it see it. */
+  private readonly sessionLink: SessionLink = {
+    epoch: () => this.epoch,
+    open: () => this.session !== null,
+    send: this.requests.send,
+  };
   private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
 
   private readonly desiredRooms = new Map<string, DesiredRoom>();
@@ -110,7 +117,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private reconnectTimer: Timer | null = null;
   private connectTimer: Timer | null = null;
-  private refreshTimer: Timer | null = null;
   private queueTimer: Timer | null = null;
   private queueFlushScheduled = false;
   private readonly streams = new Set<{ end(): void }>();
@@ -125,6 +131,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.queue = new OfflineQueue(options.maxQueue ?? 1000);
     this.credentials = new Credentials(options);
+    this.tokenRefresh = new TokenRefresh(options, this.credentials, this.sessionLink, (err) => this.emit('error', err));
     this.heartbeat = new Heartbeat(options, {
       live: () => (this.session ? this.transport : null),
       ping: () => this.writer.write({ type: 'ping' }),
@@ -232,7 +239,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.closed = true;
     this.wanted = false;
     const err = new ClientClosedError();
-    for (const t of ['reconnectTimer', 'connectTimer', 'refreshTimer', 'queueTimer'] as const) this.clearTimer(t);
+    for (const t of ['reconnectTimer', 'connectTimer', 'queueTimer'] as const) this.clearTimer(t);
+    this.tokenRefresh.cancel();
     this.writer.stop();
     this.heartbeat.stop();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
@@ -370,7 +378,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.backoff?.reset();
     this.attempt = 0;
     this.heartbeat.start(c.heartbeat);
-    this.scheduleTokenRefresh();
+    this.tokenRefresh.schedule();
 
     // Recovery: what the app had before the drop comes back first.
     for (const room of [...this.pendingLeaves]) this.endMembership(room);
@@ -393,7 +401,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const gone = this.onTransportGone;
     this.onTransportGone = null;
     this.clearTimer('connectTimer');
-    this.clearTimer('refreshTimer');
+    this.tokenRefresh.cancel();
     this.writer.reset();
     this.clearTimer('queueTimer');
     this.heartbeat.stop();
@@ -458,55 +466,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const change: StateChange = { state, previous, attempt: this.attempt };
     for (const [k, v] of Object.entries(extra)) if (v !== undefined) (change as unknown as Record<string, unknown>)[k] = v;
     this.emit('state', change);
-  }
-
-  // ── token refresh ─────────────────────────────────────────────────────
-
-  private scheduleTokenRefresh(retryMs?: number): void {
-    this.clearTimer('refreshTimer');
-    if (!this.opts.getToken || this.credentials.current === undefined || !this.session) return;
-    const exp = tokenExpiry(this.credentials.current);
-    if (exp === null) return;
-    const now = Date.now();
-    let delay = refreshDelay(exp, now, this.opts.tokenRefreshMarginMs ?? 30_000);
-    if (retryMs !== undefined) delay = Math.max(1_000, Math.min(retryMs, exp - now - 500));
-    this.refreshTimer = setTimeout(() => void this.refreshToken(), Math.min(MAX_TIMER, Math.max(0, delay)));
-  }
-
-  private async refreshToken(): Promise<void> {
-    this.refreshTimer = null;
-    const epoch = this.epoch;
-    let token: string;
-    try {
-      token = await this.opts.getToken!();
-    } catch (err) {
-      if (epoch !== this.epoch) return;
-      this.emit('error', new SwitchboardError('token_refresh_failed', `getToken failed: ${(err as Error).message}`));
-      this.scheduleTokenRefresh(5_000);
-      return;
-    }
-    if (epoch !== this.epoch || !this.session) return;
-    const oldExp = tokenExpiry(this.credentials.current ?? '') ?? 0;
-    const newExp = tokenExpiry(token);
-    if (token === this.credentials.current || (newExp !== null && newExp <= oldExp)) {
-      // Nothing fresher yet: try again a little later (the server closes with 4002 at expiry, then we reconnect).
-      this.scheduleTokenRefresh(5_000);
-      return;
-    }
-    this.requests.send({ type: 'auth', token }, {
-      type: 'auth',
-      onReply: () => {
-        if (epoch !== this.epoch) return;
-        this.credentials.current = token;
-        this.scheduleTokenRefresh();
-      },
-      onError: (err) => {
-        if (epoch !== this.epoch) return;
-        this.emit('error', err);
-        this.scheduleTokenRefresh(5_000);
-      },
-      onLost: () => {},
-    });
   }
 
   // ── requests ──────────────────────────────────────────────────────────
@@ -1143,7 +1102,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // ── misc ──────────────────────────────────────────────────────────────
 
-  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'refreshTimer' | 'queueTimer'): void {
+  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'queueTimer'): void {
     const t = this[name];
     if (t) clearTimeout(t);
     this[name] = null;

@@ -25,6 +25,15 @@ export interface PendingRequest {
  */
 export type SendRequest = (cmd: Record<string, unknown>, handlers: PendingRequest, timeoutMs?: number) => number | null;
 
+/** What a part that works on the session sees of it. */
+export interface SessionLink {
+  /** Changes whenever a session opens or the connection closes: work begun under another value belongs to a session that is gone. */
+  epoch(): number;
+  /** A session is open. */
+  open(): boolean;
+  send: SendRequest;
+}
+
 export interface RequestsLink {
   /** A session is open to send on. */
   live(): boolean;
