@@ -30,11 +30,12 @@ import { Emitter, EventStream } from './events.js';
 import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
 import { Heartbeat } from './heartbeat.js';
-import { OfflineQueue, type QueuedTarget } from './offline-queue.js';
+import type { QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
+import { Outbox, type OutgoingMessage } from './outbox.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
 import { Requests, type SessionLink } from './requests.js';
-import { MAX_TIMER, type Timer } from './timers.js';
+import type { Timer } from './timers.js';
 import { TokenRefresh } from './token-refresh.js';
 import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
 import type {
@@ -67,13 +68,11 @@ interface DesiredRoom {
   waiters: { resolve(r: JoinResult): void; reject(e: Error): void }[];
 }
 
-type QueueCommand = CommandInput<'publish'> | CommandInput<'send'>;
-
 /** The client. See client/README.md for a tour. */
 export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
   private readonly backoff: Backoff | null;
-  private readonly queue: OfflineQueue<QueueCommand, MessageAck>;
+  private readonly outbox: Outbox;
   private readonly seq: Sequencer<MessagePush>;
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
@@ -117,8 +116,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private reconnectTimer: Timer | null = null;
   private connectTimer: Timer | null = null;
-  private queueTimer: Timer | null = null;
-  private queueFlushScheduled = false;
   private readonly streams = new Set<{ end(): void }>();
 
   constructor(options: ClientOptions) {
@@ -129,8 +126,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       throw new TypeError('give one of token / getToken, or user');
     this.opts = options;
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
-    this.queue = new OfflineQueue(options.maxQueue ?? 1000);
     this.credentials = new Credentials(options);
+    this.outbox = new Outbox(options.maxQueue ?? 1000, this.sessionLink, (target) => this.canSend(target), () => (this.opts.generateKey ?? randomKey)());
     this.tokenRefresh = new TokenRefresh(options, this.credentials, this.sessionLink, (err) => this.emit('error', err));
     this.heartbeat = new Heartbeat(options, {
       live: () => (this.session ? this.transport : null),
@@ -163,7 +160,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /** Messages waiting in the offline queue (not yet acknowledged). */
   get queued(): number {
-    return this.queue.size;
+    return this.outbox.size;
   }
 
   /** Rooms the client keeps joined (rejoined after every reconnect). */
@@ -239,14 +236,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.closed = true;
     this.wanted = false;
     const err = new ClientClosedError();
-    for (const t of ['reconnectTimer', 'connectTimer', 'queueTimer'] as const) this.clearTimer(t);
+    for (const t of ['reconnectTimer', 'connectTimer'] as const) this.clearTimer(t);
     this.tokenRefresh.cancel();
     this.writer.stop();
     this.heartbeat.stop();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
     this.requests.failWaiting(err);
     for (const d of this.desiredRooms.values()) for (const w of d.waiters.splice(0)) w.reject(err);
-    for (const e of this.queue.drain()) e.reject(err);
+    this.outbox.close(err);
     for (const s of [...this.streams]) s.end();
     const t = this.transport;
     if (t) {
@@ -388,7 +385,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (partners.length > 0) this.syncOnSession(partners);
     else if (this.resumeRequested) this.requests.send({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
     this.requests.sendWaiting();
-    this.flushQueue();
+    this.outbox.flush();
 
     this.setState('connected');
     this.emit('connected', c, reconnected);
@@ -403,14 +400,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.clearTimer('connectTimer');
     this.tokenRefresh.cancel();
     this.writer.reset();
-    this.clearTimer('queueTimer');
     this.heartbeat.stop();
     const hadSession = this.session !== null;
     this.session = null;
     this.epoch++;
     this.joinedRooms.clear();
     this.joiningRooms.clear();
-    this.queue.requeueSent();
+    this.outbox.connectionLost();
     this.requests.loseAll();
     if (!this.wanted) {
       this.setState('disconnected', { closeCode: code, reason, willReconnect: false });
@@ -569,7 +565,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           this.seq.endRecovery(key);
         } else this.afterRecovery(key, since, r.seq, r.recovered === true, r.missed ?? 0, r.durable, epoch);
         for (const w of d.waiters.splice(0)) w.resolve(r);
-        this.flushQueue();
+        this.outbox.flush();
       },
       onError: (err) => {
         if (epoch !== this.epoch) return;
@@ -586,7 +582,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         if (d && d.waiters.length > 0) for (const w of d.waiters.splice(0)) w.reject(err);
         else this.emit('error', err);
         // Messages queued for the room would only be refused.
-        this.flushQueue();
+        this.outbox.flush();
       },
       onLost: () => {},
     });
@@ -823,99 +819,16 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return this.enqueue({ to }, { type: 'send', to, contentType: opts.contentType ?? 'text', body }, opts);
   }
 
-  private enqueue(target: QueuedTarget, cmd: QueueCommand, opts: MessageOptions): Promise<MessageAck> {
+  private enqueue(target: QueuedTarget, cmd: OutgoingMessage, opts: MessageOptions): Promise<MessageAck> {
     if (this.closed) return Promise.reject(new ClientClosedError());
-    const key = opts.key ?? (this.opts.generateKey ?? randomKey)();
-    return new Promise<MessageAck>((resolve, reject) => {
-      let timer: Timer | undefined;
-      try {
-        this.queue.add({
-          key,
-          target,
-          command: { ...cmd, key },
-          resolve: (ack) => {
-            if (timer) clearTimeout(timer);
-            resolve(ack);
-          },
-          reject: (err) => {
-            if (timer) clearTimeout(timer);
-            reject(err);
-          },
-        });
-      } catch (err) {
-        reject(err as Error);
-        return;
-      }
-      if (opts.timeoutMs !== undefined)
-        timer = setTimeout(() => {
-          const e = this.queue.settle(key);
-          e?.reject(new TimeoutError(`${cmd.type}: not acknowledged within ${opts.timeoutMs} ms`, opts.timeoutMs!));
-        }, Math.min(MAX_TIMER, opts.timeoutMs));
-      // A burst of publishes in one tick is scanned and framed once.
-      if (!this.queueFlushScheduled) {
-        this.queueFlushScheduled = true;
-        queueMicrotask(() => {
-          this.queueFlushScheduled = false;
-          this.flushQueue();
-        });
-      }
-    });
+    return this.outbox.add(target, cmd, opts);
   }
 
-  private canSend = (target: QueuedTarget): boolean => {
+  /** Whether the outbox may send to a conversation now. */
+  private canSend(target: QueuedTarget): boolean {
     if ('to' in target) return true;
     // A room the client keeps joined: only once it is joined on this session (publish needs membership).
     return !this.desiredRooms.has(target.room) || this.joinedRooms.has(target.room);
-  };
-
-  private flushQueue(): void {
-    if (!this.session) return;
-    this.clearTimer('queueTimer');
-    const now = Date.now();
-    for (const e of this.queue.ready(now, this.canSend)) {
-      const key = e.key;
-      const epoch = this.epoch;
-      try {
-        const id = this.requests.send(e.command as Record<string, unknown>, {
-          type: e.command.type,
-          onReply: (data) => {
-            const entry = this.queue.settle(key);
-            entry?.resolve({ ...(data as MessageAck), key });
-          },
-          onError: (err) => {
-            const entry = this.queue.get(key);
-            if (!entry) return;
-            if (err.code === 'unavailable' || err.code === 'rate_limited' || err.code === 'internal') {
-              if (entry.attempts < 20) {
-                this.queue.retryLater(key, Date.now() + Math.min(10_000, 500 * entry.attempts));
-                if (epoch === this.epoch) this.scheduleQueueRetry();
-                return;
-              }
-            }
-            this.queue.settle(key);
-            entry.reject(err);
-          },
-          onLost: () => {
-            // requeueSent() already put it back: it goes out again after the next connect.
-          },
-        });
-        if (id === null) return;
-        this.queue.markSent(key, id);
-      } catch (err) {
-        this.queue.settle(key)?.reject(err as Error);
-      }
-    }
-    this.scheduleQueueRetry();
-  }
-
-  private scheduleQueueRetry(): void {
-    if (this.queueTimer || !this.session) return;
-    const at = this.queue.nextRetryAt(Date.now());
-    if (at === undefined) return;
-    this.queueTimer = setTimeout(() => {
-      this.queueTimer = null;
-      this.flushQueue();
-    }, Math.max(1, at - Date.now()));
   }
 
   /** Typing indicator (ephemeral: dropped while disconnected). */
@@ -1102,7 +1015,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // ── misc ──────────────────────────────────────────────────────────────
 
-  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'queueTimer'): void {
+  private clearTimer(name: 'reconnectTimer' | 'connectTimer'): void {
     const t = this[name];
     if (t) clearTimeout(t);
     this[name] = null;
