@@ -20,7 +20,6 @@ import {
   AuthError,
   ClientClosedError,
   CloseError,
-  ConnectionLostError,
   NotConnectedError,
   ServerError,
   SwitchboardError,
@@ -29,11 +28,12 @@ import {
 import { Emitter, EventStream } from './events.js';
 import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
+import { GapFiller } from './gap-filler.js';
 import { Heartbeat } from './heartbeat.js';
 import type { QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
 import { Outbox, type OutgoingMessage } from './outbox.js';
-import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer, type ConvKey } from './recovery.js';
+import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
 import { Requests, type SessionLink } from './requests.js';
 import type { Timer } from './timers.js';
 import { TokenRefresh } from './token-refresh.js';
@@ -62,7 +62,6 @@ import type {
   UploadResult,
 } from './types.js';
 
-const HISTORY_PAGE = 200;
 
 interface DesiredRoom {
   waiters: { resolve(r: JoinResult): void; reject(e: Error): void }[];
@@ -74,6 +73,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly backoff: Backoff | null;
   private readonly outbox: Outbox;
   private readonly seq: Sequencer<MessagePush>;
+  private readonly gaps: GapFiller;
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
   private readonly credentials: Credentials;
@@ -136,7 +136,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.seq = new Sequencer<MessagePush>({
       deliver: (key, m) => this.emit('message', m, { conversation: conversationOfKey(key) }),
       gap: (key, from, to, reason) => this.emit('gap', { conversation: conversationOfKey(key), from, to, reason }),
-      stall: (key) => this.onStall(key),
+      stall: (key) => this.gaps.onStall(key),
+    });
+    this.gaps = new GapFiller(this.seq, this.sessionLink, options, {
+      recovery: (event) => this.emit('recovery', event),
+      error: (err) => this.emit('error', err),
     });
     for (const [room, s] of Object.entries(options.positions?.rooms ?? {})) this.seq.track(roomKey(room), s);
     for (const [user, s] of Object.entries(options.positions?.direct ?? {})) this.seq.track(directKey(user), s);
@@ -563,7 +567,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         if (since === undefined) {
           this.seq.setBase(key, r.seq);
           this.seq.endRecovery(key);
-        } else this.afterRecovery(key, since, r.seq, r.recovered === true, r.missed ?? 0, r.durable, epoch);
+        } else this.gaps.afterRecovery(key, since, r.seq, r.recovered === true, r.missed ?? 0, r.durable, epoch);
         for (const w of d.waiters.splice(0)) w.resolve(r);
         this.outbox.flush();
       },
@@ -677,8 +681,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           const key = directKey(p);
           if (!this.seq.has(key)) continue;
           const r = convs[p];
-          if (r) this.afterRecovery(key, since[p]!, r.seq, r.recovered, r.missed, true, epoch);
-          else void this.fill(key, undefined, epoch);
+          if (r) this.gaps.afterRecovery(key, since[p]!, r.seq, r.recovered, r.missed, true, epoch);
+          else void this.gaps.fill(key, undefined, epoch);
         }
       },
       onError: (err) => {
@@ -690,115 +694,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           return;
         }
         this.emit('error', err);
-        for (const p of names) void this.fill(directKey(p), undefined, epoch);
+        for (const p of names) void this.gaps.fill(directKey(p), undefined, epoch);
       },
       onLost: () => {},
-    });
-  }
-
-  /** After a `join` with `since` or a `sync`: done, or fetch what the server could not replay. */
-  private afterRecovery(key: ConvKey, since: number, seqAtServer: number, recovered: boolean, missed: number, durable: boolean, epoch: number): void {
-    const conversation = conversationOfKey(key);
-    if (seqAtServer < since) {
-      // The server's counter is behind what we saw: it restarted without the messages (non-durable room, or a new store).
-      this.seq.reset(key, seqAtServer, 'reset');
-      this.seq.endRecovery(key);
-      this.emit('recovery', { conversation, since, seq: seqAtServer, missed: 0, via: 'none' });
-      return;
-    }
-    if (recovered) {
-      this.seq.endRecovery(key);
-      this.emit('recovery', { conversation, since, seq: seqAtServer, missed, via: 'replay' });
-      return;
-    }
-    if (!durable) {
-      this.seq.reset(key, seqAtServer, 'not-durable');
-      this.seq.endRecovery(key);
-      this.emit('recovery', { conversation, since, seq: seqAtServer, missed: Math.max(0, seqAtServer - since), via: 'none' });
-      return;
-    }
-    if (this.opts.fillGaps === false) {
-      this.seq.skipTo(key, seqAtServer);
-      this.seq.endRecovery(key);
-      this.emit('recovery', { conversation, since, seq: seqAtServer, missed: Math.max(0, seqAtServer - since), via: 'none' });
-      return;
-    }
-    void this.fill(key, seqAtServer, epoch).then((ok) => {
-      if (ok) this.emit('recovery', { conversation, since, seq: seqAtServer, missed: Math.max(0, seqAtServer - since), via: 'history' });
-    });
-  }
-
-  /** A later message arrived with a gap before it: fetch the missing ones. */
-  private onStall(key: ConvKey): void {
-    if (!this.session) return; // recovered on the next connect
-    if (this.opts.fillGaps === false) {
-      const first = this.seq.firstPending(key);
-      if (first !== undefined) queueMicrotask(() => this.seq.skipTo(key, first - 1));
-      return;
-    }
-    const epoch = this.epoch;
-    queueMicrotask(() => void this.fill(key, undefined, epoch));
-  }
-
-  /**
-   * Pages `history` forward from the last delivered seq up to `upTo` (default:
-   * just before the first message waiting behind the gap); the sequencer drops
-   * whatever overlaps. What is no longer stored is reported as a gap. Returns
-   * false when the session ended meanwhile (the next one recovers again).
-   */
-  private async fill(key: ConvKey, upTo: number | undefined, epoch: number): Promise<boolean> {
-    if (epoch !== this.epoch || !this.session || !this.seq.has(key)) return false;
-    const conversation = conversationOfKey(key);
-    this.seq.beginRecovery(key);
-    const target = (): number | undefined => {
-      if (upTo !== undefined) return upTo;
-      const first = this.seq.firstPending(key);
-      return first === undefined ? undefined : first - 1;
-    };
-    try {
-      for (let rounds = 0; rounds < 100_000; rounds++) {
-        const last = this.seq.last(key);
-        const goal = target();
-        if (typeof last !== 'number' || goal === undefined || last >= goal) break;
-        const page = await this.historyOnSession(conversation, last, epoch);
-        if (epoch !== this.epoch || !this.seq.has(key)) return false;
-        if (page.messages.length === 0) {
-          this.seq.skipTo(key, goal);
-          break;
-        }
-        const first = page.messages[0]!.seq;
-        if (first > last + 1) this.seq.skipTo(key, first - 1);
-        for (const m of page.messages) this.seq.push(key, m);
-        if (!page.hasMore) {
-          const after = this.seq.last(key);
-          if (typeof after === 'number' && after < goal) this.seq.skipTo(key, goal);
-          break;
-        }
-      }
-    } catch (err) {
-      if (epoch !== this.epoch || !this.seq.has(key)) return false;
-      this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('recovery_failed', String(err)));
-      const goal = target();
-      if (goal !== undefined) this.seq.skipTo(key, goal);
-    }
-    if (epoch !== this.epoch || !this.seq.has(key)) return false;
-    // Whatever still waits behind a gap cannot be had.
-    const last = this.seq.last(key);
-    const first = this.seq.firstPending(key);
-    if (typeof last === 'number' && first !== undefined && first > last + 1) this.seq.skipTo(key, first - 1);
-    this.seq.endRecovery(key);
-    return true;
-  }
-
-  private historyOnSession(conv: Conversation, after: number, epoch: number): Promise<HistoryResult> {
-    return new Promise((resolve, reject) => {
-      if (epoch !== this.epoch) return reject(new ConnectionLostError());
-      const id = this.requests.send(
-        { type: 'history', ...conv, after, limit: HISTORY_PAGE },
-        { type: 'history', onReply: (d) => resolve(d as HistoryResult), onError: reject, onLost: () => reject(new ConnectionLostError()) },
-        this.opts.requestTimeoutMs ?? 10_000,
-      );
-      if (id === null) reject(new ConnectionLostError());
     });
   }
 
