@@ -16,6 +16,7 @@ import { Backoff } from './backoff.js';
 import { closeDecision } from './connection/close-policy.js';
 import { resolveWebSocket, Transport, type WebSocketConstructor } from './connection/transport.js';
 import { Credentials } from './credentials.js';
+import { DirectConversations } from './direct-conversations.js';
 import {
   AuthError,
   ClientClosedError,
@@ -57,8 +58,6 @@ import type {
   ServerPush,
   SignalKind,
   StateChange,
-  SyncOutcome,
-  UnreadPush,
   UploadResult,
 } from './types.js';
 
@@ -74,6 +73,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly outbox: Outbox;
   private readonly seq: Sequencer<MessagePush>;
   private readonly gaps: GapFiller;
+  private readonly direct: DirectConversations;
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
   private readonly credentials: Credentials;
@@ -90,8 +90,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private hadSession = false;
   private attempt = 0;
   private authFailures = 0;
-  /** This connection asked the server to hold DMs until its first sync. */
-  private resumeRequested = false;
   /** Rooms left with leave(): their messages still in flight are dropped. */
   private readonly leftRooms = new Set<string>();
 
@@ -112,7 +110,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly joinedRooms = new Map<string, JoinResult>();
   private readonly joiningRooms = new Set<string>();
   private readonly pendingLeaves = new Set<string>();
-  private dmBaseline = false;
 
   private reconnectTimer: Timer | null = null;
   private connectTimer: Timer | null = null;
@@ -142,6 +139,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       recovery: (event) => this.emit('recovery', event),
       error: (err) => this.emit('error', err),
     });
+    this.direct = new DirectConversations(this.seq, this.sessionLink, this.gaps, (err) => this.emit('error', err));
     for (const [room, s] of Object.entries(options.positions?.rooms ?? {})) this.seq.track(roomKey(room), s);
     for (const [user, s] of Object.entries(options.positions?.direct ?? {})) this.seq.track(directKey(user), s);
   }
@@ -287,8 +285,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     }
     if (attemptEpoch !== this.epoch || !this.wanted || this.transport) return;
     // Direct conversations to recover: ask the server to hold DMs until our sync has replayed them (no duplicates).
-    const resume = this.directPartners().length > 0;
-    this.resumeRequested = resume;
+    const resume = this.direct.requestResume();
     let url: string;
     try {
       const u = new URL(this.opts.url);
@@ -350,7 +347,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       case 'message':
         return this.onMessage(m);
       case 'unread':
-        return this.onUnread(m);
+        this.direct.onUnread(m);
+        return this.emit('unread', m);
       case 'presence':
         return this.emit('presence', m);
       case 'typing':
@@ -384,10 +382,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     // Recovery: what the app had before the drop comes back first.
     for (const room of [...this.pendingLeaves]) this.endMembership(room);
     for (const room of this.desiredRooms.keys()) this.joinOnSession(room);
-    // One sync for every direct conversation (it also ends the server's resume hold).
-    const partners = this.directPartners();
-    if (partners.length > 0) this.syncOnSession(partners);
-    else if (this.resumeRequested) this.requests.send({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
+    this.direct.recover();
     this.requests.sendWaiting();
     this.outbox.flush();
 
@@ -615,7 +610,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     });
   }
 
-  // ── direct conversations and recovery ────────────────────────────────
+  // ── incoming messages ─────────────────────────────────────────────────
 
   private onMessage(m: MessagePush): void {
     if (this.me === null || typeof m.seq !== 'number') return;
@@ -628,76 +623,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         this.emit('message', m, { conversation: { room: m.room } });
         return;
       }
-      // A direct conversation seen for the first time. Before the first unread summary its history is
-      // the app's business (history()); after it, the conversation is new, so it starts at 0.
-      this.seq.track(key, this.dmBaseline ? 0 : m.seq - 1);
+      this.direct.firstSeen(key, m.seq);
     }
     this.seq.push(key, m);
-  }
-
-  private onUnread(u: UnreadPush): void {
-    for (const c of u.conversations) {
-      if (c.with === undefined) continue;
-      const key = directKey(c.with);
-      if (this.seq.has(key)) continue;
-      if (!this.dmBaseline) this.seq.track(key, c.lastSeq);
-      else {
-        // Started while we were away: everything in it is new.
-        this.seq.track(key, 0);
-        this.syncOnSession([c.with]);
-      }
-    }
-    this.dmBaseline = true;
-    this.emit('unread', u);
-  }
-
-  /** Direct conversations with a known position (to recover after a reconnect). */
-  private directPartners(): string[] {
-    return this.seq.keys().filter((k) => k.startsWith('d:') && typeof this.seq.last(k) === 'number').map((k) => k.slice(2));
-  }
-
-  /** Recovers direct conversations: `sync` with each one's last delivered seq (at most 1000 per request). */
-  private syncOnSession(partners: readonly string[]): void {
-    for (let i = 0; i < partners.length; i += 1000) this.syncBatch(partners.slice(i, i + 1000));
-  }
-
-  private syncBatch(partners: readonly string[]): void {
-    const epoch = this.epoch;
-    const since: Record<string, number> = {};
-    for (const p of partners) {
-      const last = this.seq.last(directKey(p));
-      if (typeof last !== 'number') continue;
-      since[p] = last;
-      this.seq.beginRecovery(directKey(p));
-    }
-    const names = Object.keys(since);
-    if (names.length === 0) return;
-    this.requests.send({ type: 'sync', since }, {
-      type: 'sync',
-      onReply: (data) => {
-        if (epoch !== this.epoch) return;
-        const convs = (data as { conversations?: Record<string, SyncOutcome> }).conversations ?? {};
-        for (const p of names) {
-          const key = directKey(p);
-          if (!this.seq.has(key)) continue;
-          const r = convs[p];
-          if (r) this.gaps.afterRecovery(key, since[p]!, r.seq, r.recovered, r.missed, true, epoch);
-          else void this.gaps.fill(key, undefined, epoch);
-        }
-      },
-      onError: (err) => {
-        if (epoch !== this.epoch) return;
-        if (err.code === 'unavailable' || err.code === 'internal' || err.code === 'rate_limited') {
-          setTimeout(() => {
-            if (epoch === this.epoch) this.syncOnSession(names.filter((p) => this.seq.has(directKey(p))));
-          }, 1_000);
-          return;
-        }
-        this.emit('error', err);
-        for (const p of names) void this.gaps.fill(directKey(p), undefined, epoch);
-      },
-      onLost: () => {},
-    });
   }
 
   // ── messages ──────────────────────────────────────────────────────────
