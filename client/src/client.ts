@@ -24,7 +24,6 @@ import {
   NotConnectedError,
   ServerError,
   SwitchboardError,
-  TimeoutError,
 } from './errors.js';
 import { Emitter, EventStream } from './events.js';
 import { FrameWriter } from './frame-writer.js';
@@ -36,6 +35,7 @@ import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, Messag
 import { Outbox, type OutgoingMessage } from './outbox.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
 import { Requests, type SessionLink } from './requests.js';
+import { RoomMembership } from './room-membership.js';
 import type { Timer } from './timers.js';
 import { TokenRefresh } from './token-refresh.js';
 import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
@@ -62,10 +62,6 @@ import type {
 } from './types.js';
 
 
-interface DesiredRoom {
-  waiters: { resolve(r: JoinResult): void; reject(e: Error): void }[];
-}
-
 /** The client. See client/README.md for a tour. */
 export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
@@ -74,6 +70,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly seq: Sequencer<MessagePush>;
   private readonly gaps: GapFiller;
   private readonly direct: DirectConversations;
+  private readonly membership: RoomMembership;
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
   private readonly credentials: Credentials;
@@ -90,8 +87,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private hadSession = false;
   private attempt = 0;
   private authFailures = 0;
-  /** Rooms left with leave(): their messages still in flight are dropped. */
-  private readonly leftRooms = new Set<string>();
 
   private readonly requests = new Requests({
     live: () => this.session !== null && this.transport !== null,
@@ -106,10 +101,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   };
   private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
 
-  private readonly desiredRooms = new Map<string, DesiredRoom>();
-  private readonly joinedRooms = new Map<string, JoinResult>();
-  private readonly joiningRooms = new Set<string>();
-  private readonly pendingLeaves = new Set<string>();
 
   private reconnectTimer: Timer | null = null;
   private connectTimer: Timer | null = null;
@@ -137,6 +128,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     });
     this.gaps = new GapFiller(this.seq, this.sessionLink, options, {
       recovery: (event) => this.emit('recovery', event),
+      error: (err) => this.emit('error', err),
+    });
+    this.membership = new RoomMembership(this.seq, this.sessionLink, this.gaps, {
+      leave: (room, opts) => this.request({ type: 'leave', room }, opts),
+      ready: () => this.outbox.flush(),
       error: (err) => this.emit('error', err),
     });
     this.direct = new DirectConversations(this.seq, this.sessionLink, this.gaps, (err) => this.emit('error', err));
@@ -167,7 +163,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /** Rooms the client keeps joined (rejoined after every reconnect). */
   get rooms(): string[] {
-    return [...this.desiredRooms.keys()];
+    return this.membership.names();
   }
 
   /** The last seq delivered to the app in a conversation (undefined if unknown). Persist it to resume later (`positions`). */
@@ -244,7 +240,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.heartbeat.stop();
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
     this.requests.failWaiting(err);
-    for (const d of this.desiredRooms.values()) for (const w of d.waiters.splice(0)) w.reject(err);
+    this.membership.close(err);
     this.outbox.close(err);
     for (const s of [...this.streams]) s.end();
     const t = this.transport;
@@ -380,8 +376,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.tokenRefresh.schedule();
 
     // Recovery: what the app had before the drop comes back first.
-    for (const room of [...this.pendingLeaves]) this.endMembership(room);
-    for (const room of this.desiredRooms.keys()) this.joinOnSession(room);
+    this.membership.recover();
     this.direct.recover();
     this.requests.sendWaiting();
     this.outbox.flush();
@@ -403,8 +398,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const hadSession = this.session !== null;
     this.session = null;
     this.epoch++;
-    this.joinedRooms.clear();
-    this.joiningRooms.clear();
+    this.membership.connectionLost();
     this.outbox.connectionLost();
     this.requests.loseAll();
     if (!this.wanted) {
@@ -489,28 +483,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    */
   join(room: string, opts: { since?: number; timeoutMs?: number } = {}): Promise<JoinResult> {
     if (this.closed) return Promise.reject(new ClientClosedError());
-    this.pendingLeaves.delete(room);
-    this.leftRooms.delete(room);
-    const key = roomKey(room);
-    if (opts.since !== undefined && !this.seq.has(key)) this.seq.track(key, opts.since);
-    let d = this.desiredRooms.get(room);
-    if (!d) this.desiredRooms.set(room, (d = { waiters: [] }));
-    const joined = this.joinedRooms.get(room);
-    if (joined) return Promise.resolve(joined);
-    const desired = d;
-    const p = new Promise<JoinResult>((resolve, reject) => {
-      const waiter = { resolve, reject };
-      desired.waiters.push(waiter);
-      if (opts.timeoutMs !== undefined)
-        setTimeout(() => {
-          const i = desired.waiters.indexOf(waiter);
-          if (i === -1) return;
-          desired.waiters.splice(i, 1);
-          reject(new TimeoutError(`join ${room}: no reply within ${opts.timeoutMs} ms (the client keeps trying; leave() to stop)`, opts.timeoutMs!));
-        }, opts.timeoutMs);
-    });
-    if (this.session && !this.joiningRooms.has(room)) this.joinOnSession(room);
-    return p;
+    return this.membership.join(room, opts);
   }
 
   /**
@@ -518,96 +491,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * member (no more unread counts for it). Offline, the leave is sent after the
    * next connect.
    */
-  async leave(room: string, opts: RequestOptions = {}): Promise<{ room: string }> {
-    if (this.closed) throw new ClientClosedError();
-    const d = this.desiredRooms.get(room);
-    this.desiredRooms.delete(room);
-    this.seq.forget(roomKey(room));
-    this.leftRooms.add(room);
-    if (d) for (const w of d.waiters.splice(0)) w.reject(new SwitchboardError('left', `left ${room} before the join completed`));
-    if (this.joinedRooms.has(room) && this.session) {
-      this.joinedRooms.delete(room);
-      return this.request({ type: 'leave', room }, opts);
-    }
-    // Joining now: the join's reply sends the leave. Offline: after the next connect.
-    if (!this.joiningRooms.has(room) && d) this.pendingLeaves.add(room);
-    return { room };
-  }
-
-  private joinOnSession(room: string): void {
-    const epoch = this.epoch;
-    const key = roomKey(room);
-    const last = this.seq.last(key);
-    if (last === undefined) this.seq.track(key, null);
-    const since = typeof last === 'number' ? last : undefined;
-    if (since !== undefined) this.seq.beginRecovery(key);
-    this.joiningRooms.add(room);
-    const cmd: Record<string, unknown> = { type: 'join', room };
-    if (since !== undefined) cmd.since = since;
-    this.requests.send(cmd, {
-      type: 'join',
-      onReply: (data) => {
-        if (epoch !== this.epoch) return;
-        const r = data as JoinResult;
-        this.joiningRooms.delete(room);
-        const d = this.desiredRooms.get(room);
-        if (!d) {
-          // Left while the join was on its way.
-          this.seq.forget(key);
-          this.requests.send({ type: 'leave', room }, { type: 'leave', onReply: () => {}, onError: () => {}, onLost: () => this.pendingLeaves.add(room) });
-          return;
-        }
-        this.joinedRooms.set(room, r);
-        this.seq.setOrdered(key, r.durable);
-        if (since === undefined) {
-          this.seq.setBase(key, r.seq);
-          this.seq.endRecovery(key);
-        } else this.gaps.afterRecovery(key, since, r.seq, r.recovered === true, r.missed ?? 0, r.durable, epoch);
-        for (const w of d.waiters.splice(0)) w.resolve(r);
-        this.outbox.flush();
-      },
-      onError: (err) => {
-        if (epoch !== this.epoch) return;
-        this.joiningRooms.delete(room);
-        if (err.code === 'unavailable' || err.code === 'internal' || err.code === 'rate_limited' || err.code === 'timeout') {
-          setTimeout(() => {
-            if (epoch === this.epoch && this.desiredRooms.has(room) && !this.joiningRooms.has(room)) this.joinOnSession(room);
-          }, 1_000);
-          return;
-        }
-        const d = this.desiredRooms.get(room);
-        this.desiredRooms.delete(room);
-        this.seq.forget(key);
-        if (d && d.waiters.length > 0) for (const w of d.waiters.splice(0)) w.reject(err);
-        else this.emit('error', err);
-        // Messages queued for the room would only be refused.
-        this.outbox.flush();
-      },
-      onLost: () => {},
-    });
-  }
-
-  /** Ends a durable membership from a new session: the server only lets a session leave a room it is in. */
-  private endMembership(room: string): void {
-    const epoch = this.epoch;
-    this.requests.send({ type: 'join', room }, {
-      type: 'join',
-      onReply: () => {
-        if (epoch !== this.epoch) return;
-        if (this.desiredRooms.has(room)) {
-          this.pendingLeaves.delete(room);
-          return;
-        }
-        this.requests.send({ type: 'leave', room }, {
-          type: 'leave',
-          onReply: () => this.pendingLeaves.delete(room),
-          onError: () => this.pendingLeaves.delete(room),
-          onLost: () => {},
-        });
-      },
-      onError: () => this.pendingLeaves.delete(room),
-      onLost: () => {},
-    });
+  leave(room: string, opts: RequestOptions = {}): Promise<{ room: string }> {
+    if (this.closed) return Promise.reject(new ClientClosedError());
+    return this.membership.leave(room, opts);
   }
 
   // ── incoming messages ─────────────────────────────────────────────────
@@ -618,7 +504,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (key === null) return;
     if (!this.seq.has(key)) {
       if (m.room !== undefined) {
-        if (this.leftRooms.has(m.room)) return;
+        if (this.membership.wasLeft(m.room)) return;
         // A room joined outside the SDK's tracking (request({type:'join'})): passed through as is.
         this.emit('message', m, { conversation: { room: m.room } });
         return;
@@ -653,8 +539,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Whether the outbox may send to a conversation now. */
   private canSend(target: QueuedTarget): boolean {
     if ('to' in target) return true;
-    // A room the client keeps joined: only once it is joined on this session (publish needs membership).
-    return !this.desiredRooms.has(target.room) || this.joinedRooms.has(target.room);
+    return this.membership.canPublish(target.room);
   }
 
   /** Typing indicator (ephemeral: dropped while disconnected). */
