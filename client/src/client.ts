@@ -30,6 +30,7 @@ import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
 import { GapFiller } from './gap-filler.js';
 import { Heartbeat } from './heartbeat.js';
+import { Media, mediaMessage } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
 import { Outbox, type OutgoingMessage } from './outbox.js';
@@ -38,7 +39,7 @@ import { Requests, type SessionLink } from './requests.js';
 import { RoomMembership } from './room-membership.js';
 import type { Timer } from './timers.js';
 import { TokenRefresh } from './token-refresh.js';
-import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
+import type { UploadData, UploadOptions } from './upload.js';
 import type {
   BodyFor,
   CommandInput,
@@ -71,6 +72,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly gaps: GapFiller;
   private readonly direct: DirectConversations;
   private readonly membership: RoomMembership;
+  private readonly media: Media;
   private readonly writer = new FrameWriter(() => this.transport);
   private readonly heartbeat: Heartbeat;
   private readonly credentials: Credentials;
@@ -116,6 +118,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.credentials = new Credentials(options);
     this.outbox = new Outbox(options.maxQueue ?? 1000, this.sessionLink, (target) => this.canSend(target), () => (this.opts.generateKey ?? randomKey)());
+    this.media = new Media(options, this.credentials);
     this.tokenRefresh = new TokenRefresh(options, this.credentials, this.sessionLink, (err) => this.emit('error', err));
     this.heartbeat = new Heartbeat(options, {
       live: () => (this.session ? this.transport : null),
@@ -626,18 +629,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // ── media ─────────────────────────────────────────────────────────────
 
-  private get httpBase(): string {
-    return this.opts.httpUrl ?? httpBaseOf(this.opts.url);
-  }
-
   /** Uploads a file (`POST /upload`); put the result's `url` in a media message, or use {@link sendMedia}. */
-  async upload(data: UploadData, opts: UploadOptions = {}): Promise<UploadResult> {
-    const fetchFn = this.opts.fetch ?? globalThis.fetch;
-    if (typeof fetchFn !== 'function') throw new SwitchboardError('no_fetch', 'no fetch available: pass options.fetch');
-    return uploadFile(fetchFn.bind(globalThis), this.httpBase, await this.credentials.forUpload(), data, {
-      ...opts,
-      timeoutMs: opts.timeoutMs ?? this.opts.uploadTimeoutMs ?? 60_000,
-    });
+  upload(data: UploadData, opts: UploadOptions = {}): Promise<UploadResult> {
+    return this.media.upload(data, opts);
   }
 
   /**
@@ -650,12 +644,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     opts: UploadOptions & Omit<Partial<MediaBody>, 'url' | 'name' | 'mime' | 'size'> & { contentType?: MediaContentType; key?: string } = {},
   ): Promise<{ upload: UploadResult; ack: MessageAck }> {
     const up = await this.upload(data, opts);
-    const body: MediaBody = { url: up.url, name: up.name, mime: up.mime, size: up.size };
-    for (const f of ['width', 'height', 'durationMs', 'caption'] as const) if (opts[f] !== undefined) (body as Record<string, unknown>)[f] = opts[f];
-    const contentType = opts.contentType ?? mediaTypeOf(up.mime);
-    const mopts: MessageOptions<MediaContentType> = { contentType };
-    if (opts.key !== undefined) mopts.key = opts.key;
-    const ack = 'room' in target ? await this.publish(target.room, body, mopts) : await this.send(target.to, body, mopts);
+    const { body, options } = mediaMessage(up, opts);
+    const ack = 'room' in target ? await this.publish(target.room, body, options) : await this.send(target.to, body, options);
     return { upload: up, ack };
   }
 
@@ -665,11 +655,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * tags cannot send headers).
    */
   fileUrl(path: string): string {
-    const u = new URL(path, this.httpBase);
-    const auth = this.credentials.forFileUrl();
-    if (auth.token !== undefined) u.searchParams.set('token', auth.token);
-    else if (auth.user !== undefined) u.searchParams.set('user', auth.user);
-    return u.toString();
+    return this.media.fileUrl(path);
   }
 
   // ── async iterators ───────────────────────────────────────────────────
