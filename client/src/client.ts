@@ -25,7 +25,7 @@ import {
   ServerError,
   SwitchboardError,
 } from './errors.js';
-import { Emitter, EventStream } from './events.js';
+import { Emitter, type EventStream, StreamGroup } from './events.js';
 import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
 import { GapFiller } from './gap-filler.js';
@@ -106,7 +106,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   private reconnectTimer: Timer | null = null;
   private connectTimer: Timer | null = null;
-  private readonly streams = new Set<{ end(): void }>();
+  private readonly streams = new StreamGroup(() => this.closed);
 
   constructor(options: ClientOptions) {
     super(options.onListenerError);
@@ -245,7 +245,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.requests.failWaiting(err);
     this.membership.close(err);
     this.outbox.close(err);
-    for (const s of [...this.streams]) s.end();
+    this.streams.endAll();
     const t = this.transport;
     if (t) {
       const closedNow = new Promise<void>((resolve) => {
@@ -673,41 +673,19 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         : typeof filter === 'function'
           ? filter
           : (_m: MessagePush, conv: Conversation) => ('room' in filter ? 'room' in conv && conv.room === filter.room : 'with' in conv && conv.with === filter.with);
-    let off = (): void => {};
-    const stream = new EventStream<MessagePush>(() => {
-      off();
-      this.streams.delete(stream);
-    });
-    off = this.on('message', (m, meta) => {
-      if (match(m, meta.conversation)) stream.push(m);
-    });
-    this.track(stream, opts.signal);
-    return stream;
+    return this.streams.open<MessagePush>(
+      (push) =>
+        this.on('message', (m, meta) => {
+          if (match(m, meta.conversation)) push(m);
+        }),
+      opts.signal,
+    );
   }
 
   /** Any event as an async iterator of its first argument (e.g. `client.events('presence')`). */
   events<K extends keyof ClientEvents>(event: K, opts: { signal?: AbortSignal } = {}): EventStream<Parameters<ClientEvents[K]>[0]> {
     type T = Parameters<ClientEvents[K]>[0];
-    let off = (): void => {};
-    const stream = new EventStream<T>(() => {
-      off();
-      this.streams.delete(stream);
-    });
-    off = this.on(event, ((value: T) => stream.push(value)) as ClientEvents[K]);
-    this.track(stream, opts.signal);
-    return stream;
-  }
-
-  private track(stream: { end(): void }, signal?: AbortSignal): void {
-    if (this.closed) {
-      stream.end();
-      return;
-    }
-    this.streams.add(stream);
-    if (signal) {
-      if (signal.aborted) stream.end();
-      else signal.addEventListener('abort', () => stream.end(), { once: true });
-    }
+    return this.streams.open<T>((push) => this.on(event, ((value: T) => push(value)) as ClientEvents[K]), opts.signal);
   }
 
   // ── misc ──────────────────────────────────────────────────────────────

@@ -107,3 +107,42 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     return this;
   }
 }
+
+/**
+ * The streams an owner hands out, so that it can end them all at once (the
+ * client, when it is closed). A stream leaves the group when it ends.
+ */
+export class StreamGroup {
+  private readonly live = new Set<{ end(): void }>();
+
+  /** `closed()`: the owner is closed, so a stream opened now ends at once. */
+  constructor(private readonly closed: () => boolean) {}
+
+  /**
+   * A stream fed by `subscribe` (given the stream's push, it returns the
+   * unsubscribe), ended by `endAll()`, by the consumer leaving its loop, or
+   * by `signal`.
+   */
+  open<T>(subscribe: (push: (value: T) => void) => () => void, signal?: AbortSignal): EventStream<T> {
+    let off = (): void => {};
+    const stream = new EventStream<T>(() => {
+      off();
+      this.live.delete(stream);
+    });
+    off = subscribe((value) => stream.push(value));
+    if (this.closed()) {
+      stream.end();
+      return stream;
+    }
+    this.live.add(stream);
+    if (signal) {
+      if (signal.aborted) stream.end();
+      else signal.addEventListener('abort', () => stream.end(), { once: true });
+    }
+    return stream;
+  }
+
+  endAll(): void {
+    for (const s of [...this.live]) s.end();
+  }
+}
