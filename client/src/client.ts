@@ -17,14 +17,7 @@ import { closeDecision } from './connection/close-policy.js';
 import { resolveWebSocket, Transport, type WebSocketConstructor } from './connection/transport.js';
 import { Credentials } from './credentials.js';
 import { DirectConversations } from './direct-conversations.js';
-import {
-  AuthError,
-  ClientClosedError,
-  CloseError,
-  NotConnectedError,
-  ServerError,
-  SwitchboardError,
-} from './errors.js';
+import { AuthError, ClientClosedError, CloseError, NotConnectedError, ServerError, SwitchboardError } from './errors.js';
 import { Emitter, type EventStream, StreamGroup } from './events.js';
 import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
@@ -34,8 +27,8 @@ import { Media, mediaMessage } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
 import { Outbox, type OutgoingMessage } from './outbox.js';
-import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
 import { randomKey } from './random-key.js';
+import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
 import { Requests, type SessionLink } from './requests.js';
 import { RoomMembership } from './room-membership.js';
 import type { Timer } from './timers.js';
@@ -63,21 +56,10 @@ import type {
   UploadResult,
 } from './types.js';
 
-
 /** The client. See client/README.md for a tour. */
 export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
   private readonly backoff: Backoff | null;
-  private readonly outbox: Outbox;
-  private readonly seq: Sequencer<MessagePush>;
-  private readonly gaps: GapFiller;
-  private readonly direct: DirectConversations;
-  private readonly membership: RoomMembership;
-  private readonly media: Media;
-  private readonly writer = new FrameWriter(() => this.transport);
-  private readonly heartbeat: Heartbeat;
-  private readonly credentials: Credentials;
-  private readonly tokenRefresh: TokenRefresh;
 
   private _state: ConnectionState = 'disconnected';
   private transport: Transport | null = null;
@@ -90,7 +72,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   private hadSession = false;
   private attempt = 0;
   private authFailures = 0;
+  private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
+  private reconnectTimer: Timer | null = null;
+  private connectTimer: Timer | null = null;
 
+  // The parts, each in a file of its own, get functions (not the client) so each can be read and changed alone.
+  private readonly writer = new FrameWriter(() => this.transport);
   private readonly requests = new Requests({
     live: () => this.session !== null && this.transport !== null,
     write: (msg) => this.writer.write(msg),
@@ -102,12 +89,17 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     open: () => this.session !== null,
     send: this.requests.send,
   };
-  private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
-
-
-  private reconnectTimer: Timer | null = null;
-  private connectTimer: Timer | null = null;
   private readonly streams = new StreamGroup(() => this.closed);
+  private readonly credentials: Credentials;
+  private readonly heartbeat: Heartbeat;
+  private readonly tokenRefresh: TokenRefresh;
+  private readonly outbox: Outbox;
+  private readonly media: Media;
+  /** Every conversation's messages pass through it, to reach the app once and in order. */
+  private readonly seq: Sequencer<MessagePush>;
+  private readonly gaps: GapFiller;
+  private readonly membership: RoomMembership;
+  private readonly direct: DirectConversations;
 
   constructor(options: ClientOptions) {
     super(options.onListenerError);
@@ -118,13 +110,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.opts = options;
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.credentials = new Credentials(options);
-    this.outbox = new Outbox(options.maxQueue ?? 1000, this.sessionLink, (target) => this.canSend(target), () => (this.opts.generateKey ?? randomKey)());
-    this.media = new Media(options, this.credentials);
-    this.tokenRefresh = new TokenRefresh(options, this.credentials, this.sessionLink, (err) => this.emit('error', err));
     this.heartbeat = new Heartbeat(options, {
       live: () => (this.session ? this.transport : null),
       ping: () => this.writer.write({ type: 'ping' }),
     });
+    this.tokenRefresh = new TokenRefresh(options, this.credentials, this.sessionLink, (err) => this.emit('error', err));
+    this.outbox = new Outbox(options.maxQueue ?? 1000, this.sessionLink, (target) => this.canSend(target), () => (this.opts.generateKey ?? randomKey)());
+    this.media = new Media(options, this.credentials);
     this.seq = new Sequencer<MessagePush>({
       deliver: (key, m) => this.emit('message', m, { conversation: conversationOfKey(key) }),
       gap: (key, from, to, reason) => this.emit('gap', { conversation: conversationOfKey(key), from, to, reason }),
