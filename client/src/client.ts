@@ -23,6 +23,7 @@ import { FrameWriter } from './frame-writer.js';
 import { parseFrame } from './frames.js';
 import { GapFiller } from './gap-filler.js';
 import { Heartbeat } from './heartbeat.js';
+import { pageHistory } from './history-pages.js';
 import { Media, mediaMessage } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
@@ -577,23 +578,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * default, starting before `from` or at the newest) or oldest first
    * (`forward`, starting after `from`, default 0). Each page is oldest-first.
    */
-  async *historyPages(
+  historyPages(
     target: HistoryTarget,
     opts: { direction?: 'backward' | 'forward'; from?: number; pageSize?: number; timeoutMs?: number } = {},
   ): AsyncGenerator<MessagePush[], void, undefined> {
-    const forward = opts.direction === 'forward';
-    let cursor = opts.from ?? (forward ? 0 : undefined);
-    for (;;) {
-      const page = await this.history(target, {
-        limit: opts.pageSize ?? 50,
-        timeoutMs: opts.timeoutMs,
-        ...(forward ? { after: cursor } : cursor !== undefined ? { before: cursor } : {}),
-      });
-      if (page.messages.length === 0) return;
-      yield page.messages;
-      if (!page.hasMore) return;
-      cursor = forward ? page.messages[page.messages.length - 1]!.seq : page.messages[0]!.seq;
-    }
+    return pageHistory((page) => this.history(target, page), opts);
   }
 
   /** Moves the user's read position in a conversation forward (feeds the unread summary). */
