@@ -63,6 +63,17 @@ export class TokenRefresh {
       this.schedule(RETRY_MS);
       return;
     }
+    try {
+      this.send(token, epoch);
+    } catch (err) {
+      // Not sendable (a token larger than the server's frame limit): reported like a refusal. Thrown from here it
+      // would be an unhandled rejection, which ends a Node process.
+      this.onError(err instanceof SwitchboardError ? err : new SwitchboardError('token_refresh_failed', (err as Error).message));
+      this.schedule(RETRY_MS);
+    }
+  }
+
+  private send(token: string, epoch: number): void {
     this.session.send({ type: 'auth', token }, {
       type: 'auth',
       onReply: () => {

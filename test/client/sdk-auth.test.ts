@@ -37,6 +37,26 @@ describe('client SDK: tokens and close codes', () => {
     assert.deepEqual(ra.errors, []);
   });
 
+  it('a refreshed token too large to send: an error event, the session goes on, the next refresh works', async (t) => {
+    let calls = 0;
+    let retried!: () => void;
+    const retry = new Promise<void>((resolve) => (retried = resolve));
+    const huge = await makeToken('t-bob', { exp: epochSeconds(3600), claims: { padding: 'x'.repeat(70_000) } });
+    const bob = sdk(t, srv.wsUrl, {
+      getToken: async () => {
+        if (++calls === 3) retried();
+        return calls === 2 ? huge : makeToken('t-bob', { exp: expAtLeast(2_500) });
+      },
+    });
+    const errored = new Promise<Error>((resolve) => bob.on('error', resolve));
+    await bob.connect();
+    // The second token (the first refresh) exceeds the frame limit: reported, and tried again 5 s later.
+    assert.equal(((await errored) as { code?: string }).code, 'message_too_large');
+    await retry;
+    assert.equal(bob.state, 'connected');
+    assert.ok((await bob.ping()) >= 0);
+  });
+
   it('a static token that expires: closed with 4002, AuthError, no reconnect', async (t) => {
     const alice = sdk(t, srv.wsUrl, { token: await makeToken('t-static', { exp: expAtLeast(1_000) }) });
     const ra = new Recorder(alice);
