@@ -10,6 +10,7 @@ import type { GapFiller } from './gap-filler.js';
 import type { RequestOptions } from './options.js';
 import { roomKey, type Sequencer } from './recovery.js';
 import type { SessionLink } from './requests.js';
+import { MAX_TIMER, type Timer } from './timers.js';
 import type { JoinResult, MessagePush } from './types.js';
 
 interface DesiredRoom {
@@ -88,15 +89,21 @@ export class RoomMembership {
     if (joined) return Promise.resolve(joined);
     const desired = d;
     const p = new Promise<JoinResult>((resolve, reject) => {
-      const waiter = { resolve, reject };
+      const { timeoutMs } = opts;
+      // Cleared however the join ends: a pending timer would keep a Node process alive that long.
+      let timer: Timer | undefined;
+      const waiter = {
+        resolve: (r: JoinResult) => (clearTimeout(timer), resolve(r)),
+        reject: (e: Error) => (clearTimeout(timer), reject(e)),
+      };
       desired.waiters.push(waiter);
-      if (opts.timeoutMs !== undefined)
-        setTimeout(() => {
+      if (timeoutMs !== undefined)
+        timer = setTimeout(() => {
           const i = desired.waiters.indexOf(waiter);
           if (i === -1) return;
           desired.waiters.splice(i, 1);
-          reject(new TimeoutError(`join ${room}: no reply within ${opts.timeoutMs} ms (the client keeps trying; leave() to stop)`, opts.timeoutMs!));
-        }, opts.timeoutMs);
+          reject(new TimeoutError(`join ${room}: no reply within ${timeoutMs} ms (the client keeps trying; leave() to stop)`, timeoutMs));
+        }, Math.min(MAX_TIMER, Math.max(0, timeoutMs)));
     });
     if (this.session.open() && !this.joining.has(room)) this.joinOnSession(room);
     return p;

@@ -168,6 +168,18 @@ describe('client SDK: basics against the real server', () => {
     assert.equal(idle.state, 'disconnected');
   });
 
+  it("join's timeoutMs: beyond what a timer can hold it is no timeout at all, not one that fires at once", async (t) => {
+    const alice = sdk(t, srv.wsUrl, { user: 'jt-alice' });
+    await alice.connect();
+    // setTimeout takes at most 2^31 − 1 ms; a longer delay fires after 1 ms.
+    const r = await alice.join('jt-room', { timeoutMs: 3_000_000_000 });
+    assert.equal(r.room, 'jt-room');
+    await assert.rejects(
+      alice.join('private:jt', { timeoutMs: 3_000_000_000 }),
+      (e: unknown) => e instanceof ServerError && e.code === 'forbidden',
+    );
+  });
+
   it('a message larger than the frame limit is refused locally (MessageTooLargeError), not sent to be closed with 1009', async (t) => {
     const alice = sdk(t, srv.wsUrl, { user: 'big-alice' });
     const ra = new Recorder(alice);
