@@ -12,6 +12,13 @@ import type { SessionLink } from './requests.js';
 import type { Conversation, HistoryResult, MessagePush, RecoveryEvent } from './types.js';
 
 const HISTORY_PAGE = 200;
+/**
+ * Answers after which the same history request may well succeed (as for joins): a page that timed out or that
+ * the server could not serve for a moment is asked again, a few times, before what it would have held is given up
+ * as a gap, which cannot be taken back.
+ */
+const TRANSIENT = new Set(['timeout', 'unavailable', 'internal', 'rate_limited']);
+const PAGE_ATTEMPTS = 4;
 
 export class GapFiller {
   constructor(
@@ -19,6 +26,8 @@ export class GapFiller {
     private readonly session: SessionLink,
     private readonly options: Pick<ClientOptions, 'fillGaps' | 'requestTimeoutMs'>,
     private readonly events: { recovery(event: RecoveryEvent): void; error(err: SwitchboardError): void },
+    /** Pause before asking for a page again, by attempt (1, 2, …); tests shorten it. */
+    private readonly retryDelayMs: (attempt: number) => number = (attempt) => 1_000 * attempt,
   ) {}
 
   /** After a `join` with `since` or a `sync`: done, or fetch what the server could not replay. */
@@ -85,7 +94,7 @@ export class GapFiller {
         const last = this.seq.last(key);
         const goal = target();
         if (typeof last !== 'number' || goal === undefined || last >= goal) break;
-        const page = await this.historyPage(conversation, last, epoch);
+        const page = await this.historyPageRetried(conversation, last, epoch);
         if (epoch !== this.session.epoch() || !this.seq.has(key)) return false;
         if (page.messages.length === 0) {
           this.seq.skipTo(key, goal);
@@ -113,6 +122,18 @@ export class GapFiller {
     if (typeof last === 'number' && first !== undefined && first > last + 1) this.seq.skipTo(key, first - 1);
     this.seq.endRecovery(key);
     return true;
+  }
+
+  private async historyPageRetried(conv: Conversation, after: number, epoch: number): Promise<HistoryResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.historyPage(conv, after, epoch);
+      } catch (err) {
+        if (attempt >= PAGE_ATTEMPTS || !(err instanceof SwitchboardError && TRANSIENT.has(err.code))) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs(attempt)));
+      if (epoch !== this.session.epoch() || !this.session.open()) throw new ConnectionLostError();
+    }
   }
 
   private historyPage(conv: Conversation, after: number, epoch: number): Promise<HistoryResult> {
