@@ -174,7 +174,11 @@ export class RoomMembership {
         // Messages queued for the room would only be refused.
         this.hooks.ready();
       },
-      onLost: () => {},
+      // Left while this join was on its way, and the connection dropped before its reply (which sends the leave):
+      // the server may have made the user a member, so the next session ends the membership.
+      onLost: () => {
+        if (!this.desired.has(room)) this.pendingLeaves.add(room);
+      },
     });
   }
 
