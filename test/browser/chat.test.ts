@@ -5,18 +5,22 @@
  * messages and a DM, see each other's presence and typing; alice reloads and
  * gets the history back (older pages load as she scrolls up); bob goes offline
  * and gets what he missed; an uploaded image shows its preview; a video call
- * between them connects with Chromium's fake camera and microphone. Any
- * console error or page error fails the test.
+ * between them connects with Chromium's fake camera and microphone; an image
+ * whose file is gone says so; a conversation list in storage that is not in
+ * shape does not stop the chat. Any console error or page error fails the test
+ * (but the browser's own line for a file that answers 404 where one is meant to).
  *
  * Needs Chromium at /usr/bin/chromium (or CHROMIUM_PATH): skipped without it,
  * failed without it under CI=true. UPDATE_SCREENSHOTS=1 saves the README's
  * screenshots to docs/screenshots/.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { SwitchboardClient } from '../../client/src/index.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, tempDataDir, type TestServer } from '../helpers/server.js';
 import { describePage, drawPng, launch, missingBrowser, openChat, screenshot, signIn, type User } from './browser.js';
 
 const missing = missingBrowser();
@@ -27,6 +31,7 @@ if (missing && process.env.CI === 'true') {
   });
 } else {
   describe('web chat in a browser', { skip: missing ?? false, timeout: 90_000 }, () => {
+    const dataDir = tempDataDir();
     let server: TestServer;
     let browser: Browser;
     let alice: User;
@@ -36,7 +41,10 @@ if (missing && process.env.CI === 'true') {
     const users = (): User[] => [alice, bob].filter(Boolean);
 
     before(async () => {
-      [server, browser] = await Promise.all([startServer(['--auth.dev', 'true']), launch()]);
+      [server, browser] = await Promise.all([
+        startServer(['--auth.dev', 'true', '--store.file', join(dataDir, 'switchboard.db'), '--uploads.dir', join(dataDir, 'uploads')]),
+        launch(),
+      ]);
     });
     after(async () => {
       await carol?.close();
@@ -241,6 +249,32 @@ if (missing && process.env.CI === 'true') {
         await page.locator('#conv-title', { hasText: '#general' }).waitFor();
       } finally {
         await page.setViewportSize({ width: 1280, height: 800 });
+      }
+    });
+
+    step('shows an image whose file is gone as no longer available, not as a broken image', async () => {
+      // What retention does to an unused upload (record and links first): here to the image of the DM above.
+      const db = new Database(join(dataDir, 'switchboard.db'));
+      db.pragma('busy_timeout = 5000');
+      try {
+        const { id } = db.prepare<[], { id: string }>("SELECT id FROM uploads WHERE name = 'sunset.png'").get()!;
+        db.prepare('DELETE FROM upload_links WHERE file = ?').run(id);
+        db.prepare('DELETE FROM uploads WHERE id = ?').run(id);
+      } finally {
+        db.close();
+      }
+      // bob on another device (a browser without the image in its cache) opens the conversation.
+      const phone = await openChat(browser, server.url, 'bob');
+      try {
+        await signIn(phone);
+        await conv(phone, 'd:alice').click();
+        await phone.page.locator('#conv-title', { hasText: 'alice' }).waitFor();
+        await messages(phone).locator('.file.gone', { hasText: 'sunset.png' }).getByText('no longer available').waitFor();
+        assert.equal(await messages(phone).locator('img[alt="sunset.png"]').count(), 0, 'no broken image');
+        // The browser itself logs the failed load; nothing else may be logged.
+        assert.deepEqual(phone.errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);
+      } finally {
+        await phone.context.close();
       }
     });
 

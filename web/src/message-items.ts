@@ -117,20 +117,23 @@ function bodyOf(ctx: MessageContext, contentType: string, body: unknown, preview
         img.style.aspectRatio = `${b.width} / ${b.height}`;
       }
       img.addEventListener('load', () => ctx.mediaLoaded());
-      return [previewUrl ? img : h('a', { class: 'image-link', href: where.src, target: '_blank', rel: 'noopener', title: `Open ${name}` }, img), caption];
+      const shown = previewUrl ? img : h('a', { class: 'image-link', href: where.src, target: '_blank', rel: 'noopener', title: `Open ${name}` }, img);
+      whenGone(img, [shown], name);
+      return [shown, caption];
     }
     if (contentType === 'video') {
       const v = h('video', { src: where.src, controls: true, preload: 'metadata', playsinline: true, 'aria-label': name, ...dims });
       if (b.width && b.height) v.style.aspectRatio = `${b.width} / ${b.height}`;
       v.addEventListener('loadedmetadata', () => ctx.mediaLoaded());
-      return [v, h('div', { class: 'file-meta' }, h('a', { href: where.src, download: name }, name), details ? ` · ${details}` : ''), caption];
+      const meta = h('div', { class: 'file-meta' }, h('a', { href: where.src, download: name }, name), details ? ` · ${details}` : '');
+      whenGone(v, [v, meta], name);
+      return [v, meta, caption];
     }
     if (contentType === 'audio') {
-      return [
-        h('audio', { src: where.src, controls: true, preload: 'metadata', 'aria-label': name }),
-        h('div', { class: 'file-meta' }, h('a', { href: where.src, download: name }, name), details ? ` · ${details}` : ''),
-        caption,
-      ];
+      const a = h('audio', { src: where.src, controls: true, preload: 'metadata', 'aria-label': name });
+      const meta = h('div', { class: 'file-meta' }, h('a', { href: where.src, download: name }, name), details ? ` · ${details}` : '');
+      whenGone(a, [a, meta], name);
+      return [a, meta, caption];
     }
     return [
       h(
@@ -145,6 +148,21 @@ function bodyOf(ctx: MessageContext, contentType: string, body: unknown, preview
     ];
   }
   return h('code', { class: 'custom' }, `${contentType}: ${JSON.stringify(body)?.slice(0, 400) ?? ''}`);
+}
+
+/**
+ * A stored file that cannot be loaded — removed by retention with the messages that referred to it, or this user
+ * no longer a member where it was shared — is said to be gone, in place of a broken image or a dead player.
+ */
+function whenGone(media: HTMLImageElement | HTMLMediaElement, shown: Element[], name: string): void {
+  media.addEventListener(
+    'error',
+    () => {
+      shown[0]!.replaceWith(h('span', { class: 'file gone' }, icon('file'), h('span', { class: 'file-name' }, name), h('span', { class: 'file-size' }, 'no longer available')));
+      for (const el of shown.slice(1)) el.remove();
+    },
+    { once: true },
+  );
 }
 
 function pendingEl(ctx: MessageContext, c: Conv, p: Pending): HTMLLIElement {
