@@ -486,7 +486,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /**
    * Leaves a room: the client stops rejoining it, and the user stops being a
    * member (no more unread counts for it). Offline, the leave is sent after the
-   * next connect.
+   * next connect. A room the client does not keep (joined with a plain
+   * `request`) is left with a `leave` request, which rejects like one.
    */
   leave(room: string, opts: RequestOptions = {}): Promise<{ room: string }> {
     if (this.closed) return Promise.reject(new ClientClosedError());

@@ -112,9 +112,12 @@ export class RoomMembership {
   /** Stops keeping a room joined and ends the membership (offline: after the next connect). */
   async leave(room: string, opts: RequestOptions): Promise<{ room: string }> {
     const d = this.desired.get(room);
+    // A room the client does not keep (joined with request({type:'join'}), say): the leave is the app's request.
+    const untracked = !d && !this.joined.has(room) && !this.joining.has(room) && !this.left.has(room) && !this.pendingLeaves.has(room);
     this.desired.delete(room);
     this.seq.forget(roomKey(room));
     this.left.add(room);
+    if (untracked) return this.hooks.leave(room, opts);
     if (d) for (const w of d.waiters.splice(0)) w.reject(new SwitchboardError('left', `left ${room} before the join completed`));
     if (this.joined.has(room) && this.session.open()) {
       this.joined.delete(room);

@@ -19,8 +19,10 @@ function harness() {
     send: (cmd: Record<string, unknown>, handlers: PendingRequest) => (sent.push({ cmd, handlers }), sent.length),
   };
   const seq = new Sequencer<MessagePush>({ deliver: () => {}, gap: () => {}, stall: () => {} });
+  /** Leaves sent as the app's own requests. */
+  const requested: string[] = [];
   const rooms = new RoomMembership(seq, session, { afterRecovery: () => {} }, {
-    leave: async (room) => ({ room }),
+    leave: async (room) => (requested.push(room), { room }),
     ready: () => {},
     error: (err) => assert.fail(String(err)),
   });
@@ -37,7 +39,7 @@ function harness() {
     rooms.recover();
   };
   const commands = (): string[] => sent.map((s) => `${s.cmd.type as string} ${s.cmd.room as string}`);
-  return { rooms, sent, drop, reopen, commands };
+  return { rooms, sent, drop, reopen, commands, requested };
 }
 
 const JOINED = { room: 'general', kind: 'public', durable: true, seq: 0 };
@@ -55,6 +57,18 @@ describe('client room membership', () => {
     assert.deepEqual(h.commands(), ['join general']);
     h.sent[0]!.handlers.onReply(JOINED);
     assert.deepEqual(h.commands(), ['join general', 'leave general']);
+  });
+
+  it('leaves a room it does not keep (joined with a plain request) with a request of its own', async () => {
+    const h = harness();
+    assert.deepEqual(await h.rooms.leave('lobby', {}), { room: 'lobby' });
+    assert.deepEqual(h.requested, ['lobby']);
+    // A room it keeps and left already is not left again.
+    void h.rooms.join('general', {}).catch(() => {});
+    h.sent[0]!.handlers.onReply(JOINED);
+    await h.rooms.leave('general', {});
+    await h.rooms.leave('general', {});
+    assert.deepEqual(h.requested, ['lobby', 'general']);
   });
 
   it('left while the join was on its way and its reply came: the leave follows on the same session', () => {
