@@ -55,6 +55,12 @@ export class TokenRefresh {
       return;
     }
     if (epoch !== this.session.epoch() || !this.session.open()) return;
+    // A JavaScript app can hand back anything: reading it as a token would throw from this timer.
+    if (typeof token !== 'string' || token === '') {
+      this.onError(new SwitchboardError('token_refresh_failed', 'getToken returned no token'));
+      this.schedule(RETRY_MS);
+      return;
+    }
     const current = this.credentials.current;
     const oldExp = tokenExpiry(current ?? '') ?? 0;
     const newExp = tokenExpiry(token);

@@ -57,6 +57,19 @@ describe('client SDK: tokens and close codes', () => {
     assert.ok((await bob.ping()) >= 0);
   });
 
+  it('a refresh that gets no token from getToken: an error event, the session goes on', async (t) => {
+    let calls = 0;
+    const carol = sdk(t, srv.wsUrl, {
+      // As a JavaScript app might: undefined instead of a token, on the first refresh.
+      getToken: (async () => (++calls === 2 ? undefined : makeToken('t-carol', { exp: expAtLeast(2_500) }))) as () => Promise<string>,
+    });
+    const errored = new Promise<Error>((resolve) => carol.on('error', resolve));
+    await carol.connect();
+    assert.equal(((await errored) as { code?: string }).code, 'token_refresh_failed');
+    assert.equal(carol.state, 'connected');
+    assert.ok((await carol.ping()) >= 0);
+  });
+
   it('a static token that expires: closed with 4002, AuthError, no reconnect', async (t) => {
     const alice = sdk(t, srv.wsUrl, { token: await makeToken('t-static', { exp: expAtLeast(1_000) }) });
     const ra = new Recorder(alice);
