@@ -9,6 +9,7 @@ import type { SwitchboardError } from './errors.js';
 import type { GapFiller } from './gap-filler.js';
 import { directKey, type ConvKey, type Sequencer } from './recovery.js';
 import type { SessionLink } from './requests.js';
+import { retryAfter } from './timers.js';
 import type { MessagePush, SyncOutcome, UnreadPush } from './types.js';
 
 /** Partners per `sync` request, at most. */
@@ -105,9 +106,9 @@ export class DirectConversations {
       onError: (err) => {
         if (epoch !== this.session.epoch()) return;
         if (err.code === 'unavailable' || err.code === 'internal' || err.code === 'rate_limited') {
-          setTimeout(() => {
+          retryAfter(1_000, () => {
             if (epoch === this.session.epoch()) this.sync(names.filter((p) => this.seq.has(directKey(p))));
-          }, 1_000);
+          });
           return;
         }
         this.onError(err);

@@ -9,6 +9,7 @@ import { ConnectionLostError, SwitchboardError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { conversationOfKey, type ConvKey, type Sequencer } from './recovery.js';
 import type { SessionLink } from './requests.js';
+import { retryAfter } from './timers.js';
 import type { Conversation, HistoryResult, MessagePush, RecoveryEvent } from './types.js';
 
 const HISTORY_PAGE = 200;
@@ -34,10 +35,18 @@ export class GapFiller {
   afterRecovery(key: ConvKey, since: number, seqAtServer: number, recovered: boolean, missed: number, durable: boolean, epoch: number): void {
     const conversation = conversationOfKey(key);
     if (seqAtServer < since) {
-      // The server's counter is behind what we saw: it restarted without the messages (non-durable room, or a new store).
+      // The server's counter is behind what we saw: it restarted without the messages (non-durable room, or a new
+      // store, or one restored from an older backup). Messages above its counter that came before this answer were
+      // taken for ones already seen: a stored conversation is read again from there.
       this.seq.reset(key, seqAtServer, 'reset');
-      this.seq.endRecovery(key);
-      this.events.recovery({ conversation, since, seq: seqAtServer, missed: 0, via: 'none' });
+      if (!durable) {
+        this.seq.endRecovery(key);
+        this.events.recovery({ conversation, since, seq: seqAtServer, missed: 0, via: 'none' });
+        return;
+      }
+      void this.readAfter(key, seqAtServer, epoch).then((ok) => {
+        if (ok) this.events.recovery({ conversation, since, seq: seqAtServer, missed: 0, via: 'none' });
+      });
       return;
     }
     if (recovered) {
@@ -124,6 +133,20 @@ export class GapFiller {
     return true;
   }
 
+  /** After a reset: whatever the conversation holds above `after`, one page of it (it is what arrived meanwhile). */
+  private async readAfter(key: ConvKey, after: number, epoch: number): Promise<boolean> {
+    try {
+      const page = await this.historyPageRetried(conversationOfKey(key), after, epoch);
+      if (epoch !== this.session.epoch() || !this.seq.has(key)) return false;
+      for (const m of page.messages) this.seq.push(key, m);
+    } catch (err) {
+      if (epoch !== this.session.epoch() || !this.seq.has(key)) return false;
+      this.events.error(err instanceof SwitchboardError ? err : new SwitchboardError('recovery_failed', String(err)));
+    }
+    this.seq.endRecovery(key);
+    return true;
+  }
+
   private async historyPageRetried(conv: Conversation, after: number, epoch: number): Promise<HistoryResult> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -131,7 +154,7 @@ export class GapFiller {
       } catch (err) {
         if (attempt >= PAGE_ATTEMPTS || !(err instanceof SwitchboardError && TRANSIENT.has(err.code))) throw err;
       }
-      await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs(attempt)));
+      await new Promise<void>((resolve) => retryAfter(this.retryDelayMs(attempt), resolve));
       if (epoch !== this.session.epoch() || !this.session.open()) throw new ConnectionLostError();
     }
   }

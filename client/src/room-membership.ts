@@ -10,7 +10,7 @@ import type { GapFiller } from './gap-filler.js';
 import type { RequestOptions } from './options.js';
 import { roomKey, type Sequencer } from './recovery.js';
 import type { SessionLink } from './requests.js';
-import { MAX_TIMER, type Timer } from './timers.js';
+import { MAX_TIMER, retryAfter, type Timer } from './timers.js';
 import type { JoinResult, MessagePush } from './types.js';
 
 interface DesiredRoom {
@@ -164,9 +164,9 @@ export class RoomMembership {
         if (epoch !== this.session.epoch()) return;
         this.joining.delete(room);
         if (err.code === 'unavailable' || err.code === 'internal' || err.code === 'rate_limited' || err.code === 'timeout') {
-          setTimeout(() => {
+          retryAfter(1_000, () => {
             if (epoch === this.session.epoch() && this.desired.has(room) && !this.joining.has(room)) this.joinOnSession(room);
-          }, 1_000);
+          });
           return;
         }
         const d = this.desired.get(room);
