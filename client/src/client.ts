@@ -129,6 +129,10 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     });
     this.membership = new RoomMembership(this.seq, this.sessionLink, this.gaps, {
       leave: (room, opts) => this.request({ type: 'leave', room }, opts),
+      endMembership: async (room, opts) => {
+        await this.request({ type: 'join', room }, opts);
+        return this.request({ type: 'leave', room }, opts);
+      },
       ready: () => this.outbox.flush(),
       error: (err) => this.emit('error', err),
     });
@@ -487,7 +491,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * Leaves a room: the client stops rejoining it, and the user stops being a
    * member (no more unread counts for it). Offline, the leave is sent after the
    * next connect. A room the client does not keep (joined with a plain
-   * `request`) is left with a `leave` request, which rejects like one.
+   * `request`, or a membership from an earlier session, listed in `unread`) is
+   * joined and left with requests, which reject like requests.
    */
   leave(room: string, opts: RequestOptions = {}): Promise<{ room: string }> {
     if (this.closed) return Promise.reject(new ClientClosedError());

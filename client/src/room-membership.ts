@@ -20,6 +20,11 @@ interface DesiredRoom {
 export interface RoomMembershipHooks {
   /** `leave` as a request of the app's: it waits for a session and times out like one. */
   leave(room: string, opts: RequestOptions): Promise<{ room: string }>;
+  /**
+   * Ends the membership of a room this client does not keep (joined with a plain request, or remembered from an
+   * earlier session), as requests of the app's: the server only lets a session leave a room it is in.
+   */
+  endMembership(room: string, opts: RequestOptions): Promise<{ room: string }>;
   /** A room is joined on this session, or was given up: queued messages may go (or fail) now. */
   ready(): void;
   /** A join refused for good that no caller is waiting for. */
@@ -112,12 +117,12 @@ export class RoomMembership {
   /** Stops keeping a room joined and ends the membership (offline: after the next connect). */
   async leave(room: string, opts: RequestOptions): Promise<{ room: string }> {
     const d = this.desired.get(room);
-    // A room the client does not keep (joined with request({type:'join'}), say): the leave is the app's request.
+    // A room the client does not keep (joined with request({type:'join'}), or a membership from an earlier session).
     const untracked = !d && !this.joined.has(room) && !this.joining.has(room) && !this.left.has(room) && !this.pendingLeaves.has(room);
     this.desired.delete(room);
     this.seq.forget(roomKey(room));
     this.left.add(room);
-    if (untracked) return this.hooks.leave(room, opts);
+    if (untracked) return this.hooks.endMembership(room, opts);
     if (d) for (const w of d.waiters.splice(0)) w.reject(new SwitchboardError('left', `left ${room} before the join completed`));
     if (this.joined.has(room) && this.session.open()) {
       this.joined.delete(room);

@@ -23,6 +23,7 @@ function harness() {
   const requested: string[] = [];
   const rooms = new RoomMembership(seq, session, { afterRecovery: () => {} }, {
     leave: async (room) => (requested.push(room), { room }),
+    endMembership: async (room) => (requested.push(`join+leave ${room}`), { room }),
     ready: () => {},
     error: (err) => assert.fail(String(err)),
   });
@@ -59,16 +60,16 @@ describe('client room membership', () => {
     assert.deepEqual(h.commands(), ['join general', 'leave general']);
   });
 
-  it('leaves a room it does not keep (joined with a plain request) with a request of its own', async () => {
+  it('ends the membership of a room it does not keep (joined with a plain request, or from an earlier session) with requests of its own', async () => {
     const h = harness();
     assert.deepEqual(await h.rooms.leave('lobby', {}), { room: 'lobby' });
-    assert.deepEqual(h.requested, ['lobby']);
+    assert.deepEqual(h.requested, ['join+leave lobby']);
     // A room it keeps and left already is not left again.
     void h.rooms.join('general', {}).catch(() => {});
     h.sent[0]!.handlers.onReply(JOINED);
     await h.rooms.leave('general', {});
     await h.rooms.leave('general', {});
-    assert.deepEqual(h.requested, ['lobby', 'general']);
+    assert.deepEqual(h.requested, ['join+leave lobby', 'general']);
   });
 
   it('left while the join was on its way and its reply came: the leave follows on the same session', () => {

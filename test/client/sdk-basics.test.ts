@@ -14,7 +14,7 @@ import {
   TimeoutError,
   UploadError,
 } from '../../client/src/index.js';
-import type { MessagePush } from '../../client/src/types.js';
+import type { MessagePush, UnreadPush } from '../../client/src/types.js';
 import { NO_RATE_LIMIT } from '../helpers/durable.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { range, Recorder, sdk, seqsOf, sleep } from './sdk-helpers.js';
@@ -166,6 +166,27 @@ describe('client SDK: basics against the real server', () => {
     await idle.close();
     await assert.rejects(idle.publish('x', 'after close'), ClientClosedError);
     assert.equal(idle.state, 'disconnected');
+  });
+
+  it('leave() ends a membership remembered from an earlier session', async (t) => {
+    const first = sdk(t, srv.wsUrl, { user: 'mem-alice' });
+    await first.connect();
+    await first.join('mem-room');
+    await first.close();
+    const rooms = async (): Promise<string[]> => {
+      const c = sdk(t, srv.wsUrl, { user: 'mem-alice' });
+      const summary = new Promise<UnreadPush>((resolve) => c.on('unread', resolve));
+      await c.connect();
+      const names = (await summary).conversations.map((x) => x.room ?? '');
+      await c.close();
+      return names;
+    };
+    assert.deepEqual(await rooms(), ['mem-room'], 'a member across sessions');
+    const later = sdk(t, srv.wsUrl, { user: 'mem-alice' });
+    await later.connect();
+    assert.deepEqual(await later.leave('mem-room'), { room: 'mem-room' });
+    await later.close();
+    assert.deepEqual(await rooms(), [], 'no longer a member');
   });
 
   it("join's timeoutMs: beyond what a timer can hold it is no timeout at all, not one that fires at once", async (t) => {
