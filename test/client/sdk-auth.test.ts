@@ -5,7 +5,7 @@
  * auth message) and with the token in the URL.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { AuthError, CloseError } from '../../client/src/index.js';
 import { NO_RATE_LIMIT } from '../helpers/durable.js';
 import { epochSeconds, expAtLeast, makeToken, TEST_SECRET } from '../helpers/jwt.js';
@@ -37,33 +37,29 @@ describe('client SDK: tokens and close codes', () => {
     assert.deepEqual(ra.errors, []);
   });
 
-  it('a refreshed token too large to send: an error event, the session goes on', async (t) => {
+  /**
+   * The first refresh gets `bad` from getToken: an error event with `code`, and the session, its token still valid,
+   * goes on (the refresh is tried again later).
+   */
+  async function badRefresh(t: TestContext, user: string, bad: unknown, code: string): Promise<void> {
     let calls = 0;
-    const huge = await makeToken('t-bob', { exp: epochSeconds(3600), claims: { padding: 'x'.repeat(70_000) } });
-    const bob = sdk(t, srv.wsUrl, {
-      getToken: async () => (++calls === 2 ? huge : makeToken('t-bob', { exp: expAtLeast(2_500) })),
+    const c = sdk(t, srv.wsUrl, {
+      getToken: (async () => (++calls === 2 ? bad : makeToken(user, { exp: expAtLeast(2_500) }))) as () => Promise<string>,
     });
-    const errored = new Promise<Error>((resolve) => bob.on('error', resolve));
-    await bob.connect();
-    // The second token (the first refresh) exceeds the frame limit: reported (and tried again later), while the
-    // session, its token still valid, goes on.
-    assert.equal(((await errored) as { code?: string }).code, 'message_too_large');
-    assert.equal(bob.state, 'connected');
-    assert.ok((await bob.ping()) >= 0);
+    const errored = new Promise<Error>((resolve) => c.on('error', resolve));
+    await c.connect();
+    assert.equal(((await errored) as { code?: string }).code, code);
+    assert.equal(c.state, 'connected');
+    assert.ok((await c.ping()) >= 0);
+  }
+
+  it('a refreshed token too large to send: an error event, the session goes on', async (t) => {
+    const huge = await makeToken('t-bob', { exp: epochSeconds(3600), claims: { padding: 'x'.repeat(70_000) } });
+    await badRefresh(t, 't-bob', huge, 'message_too_large');
   });
 
-  it('a refresh that gets no token from getToken: an error event, the session goes on', async (t) => {
-    let calls = 0;
-    const carol = sdk(t, srv.wsUrl, {
-      // As a JavaScript app might: undefined instead of a token, on the first refresh.
-      getToken: (async () => (++calls === 2 ? undefined : makeToken('t-carol', { exp: expAtLeast(2_500) }))) as () => Promise<string>,
-    });
-    const errored = new Promise<Error>((resolve) => carol.on('error', resolve));
-    await carol.connect();
-    assert.equal(((await errored) as { code?: string }).code, 'token_refresh_failed');
-    assert.equal(carol.state, 'connected');
-    assert.ok((await carol.ping()) >= 0);
-  });
+  // As a JavaScript app might: undefined instead of a token.
+  it('a refresh that gets no token from getToken: an error event, the session goes on', (t) => badRefresh(t, 't-carol', undefined, 'token_refresh_failed'));
 
   it('a static token that expires: closed with 4002, AuthError, no reconnect', async (t) => {
     const alice = sdk(t, srv.wsUrl, { token: await makeToken('t-static', { exp: expAtLeast(1_000) }) });
