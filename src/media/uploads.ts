@@ -21,6 +21,13 @@ import { TooLargeError, type BlobStore } from './blob-store.js';
 const FILE_PATH = /^\/files\/([A-Za-z0-9_-]{8,64})(?:\/[^/]*)?$/;
 const INLINE = /^(image|audio|video)\//;
 const SAFE_NAME = /^[^/\\\u0000-\u001f]{1,200}$/;
+/**
+ * Files are served from the chat's own origin, and some types are documents a browser runs when opened (an SVG
+ * image, or HTML if an operator allows it): a script in one would read the viewer's token from its own URL. As a
+ * sandboxed document with nothing it may load, an opened file is shown and cannot act; `<img>`, `<video>` and
+ * downloads are not affected.
+ */
+const FILE_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
 
 export function uploadRoutes(
   cfg: Config['uploads'],
@@ -75,6 +82,7 @@ export function uploadRoutes(
       'content-type': meta.mime,
       'content-disposition': `${INLINE.test(meta.mime) ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(meta.name)}`,
       'x-content-type-options': 'nosniff',
+      'content-security-policy': FILE_POLICY,
       'accept-ranges': 'bytes',
       'cache-control': 'private, max-age=3600',
     };
