@@ -21,6 +21,8 @@ import { uploadRoutes } from './media/uploads.js';
 import { Committer } from './store/committer.js';
 import { describeStore, openStore } from './store/open-store.js';
 import { RetentionTimer } from './store/retention.js';
+import type { Store } from './store/store.js';
+import { readTlsFiles } from './transport/tls-files.js';
 import { resolve } from 'node:path';
 
 export interface RunningServer {
@@ -53,11 +55,32 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.warn(
       'DEV AUTH IS ON: anyone can connect as any user with ?user=NAME. Configure auth.jwt.secret or auth.jwt.publicKey before exposing this server.',
     );
-  const now = Date.now;
+  // What can be refused from config alone is checked before the store opens: a start that fails later must close
+  // the store, whose writer thread would otherwise keep a process that serves nothing alive.
+  const auth = new Authenticator(config.auth, dev);
+  readTlsFiles(config.server.tls);
   let storeLost!: (err: Error) => void;
   const failed = new Promise<Error>((resolve) => (storeLost = resolve));
   const store = await openStore(config.store, (message) => log.warn({ part: 'store' }, message), storeLost);
   log.info({ store: describeStore(config.store) }, 'store open');
+  try {
+    return await serve(config, log, { store, auth, dev, failed });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+interface Parts {
+  store: Store;
+  auth: Authenticator;
+  dev: boolean;
+  failed: Promise<Error>;
+}
+
+/** Everything on top of an open store; the caller closes the store if this fails. */
+async function serve(config: Config, log: Logger, { store, auth, dev, failed }: Parts): Promise<RunningServer> {
+  const now = Date.now;
   const committer = new Committer(store, config.store, log.child({ part: 'store' }));
   const flusher = new Flusher(config.limits.flushIntervalMs);
   const { heartbeat, auth: authCfg, limits } = config;
@@ -80,7 +103,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     sessionPolicy: config.sessions.policy,
     maxSessionsPerUser: config.sessions.maxPerUser,
   });
-  const auth = new Authenticator(authCfg, dev);
   const gateway = new Gateway({
     config,
     hub,
@@ -138,7 +160,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     });
   } catch (err) {
     await retention.stop();
-    await store.close();
     throw err;
   }
   wheel.start();

@@ -6,6 +6,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { CloseCode } from '../protocol/codes.js';
 import { USER_ID } from '../protocol/commands.js';
@@ -32,8 +33,9 @@ export class Authenticator {
   ) {
     const { secret, publicKey } = cfg.jwt;
     if (secret) this.key = new TextEncoder().encode(secret);
-    else if (publicKey) this.key = createPublicKey(publicKey.includes('-----BEGIN') ? publicKey : readFileSync(publicKey, 'utf8'));
+    else if (publicKey) this.key = loadPublicKey(publicKey);
     else this.key = null;
+    if (this.key) checkAlgorithms(this.key, cfg.jwt.algorithms);
   }
 
   get acceptsTokens(): boolean {
@@ -68,6 +70,38 @@ export class Authenticator {
   }
 }
 
+/** A PEM public key given inline or as a path to a file; an error that names the key and says what was wrong. */
+function loadPublicKey(value: string): KeyObject {
+  let pem = value;
+  if (!value.includes('-----BEGIN')) {
+    try {
+      pem = readFileSync(value, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`auth.jwt.publicKey: not a PEM key, and no file to read at ${value} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  // An environment variable often carries a PEM on one line with its line breaks written as \n.
+  if (!pem.includes('\n') && pem.includes('\\n')) pem = pem.replace(/\\n/g, '\n');
+  try {
+    return createPublicKey(pem);
+  } catch (e) {
+    throw new ConfigError(`auth.jwt.publicKey: not a PEM public key (SPKI, "-----BEGIN PUBLIC KEY-----") or certificate: ${(e as Error).message}`);
+  }
+}
+
+/** Algorithm families each kind of key can verify; a mismatch would refuse every token, so it stops the start instead. */
+const FAMILIES: Record<string, RegExp> = { secret: /^HS/, rsa: /^(RS|PS)/, 'rsa-pss': /^PS/, ec: /^ES/, ed25519: /^(EdDSA|Ed25519)$/, ed448: /^EdDSA$/ };
+
+function checkAlgorithms(key: Uint8Array | KeyObject, algorithms: readonly string[] | undefined): void {
+  const kind = key instanceof Uint8Array ? 'secret' : (key.asymmetricKeyType ?? 'unknown');
+  const family = FAMILIES[kind];
+  const wrong = family ? (algorithms ?? []).filter((a) => !family.test(a)) : [];
+  if (wrong.length > 0)
+    throw new ConfigError(
+      `auth.jwt.algorithms: ${wrong.join(', ')} cannot be verified with ${kind === 'secret' ? 'auth.jwt.secret (HS256/384/512 only)' : `the ${kind.toUpperCase()} key in auth.jwt.publicKey`}`,
+    );
+}
+
 /**
  * Reads credentials from an HTTP request (WebSocket upgrade or upload): `?token=`,
  * `Authorization: Bearer`, or in dev mode `?user=`. Null when there are none.
@@ -94,6 +128,14 @@ export function isLoopback(host: string): boolean {
  */
 export function resolveDevMode(cfg: Config['auth'], host: string): { dev: boolean; error?: string } {
   const hasKey = Boolean(cfg.jwt.secret || cfg.jwt.publicKey);
+  // Token settings without a key are most likely a key that did not arrive (a misspelt variable): falling back to
+  // dev identities then would open the server to anyone.
+  const tokenSettings = (['algorithms', 'issuer', 'audience'] as const).filter((k) => cfg.jwt[k] !== undefined);
+  if (!hasKey && cfg.dev === undefined && tokenSettings.length > 0)
+    return {
+      dev: false,
+      error: `${tokenSettings.map((k) => `auth.jwt.${k}`).join(', ')} set but no key to verify tokens with: set auth.jwt.secret or auth.jwt.publicKey (or auth.dev=true)`,
+    };
   const dev = cfg.dev ?? (!hasKey && isLoopback(host));
   if (dev && !isLoopback(host) && !cfg.allowDevOnPublicHost)
     return { dev, error: `auth.dev on the non-loopback host ${host} lets anyone claim any user; set auth.allowDevOnPublicHost=true if you mean it` };

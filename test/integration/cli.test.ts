@@ -1,5 +1,8 @@
 /** The command line: bad config exits 2 naming the key, --help, --print-config. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, startServer } from '../helpers/server.js';
 
@@ -49,6 +52,32 @@ describe('command line', { concurrency: true }, () => {
     assert.match(publicDev.stderr, /auth\.dev|allowDevOnPublicHost/);
     assert.equal(noAuth.code, 2, noAuth.stderr);
     assert.match(noAuth.stderr, /auth\.jwt\.secret/);
+  });
+
+  it('stops with code 2, naming the key, when a key file, a certificate or the algorithms cannot be used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
+    const store = ['--store.file', join(dir, 'sb.db')];
+    const missing = join(dir, 'missing.pem');
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['--server.tls.cert', missing, '--server.tls.key', missing], {}, /server\.tls\.cert: cannot read/],
+      [['--auth.jwt.publicKey', missing], {}, /auth\.jwt\.publicKey: .*no file to read/],
+      [[], { SWITCHBOARD_AUTH_JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nnot a key\\n-----END PUBLIC KEY-----' }, /auth\.jwt\.publicKey: not a PEM public key/],
+      [['--auth.jwt.secret', 'a-secret-of-twenty-chars', '--auth.jwt.algorithms', '["RS256"]'], {}, /auth\.jwt\.algorithms: RS256/],
+      // A key that did not arrive (say, a misspelt variable) beside token settings must not fall back to dev identities.
+      [['--auth.jwt.issuer', 'https://example.com'], { SWITCHBOARD_AUTH_JWT_SECRETS: 'a-secret-of-twenty-chars' }, /auth\.jwt\.issuer set but no key/],
+    ];
+    try {
+      await Promise.all(
+        cases.map(async ([args, env, re]) => {
+          const r = await runCli(['--port', '0', ...store, ...args], { env });
+          assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+          assert.match(r.stderr, re);
+          assert.equal(r.stdout.includes('switchboard listening'), false);
+        }),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--help prints usage and every key, and exits 0', async () => {
