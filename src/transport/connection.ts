@@ -24,6 +24,12 @@ import type { Timed } from './heartbeat.js';
 
 type State = 'pending' | 'open' | 'closing' | 'closed';
 
+/** The other end of the connection, for the logs. */
+export interface Peer {
+  remote: string | undefined;
+  forwardedFor?: string;
+}
+
 type Beat = 'idle' | 'awaiting-pong';
 
 /**
@@ -39,6 +45,7 @@ export class Connection implements HubSession, Wire, Timed {
   readonly rooms = new Set<string>();
   wheelSlot = -1;
   state: State = 'pending';
+  peer: Peer | undefined;
   readonly preframed: boolean;
   private expiresAt: number | null = null;
   private beat: Beat = 'idle';
@@ -128,6 +135,9 @@ export class Connection implements HubSession, Wire, Timed {
   close(code: number, reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     const wasOpen = this.state === 'open';
+    // Refused before it had a session (bad or expired token, no `auth` in time, a limit): what an operator looks
+    // for when users cannot connect, or when someone tries tokens.
+    if (this.state === 'pending') this.ctx.log.info({ session: this.id, ...this.peer, code, reason }, 'connection refused');
     this.state = 'closing';
     this.closeCode = code;
     // What the client was already told this turn (replies, the error that explains the close) goes out first;
@@ -201,7 +211,7 @@ export class Connection implements HubSession, Wire, Timed {
     );
     this.nextBeatAt = this.ctx.now() + config.heartbeat.intervalMs;
     this.scheduleNext(this.ctx.now());
-    this.ctx.log.debug({ session: this.id, user: this.user }, 'session open');
+    this.ctx.log.debug({ session: this.id, user: this.user, ...this.peer }, 'session open');
   }
 
   /** A connection without credentials waits this long for an `auth` message. */

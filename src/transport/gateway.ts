@@ -12,7 +12,7 @@ import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
 import { sessionId } from '../hub/ids.js';
 import { connectedEncoder } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/codes.js';
-import { Connection, SLOW_CLOSE_LINGER_PERIODS } from './connection.js';
+import { Connection, SLOW_CLOSE_LINGER_PERIODS, type Peer } from './connection.js';
 import type { GatewayContext } from './context.js';
 import { SlowCloseLog } from './slow-close-log.js';
 
@@ -95,6 +95,7 @@ export class Gateway {
           socket.off('error', ignore);
           const conn = new Connection(sessionId(), ws, this.ctx);
           this.conns.add(conn);
+          conn.peer = peerOf(req);
           if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
           else if (identity === null) conn.awaitAuth();
           else if (!identity.ok) conn.close(identity.code, identity.reason);
@@ -129,4 +130,14 @@ export class Gateway {
     for (const c of [...this.conns]) c.terminate();
     this.ctx.slowCloses.flush();
   }
+}
+
+/**
+ * Who is at the other end, for the logs: the socket's address and, behind a proxy, what it says in
+ * X-Forwarded-For (as given: the server cannot tell whether the proxy set it or the client did).
+ */
+function peerOf(req: IncomingMessage): Peer {
+  const forwarded = req.headers['x-forwarded-for'];
+  const remote = req.socket.remoteAddress;
+  return typeof forwarded === 'string' ? { remote, forwardedFor: forwarded } : { remote };
 }

@@ -60,6 +60,18 @@ describe('token auth (dev off)', { concurrency: true }, () => {
     assert.equal((await h.waitClosed()).code, 4001);
   });
 
+  it('logs each refused connection with its address and code, and not the token', async () => {
+    const from = srv.logs().length;
+    const token = await makeToken('mallory', { secret: 'another-secret-0123456789-abcdef' });
+    const c = await connect(`${srv.wsUrl}?token=${token}`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
+    assert.equal((await c.waitClosed()).code, 4001);
+    const line = await srv.waitForLog((l) => l.msg === 'connection refused' && l.forwardedFor === '203.0.113.7', { from });
+    assert.equal(line.code, 4001);
+    assert.equal(line.reason, 'invalid token');
+    assert.match(String(line.remote), /127\.0\.0\.1/);
+    assert.ok(!JSON.stringify(srv.logs().slice(from)).includes(token.split('.')[2]!), 'the token is not logged');
+  });
+
   it('closes with 4001 for a dev name when dev auth is off', async () => {
     const c = await connect(`${srv.wsUrl}?user=alice`);
     assert.equal((await c.waitClosed()).code, 4001);
