@@ -2,6 +2,7 @@
  * Puts the parts together: config → auth, hub, outbound flusher, timer wheel,
  * gateway, HTTP server. Returns a handle to stop it gracefully.
  */
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Authenticator, resolveDevMode } from './auth/authenticator.js';
@@ -15,7 +16,7 @@ import { Flusher } from './session/flusher.js';
 import { Gateway } from './transport/gateway.js';
 import { TimerWheel } from './transport/heartbeat.js';
 import { createHttpServer } from './transport/http-server.js';
-import { FsBlobStore } from './media/blob-store.js';
+import { FsBlobStore, type BlobStore } from './media/blob-store.js';
 import { sweepStrayBlobs } from './media/sweep.js';
 import { uploadRoutes } from './media/uploads.js';
 import { Committer } from './store/committer.js';
@@ -34,6 +35,8 @@ export interface RunningServer {
   readonly port: number;
   /** Stops accepting, closes every session with 1001, waits up to shutdown.graceMs. Idempotent. */
   stop(): Promise<void>;
+  /** Reads the TLS certificate and key again (renewed), for connections from now on; logs what it did. */
+  reload(): void;
   /**
    * Settles if the server can no longer work (its embedded store's writer thread ended): the caller stops it and
    * exits, so that a supervisor starts it again. Never settles otherwise.
@@ -59,12 +62,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // the store, whose writer thread would otherwise keep a process that serves nothing alive.
   const auth = new Authenticator(config.auth, dev);
   readTlsFiles(config.server.tls);
+  const blobs = config.uploads.enabled ? new FsBlobStore(resolve(config.uploads.dir)) : null;
+  await blobs?.open().catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`uploads.dir: cannot keep files in ${resolve(config.uploads.dir)} (${err.code ?? err.message}); or set uploads.enabled=false`);
+  });
   let storeLost!: (err: Error) => void;
   const failed = new Promise<Error>((resolve) => (storeLost = resolve));
   const store = await openStore(config.store, (message) => log.warn({ part: 'store' }, message), storeLost);
   log.info({ store: describeStore(config.store) }, 'store open');
   try {
-    return await serve(config, log, { store, auth, dev, failed });
+    return await serve(config, log, { store, blobs, auth, dev, failed });
   } catch (err) {
     await store.close();
     throw err;
@@ -73,13 +80,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
 interface Parts {
   store: Store;
+  blobs: BlobStore | null;
   auth: Authenticator;
   dev: boolean;
   failed: Promise<Error>;
 }
 
 /** Everything on top of an open store; the caller closes the store if this fails. */
-async function serve(config: Config, log: Logger, { store, auth, dev, failed }: Parts): Promise<RunningServer> {
+async function serve(config: Config, log: Logger, { store, blobs, auth, dev, failed }: Parts): Promise<RunningServer> {
   const now = Date.now;
   const committer = new Committer(store, config.store, log.child({ part: 'store' }));
   const flusher = new Flusher(config.limits.flushIntervalMs);
@@ -114,7 +122,6 @@ async function serve(config: Config, log: Logger, { store, auth, dev, failed }: 
   });
   let ready = false;
   const webRoot = config.server.webRoot === undefined ? BUNDLED_WEB : config.server.webRoot || null;
-  const blobs = config.uploads.enabled ? new FsBlobStore(resolve(config.uploads.dir)) : null;
   const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now) : undefined;
   const http = createHttpServer(config, webRoot, {
     upgrade: (req, socket, head) =>
@@ -182,6 +189,11 @@ async function serve(config: Config, log: Logger, { store, auth, dev, failed }: 
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       ready = false;
+      const { drainMs } = config.shutdown;
+      if (drainMs > 0) {
+        log.info({ sessions: gateway.connections, drainMs }, 'draining: /readyz answers 503, new connections are refused');
+        await new Promise((resolve) => setTimeout(resolve, drainMs));
+      }
       log.info({ sessions: gateway.connections }, 'shutting down');
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
@@ -195,5 +207,15 @@ async function serve(config: Config, log: Logger, { store, auth, dev, failed }: 
       await store.close();
       log.info('stopped');
     })());
-  return { hub, url, wsUrl, port, stop, failed };
+  const reload = (): void => {
+    if (!tls) return;
+    try {
+      const files = readTlsFiles(config.server.tls);
+      if (files) (http as HttpsServer).setSecureContext(files);
+      log.info({ cert: config.server.tls.cert }, 'TLS certificate reloaded');
+    } catch (err) {
+      log.error({ err }, 'TLS certificate not reloaded: the one read at start stays in use');
+    }
+  };
+  return { hub, url, wsUrl, port, stop, reload, failed };
 }

@@ -1,12 +1,13 @@
 /** The `switchboard` command: flags + environment + file → config → a running server, stopped by SIGTERM/SIGINT. */
-import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
-import { createLogger } from '../observe/logger.js';
+import { ConfigError, loadConfig, redactConfig, unknownEnvironment } from '../config/load.js';
+import { createLogger, type ProcessLog } from '../observe/logger.js';
 import { startServer } from '../server.js';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
   let config;
+  let logs: ProcessLog;
   try {
     const args = parseArgs(argv);
     if (args.help) {
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
       return;
     }
+    logs = createLogger(config.log);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`switchboard: ${err.message}\n`);
@@ -26,7 +28,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.log);
+  const { log } = logs;
+  const unknown = unknownEnvironment(process.env);
+  if (unknown.length > 0)
+    log.warn({ variables: unknown }, 'ignored environment variables that name no setting (`meant`: the setting they may have been meant for)');
   let server;
   try {
     server = await startServer(config, log);
@@ -68,4 +73,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // logrotate and certificate renewals send SIGHUP, whose default would end the process without a graceful stop.
+  process.on('SIGHUP', () => {
+    if (config.log.file) {
+      logs.reopen();
+      log.info({ signal: 'SIGHUP', file: config.log.file }, 'log file reopened');
+    }
+    server.reload();
+  });
 }

@@ -5,6 +5,7 @@
  * where the bad value came from.
  */
 import { readFileSync } from 'node:fs';
+import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
@@ -40,9 +41,38 @@ function collectLeaves(schema: z.ZodType, prefix: string, out: Leaves): Leaves {
   return out;
 }
 
-/** `limits.maxFrameBytes` → `SWITCHBOARD_LIMITS_MAX_FRAME_BYTES`. */
+/** `limits.maxFrameBytes` → `SWITCHBOARD_LIMITS_MAX_FRAME_BYTES` (`store.cacheMiB` → `…_CACHE_MIB`: a word starts with a capital and a small letter). */
 export function envName(key: string): string {
-  return ENV_PREFIX + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return ENV_PREFIX + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])(?=[a-z])/g, '$1_$2').toUpperCase();
+}
+
+/**
+ * Variables with the prefix that name no key, each with the key's variable it most likely meant. They are not an
+ * error, as an unknown flag or file key is: platforms set such variables themselves (Kubernetes does for a service
+ * named `switchboard`), but a misspelt one is a setting silently not applied, so the server warns.
+ */
+export function unknownEnvironment(env: Record<string, string | undefined>): { name: string; meant?: string }[] {
+  const known = new Set([...configKeys.keys()].map(envName));
+  known.add(`${ENV_PREFIX}CONFIG`);
+  return Object.keys(env)
+    .filter((name) => name.startsWith(ENV_PREFIX) && !known.has(name))
+    .sort()
+    .map((name) => {
+      const meant = closest(name, known);
+      return meant ? { name, meant } : { name };
+    });
+}
+
+/** The known name within a few edits of `name`, if one is. */
+function closest(name: string, known: Set<string>): string | undefined {
+  const limit = Math.max(2, Math.floor(name.length / 8));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const k of known) {
+    const d = distance(name, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
 }
 
 function convert(kind: LeafKind, raw: string): unknown {
@@ -59,7 +89,8 @@ function convert(kind: LeafKind, raw: string): unknown {
       try {
         return JSON.parse(raw) as unknown;
       } catch {
-        return raw;
+        // A list may also be written plainly, `HS256,HS512`; what looks like JSON is left for its error.
+        return /^\s*[[{"]/.test(raw) ? raw : raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
       }
     default:
       return raw;
@@ -140,16 +171,31 @@ function originOf(origin: Map<string, string>, key: string): string | undefined 
 }
 
 const SECRET_KEYS = new Set(['auth.jwt.secret']);
+/** Keys holding a URL whose password is masked. */
+const URL_KEYS = new Set(['store.url']);
 
 /** The effective config with secrets masked, for `--print-config` and the startup log. */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config) as Record<string, unknown>;
-  for (const key of SECRET_KEYS) {
+  const mask = (key: string, fn: (value: unknown) => unknown): void => {
     const parts = key.split('.');
     let node: Record<string, unknown> | undefined = copy;
     for (const p of parts.slice(0, -1)) node = node?.[p] as Record<string, unknown> | undefined;
     const last = parts[parts.length - 1]!;
-    if (node && node[last] !== undefined) node[last] = '***';
-  }
+    if (node && node[last] !== undefined) node[last] = fn(node[last]);
+  };
+  for (const key of SECRET_KEYS) mask(key, () => '***');
+  for (const key of URL_KEYS) mask(key, maskUrlPassword);
   return copy as Config;
+}
+
+function maskUrlPassword(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '***';
+  }
 }

@@ -182,6 +182,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** How long a graceful stop waits for sockets to close before it ends them. */
       graceMs: z.number().int().nonnegative().default(5_000),
+      /**
+       * How long a graceful stop first goes on serving its sessions while `/readyz` answers 503 and new
+       * connections are refused, so that a load balancer sees it leave before its sessions are closed.
+       */
+      drainMs: z.number().int().nonnegative().max(600_000).default(0),
     })
     .prefault({}),
 });

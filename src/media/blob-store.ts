@@ -3,7 +3,8 @@
  * default; object storage can implement the same interface.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,10 +34,17 @@ export interface BlobStore {
   remove(id: string, partial?: boolean): Promise<void>;
   /** Every file kept, finished or not. */
   list(): AsyncIterable<StoredBlob>;
+  /** At start: rejects if files cannot be kept (so that the server does not start to answer every upload with 500). */
+  open(): Promise<void>;
 }
 
 export class FsBlobStore implements BlobStore {
   constructor(private readonly dir: string) {}
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await access(this.dir, constants.W_OK);
+  }
 
   private path(id: string): string {
     return join(this.dir, id.slice(0, 2), id);

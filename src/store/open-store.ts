@@ -14,7 +14,13 @@ export async function openStore(
   const store: Store = cfg.url
     ? new (await import('./postgres/postgres-store.js')).PostgresStore(cfg.url)
     : new SqliteStore({ file: resolve(cfg.file), synchronous: cfg.synchronous, cacheMiB: cfg.cacheMiB }, warn, lost);
-  await store.open();
+  try {
+    await store.open();
+  } catch (err) {
+    // The driver's message ("unable to open database file", "connect ECONNREFUSED") does not say which setting.
+    const message = `cannot open the store ${describeStore(cfg)} (${cfg.url ? 'store.url' : 'store.file'}): ${(err as Error).message}`;
+    throw new Error(message, { cause: err });
+  }
   return store;
 }
 

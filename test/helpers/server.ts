@@ -52,7 +52,7 @@ process.on('exit', () => {
 });
 
 /** Environment without any SWITCHBOARD_* variable that could leak into the server's config. */
-function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('NODE_TEST')) env[k] = v;
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];

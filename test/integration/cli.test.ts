@@ -1,6 +1,6 @@
 /** The command line: bad config exits 2 naming the key, --help, --print-config. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -54,10 +54,12 @@ describe('command line', { concurrency: true }, () => {
     assert.match(noAuth.stderr, /auth\.jwt\.secret/);
   });
 
-  it('stops with code 2, naming the key, when a key file, a certificate or the algorithms cannot be used', async () => {
+  it('stops with code 2, naming the key, when a key file, a certificate, the algorithms or the uploads folder cannot be used', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
     const store = ['--store.file', join(dir, 'sb.db')];
     const missing = join(dir, 'missing.pem');
+    const notAFolder = join(dir, 'a-file');
+    writeFileSync(notAFolder, '');
     const cases: [string[], Record<string, string>, RegExp][] = [
       [['--server.tls.cert', missing, '--server.tls.key', missing], {}, /server\.tls\.cert: cannot read/],
       [['--auth.jwt.publicKey', missing], {}, /auth\.jwt\.publicKey: .*no file to read/],
@@ -65,6 +67,7 @@ describe('command line', { concurrency: true }, () => {
       [['--auth.jwt.secret', 'a-secret-of-twenty-chars', '--auth.jwt.algorithms', '["RS256"]'], {}, /auth\.jwt\.algorithms: RS256/],
       // A key that did not arrive (say, a misspelt variable) beside token settings must not fall back to dev identities.
       [['--auth.jwt.issuer', 'https://example.com'], { SWITCHBOARD_AUTH_JWT_SECRETS: 'a-secret-of-twenty-chars' }, /auth\.jwt\.issuer set but no key/],
+      [['--uploads.dir', join(notAFolder, 'uploads')], {}, /uploads\.dir: cannot keep files in .*ENOTDIR/],
     ];
     try {
       await Promise.all(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseArgs } from '../../src/cli/args.js';
-import { ConfigError, configKeys, envName, loadConfig, redactConfig } from '../../src/config/load.js';
+import { ConfigError, configKeys, envName, loadConfig, redactConfig, unknownEnvironment } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
@@ -95,6 +95,7 @@ describe('environment variables', () => {
     assert.equal(envName('auth.jwt.secret'), 'SWITCHBOARD_AUTH_JWT_SECRET');
     assert.equal(envName('auth.allowDevOnPublicHost'), 'SWITCHBOARD_AUTH_ALLOW_DEV_ON_PUBLIC_HOST');
     assert.equal(envName('heartbeat.intervalMs'), 'SWITCHBOARD_HEARTBEAT_INTERVAL_MS');
+    assert.equal(envName('store.cacheMiB'), 'SWITCHBOARD_STORE_CACHE_MIB');
     // Every key has a distinct variable.
     const names = [...configKeys.keys()].map(envName);
     assert.equal(new Set(names).size, names.length);
@@ -131,6 +132,22 @@ describe('environment variables', () => {
     const c = loadConfig({ env: { SWITCHBOARD_SERVER_HOST: '1234', SWITCHBOARD_AUTH_JWT_SECRET: '0123456789012345' } });
     assert.equal(c.server.host, '1234');
     assert.equal(c.auth.jwt.secret, '0123456789012345');
+  });
+
+  it('takes a list written plainly, with commas, as well as JSON', () => {
+    const c = loadConfig({ env: { SWITCHBOARD_AUTH_JWT_ALGORITHMS: 'HS256, HS512', SWITCHBOARD_UPLOADS_ALLOWED_TYPES: 'image/png' } });
+    assert.deepEqual(c.auth.jwt.algorithms, ['HS256', 'HS512']);
+    assert.deepEqual(c.uploads.allowedTypes, ['image/png']);
+    assert.deepEqual(loadConfig({ overrides: { 'auth.jwt.algorithms': '["ES256"]' } }).auth.jwt.algorithms, ['ES256']);
+    // What looks like JSON and is not stays an error.
+    assert.match(configError(() => loadConfig({ overrides: { 'auth.jwt.algorithms': '["ES256"' } })), /auth\.jwt\.algorithms/);
+  });
+
+  it('lists the SWITCHBOARD_ variables that name no setting, with the one each may have meant', () => {
+    assert.deepEqual(
+      unknownEnvironment({ SWITCHBOARD_AUTH_JWT_SECRETS: 'x', SWITCHBOARD_SERVICE_PORT_HTTP: '8080', SWITCHBOARD_CONFIG: 'f.json', SWITCHBOARD_SERVER_PORT: '1', PATH: '/bin' }),
+      [{ name: 'SWITCHBOARD_AUTH_JWT_SECRETS', meant: 'SWITCHBOARD_AUTH_JWT_SECRET' }, { name: 'SWITCHBOARD_SERVICE_PORT_HTTP' }],
+    );
   });
 
   it('ignores empty and unrelated variables', () => {
@@ -267,6 +284,12 @@ describe('redactConfig', () => {
     assert.equal(r.auth.jwt.secret, '***');
     assert.equal(c.auth.jwt.secret, 's'.repeat(20));
     assert.equal(redactConfig(loadConfig()).auth.jwt.secret, undefined);
+  });
+
+  it("masks the password in the PostgreSQL URL, and only that", () => {
+    const c = loadConfig({ overrides: { 'store.url': 'postgres://chat:s3cret@db.internal:5432/switchboard?sslmode=require' } });
+    assert.equal(redactConfig(c).store.url, 'postgres://chat:***@db.internal:5432/switchboard?sslmode=require');
+    assert.equal(redactConfig(loadConfig({ overrides: { 'store.url': 'postgres://db/sb' } })).store.url, 'postgres://db/sb');
   });
 });
 
