@@ -1,6 +1,7 @@
 /**
- * Our own HTTP(S) server: health and readiness, the web app's files, and the
- * WebSocket upgrade on the configured path. Any other upgrade is refused.
+ * Our own HTTP(S) server: health and readiness, what a browser client needs to
+ * know to connect, the web app's files, and the WebSocket upgrade on the
+ * configured path. Any other upgrade is refused.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,12 +17,20 @@ export interface HttpHandlers {
   route?(req: IncomingMessage, res: ServerResponse, pathname: string): boolean;
 }
 
+/**
+ * What a page needs to connect (docs/api.md). The WebSocket path is a setting,
+ * so the bundled page cannot know it; it reads this relative to its own URL,
+ * which also works behind a proxy that serves the server under a path prefix.
+ */
+const CLIENT_CONFIG_PATH = '/client-config.json';
+
 export function createHttpServer(config: Config, webRoot: string | null, handlers: HttpHandlers): Server {
   const serveFile = webRoot ? staticFiles(webRoot) : null;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') return handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'stopping' });
+    if (pathname === CLIENT_CONFIG_PATH) return json(res, 200, { websocketPath: config.server.path });
     if (handlers.route?.(req, res, pathname)) return;
     if (pathname === config.server.path) return json(res, 426, { error: 'upgrade_required', message: 'connect with a WebSocket client' });
     if (serveFile?.(req, res, pathname)) return;

@@ -1,8 +1,9 @@
-/** The HTTP side: the web page at /, health, 404s, and upgrades only on the WebSocket path. */
+/** The HTTP side: the web page at /, health, the page's client config, 404s, and upgrades only on the WebSocket path. */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connect, connectUser } from '../helpers/client.js';
+import { startServer } from '../helpers/server.js';
 import { serverFor } from '../helpers/shared-server.js';
 
 describe('http', () => {
@@ -36,6 +37,17 @@ describe('http', () => {
       const status = await rawGet(server().port, path);
       assert.equal(status, 404, path);
     }
+  });
+
+  it('GET /client-config.json tells a page the WebSocket path, the configured one too', async (t) => {
+    const res = await fetch(`${server().url}/client-config.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await res.json(), { websocketPath: '/ws' });
+    const other = await startServer(['--server.path', '/chat/ws'], { t });
+    const config = await fetch(`${other.url}/client-config.json`);
+    assert.deepEqual(await config.json(), { websocketPath: '/chat/ws' });
+    await other.stop();
   });
 
   it('a plain GET on the WebSocket path asks for an upgrade (426)', async () => {
