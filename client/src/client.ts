@@ -638,9 +638,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /**
-   * An absolute URL for a stored file (`/files/…` from a media body) that a
-   * browser can load in `<img>`/`<video>` (credentials in the query, as those
-   * tags cannot send headers).
+   * An absolute URL for a stored file (`/files/…` from a media body, resolved
+   * under `httpUrl`) that a browser can load in `<img>`/`<video>` (credentials
+   * in the query, as those tags cannot send headers).
    */
   fileUrl(path: string): string {
     return this.media.fileUrl(path);

@@ -6,7 +6,7 @@ import type { Credentials } from './credentials.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientOptions, MessageOptions } from './options.js';
 import type { MediaBody, MediaContentType, UploadResult } from './types.js';
-import { httpBaseOf, mediaTypeOf, uploadFile, type UploadData, type UploadOptions } from './upload.js';
+import { httpBaseOf, mediaTypeOf, serverUrl, uploadFile, type UploadData, type UploadOptions } from './upload.js';
 
 export class Media {
   constructor(
@@ -15,7 +15,7 @@ export class Media {
   ) {}
 
   private get httpBase(): string {
-    return this.options.httpUrl ?? httpBaseOf(this.options.url);
+    return httpBaseOf(this.options.url, this.options.httpUrl);
   }
 
   async upload(data: UploadData, opts: UploadOptions): Promise<UploadResult> {
@@ -29,7 +29,7 @@ export class Media {
 
   /** An absolute URL for a stored file, with the credentials in the query (`<img>`/`<video>` cannot send headers). */
   fileUrl(path: string): string {
-    const u = new URL(path, this.httpBase);
+    const u = serverUrl(this.httpBase, path);
     const auth = this.credentials.forFileUrl();
     if (auth.token !== undefined) u.searchParams.set('token', auth.token);
     else if (auth.user !== undefined) u.searchParams.set('user', auth.user);

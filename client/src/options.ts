@@ -35,7 +35,13 @@ export interface ClientOptions {
   tokenTransport?: 'message' | 'query';
   /** A WebSocket class to use instead of the platform's (or `ws` in Node). */
   WebSocket?: WebSocketConstructor;
-  /** HTTP base for uploads and file URLs (default: derived from `url`, e.g. `https://chat.example.com`). */
+  /**
+   * The URL the server's HTTP routes (`upload`, `files/…`) live under: set it when
+   * a proxy serves the server under a path prefix (`https://example.com/chat/`),
+   * or on another host. Default: `url`'s origin (`wss://chat.example.com/ws` →
+   * `https://chat.example.com/`). File paths from message bodies (`/files/ID`)
+   * resolve under it.
+   */
   httpUrl?: string;
   /** `fetch` to use for uploads (default: the global one). */
   fetch?: typeof fetch;

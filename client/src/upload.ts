@@ -23,11 +23,33 @@ export interface UploadAuth {
   user?: string;
 }
 
-/** `ws://host:port/ws` → `http://host:port` (`wss` → `https`). */
-export function httpBaseOf(wsUrl: string): string {
+/**
+ * The URL the server's HTTP routes (`upload`, `files/…`) live under, ending in
+ * `/`: `httpUrl` when given (a server behind a proxy's path prefix:
+ * `https://example.com/chat` → `https://example.com/chat/`), else the
+ * WebSocket URL's origin (`wss://host/ws` → `https://host/`).
+ */
+export function httpBaseOf(wsUrl: string, httpUrl?: string): string {
+  if (httpUrl !== undefined) {
+    const u = new URL(httpUrl);
+    u.search = u.hash = '';
+    // Without it, `upload` would resolve next to the prefix's last segment instead of under it.
+    if (!u.pathname.endsWith('/')) u.pathname += '/';
+    return u.toString();
+  }
   const u = new URL(wsUrl);
   const protocol = u.protocol === 'wss:' ? 'https:' : u.protocol === 'ws:' ? 'http:' : u.protocol;
-  return `${protocol}//${u.host}`;
+  return `${protocol}//${u.host}/`;
+}
+
+/**
+ * A server route (`upload`) or a file path from a message body (`/files/ID`,
+ * server-relative on the wire) as a URL under the HTTP base, so that a prefix
+ * in the base is kept. An absolute URL stays as it is.
+ */
+export function serverUrl(httpBase: string, path: string): URL {
+  const serverRelative = path.startsWith('/') && !path.startsWith('//');
+  return new URL(serverRelative ? path.slice(1) : path, httpBase);
 }
 
 /** The content type a MIME type's media message takes. */
@@ -48,7 +70,7 @@ export async function uploadFile(
   const blobLike = typeof Blob !== 'undefined' && data instanceof Blob ? data : null;
   const name = opts.name ?? (blobLike && typeof (blobLike as { name?: unknown }).name === 'string' ? (blobLike as unknown as { name: string }).name : 'file');
   const mime = opts.mime ?? (blobLike?.type || 'application/octet-stream');
-  const url = new URL('/upload', httpBase);
+  const url = serverUrl(httpBase, 'upload');
   url.searchParams.set('name', name);
   const headers: Record<string, string> = { 'content-type': mime };
   if (auth.token !== undefined) headers.authorization = `Bearer ${auth.token}`;
