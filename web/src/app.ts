@@ -25,6 +25,7 @@ import { ConversationHeader } from './conversation-header.js';
 import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv } from './conversation.js';
 import { avatar, byId, plural } from './dom.js';
 import { Drawer } from './drawer.js';
+import type { Endpoints } from './endpoints.js';
 import { MessageList, type RenderReason } from './message-list.js';
 import { Outbox } from './outbox.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
@@ -109,17 +110,18 @@ export class ChatApp {
 
   constructor(
     private readonly cred: Credentials,
+    endpoints: Endpoints,
     private readonly onSignOut: (message?: string) => void,
   ) {
-    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
     this.client = new SwitchboardClient({
-      url,
+      url: endpoints.websocket,
+      httpUrl: endpoints.http,
       ...(cred.token !== undefined ? { token: cred.token } : { user: cred.user! }),
       WebSocket: OnlineAwareWebSocket,
     });
     this.banner = new ConnectionBanner(el, this.client, this.abort.signal);
     this.typingOut = new OutgoingTyping(this.client, (key) => this.convs.get(key) ?? null);
-    this.outbox = new Outbox(this.client, cred, {
+    this.outbox = new Outbox(this.client, cred, endpoints.http, {
       isOpen: (c) => c === this.current,
       render: (reason) => this.render(reason),
       forget: (c, p) => this.list.forget(c, `p:${p.key}`),

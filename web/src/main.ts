@@ -4,6 +4,7 @@
  */
 import { ChatApp, type Credentials } from './app.js';
 import { byId } from './dom.js';
+import { loadEndpoints, type Endpoints } from './endpoints.js';
 
 const SESSION = 'switchboard:session';
 const LAST_USER = 'switchboard:user';
@@ -21,8 +22,23 @@ const meBox = byId('me-box');
 const banner = byId('banner');
 
 let app: ChatApp | null = null;
+/** A sign-in is waiting for the server's endpoints: a second submit must not start a second chat. */
+let starting = false;
 
-function start(cred: Credentials): void {
+async function start(cred: Credentials): Promise<void> {
+  if (starting) return;
+  starting = true;
+  let endpoints: Endpoints;
+  try {
+    endpoints = await loadEndpoints();
+  } catch (err) {
+    signin.hidden = false;
+    error.textContent = `Could not reach the server (${(err as Error).message}). Try again.`;
+    userInput.focus();
+    return;
+  } finally {
+    starting = false;
+  }
   try {
     sessionStorage.setItem(SESSION, JSON.stringify(cred));
   } catch {
@@ -32,7 +48,7 @@ function start(cred: Credentials): void {
   signin.hidden = true;
   chat.hidden = signoutBtn.hidden = menu.hidden = meBox.hidden = false;
   document.body.classList.add('signed-in');
-  app = new ChatApp(cred, (message) => void signOut(message));
+  app = new ChatApp(cred, endpoints, (message) => void signOut(message));
   app.start();
 }
 
@@ -69,7 +85,7 @@ form.addEventListener('submit', (e) => {
       // ignore
     }
   }
-  start(token ? { token } : { user });
+  void start(token ? { token } : { user });
 });
 
 signoutBtn.addEventListener('click', () => void signOut());
@@ -81,7 +97,7 @@ try {
 } catch {
   saved = null;
 }
-if (saved && (typeof saved.user === 'string' || typeof saved.token === 'string')) start(saved);
+if (saved && (typeof saved.user === 'string' || typeof saved.token === 'string')) void start(saved);
 else {
   signin.hidden = false;
   userInput.focus();

@@ -26,6 +26,8 @@ export class Outbox {
     private readonly client: Pick<SwitchboardClient, 'publish' | 'send'>,
     /** For uploads, which do not go through the SDK. */
     private readonly cred: { user?: string; token?: string },
+    /** Where the server's `upload` route is (endpoints.ts). */
+    private readonly httpBase: string,
     private readonly hooks: OutboxHooks,
   ) {}
 
@@ -107,7 +109,7 @@ export class Outbox {
     const auth = this.cred.token !== undefined ? { token: this.cred.token } : { user: this.cred.user! };
     const info = mediaInfo(file, kind);
     try {
-      const up = await uploadWithProgress(auth, file, {
+      const up = await uploadWithProgress(this.httpBase, auth, file, {
         signal: p.abort!.signal,
         onProgress: (f) => {
           p.progress = f;

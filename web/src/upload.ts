@@ -1,7 +1,7 @@
 /**
  * Uploads with progress. The SDK's `upload()` uses fetch, which cannot report
  * upload progress, so the page posts with XMLHttpRequest to the same endpoint
- * (`POST /upload?name=`, docs/api.md) with the same credentials.
+ * (`POST upload?name=`, docs/api.md) with the same credentials.
  */
 import { mediaTypeOf, type MediaBody, type UploadResult } from '../../client/src/index.js';
 
@@ -25,13 +25,15 @@ const REASONS: Record<string, string> = {
   unauthorized: 'you are not signed in',
 };
 
+/** Uploads `file` to the server's `upload` route under `httpBase` (the page's folder: see endpoints.ts). */
 export function uploadWithProgress(
+  httpBase: string,
   auth: { token?: string; user?: string },
   file: File,
   opts: { onProgress(fraction: number): void; signal: AbortSignal },
 ): Promise<UploadResult> {
   return new Promise((resolve, reject) => {
-    const url = new URL('/upload', location.href);
+    const url = new URL('upload', httpBase);
     url.searchParams.set('name', file.name || 'file');
     if (auth.token === undefined && auth.user !== undefined) url.searchParams.set('user', auth.user);
     const xhr = new XMLHttpRequest();
