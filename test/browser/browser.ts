@@ -1,20 +1,35 @@
 /**
  * Helpers for the browser tests: Debian's Chromium driven by playwright-core
- * (never a downloaded browser), one browser context per user, every console
- * error and page error collected so a test can fail on them, and screenshots
- * for the README when UPDATE_SCREENSHOTS=1.
+ * (never a downloaded browser), suites skipped without it, one browser context
+ * per user, every console error and page error collected so a test can fail on
+ * them, steps whose failures say what each page showed, and screenshots for
+ * the README when UPDATE_SCREENSHOTS=1.
  */
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { REPO_ROOT } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { REPO_ROOT, type TestServer } from '../helpers/server.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Why the browser tests cannot run here (null: they can). Under CI a missing browser is a failure, elsewhere a skip. */
 export function missingBrowser(): string | null {
   return existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH`;
+}
+
+/** `describe` for tests that need Chromium: skipped without it, and under CI=true a failure instead. */
+export function describeInBrowser(name: string, opts: { timeout: number }, fn: () => void): void {
+  const missing = missingBrowser();
+  if (missing && process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs Chromium', () => assert.fail(`${missing} — CI must run the browser tests`));
+    });
+  } else {
+    describe(name, { skip: missing ?? false, ...opts }, fn);
+  }
 }
 
 export function launch(): Promise<Browser> {
@@ -95,6 +110,32 @@ async function readPage(u: User): Promise<string> {
   } catch (e) {
     return `(page not readable: ${(e as Error).message})`;
   }
+}
+
+/**
+ * `it` for a step of a browser test: a failure's message also says what each
+ * page showed and what the server logged last.
+ */
+export function stepOf(users: () => User[], server: () => TestServer): (name: string, fn: () => Promise<void>) => void {
+  return (name, fn) => {
+    it(name, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        const pages = await Promise.all(users().map(async (u) => `${u.name}'s page:\n${await describePage(u)}`));
+        const logs = server().logs().slice(-15).map((l) => JSON.stringify(l));
+        if (e instanceof Error) e.message += `\n\n${pages.join('\n')}\n\nserver's last log lines:\n${logs.join('\n')}`;
+        throw e;
+      }
+    });
+  };
+}
+
+/** The size of an image once the browser has loaded it (0×0: it failed to load). */
+export async function loadedImageSize(u: User, img: Locator): Promise<{ w: number; h: number }> {
+  await img.waitFor();
+  await u.page.waitForFunction((el) => (el as unknown as { complete: boolean }).complete, await img.elementHandle());
+  return img.evaluate((el) => ({ w: (el as unknown as { naturalWidth: number }).naturalWidth, h: (el as unknown as { naturalHeight: number }).naturalHeight }));
 }
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(REPO_ROOT, 'docs', 'screenshots') : null;
