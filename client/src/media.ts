@@ -27,9 +27,14 @@ export class Media {
     });
   }
 
-  /** An absolute URL for a stored file, with the credentials in the query (`<img>`/`<video>` cannot send headers). */
+  /**
+   * An absolute URL for a stored file, with the credentials in the query (`<img>`/`<video>` cannot send headers).
+   * A URL anywhere but the server's `files/` gets no credentials: a message body's URL is whatever its sender
+   * wrote, and the user's token must not go to another host.
+   */
   fileUrl(path: string): string {
     const u = serverUrl(this.httpBase, path);
+    if (!u.href.startsWith(`${this.httpBase}files/`)) return u.toString();
     const auth = this.credentials.forFileUrl();
     if (auth.token !== undefined) u.searchParams.set('token', auth.token);
     else if (auth.user !== undefined) u.searchParams.set('user', auth.user);

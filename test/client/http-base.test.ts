@@ -58,4 +58,15 @@ describe('client SDK: HTTP URLs', () => {
       await client.close();
     }
   });
+
+  it("never puts the user's credentials on a URL that is not the server's files/ (a body's URL is the sender's to choose)", async () => {
+    const { client } = offlineClient({ url: 'wss://example.com/sb/chat/ws', httpUrl: 'https://example.com/sb' });
+    try {
+      for (const url of ['https://evil.example/files/F1', '//evil.example/files/F1', 'https://example.com/other/files/F1', '/upload', '/sb-not/files/F1'])
+        assert.doesNotMatch(client.fileUrl(url), /user=alice/, url);
+      assert.equal(client.fileUrl('https://evil.example/x.png'), 'https://evil.example/x.png');
+    } finally {
+      await client.close();
+    }
+  });
 });
