@@ -202,7 +202,7 @@ export class Hub {
     room.members.add(s);
     s.rooms.add(name);
     // A batch already started this turn holds messages sent before the join: the new member reads only what follows.
-    if (room.batch && room.batch.epoch === this.opts.tick.epoch) s.sendShared(room.batch, room.batch.chunks.length);
+    if (room.batch && room.batch.epoch === this.opts.tick.epoch && !room.batch.written) s.sendShared(room.batch, room.batch.chunks.length);
     const count = room.presence.get(s.user) ?? 0;
     room.presence.set(s.user, count + 1);
     if (count === 0) {
@@ -468,7 +468,7 @@ export class Hub {
   private toRoom(room: Room, push: ServerPush): void {
     if (room.members.size === 0) return;
     let batch = room.batch;
-    if (batch === null || batch.epoch !== this.opts.tick.epoch) {
+    if (batch === null || batch.epoch !== this.opts.tick.epoch || batch.written) {
       batch = room.batch = new SharedBatch(this.opts.tick.epoch);
       for (const m of room.members) m.sendShared(batch, 0);
     }

@@ -9,6 +9,12 @@ export class SharedBatch {
   bytes = 0;
   /** The complete frame, built once by the first queue that writes this batch. */
   frame: Buffer | null = null;
+  /**
+   * Some queue has written it: nothing may be added any more, or that queue would never send it. Normally a
+   * batch is written only after its epoch closed; one started during a flush (a presence leave sent by a
+   * session that flush closed) is in the new epoch, and a queue later in the same flush may write it at once.
+   */
+  written = false;
 
   constructor(readonly epoch: number) {}
 

@@ -136,12 +136,15 @@ export class Outbox {
     if (n === 1 && first instanceof SharedBatch && this.starts[0] === 0 && this.wire.preframed) {
       // The common fan-out case: the same frame for every member of the room.
       messages = first.chunks.length;
+      first.written = true;
       ok = this.wire.writeFrame((first.frame ??= textFrame(first.chunks, 0, messages)));
     } else {
       for (let i = 0; i < n; i++) {
         const it = items[i]!;
-        if (it instanceof SharedBatch) for (let j = this.starts[i]!; j < it.chunks.length; j++) scratch.push(it.chunks[j]!);
-        else scratch.push(it);
+        if (it instanceof SharedBatch) {
+          it.written = true;
+          for (let j = this.starts[i]!; j < it.chunks.length; j++) scratch.push(it.chunks[j]!);
+        } else scratch.push(it);
       }
       messages = scratch.length;
       if (messages > 0) {
