@@ -467,12 +467,14 @@ export class Hub {
   /** Encodes once and appends to the room's batch for this turn, starting one if needed. */
   private toRoom(room: Room, push: ServerPush): void {
     if (room.members.size === 0) return;
+    // Encoded before a batch is started: if it throws, no member is left holding an empty batch (an empty frame).
+    const bytes = encodePush(push);
     let batch = room.batch;
     if (batch === null || batch.epoch !== this.opts.tick.epoch || batch.written) {
       batch = room.batch = new SharedBatch(this.opts.tick.epoch);
       for (const m of room.members) m.sendShared(batch, 0);
     }
-    batch.add(encodePush(push));
+    batch.add(bytes);
   }
 }
 

@@ -8,10 +8,12 @@ import { z } from 'zod';
 
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 /**
- * No lone surrogates (a surrogate pair counts as one character): such a string does not come back from the store as
+ * No control characters (C0 and C1), no bidirectional overrides (a name must read as it is: `\u202egpj.exe`
+ * shows as "exe.jpg"), and no lone surrogates (a surrogate pair counts as one character): such a string does not come back from the store as
  * it went in (SQLite keeps UTF-8), so a user id or key would no longer match itself once stored.
  */
-export const USER_ID = /^(?:[^\s\u0000-\u001f\u007f\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff]){1,128}$/;
+export const USER_ID = /^(?:[^\s\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff]){1,128}$/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export const BUILTIN_CONTENT_TYPES = ['text', 'image', 'file', 'audio', 'video'] as const;
 export const MEDIA_CONTENT_TYPES = ['image', 'file', 'audio', 'video'] as const;
@@ -32,7 +34,16 @@ const messageKey = z
   .string()
   .min(1)
   .max(64)
-  .refine((k) => !LONE_SURROGATE.test(k), { message: 'keys must be well-formed Unicode (no lone surrogates)' });
+  .refine((k) => !LONE_SURROGATE.test(k), { message: 'keys must be well-formed Unicode (no lone surrogates)' })
+  // PostgreSQL's text cannot hold NUL: one such key would fail the commit of every message written with it.
+  .refine((k) => !CONTROL.test(k), { message: 'keys must not contain control characters' });
+/**
+ * Most levels of arrays and objects in a custom body or a signal's data. Encoding a value (once per message, for
+ * every recipient) recurses through it: one nested thousands deep would overflow the stack.
+ */
+export const MAX_NESTING = 32;
+/** Any JSON value nested at most MAX_NESTING deep. */
+const jsonValue = z.unknown().refine((v) => !nestedDeeperThan(v, MAX_NESTING), { message: `nested more than ${MAX_NESTING} levels deep` });
 /** A per-conversation sequence number. */
 const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -61,7 +72,7 @@ export const commandSchemas = {
     ...base,
     room,
     contentType: contentType.default('text'),
-    body: z.unknown(),
+    body: jsonValue,
     key: messageKey.optional(),
   }),
   send: z.strictObject({
@@ -69,7 +80,7 @@ export const commandSchemas = {
     ...base,
     to: user,
     contentType: contentType.default('text'),
-    body: z.unknown(),
+    body: jsonValue,
     key: messageKey.optional(),
   }),
   typing: z
@@ -83,7 +94,7 @@ export const commandSchemas = {
     session: z.string().min(1).max(64).optional(),
     callId: z.string().min(1).max(64),
     kind: z.enum(SIGNAL_KINDS),
-    data: z.unknown().optional(),
+    data: jsonValue.optional(),
   }),
   presence: z.strictObject({ type: z.literal('presence'), ...base, room }),
   rooms: z.strictObject({ type: z.literal('rooms'), ...base }),
@@ -117,6 +128,14 @@ export type RequestId = z.infer<typeof requestId>;
 
 export function isCommandType(t: unknown): t is CommandType {
   return typeof t === 'string' && Object.prototype.hasOwnProperty.call(commandSchemas, t);
+}
+
+/** Whether `value` has arrays or objects more than `levels` deep (it stops looking there: the stack stays shallow). */
+export function nestedDeeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (nestedDeeperThan(v, levels - 1)) return true;
+  return false;
 }
 
 /** Checks a body against its content type; returns an error message or null. */

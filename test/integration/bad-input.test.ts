@@ -126,6 +126,26 @@ describe('bad input', () => {
     );
   });
 
+  it('a custom body or signal data nested too deep, or a key with NUL → invalid_request; nothing is published', async () => {
+    const c = await connectUser(srv.wsUrl, 'nester');
+    await c.call({ type: 'join', room: 'watch' });
+    const deep = JSON.parse('['.repeat(33) + ']'.repeat(33)) as unknown;
+    for (const cmd of [
+      { type: 'publish', room: 'watch', contentType: 'x-deep', body: deep },
+      { type: 'send', to: 'observer', contentType: 'x-deep', body: deep },
+      { type: 'signal', to: 'observer', callId: 'c1', kind: 'offer', data: deep },
+      { type: 'publish', room: 'watch', body: 'hi', key: 'k\u0000' },
+    ]) {
+      const r = await c.request(cmd);
+      assert.equal(r.code, 'invalid_request', JSON.stringify(r));
+    }
+    // 32 levels are fine.
+    await c.call({ type: 'publish', room: 'watch', contentType: 'x-deep', body: JSON.parse('['.repeat(32) + ']'.repeat(32)) as unknown });
+    await c.close();
+    await stillServing();
+    assert.equal(observer.all((m) => m.type === 'message' && m.from === 'nester').length, 1);
+  });
+
   it('a frame larger than limits.maxFrameBytes → close 1009', async () => {
     const c = await connectUser(srv.wsUrl, 'big');
     // Just under the limit is fine.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connectedEncoder, decodeFrame, encodePush, type DecodedLine } from '../../src/protocol/codec.js';
-import { checkBody, commandSchemas, describeIssues, isCommandType } from '../../src/protocol/commands.js';
+import { checkBody, commandSchemas, describeIssues, isCommandType, MAX_NESTING } from '../../src/protocol/commands.js';
 import type { ConnectedPush, ServerPush } from '../../src/protocol/pushes.js';
 
 function decode(text: string | Buffer): DecodedLine[] {
@@ -130,6 +130,32 @@ describe('command schemas', () => {
     assert.equal(s.success, false);
     assert.match(describeIssues(s.error!), /from/);
     for (const type of ['ping', 'rooms'] as const) assert.equal(commandSchemas[type].safeParse({ type, bogus: true }).success, false);
+  });
+
+  it('refuses bodies and signal data nested deeper than MAX_NESTING, however deep, without overflowing the stack', () => {
+    const nest = (levels: number): unknown => {
+      let v: unknown = 'core';
+      for (let i = 0; i < levels; i++) v = i % 2 ? [v] : { v };
+      return v;
+    };
+    const publish = (body: unknown) => commandSchemas.publish.safeParse({ type: 'publish', room: 'r', contentType: 'x-deep', body });
+    assert.equal(publish(nest(MAX_NESTING)).success, true);
+    for (const levels of [MAX_NESTING + 1, 100_000]) {
+      const r = publish(nest(levels));
+      assert.equal(r.success, false);
+      assert.match(describeIssues(r.error!), /body: nested more than 32 levels/);
+    }
+    const signal = commandSchemas.signal.safeParse({ type: 'signal', to: 'bob', callId: 'c', kind: 'offer', data: nest(1000) });
+    assert.equal(signal.success, false);
+  });
+
+  it('refuses control characters in keys (PostgreSQL cannot store NUL) and in user ids, and bidirectional overrides in user ids', () => {
+    const key = (k: string) => commandSchemas.publish.safeParse({ type: 'publish', room: 'r', body: 'hi', key: k }).success;
+    assert.equal(key('k-1'), true);
+    for (const k of ['k\u0000', 'k\u0085', 'k\n']) assert.equal(key(k), false, JSON.stringify(k));
+    const to = (u: string) => commandSchemas.send.safeParse({ type: 'send', to: u, body: 'hi' }).success;
+    assert.equal(to('zoë'), true);
+    for (const u of ['a\u0085b', '\u202egpj.exe', 'a\u2066b', 'a\u200fb']) assert.equal(to(u), false, JSON.stringify(u));
   });
 
   it('names the bad field in the message', () => {
