@@ -20,7 +20,10 @@ import { TooLargeError, type BlobStore } from './blob-store.js';
 
 const FILE_PATH = /^\/files\/([A-Za-z0-9_-]{8,64})(?:\/[^/]*)?$/;
 const INLINE = /^(image|audio|video)\//;
-const SAFE_NAME = /^[^/\\\u0000-\u001f]{1,200}$/;
+/** One `type/subtype` (RFC 6838's characters): `image/png, text/html` would pass a prefix match and be served as sent. */
+const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+/** No slashes, no control characters (C0, C1), no bidirectional overrides: `\u202egpj.exe` would show as "exe.jpg". */
+const SAFE_NAME = /^[^/\\\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,200}$/;
 /**
  * Files are served from the chat's own origin, and some types are documents a browser runs when opened (an SVG
  * image, or HTML if an operator allows it): a script in one would read the viewer's token from its own URL. As a
@@ -55,7 +58,7 @@ export function uploadRoutes(
     const mime = (req.headers['content-type'] ?? 'application/octet-stream').split(';', 1)[0]!.trim().toLowerCase();
     const name = url.searchParams.get('name') ?? 'file';
     if (!SAFE_NAME.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes or control characters');
-    if (!allowed(mime)) return refuse(req, res, 415, 'unsupported_type', `${mime} is not an allowed upload type`);
+    if (!MIME_TYPE.test(mime) || !allowed(mime)) return refuse(req, res, 415, 'unsupported_type', `${mime.slice(0, 100)} is not an allowed upload type`);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > cfg.maxBytes) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
     const id = randomBytes(16).toString('base64url');

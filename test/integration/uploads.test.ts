@@ -140,6 +140,17 @@ describe('uploads', () => {
     const res = await upload(server(), 'name=setup.exe&user=alice', Buffer.from('MZ\x90\x00'), 'application/x-msdownload');
     assert.equal(res.status, 415);
     assert.equal(((await res.json()) as { error: string }).error, 'unsupported_type');
+    // An allowed type with more after it is not that type.
+    for (const type of ['image/png, text/html', 'image/png text/html', 'image/'])
+      assert.equal((await upload(server(), 'name=x.png&user=alice', PNG, type)).status, 415, type);
+  });
+
+  it('refuses a name with control characters or a bidirectional override (`\u202egpj.exe` shows as "exe.jpg") with 400', async () => {
+    for (const name of ['a\u0085b.png', '\u202egpj.exe', 'a\u007f.png']) {
+      const res = await upload(server(), `name=${encodeURIComponent(name)}&user=alice`, PNG, 'image/png');
+      assert.equal(res.status, 400, JSON.stringify(name));
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_name');
+    }
   });
 });
 
