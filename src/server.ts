@@ -106,6 +106,9 @@ async function serve(config: Config, log: Logger, { store, blobs, auth, dev, fai
     recoveryLimit: config.store.recoveryLimit,
     historyMaxLimit: config.store.historyMaxLimit,
     maxHeld: limits.maxQueueMessages,
+    maxHeldBytes: limits.maxQueueBytes,
+    // A replay must fit in the outbound queue with room to spare, or the session it is for is closed as slow.
+    recoveryMaxBytes: Math.min(config.store.recoveryMaxBytes, Math.floor(limits.maxQueueBytes / 2)),
     presenceEvents: config.rooms.presenceEvents,
     roomsPerSession: limits.roomsPerSession,
     sessionPolicy: config.sessions.policy,

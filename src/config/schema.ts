@@ -138,6 +138,12 @@ export const configSchema = z.strictObject({
       maxBatch: z.number().int().positive().default(5_000),
       /** Most missed messages replayed on a recovering join or sync; more is answered "too old". */
       recoveryLimit: z.number().int().positive().default(1_000),
+      /**
+       * Most bytes one recovering join or sync replays; what it missed beyond that is answered "too old" and the
+       * client pages it from history at its own pace (one replay far above the outbound queue limit would close
+       * even a client that reads at full speed as a slow consumer).
+       */
+      recoveryMaxBytes: z.number().int().min(1024).default(1024 * 1024),
       /** Largest history page. */
       historyMaxLimit: z.number().int().positive().default(200),
       retention: z

@@ -15,6 +15,8 @@ interface HeldMessage {
 export class DirectHold {
   readonly syncing = new Set<string>();
   private held: HeldMessage[] = [];
+  /** Bytes of the messages held (bounded like a session's outbound queue). */
+  bytes = 0;
 
   constructor(
     /** Hold every conversation (a resuming session before its first sync). */
@@ -35,15 +37,20 @@ export class DirectHold {
 
   hold(conv: string, seq: number, bytes: Buffer): void {
     this.held.push({ conv, seq, bytes });
+    this.bytes += bytes.length;
   }
 
   /** Sends what no running sync still holds, skipping messages at or below what a replay carried. */
   release(s: HubSession, replayedUpTo: ReadonlyMap<string, number>): void {
     const keep: HeldMessage[] = [];
+    let bytes = 0;
     for (const h of this.held) {
-      if (this.wants(h.conv)) keep.push(h);
-      else if (h.seq > (replayedUpTo.get(h.conv) ?? 0)) s.send(h.bytes);
+      if (this.wants(h.conv)) {
+        keep.push(h);
+        bytes += h.bytes.length;
+      } else if (h.seq > (replayedUpTo.get(h.conv) ?? 0)) s.send(h.bytes);
     }
     this.held = keep;
+    this.bytes = bytes;
   }
 }

@@ -38,6 +38,13 @@ export interface HubOptions {
   historyMaxLimit?: number;
   /** Most direct messages held for a recovering session before it is closed as a slow consumer (default 10000). */
   maxHeld?: number;
+  /** Most bytes of them (default 4 MiB, a session's outbound queue limit). */
+  maxHeldBytes?: number;
+  /**
+   * Most bytes a recovering join, or one sync, replays (default 1 MiB): what is missed beyond it is left to the
+   * client to page from history, at its own pace, rather than sent in one write a session could not keep up with.
+   */
+  recoveryMaxBytes?: number;
   presenceEvents: boolean;
   roomsPerSession: number;
   sessionPolicy: 'multiple' | 'replace';
@@ -65,11 +72,13 @@ export class Hub {
   private sessionCount = 0;
   private readonly persistence: Persistence | null;
   private readonly recoveryLimit: number;
+  private readonly recoveryMaxBytes: number;
   private readonly historyMaxLimit: number;
 
   constructor(private readonly opts: HubOptions) {
     this.persistence = opts.persistence ?? null;
     this.recoveryLimit = opts.recoveryLimit ?? 1000;
+    this.recoveryMaxBytes = opts.recoveryMaxBytes ?? 1024 * 1024;
     this.historyMaxLimit = opts.historyMaxLimit ?? 200;
   }
 
@@ -172,10 +181,10 @@ export class Hub {
       this.checkRoomLimit(s);
       const result: JoinResult = { room: name, kind, durable, seq: page.lastSeq };
       if (since !== undefined) {
-        const ok = this.replayable(page, since);
-        result.recovered = ok;
-        result.missed = ok ? page.messages.length : Math.max(0, page.lastSeq - since);
-        if (ok) for (const m of page.messages) s.send(encodePush(pushOf(m)));
+        const replay = this.replayable(page, since) ? this.encodeReplay(page, this.recoveryMaxBytes) : null;
+        result.recovered = replay !== null;
+        result.missed = replay ? replay.length : Math.max(0, page.lastSeq - since);
+        if (replay) for (const bytes of replay) s.send(bytes);
       }
       this.addMember(s, name, kind, true);
       this.lastSeqs.set(name, page.lastSeq);
@@ -209,6 +218,19 @@ export class Hub {
       if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
       if (this.opts.presenceEvents) this.toRoom(room, presenceEvent(name, s.user, 'join'));
     }
+  }
+
+  /** The page's messages encoded, or null if together they are more than `budget` bytes. */
+  private encodeReplay(page: HistoryPage, budget: number): Buffer[] | null {
+    const out: Buffer[] = [];
+    let bytes = 0;
+    for (const m of page.messages) {
+      const b = encodePush(pushOf(m));
+      bytes += b.length;
+      if (bytes > budget) return null;
+      out.push(b);
+    }
+    return out;
   }
 
   /** True when `page` holds every message after `since` (none trimmed away, not more than the limit). */
@@ -315,7 +337,8 @@ export class Hub {
         continue;
       }
       hold.hold(conv, seq, bytes);
-      if (hold.size > (this.opts.maxHeld ?? 10_000)) r.close(CloseCode.SlowConsumer, 'too many direct messages held while waiting for sync');
+      if (hold.size > (this.opts.maxHeld ?? 10_000) || hold.bytes > (this.opts.maxHeldBytes ?? 4 * 1024 * 1024))
+        r.close(CloseCode.SlowConsumer, 'too many direct messages held while waiting for sync');
     }
   }
 
@@ -369,19 +392,23 @@ export class Hub {
       settle(); // nothing replayed: whatever was held goes out live rather than being lost
       throw err;
     }
+    // One budget for the whole sync: conversations past it are left to history, like those past the count.
+    let budget = this.recoveryMaxBytes;
     partners.forEach((p, i) => {
       const page = pages[i]!;
       const from = since[p]!;
-      const ok = this.replayable(page, from);
+      const replay = this.replayable(page, from) ? this.encodeReplay(page, budget) : null;
+      const ok = replay !== null;
       // A client can claim numbers this store never gave (its database restored from an older backup, say): what it
       // has is then at most the store's last, so live messages held meanwhile above that still go out, and the
       // reply's seq (the conversation's last, as join reports a room's) comes below its `since`, which tells it.
       let last = Math.min(from, page.lastSeq);
-      if (ok)
-        for (const m of page.messages) {
-          s.send(encodePush(pushOf(m)));
-          last = m.seq;
-        }
+      if (replay)
+        replay.forEach((bytes, j) => {
+          s.send(bytes);
+          budget -= bytes.length;
+          last = page.messages[j]!.seq;
+        });
       if (ok) replayed.set(convs[i]!, last);
       result.conversations[p] = { recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - from), seq: Math.max(page.lastSeq, last) };
     });

@@ -196,6 +196,24 @@ describe('durable rooms: recovery with join since', () => {
     assert.deepEqual(seqs(sub2.all(isRoomMsg('limit'))), range(9, 13));
   });
 
+  it('answers recovered: false past store.recoveryMaxBytes: nothing replayed, joined from the current seq', async (t) => {
+    t.after(closeAllClients);
+    const srv = await startServer([...BASE, '--store.recoveryMaxBytes', '4096'], { t });
+    const pub = await connectUser(srv.wsUrl, 'pub');
+    await pub.call({ type: 'join', room: 'bulky' });
+    const body = 'x'.repeat(1000);
+    for (let i = 1; i <= 6; i++) await pub.call({ type: 'publish', room: 'bulky', body, key: `k${i}` });
+    const sub = await connectUser(srv.wsUrl, 'sub');
+    const tooBig = await rejoin(sub, 'bulky', 0);
+    assert.deepEqual({ recovered: tooBig.reply.recovered, missed: tooBig.reply.missed, seq: tooBig.reply.seq }, { recovered: false, missed: 6, seq: 6 });
+    await sub.barrier();
+    assert.equal(sub.all(isRoomMsg('bulky')).length, 0);
+    const sub2 = await connectUser(srv.wsUrl, 'sub2');
+    const fits = await rejoin(sub2, 'bulky', 3);
+    assert.equal(fits.reply.recovered, true);
+    assert.deepEqual(seqs(sub2.all(isRoomMsg('bulky'))), range(4, 6));
+  });
+
   it('answers recovered: false when retention has trimmed what was missed', async (t) => {
     t.after(closeAllClients);
     const srv = await startServer([...BASE, '--store.retention.maxCount', '5', '--store.retention.intervalMs', '50'], { t });

@@ -109,6 +109,41 @@ describe('durable DMs: sync', () => {
     await sendN(alice, 'bob', 11, 11);
     await bob.waitFor((m) => dm(m) && m.seq === 11);
   });
+
+  it('closes a resuming session that never syncs (4005) once its held DMs pass limits.maxQueueBytes', async (t) => {
+    t.after(closeAllClients);
+    const srv = await startServer([...BASE, '--limits.maxQueueBytes', '65536'], { t });
+    const alice = await connectUser(srv.wsUrl, 'alice');
+    const bob = await connectWith(`${srv.wsUrl}?user=bob&resume=1`);
+    const body = 'x'.repeat(5000);
+    let sent = 0;
+    while (bob.isOpen && sent < 40) await alice.call({ type: 'send', to: 'bob', body, key: `h${++sent}` });
+    assert.equal((await bob.waitClosed(5_000)).code, 4005);
+    assert.ok(sent <= 15, `closed only after ${sent} messages of 5 kB`);
+  });
+
+  it('answers recovered: false past store.recoveryMaxBytes, for one sync across its conversations (the client pages history)', async (t) => {
+    t.after(closeAllClients);
+    const srv = await startServer([...BASE, '--store.recoveryMaxBytes', '4096'], { t });
+    const body = 'x'.repeat(600);
+    for (const from of ['alice', 'carol']) {
+      const c = await connectUser(srv.wsUrl, from);
+      for (let i = 1; i <= 5; i++) await c.call({ type: 'send', to: 'bob', body, key: `k${i}` });
+    }
+    // Five messages of ~700 bytes fit in 4 KiB; ten do not: the first conversation is replayed, the second is not.
+    const bob = await connectUser(srv.wsUrl, 'bob');
+    const reply = await bob.call<{ conversations: Record<string, { recovered: boolean; missed: number; seq: number }> }>({
+      type: 'sync',
+      since: { alice: 0, carol: 0 },
+    });
+    assert.deepEqual(reply.conversations, { alice: { recovered: true, missed: 5, seq: 5 }, carol: { recovered: false, missed: 5, seq: 5 } });
+    await bob.barrier();
+    assert.deepEqual(seqs(bob.all(isDmWith('bob', 'alice'))), range(1, 5));
+    assert.equal(bob.all(isDmWith('bob', 'carol')).length, 0);
+    // What was not replayed is there in history.
+    const page = await bob.call<{ messages: unknown[] }>({ type: 'history', with: 'carol', after: 0 });
+    assert.equal(page.messages.length, 5);
+  });
 });
 
 async function concurrentSync(t: TestContext, resume: boolean): Promise<void> {
