@@ -29,6 +29,11 @@ export const configSchema = z.strictObject({
         .strictObject({ cert: z.string().optional(), key: z.string().optional() })
         .prefault({})
         .refine((t) => (t.cert === undefined) === (t.key === undefined), 'tls needs both cert and key (file paths)'),
+      /**
+       * How long a client may take to send a request's headers (the WebSocket upgrade too) before its connection
+       * is dropped: a connection trickling headers holds a socket and counts toward no other limit.
+       */
+      headersTimeoutMs: z.number().int().min(1000).max(300_000).default(20_000),
     })
     .prefault({}),
   auth: z
@@ -166,6 +171,8 @@ export const configSchema = z.strictObject({
       /** Where uploaded files are kept. */
       dir: z.string().default('data/uploads'),
       maxBytes: z.number().int().positive().default(20 * 1024 * 1024),
+      /** An upload that sends nothing for this long is dropped (and its partial file removed). */
+      idleTimeoutMs: z.number().int().min(1000).default(30_000),
       /**
        * Uploads that no stored message refers to — never sent, or their messages gone with retention — are
        * removed (record and bytes) once this many hours old, by the background retention pass.

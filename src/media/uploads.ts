@@ -62,12 +62,17 @@ export function uploadRoutes(
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > cfg.maxBytes) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
     const id = randomBytes(16).toString('base64url');
+    // A client that stops sending would hold the socket, a file descriptor and a partial file for as long as it
+    // keeps the connection open.
+    req.setTimeout(cfg.idleTimeoutMs, () => req.destroy(new UploadStalled(cfg.idleTimeoutMs)));
     let size: number;
     try {
       size = await blobs.put(id, req, cfg.maxBytes);
     } catch (e) {
       if (e instanceof TooLargeError) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
       throw e;
+    } finally {
+      req.setTimeout(0);
     }
     await store.addUpload({ id, owner: identity.user, name, mime, size, ts: now() });
     log.debug({ user: identity.user, id, size, mime }, 'upload stored');
@@ -119,12 +124,20 @@ export function uploadRoutes(
       work = download(req, res, url, m[1]!);
     }
     work.catch((err: unknown) => {
-      log.error({ err }, 'media request failed');
+      // A client that went away or stalled is not the server's failure.
+      if (req.destroyed || err instanceof UploadStalled) log.debug({ err: (err as Error).message }, 'media request ended by the client');
+      else log.error({ err }, 'media request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal', message: 'internal error' });
       else res.destroy();
     });
     return true;
   };
+}
+
+class UploadStalled extends Error {
+  constructor(ms: number) {
+    super(`nothing received for ${ms} ms`);
+  }
 }
 
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string, message: string): void {

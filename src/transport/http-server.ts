@@ -37,7 +37,10 @@ export function createHttpServer(config: Config, webRoot: string | null, handler
     json(res, 404, { error: 'not_found', message: `no such path: ${pathname}` });
   };
   const { cert, key } = config.server.tls;
-  const server = cert && key ? createHttps({ cert: readFileSync(cert), key: readFileSync(key) }, onRequest) : createHttp(onRequest);
+  const { headersTimeoutMs } = config.server;
+  // Node enforces the header deadline in a sweep every 30 s by default: a timeout would be up to that late.
+  const timeouts = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.ceil(headersTimeoutMs / 2)) };
+  const server = cert && key ? createHttps({ cert: readFileSync(cert), key: readFileSync(key), ...timeouts }, onRequest) : createHttp(timeouts, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?', 1)[0];
     if (pathname !== config.server.path || !handlers.ready()) {
@@ -48,8 +51,9 @@ export function createHttpServer(config: Config, webRoot: string | null, handler
     handlers.upgrade(req, socket, head);
   });
   // Bad HTTP from a client must not take the server down.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
   return server;

@@ -1,6 +1,7 @@
 /** The HTTP side: the web page at /, health, the page's client config, 404s, and upgrades only on the WebSocket path. */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connect, connectUser } from '../helpers/client.js';
 import { startServer } from '../helpers/server.js';
@@ -48,6 +49,21 @@ describe('http', () => {
     const config = await fetch(`${other.url}/client-config.json`);
     assert.deepEqual(await config.json(), { websocketPath: '/chat/ws' });
     await other.stop();
+  });
+
+  it('drops a connection that trickles its headers after server.headersTimeoutMs, and keeps serving', async (t) => {
+    const srv = await startServer(['--auth.dev', 'true', '--server.headersTimeoutMs', '1000'], { t });
+    const t0 = Date.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = netConnect(srv.port, '127.0.0.1', () => socket.write('GET /ws HTTP/1.1\r\nHost: x\r\n'));
+      let got = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (got += d));
+      socket.on('close', () => resolve(got)).on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.ok(Date.now() - t0 < 5_000, `dropped after ${Date.now() - t0} ms`);
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+    assert.equal(await srv.stop(), 0);
   });
 
   it('a plain GET on the WebSocket path asks for an upgrade (426)', async () => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { closeAllClients, connectUser } from '../helpers/client.js';
 import { sqliteFlags, tempDir } from '../helpers/durable.js';
@@ -189,6 +190,28 @@ describe('uploads: size limit', () => {
     const files = readdirSync(join(dir, 'uploads'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
     assert.deepEqual(files.map((e) => e.name), [ok.id]);
     assert.equal(await srv.stop(), 0);
+  });
+});
+
+describe('uploads: a stalled upload', () => {
+  it('is dropped after uploads.idleTimeoutMs, and its partial file removed', async (t) => {
+    const dir = tempDir(t);
+    const srv = await startServer(['--auth.dev', 'true', '--uploads.idleTimeoutMs', '1000', '--log.level', 'debug', ...sqliteFlags(dir)], { t });
+    const t0 = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const socket = netConnect(srv.port, '127.0.0.1', () =>
+        socket.write('POST /upload?name=big.bin&user=alice HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n0123456789'),
+      );
+      socket.resume().on('close', () => resolve()).on('error', reject);
+    });
+    assert.ok(Date.now() - t0 < 5_000, `dropped after ${Date.now() - t0} ms`);
+    // Logged once the server has cleaned up after it.
+    await srv.waitForLog((l) => l.msg === 'media request ended by the client');
+    const uploads = join(dir, 'uploads');
+    const left = existsSync(uploads) ? readdirSync(uploads, { recursive: true }).map(String).filter((f) => f.endsWith('.part')) : [];
+    assert.deepEqual(left, [], 'no partial file left');
+    assert.equal(await srv.stop(), 0);
+    assert.equal(srv.logs().filter((l) => l.level === 50).length, 0, 'not logged as an error');
   });
 });
 
