@@ -457,6 +457,8 @@ export class Hub {
     if (target.room !== undefined) {
       const room = this.rooms.get(target.room);
       if (!room || !s.rooms.has(target.room)) throw new HubError(ErrorCode.NotJoined, `not in room ${target.room}`);
+      // Nobody writes in a push-only room, so nobody is typing there either.
+      if (room.kind === 'push') throw new HubError(ErrorCode.Forbidden, `room ${target.room} is push-only`);
       this.toRoom(room, { type: 'typing', room: target.room, from: s.user, active } satisfies TypingPush);
     } else if (target.to !== undefined) {
       const bytes = encodePush({ type: 'typing', to: target.to, from: s.user, active } satisfies TypingPush);

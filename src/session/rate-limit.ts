@@ -26,6 +26,14 @@ export class RateLimiter {
     this.last = now;
   }
 
+  /**
+   * Charges `tokens` more for a line that costs more than one message (a `sync` that names many conversations is
+   * a store read for each). The bucket may go below zero: the lines after it wait until it has refilled.
+   */
+  charge(tokens: number): void {
+    this.tokens -= tokens;
+  }
+
   take(now: number): RateVerdict {
     const elapsed = now - this.last;
     if (elapsed > 0) {
@@ -43,3 +51,6 @@ export class RateLimiter {
     return ++this.strikes > this.limits.maxRateStrikes ? 'flood' : 'refuse';
   }
 }
+
+/** A `sync` costs one message more for every this many conversations it names. */
+export const SYNC_CONVERSATIONS_PER_MESSAGE = 20;

@@ -552,6 +552,7 @@ describe('Hub: room kinds and limits', () => {
     assert.equal(done(r.hub.join(a, 'push:news')).kind, 'push');
     done(r.hub.join(b, 'push:news'));
     assert.throws(() => done(r.hub.publish(a, 'push:news', 'text', 'hi')), hubError(ErrorCode.Forbidden));
+    assert.throws(() => r.hub.typing(a, { room: 'push:news' }, true), hubError(ErrorCode.Forbidden));
     const ack = done(r.hub.serverPublish('push:news', 'backend', 'text', 'breaking'));
     assert.equal(ack.seq, 1);
     r.turn();

@@ -17,6 +17,14 @@ describe('RateLimiter', () => {
     assert.equal(r.take(T0), 'flood');
   });
 
+  it('charges extra for a costly line: the bucket goes below zero and later lines wait for the refill', () => {
+    const r = new RateLimiter({ messagesPerSecond: 10, burst: 5, maxRateStrikes: 100 }, T0);
+    assert.equal(r.take(T0), 'ok');
+    r.charge(50);
+    assert.equal(r.take(T0 + 4_000), 'refuse', '46 tokens owed, 40 refilled');
+    assert.equal(r.take(T0 + 4_700), 'ok');
+  });
+
   it('refills at messagesPerSecond', () => {
     const r = new RateLimiter({ messagesPerSecond: 10, burst: 5, maxRateStrikes: 100 }, T0);
     takeN(r, 5, T0);
