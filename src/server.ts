@@ -23,7 +23,7 @@ import { Committer } from './store/committer.js';
 import { describeStore, openStore } from './store/open-store.js';
 import { RetentionTimer } from './store/retention.js';
 import type { Store } from './store/store.js';
-import { readTlsFiles } from './transport/tls-files.js';
+import { readTlsFiles, type TlsFiles } from './transport/tls-files.js';
 import { resolve } from 'node:path';
 
 export interface RunningServer {
@@ -61,7 +61,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   // What can be refused from config alone is checked before the store opens: a start that fails later must close
   // the store, whose writer thread would otherwise keep a process that serves nothing alive.
   const auth = new Authenticator(config.auth, dev);
-  readTlsFiles(config.server.tls);
+  const tlsFiles = readTlsFiles(config.server.tls);
   const blobs = config.uploads.enabled ? new FsBlobStore(resolve(config.uploads.dir)) : null;
   await blobs?.open().catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`uploads.dir: cannot keep files in ${resolve(config.uploads.dir)} (${err.code ?? err.message}); or set uploads.enabled=false`);
@@ -71,7 +71,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const store = await openStore(config.store, (message) => log.warn({ part: 'store' }, message), storeLost);
   log.info({ store: describeStore(config.store) }, 'store open');
   try {
-    return await serve(config, log, { store, blobs, auth, dev, failed });
+    return await serve(config, log, { store, blobs, tlsFiles, auth, dev, failed });
   } catch (err) {
     await store.close();
     throw err;
@@ -81,13 +81,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 interface Parts {
   store: Store;
   blobs: BlobStore | null;
+  tlsFiles: TlsFiles | null;
   auth: Authenticator;
   dev: boolean;
   failed: Promise<Error>;
 }
 
 /** Everything on top of an open store; the caller closes the store if this fails. */
-async function serve(config: Config, log: Logger, { store, blobs, auth, dev, failed }: Parts): Promise<RunningServer> {
+async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth, dev, failed }: Parts): Promise<RunningServer> {
   const now = Date.now;
   const committer = new Committer(store, config.store, log.child({ part: 'store' }));
   const flusher = new Flusher(config.limits.flushIntervalMs);
@@ -126,7 +127,7 @@ async function serve(config: Config, log: Logger, { store, blobs, auth, dev, fai
   let ready = false;
   const webRoot = config.server.webRoot === undefined ? BUNDLED_WEB : config.server.webRoot || null;
   const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now) : undefined;
-  const http = createHttpServer(config, webRoot, {
+  const http = createHttpServer(config, webRoot, tlsFiles, {
     upgrade: (req, socket, head) =>
       gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
         // Never an unhandled rejection (it would end the process): this connection alone is dropped.
@@ -182,7 +183,7 @@ async function serve(config: Config, log: Logger, { store, blobs, auth, dev, fai
       )
     : null;
   const port = (http.address() as AddressInfo).port;
-  const tls = Boolean(config.server.tls.cert);
+  const tls = tlsFiles !== null;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
   const wsUrl = `${tls ? 'wss' : 'ws'}://${host}:${port}${config.server.path}`;

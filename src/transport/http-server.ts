@@ -3,12 +3,12 @@
  * know to connect, the web app's files, and the WebSocket upgrade on the
  * configured path. Any other upgrade is refused.
  */
-import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { staticFiles } from './static-files.js';
+import type { TlsFiles } from './tls-files.js';
 
 export interface HttpHandlers {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -24,7 +24,8 @@ export interface HttpHandlers {
  */
 const CLIENT_CONFIG_PATH = '/client-config.json';
 
-export function createHttpServer(config: Config, webRoot: string | null, handlers: HttpHandlers): Server {
+/** `tls`: the certificate and key already read (transport/tls-files.ts), or null for plain HTTP. */
+export function createHttpServer(config: Config, webRoot: string | null, tls: TlsFiles | null, handlers: HttpHandlers): Server {
   const serveFile = webRoot ? staticFiles(webRoot) : null;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
@@ -36,11 +37,10 @@ export function createHttpServer(config: Config, webRoot: string | null, handler
     if (serveFile?.(req, res, pathname)) return;
     json(res, 404, { error: 'not_found', message: `no such path: ${pathname}` });
   };
-  const { cert, key } = config.server.tls;
   const { headersTimeoutMs } = config.server;
   // Node enforces the header deadline in a sweep every 30 s by default: a timeout would be up to that late.
   const timeouts = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.ceil(headersTimeoutMs / 2)) };
-  const server = cert && key ? createHttps({ cert: readFileSync(cert), key: readFileSync(key), ...timeouts }, onRequest) : createHttp(timeouts, onRequest);
+  const server = tls ? createHttps({ ...tls, ...timeouts }, onRequest) : createHttp(timeouts, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?', 1)[0];
     if (pathname !== config.server.path || !handlers.ready()) {
