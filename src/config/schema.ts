@@ -34,6 +34,11 @@ export const configSchema = z.strictObject({
        * is dropped: a connection trickling headers holds a socket and counts toward no other limit.
        */
       headersTimeoutMs: z.number().int().min(1000).max(300_000).default(20_000),
+      /**
+       * Web pages (`https://app.example.com`, or `*`) that may connect from a browser and use the HTTP routes
+       * across origins (CORS). Empty: no Origin check and no CORS headers. The server's own page always may.
+       */
+      allowedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is scheme://host[:port], or *')).default([]),
     })
     .prefault({}),
   auth: z

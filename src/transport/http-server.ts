@@ -7,6 +7,7 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
+import { originPolicy } from './origins.js';
 import { staticFiles } from './static-files.js';
 import type { TlsFiles } from './tls-files.js';
 
@@ -27,7 +28,9 @@ const CLIENT_CONFIG_PATH = '/client-config.json';
 /** `tls`: the certificate and key already read (transport/tls-files.ts), or null for plain HTTP. */
 export function createHttpServer(config: Config, webRoot: string | null, tls: TlsFiles | null, handlers: HttpHandlers): Server {
   const serveFile = webRoot ? staticFiles(webRoot) : null;
+  const origins = originPolicy(config.server.allowedOrigins);
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (origins.handleCors(req, res)) return;
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') return handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'stopping' });
@@ -46,6 +49,11 @@ export function createHttpServer(config: Config, webRoot: string | null, tls: Tl
     if (pathname !== config.server.path || !handlers.ready()) {
       socket.on('error', () => {});
       socket.end(`HTTP/1.1 ${handlers.ready() ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    if (!origins.allows(req)) {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     handlers.upgrade(req, socket, head);

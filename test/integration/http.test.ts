@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { closeAllClients, connect, connectUser } from '../helpers/client.js';
 import { startServer } from '../helpers/server.js';
 import { serverFor } from '../helpers/shared-server.js';
@@ -96,3 +97,43 @@ function rawGet(port: number, path: string): Promise<number> {
     req.end();
   });
 }
+
+describe('http: server.allowedOrigins', () => {
+  const server = serverFor(['--auth.dev', 'true', '--server.allowedOrigins', 'https://app.example.com']);
+
+  /** The status of an upgrade from a page at `origin` (101 when it became a session). */
+  function upgradeFrom(origin: string | undefined): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${server().wsUrl}?user=alice`, origin === undefined ? {} : { origin });
+      ws.once('upgrade', () => {
+        resolve(101);
+        ws.close();
+      });
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('error', reject);
+    });
+  }
+
+  it("lets a listed page, the server's own page and non-browser clients connect, and refuses other pages (403)", async () => {
+    assert.equal(await upgradeFrom('https://app.example.com'), 101);
+    assert.equal(await upgradeFrom(undefined), 101);
+    assert.equal(await upgradeFrom(server().url), 101);
+    assert.equal(await upgradeFrom('https://evil.example'), 403);
+    assert.equal(await upgradeFrom('https://app.example.com.evil.example'), 403);
+  });
+
+  it('answers CORS for a listed page: the preflight of an upload, and the headers on a response; nothing for others', async () => {
+    const preflight = await fetch(`${server().url}/upload?name=a.png`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
+    const allowed = await fetch(`${server().url}/client-config.json`, { headers: { origin: 'https://app.example.com' } });
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    const other = await fetch(`${server().url}/client-config.json`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+  });
+});
