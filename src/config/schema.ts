@@ -81,6 +81,11 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       maxConnections: z.number().int().positive().default(10_000),
+      /**
+       * Connections that came without credentials and may still send `auth` (for up to auth.timeoutMs). Past it
+       * such connections are refused (1013): they would otherwise take the places of users who can identify.
+       */
+      maxUnidentified: z.number().int().positive().default(1_000),
       maxFrameBytes: z.number().int().min(1024).default(64 * 1024),
       maxTextLength: z.number().int().positive().default(8_000),
       messagesPerSecond: z.number().positive().default(50),

@@ -138,6 +138,7 @@ export class Connection implements HubSession, Wire, Timed {
     // Refused before it had a session (bad or expired token, no `auth` in time, a limit): what an operator looks
     // for when users cannot connect, or when someone tries tokens.
     if (this.state === 'pending') this.ctx.log.info({ session: this.id, ...this.peer, code, reason }, 'connection refused');
+    this.stopAwaitingAuth();
     this.state = 'closing';
     this.closeCode = code;
     // What the client was already told this turn (replies, the error that explains the close) goes out first;
@@ -179,6 +180,7 @@ export class Connection implements HubSession, Wire, Timed {
   onClosed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.stopAwaitingAuth();
     this.outbox.close();
     this.ctx.wheel.cancel(this);
     this.ctx.hub.disconnect(this);
@@ -199,6 +201,7 @@ export class Connection implements HubSession, Wire, Timed {
       return;
     }
     this.state = 'open';
+    this.stopAwaitingAuth();
     const { config } = this.ctx;
     this.outbox.push(this.ctx.encodeConnected(this.id, this.user));
     if (config.welcome.enabled)
@@ -216,7 +219,17 @@ export class Connection implements HubSession, Wire, Timed {
 
   /** A connection without credentials waits this long for an `auth` message. */
   awaitAuth(): void {
+    this.awaitingAuth = true;
     this.ctx.wheel.schedule(this, this.ctx.config.auth.timeoutMs);
+  }
+
+  /** Counted by the gateway while it waits for `auth`; told once when that ends. */
+  private awaitingAuth = false;
+
+  private stopAwaitingAuth(): void {
+    if (!this.awaitingAuth) return;
+    this.awaitingAuth = false;
+    this.ctx.identifiedOrGone();
   }
 
   private async onAuth(id: RequestId | undefined, token: string, resume: boolean): Promise<void> {

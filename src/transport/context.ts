@@ -22,4 +22,6 @@ export interface GatewayContext {
   now(): number;
   /** The connection has fully closed; drop it from the gateway's set. */
   forget(c: Connection): void;
+  /** A connection that was waiting for its `auth` message stopped waiting (identified, or closed). */
+  identifiedOrGone(): void;
 }

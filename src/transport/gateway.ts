@@ -25,10 +25,12 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Connection>();
   private upgrading = 0;
+  /** Connections waiting for their `auth` message. */
+  private unidentified = 0;
   private onEmpty: (() => void) | null = null;
   readonly ctx: GatewayContext;
 
-  constructor(ctx: Omit<GatewayContext, 'forget' | 'slowCloses' | 'encodeConnected'>) {
+  constructor(ctx: Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected'>) {
     const { heartbeat, limits } = ctx.config;
     this.ctx = {
       ...ctx,
@@ -47,6 +49,7 @@ export class Gateway {
         this.conns.delete(c);
         if (this.conns.size === 0) this.onEmpty?.();
       },
+      identifiedOrGone: () => this.unidentified--,
     };
     const { config } = ctx;
     const options: ServerOptions & { closeTimeout: number } = {
@@ -97,7 +100,13 @@ export class Gateway {
           this.conns.add(conn);
           conn.peer = peerOf(req);
           if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
-          else if (identity === null) conn.awaitAuth();
+          else if (identity === null) {
+            if (this.unidentified >= this.ctx.config.limits.maxUnidentified) conn.close(CloseCode.TryAgainLater, 'too many connections waiting to identify');
+            else {
+              this.unidentified++;
+              conn.awaitAuth();
+            }
+          }
           else if (!identity.ok) conn.close(identity.code, identity.reason);
           else {
             conn.open(identity.identity, resume);

@@ -209,3 +209,26 @@ describe('token expiry with the default heartbeat', () => {
     assert.equal(closed.code, 4002);
   });
 });
+
+describe('connections waiting to identify', () => {
+  const server = serverFor(['--auth.jwt.secret', TEST_SECRET, '--auth.timeoutMs', '60000', '--limits.maxUnidentified', '3']);
+  after(closeAllClients);
+
+  it('are limited by limits.maxUnidentified (1013), so that they cannot take the places of users who identify', async () => {
+    const waiting = await Promise.all([1, 2, 3].map(() => connect(server().wsUrl)));
+    for (const c of waiting) await c.barrier();
+    const refused = await connect(server().wsUrl);
+    assert.equal((await refused.waitClosed()).code, 1013);
+    // A user with a token still gets in.
+    const alice = await connectToken(server().wsUrl, await makeToken('alice'));
+    assert.equal(alice.all('connected').length, 1);
+    // One that identifies, and one that leaves, each make room for another to wait.
+    await waiting[0]!.call({ type: 'auth', token: await makeToken('bob') });
+    await waiting[1]!.close();
+    const next = await Promise.all([connect(server().wsUrl), connect(server().wsUrl)]);
+    for (const c of next) {
+      await c.barrier();
+      assert.ok(c.isOpen);
+    }
+  });
+});
