@@ -95,7 +95,8 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
     Math.max(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),
-    Math.min(heartbeat.intervalMs, heartbeat.timeoutMs),
+    // Every deadline fires at most a fifth of the shortest configured one late (the auth timeout, say).
+    Math.min(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),
     now,
   );
   const hub = new Hub({

@@ -232,3 +232,16 @@ describe('connections waiting to identify', () => {
     }
   });
 });
+
+describe('the auth timeout, with the default heartbeat', () => {
+  const server = serverFor(['--auth.jwt.secret', TEST_SECRET, '--auth.timeoutMs', '800']);
+  after(closeAllClients);
+
+  it('closes with 4009 close to auth.timeoutMs, not at the heartbeat timer resolution (up to 2 s late before)', async () => {
+    const t0 = Date.now();
+    const c = await connect(server().wsUrl);
+    assert.equal((await c.waitClosed(3_000)).code, 4009);
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 600 && elapsed < 1_400, `closed after ${elapsed} ms`);
+  });
+});
