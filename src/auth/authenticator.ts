@@ -50,7 +50,7 @@ export class Authenticator {
         algorithms: this.cfg.jwt.algorithms ?? (this.key instanceof Uint8Array ? ['HS256', 'HS384', 'HS512'] : undefined),
         issuer: this.cfg.jwt.issuer,
         audience: this.cfg.jwt.audience,
-        requiredClaims: ['sub'],
+        requiredClaims: this.cfg.jwt.requireExp ? ['sub', 'exp'] : ['sub'],
       }));
     } catch (e) {
       if (e instanceof errors.JWTExpired) return { ok: false, code: CloseCode.TokenExpired, reason: 'token expired' };

@@ -58,6 +58,8 @@ export const configSchema = z.strictObject({
           algorithms: z.array(z.string()).optional(),
           issuer: z.string().optional(),
           audience: z.string().optional(),
+          /** Refuse tokens without an `exp` claim (4001): a token that never expires cannot be taken back. */
+          requireExp: z.boolean().default(false),
           /** Claim listing the private rooms the user may join (names or `prefix*`). */
           roomsClaim: z.string().default('rooms'),
         })

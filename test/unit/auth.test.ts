@@ -51,6 +51,12 @@ describe('Authenticator with an HS256 secret', () => {
     assert.deepEqual(identity(await auth.verifyToken(await hsToken({ sub: 'bob' }))), { user: 'bob', grants: [], expiresAt: null });
   });
 
+  it('with auth.jwt.requireExp, a token without exp is refused with 4001', async () => {
+    const strict = new Authenticator(authConfig({ jwt: { secret: SECRET, requireExp: true } }), false);
+    refused(await strict.verifyToken(await hsToken({ sub: 'bob' })), CloseCode.Unauthorized);
+    identity(await strict.verifyToken(await hsToken({ sub: 'bob', exp: nowSec() + 60 })));
+  });
+
   it('keeps only string grants from the rooms claim', async () => {
     const id = identity(await auth.verifyToken(await hsToken({ sub: 'bob', rooms: ['ok', 5, null, { a: 1 }, 'also'] })));
     assert.deepEqual(id.grants, ['ok', 'also']);
