@@ -34,6 +34,8 @@ async function start(cred: Credentials): Promise<void> {
   } catch (err) {
     signin.hidden = false;
     error.textContent = `Could not reach the server (${(err as Error).message}). Try again.`;
+    // The form was cleared of the token on submit: put it back, so that trying again is one click.
+    if (cred.token !== undefined) tokenInput.value = cred.token;
     userInput.focus();
     return;
   } finally {
