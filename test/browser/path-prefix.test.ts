@@ -136,4 +136,17 @@ describeInBrowser('web chat under a path prefix', { timeout: 60_000 }, () => {
       await carol.context.close();
     }
   });
+
+  step('says so when the server cannot be reached at sign-in, and keeps the pasted token for another try', async () => {
+    const dave = await openChat(browser, `${server.url}/`, 'dave');
+    try {
+      await dave.page.route('**/client-config.json', (route) => route.abort());
+      await dave.page.getByLabel('Token').fill('eyJ.a-token.pasted-once');
+      await dave.page.getByRole('button', { name: 'Sign in' }).click();
+      await dave.page.getByText(/Could not reach the server/).waitFor();
+      assert.equal(await dave.page.getByLabel('Token').inputValue(), 'eyJ.a-token.pasted-once');
+    } finally {
+      await dave.context.close();
+    }
+  });
 });
