@@ -12,6 +12,11 @@ export interface BackoffOptions {
   factor?: number;
   /** Fraction of the delay that is random, 0..1 (default 0.5). */
   jitter?: number;
+  /**
+   * Attempts in a row without a session after which the client stops (`reconnect_gave_up`; `connect()` rejects).
+   * Default: no limit, the client keeps trying.
+   */
+  maxAttempts?: number;
 }
 
 export class Backoff {

@@ -428,6 +428,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       this.stop(new CloseError(code, reason, `connection closed (${code}${reason ? ` ${reason}` : ''}) and reconnect is off`), code, reason);
       return;
     }
+    const max = this.opts.reconnect ? this.opts.reconnect.maxAttempts : undefined;
+    if (max !== undefined && this.attempt >= max) {
+      const why = `${code}${reason ? ` ${reason}` : ''}`;
+      this.stop(new SwitchboardError('reconnect_gave_up', `no session after ${this.attempt + 1} attempts (last: ${why})`), code, reason);
+      return;
+    }
     const delay = Math.max(minDelayMs, this.backoff.next());
     this.attempt++;
     this.setState('disconnected', { closeCode: code, reason, willReconnect: true, retryInMs: delay });

@@ -83,6 +83,25 @@ describe('client SDK: tokens and close codes', () => {
     assert.equal(alice.state, 'disconnected');
   });
 
+  it('reconnect.maxAttempts: a getToken that keeps throwing, or a server that is not there, ends connect() with reconnect_gave_up', async (t) => {
+    const reconnect = { initialMs: 5, maxMs: 20, maxAttempts: 3 };
+    let calls = 0;
+    const failing = sdk(t, srv.wsUrl, {
+      reconnect,
+      getToken: () => {
+        calls++;
+        throw new Error('the auth backend is down');
+      },
+    });
+    failing.on('error', () => {});
+    await assert.rejects(failing.connect(), (e: Error & { code?: string }) => e.code === 'reconnect_gave_up' && /4 attempts/.test(e.message));
+    assert.equal(calls, 4, 'the first attempt and three more');
+
+    const nowhere = sdk(t, 'ws://127.0.0.1:9/ws', { user: 'alice', reconnect });
+    nowhere.on('error', () => {});
+    await assert.rejects(nowhere.connect(), (e: Error & { code?: string }) => e.code === 'reconnect_gave_up');
+  });
+
   it('4001: reconnects when getToken supplies a new token, stops when it hands back the refused one', async (t) => {
     const bad = await makeToken('t-retry', { secret: 'another-secret-0123456789-abcdef' });
     const good = await makeToken('t-retry');
