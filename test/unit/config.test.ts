@@ -36,7 +36,10 @@ describe('config defaults', () => {
     assert.equal(c.server.port, 8080);
     assert.equal(c.server.path, '/ws');
     assert.equal(c.server.webRoot, undefined);
+    assert.equal(c.server.headersTimeoutMs, 20_000);
+    assert.deepEqual(c.server.allowedOrigins, []);
     assert.equal(c.auth.dev, undefined);
+    assert.equal(c.auth.jwt.requireExp, false);
     assert.equal(c.auth.allowDevOnPublicHost, false);
     assert.equal(c.auth.timeoutMs, 5000);
     assert.equal(c.auth.jwt.roomsClaim, 'rooms');
@@ -45,6 +48,7 @@ describe('config defaults', () => {
     assert.deepEqual(c.heartbeat, { intervalMs: 25_000, timeoutMs: 10_000 });
     assert.deepEqual(c.limits, {
       maxConnections: 10_000,
+      maxUnidentified: 1_000,
       maxFrameBytes: 65_536,
       maxTextLength: 8_000,
       messagesPerSecond: 50,
@@ -63,11 +67,13 @@ describe('config defaults', () => {
     assert.equal(c.rooms.presenceEvents, true);
     assert.equal(c.store.synchronous, 'full');
     assert.equal(c.store.cacheMiB, 64);
+    assert.equal(c.store.recoveryMaxBytes, 1024 * 1024);
+    assert.equal(c.uploads.idleTimeoutMs, 30_000);
     assert.deepEqual(c.store.retention, { intervalMs: 60_000, stepSize: 500 });
     assert.equal(c.welcome.enabled, true);
     assert.equal(c.compression.enabled, false);
     assert.equal(c.log.level, 'info');
-    assert.equal(c.shutdown.graceMs, 5000);
+    assert.deepEqual(c.shutdown, { graceMs: 5000, drainMs: 0 });
     assert.deepEqual(loadConfig({ env: {} }), c);
     assert.deepEqual(configSchema.parse({}), c);
   });
