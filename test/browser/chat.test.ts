@@ -210,6 +210,33 @@ describeInBrowser('web chat in a browser', { timeout: 90_000 }, () => {
     await messages(alice).getByText(/Video call: ended/).waitFor();
   });
 
+  step('an incoming call is not answered by a key meant for the composer, and a declined caller does not ring again at once', async () => {
+    /** How bob's page answers carol's call `callId`: the reason of its reject, or the kind of signal. */
+    const answerTo = (callId: string): Promise<unknown> =>
+      new Promise((resolve) => {
+        const off = carol.on('signal', (sig) => {
+          if (sig.callId !== callId || sig.kind === 'ringing') return;
+          off();
+          resolve(sig.kind === 'reject' ? (sig.data as { reason?: unknown } | undefined)?.reason : sig.kind);
+        });
+      });
+    await bob.page.getByLabel('Message', { exact: true }).click();
+    const first = answerTo('jack-1');
+    await carol.signal('bob', 'jack-1', 'offer', { sdp: 'v=0', video: true });
+    const incoming = bob.page.getByRole('dialog', { name: 'carol is calling you' });
+    await incoming.waitFor();
+    // Bob was typing: his next keys land on the dialog, where Decline has the focus and Accept waits a moment.
+    await bob.page.keyboard.press('Space');
+    await bob.page.keyboard.press('Enter');
+    assert.equal(await first, 'declined');
+    await incoming.waitFor({ state: 'hidden' });
+    // Calling back at once is turned down without ringing.
+    const second = answerTo('jack-2');
+    await carol.signal('bob', 'jack-2', 'offer', { sdp: 'v=0', video: true });
+    assert.equal(await second, 'declined');
+    assert.equal(await incoming.isVisible(), false);
+  });
+
   step('fits a phone-sized window: the conversation list is a drawer', async () => {
     const page: Page = bob.page;
     await page.setViewportSize({ width: 390, height: 760 });

@@ -45,6 +45,10 @@ export interface CallHooks {
   signal: AbortSignal;
 }
 
+/** How long after an incoming call shows that it can be accepted. */
+const ACCEPT_DELAY_MS = 1_000;
+/** How long after declining a caller their new calls are turned down without ringing. */
+const DECLINED_QUIET_MS = 30_000;
 const RING_TIMEOUT_MS = 45_000;
 
 export class Calls {
@@ -58,6 +62,11 @@ export class Calls {
   private readonly muteBtn = byId<HTMLButtonElement>('call-mute');
   private readonly camBtn = byId<HTMLButtonElement>('call-camera');
   private readonly dialog = byId<HTMLDialogElement>('incoming');
+  private readonly acceptBtn = byId<HTMLButtonElement>('incoming-accept');
+  /** Callers whose call was declined, until when their new calls are turned down without ringing. */
+  private readonly declined = new Map<string, number>();
+  /** Callers already told they missed us while we were in a call (one note each, however often they try). */
+  private readonly busyNoted = new Set<string>();
 
   constructor(
     private readonly client: SwitchboardClient,
@@ -68,7 +77,7 @@ export class Calls {
     byId('call-hangup').addEventListener('click', () => this.hangup(), opts);
     this.muteBtn.addEventListener('click', () => this.toggle('audio'), opts);
     this.camBtn.addEventListener('click', () => this.toggle('video'), opts);
-    byId('incoming-accept').addEventListener('click', () => void this.accept(), opts);
+    this.acceptBtn.addEventListener('click', () => void this.accept(), opts);
     byId('incoming-decline').addEventListener('click', () => this.decline(), opts);
     this.dialog.addEventListener(
       'cancel',
@@ -158,6 +167,9 @@ export class Calls {
   decline(): void {
     const call = this.call;
     if (!call || call.state !== 'incoming') return;
+    const now = Date.now();
+    for (const [peer, until] of this.declined) if (until <= now) this.declined.delete(peer);
+    this.declined.set(call.peer, now + DECLINED_QUIET_MS);
     this.send(call, 'reject', { reason: 'declined' });
     this.end(`You declined a ${call.video ? 'video' : 'voice'} call from ${call.peer}`, false, true);
   }
@@ -175,9 +187,16 @@ export class Calls {
     const data = (s.data ?? {}) as { sdp?: string; candidate?: RTCIceCandidateInit; video?: boolean; reason?: string; answeredBy?: string };
     if (s.kind === 'offer') {
       if (this.call?.id === s.callId) return;
+      // Someone who was just declined and calls again is turned down without ringing: calling back at once,
+      // over and over, must not keep the dialog in front of the chat.
+      if ((this.declined.get(s.from) ?? 0) > Date.now()) {
+        void this.client.signal(s.from, s.callId, 'reject', { reason: 'declined' }).catch(() => {});
+        return;
+      }
       if (this.call) {
         void this.client.signal(s.from, s.callId, 'reject', { reason: 'busy' }).catch(() => {});
-        this.hooks.note(s.from, `Missed call from ${s.from} (you were in another call)`);
+        if (!this.busyNoted.has(s.from)) this.hooks.note(s.from, `Missed call from ${s.from} (you were in another call)`);
+        this.busyNoted.add(s.from);
         return;
       }
       const call = this.newCall(s.callId, s.from, 'callee', data.video === true, 'incoming');
@@ -292,7 +311,11 @@ export class Calls {
     byId('incoming-title').textContent = `${call.peer} is calling you`;
     byId('incoming-kind').textContent = call.video ? 'Video call' : 'Voice call';
     byId('incoming-avatar').replaceChildren(avatar(call.peer, 'avatar huge'));
-    byId('incoming-accept').replaceChildren(icon(call.video ? 'video' : 'phone'), 'Accept');
+    this.acceptBtn.replaceChildren(icon(call.video ? 'video' : 'phone'), 'Accept');
+    // Accept cannot be pressed for a moment: a key meant for the composer (a space, Enter) must not answer a call
+    // that popped up under it, turning the camera on. The dialog opens with Decline focused.
+    this.acceptBtn.disabled = true;
+    call.timers.push(setTimeout(() => (this.acceptBtn.disabled = false), ACCEPT_DELAY_MS));
     if (!this.dialog.open) this.dialog.showModal();
     document.title = `📞 ${call.peer} is calling · Switchboard`;
   }
@@ -356,6 +379,7 @@ export class Calls {
     const call = this.call;
     if (!call) return;
     this.call = null;
+    this.busyNoted.clear();
     for (const t of call.timers) clearTimeout(t);
     clearInterval(call.tick);
     call.pc?.close();
