@@ -6,6 +6,7 @@ import type { Credentials } from './credentials.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientOptions, MessageOptions } from './options.js';
 import type { MediaBody, MediaContentType, UploadResult } from './types.js';
+import { fileIdOf } from '../../src/protocol/file-reference.js';
 import { httpBaseOf, mediaTypeOf, serverUrl, uploadFile, type UploadData, type UploadOptions } from './upload.js';
 
 export class Media {
@@ -34,7 +35,7 @@ export class Media {
    */
   fileUrl(path: string): string {
     const u = serverUrl(this.httpBase, path);
-    if (!u.href.startsWith(`${this.httpBase}files/`)) return u.toString();
+    if (fileIdOf(path) === null || !u.href.startsWith(`${this.httpBase}files/`)) return u.toString();
     const auth = this.credentials.forFileUrl();
     if (auth.token !== undefined) u.searchParams.set('token', auth.token);
     else if (auth.user !== undefined) u.searchParams.set('user', auth.user);

@@ -18,6 +18,7 @@ import { HubError } from './errors.js';
 import { Room } from './room.js';
 import type { HubSession } from './session.js';
 import { SharedBatch, type Tick } from './shared-batch.js';
+import { fileIdOf } from '../protocol/file-reference.js';
 
 export interface RoomRule {
   match: string;
@@ -537,14 +538,11 @@ function messagePush(
   return push;
 }
 
-const FILE_URL = /^\/files\/([A-Za-z0-9_-]{8,64})(?:[/?#]|$)/;
-
 function newMessage(id: string, conv: string, from: string, contentType: string, body: unknown, ts: number, key: string | undefined): NewMessage {
   let fileId: string | null = null;
   if ((MEDIA_CONTENT_TYPES as readonly string[]).includes(contentType)) {
     const url = (body as { url?: unknown }).url;
-    const m = typeof url === 'string' ? FILE_URL.exec(url) : null;
-    if (m) fileId = m[1]!;
+    if (typeof url === 'string') fileId = fileIdOf(url);
   }
   return { id, conv, from, contentType, body: JSON.stringify(body), ts, key: key ?? null, fileId };
 }

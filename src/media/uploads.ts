@@ -13,12 +13,12 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { identifyRequest, type Authenticator, type Identity } from '../auth/authenticator.js';
 import { matchesPattern } from '../auth/patterns.js';
+import { fileIdOf } from '../protocol/file-reference.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
 import { TooLargeError, type BlobStore } from './blob-store.js';
 
-const FILE_PATH = /^\/files\/([A-Za-z0-9_-]{8,64})(?:\/[^/]*)?$/;
 const INLINE = /^(image|audio|video)\//;
 /** One `type/subtype` (RFC 6838's characters): `image/png, text/html` would pass a prefix match and be served as sent. */
 const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -119,9 +119,9 @@ export function uploadRoutes(
       }
       work = upload(req, res, url);
     } else {
-      const m = FILE_PATH.exec(pathname);
-      if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-      work = download(req, res, url, m[1]!);
+      const id = fileIdOf(pathname);
+      if (id === null || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+      work = download(req, res, url, id);
     }
     work.catch((err: unknown) => {
       // A client that went away or stalled is not the server's failure.

@@ -5,6 +5,7 @@
  * `from`, is refused rather than silently trusted or dropped.
  */
 import { z } from 'zod';
+import { FILE_REFERENCE } from './file-reference.js';
 
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 /**
@@ -49,7 +50,11 @@ const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** Media body: what a client needs to show or fetch an uploaded file. */
 export const mediaBody = z.strictObject({
-  url: z.string().min(1).max(2048),
+  url: z
+    .string()
+    .min(1)
+    .max(2048)
+    .refine((u) => !u.startsWith('/files/') || FILE_REFERENCE.test(u), { message: 'a stored file is /files/<id> or /files/<id>/<name>' }),
   name: z.string().max(256).optional(),
   mime: z.string().max(128).optional(),
   size: z.number().int().nonnegative().optional(),

@@ -13,7 +13,7 @@ function offlineClient(opts: Pick<ClientOptions, 'url'> & Partial<ClientOptions>
   const posted: string[] = [];
   const fetch = async (url: string | URL | Request): Promise<Response> => {
     posted.push(String(url));
-    return Response.json({ id: 'F1', url: '/files/F1', name: 'a.txt', mime: 'text/plain', size: 1 }, { status: 201 });
+    return Response.json({ id: 'F1abcdef', url: '/files/F1abcdef', name: 'a.txt', mime: 'text/plain', size: 1 }, { status: 201 });
   };
   return { client: new SwitchboardClient({ user: 'alice', reconnect: false, fetch, ...opts }), posted };
 }
@@ -30,10 +30,10 @@ describe('client SDK: HTTP URLs', () => {
   it('routes and server-relative file paths resolve under the base; absolute URLs stay', () => {
     const base = 'https://example.com/sb/';
     assert.equal(serverUrl(base, 'upload').toString(), 'https://example.com/sb/upload');
-    assert.equal(serverUrl(base, '/files/F1').toString(), 'https://example.com/sb/files/F1');
-    assert.equal(serverUrl(base, '/files/F1/cat%20photo.png').toString(), 'https://example.com/sb/files/F1/cat%20photo.png');
+    assert.equal(serverUrl(base, '/files/F1abcdef').toString(), 'https://example.com/sb/files/F1abcdef');
+    assert.equal(serverUrl(base, '/files/F1abcdef/cat%20photo.png').toString(), 'https://example.com/sb/files/F1abcdef/cat%20photo.png');
     assert.equal(serverUrl(base, 'https://cdn.example.net/x.png').toString(), 'https://cdn.example.net/x.png');
-    assert.equal(serverUrl('http://127.0.0.1:8080/', '/files/F1').toString(), 'http://127.0.0.1:8080/files/F1');
+    assert.equal(serverUrl('http://127.0.0.1:8080/', '/files/F1abcdef').toString(), 'http://127.0.0.1:8080/files/F1abcdef');
   });
 
   it('without httpUrl: uploads and file URLs at the WebSocket origin, as before', async () => {
@@ -41,7 +41,7 @@ describe('client SDK: HTTP URLs', () => {
     try {
       await client.upload('x', { name: 'a.txt', mime: 'text/plain' });
       assert.deepEqual(posted, ['http://127.0.0.1:8080/upload?name=a.txt&user=alice']);
-      assert.equal(client.fileUrl('/files/F1'), 'http://127.0.0.1:8080/files/F1?user=alice');
+      assert.equal(client.fileUrl('/files/F1abcdef'), 'http://127.0.0.1:8080/files/F1abcdef?user=alice');
     } finally {
       await client.close();
     }
@@ -52,8 +52,8 @@ describe('client SDK: HTTP URLs', () => {
     try {
       const up = await client.upload('x', { name: 'a.txt', mime: 'text/plain' });
       assert.deepEqual(posted, ['https://example.com/sb/upload?name=a.txt&user=alice']);
-      assert.equal(client.fileUrl(up.url), 'https://example.com/sb/files/F1?user=alice');
-      assert.equal(client.fileUrl('/files/F1/a.txt'), 'https://example.com/sb/files/F1/a.txt?user=alice');
+      assert.equal(client.fileUrl(up.url), 'https://example.com/sb/files/F1abcdef?user=alice');
+      assert.equal(client.fileUrl('/files/F1abcdef/a.txt'), 'https://example.com/sb/files/F1abcdef/a.txt?user=alice');
     } finally {
       await client.close();
     }
@@ -62,7 +62,7 @@ describe('client SDK: HTTP URLs', () => {
   it("never puts the user's credentials on a URL that is not the server's files/ (a body's URL is the sender's to choose)", async () => {
     const { client } = offlineClient({ url: 'wss://example.com/sb/chat/ws', httpUrl: 'https://example.com/sb' });
     try {
-      for (const url of ['https://evil.example/files/F1', '//evil.example/files/F1', 'https://example.com/other/files/F1', '/upload', '/sb-not/files/F1'])
+      for (const url of ['https://evil.example/files/F1abcdef', '//evil.example/files/F1abcdef', 'https://example.com/other/files/F1abcdef', '/upload', '/sb-not/files/F1abcdef', '/files/../../bank/transfer', '/files/./F1abcdef'])
         assert.doesNotMatch(client.fileUrl(url), /user=alice/, url);
       assert.equal(client.fileUrl('https://evil.example/x.png'), 'https://evil.example/x.png');
     } finally {

@@ -115,6 +115,9 @@ describe('uploads', () => {
     await eve.call({ type: 'join', room: 'eve-only' });
     assert.equal((await eve.request({ type: 'publish', room: 'eve-only', contentType: 'image', body })).code, 'forbidden');
     assert.equal((await download(server(), up.url, 'user=eve')).res.status, 404);
+    // Nor by a path that is not exactly /files/<id>[/<name>] (it would also send readers' browsers anywhere on the site).
+    for (const url of [`/files/./${up.id}`, `/files/${up.id}?x=1`, '/files/../../bank/transfer?to=eve'])
+      assert.equal((await eve.request({ type: 'publish', room: 'eve-only', contentType: 'image', body: { ...body, url } })).code, 'invalid_request', url);
     // Nothing of the refused messages was stored.
     assert.deepEqual((await eve.call({ type: 'history', with: 'eve' })) as { messages: unknown[] }, { with: 'eve', messages: [], oldestSeq: 0, lastSeq: 0, hasMore: false });
     await eve.close();

@@ -4,7 +4,7 @@
  * way, with upload progress and retry. Elements are built only when asked
  * (`Item.build`), so a list can keep the ones it already shows.
  */
-import type { MediaBody, MessagePush } from '../../client/src/index.js';
+import { fileIdOf, type MediaBody, type MessagePush } from '../../client/src/index.js';
 import type { Conv, Note, Pending } from './conversation.js';
 import { avatar, dayKey, dayLabel, formatBytes, formatDuration, h, hue, icon, linkify, timeEl, type Child } from './dom.js';
 
@@ -92,7 +92,8 @@ function messageEl(ctx: MessageContext, from: string, ts: number, contentType: s
 
 /** The URL to load a media body from: stored files with our credentials; other URLs are only linked. */
 function mediaSrc(url: string, fileUrl: (path: string) => string): { src: string; inline: boolean } | null {
-  if (url.startsWith('/files/')) return { src: fileUrl(url), inline: true };
+  // Only a reference to a stored file is loaded (`/files/../x` would be a request to any path of the site).
+  if (fileIdOf(url) !== null) return { src: fileUrl(url), inline: true };
   if (/^https?:\/\//i.test(url)) return { src: url, inline: false };
   return null;
 }
