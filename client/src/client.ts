@@ -31,6 +31,7 @@ import { Outbox, type OutgoingMessage } from './outbox.js';
 import { randomKey } from './random-key.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
 import { Requests, type SessionLink } from './requests.js';
+import { setOwn } from './records.js';
 import { RoomMembership } from './room-membership.js';
 import type { Timer } from './timers.js';
 import { TokenRefresh } from './token-refresh.js';
@@ -177,8 +178,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     const out = { rooms: {} as Record<string, number>, direct: {} as Record<string, number> };
     for (const [k, s] of this.seq.positions()) {
       const c = conversationOfKey(k);
-      if ('room' in c) out.rooms[c.room] = s;
-      else out.direct[c.with] = s;
+      if ('room' in c) setOwn(out.rooms, c.room, s);
+      else setOwn(out.direct, c.with, s);
     }
     return out;
   }

@@ -11,6 +11,7 @@ import { directKey, type ConvKey, type Sequencer } from './recovery.js';
 import type { SessionLink } from './requests.js';
 import { retryAfter } from './timers.js';
 import type { MessagePush, SyncOutcome, UnreadPush } from './types.js';
+import { setOwn } from './records.js';
 
 /** Partners per `sync` request, at most. */
 const SYNC_BATCH = 1000;
@@ -40,8 +41,9 @@ export class DirectConversations {
   /** A session opened: one sync for every direct conversation (it also ends the server's resume hold). */
   recover(): void {
     const partners = this.partners();
-    if (partners.length > 0) this.sync(partners);
-    else if (this.resumeRequested) this.session.send({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
+    const sent = partners.length > 0 && this.sync(partners);
+    // Nothing to replay, but the server holds this session's DMs until a sync: one with no conversations ends it.
+    if (!sent && this.resumeRequested) this.session.send({ type: 'sync', since: {} }, { type: 'sync', onReply: () => {}, onError: () => {}, onLost: () => {} });
   }
 
   /**
@@ -75,21 +77,24 @@ export class DirectConversations {
   }
 
   /** Recovers direct conversations: `sync` with each one's last delivered seq (at most 1000 per request). */
-  private sync(partners: readonly string[]): void {
-    for (let i = 0; i < partners.length; i += SYNC_BATCH) this.syncBatch(partners.slice(i, i + SYNC_BATCH));
+  /** Whether a sync was sent. */
+  private sync(partners: readonly string[]): boolean {
+    let sent = false;
+    for (let i = 0; i < partners.length; i += SYNC_BATCH) sent = this.syncBatch(partners.slice(i, i + SYNC_BATCH)) || sent;
+    return sent;
   }
 
-  private syncBatch(partners: readonly string[]): void {
+  private syncBatch(partners: readonly string[]): boolean {
     const epoch = this.session.epoch();
     const since: Record<string, number> = {};
     for (const p of partners) {
       const last = this.seq.last(directKey(p));
       if (typeof last !== 'number') continue;
-      since[p] = last;
+      setOwn(since, p, last);
       this.seq.beginRecovery(directKey(p));
     }
     const names = Object.keys(since);
-    if (names.length === 0) return;
+    if (names.length === 0) return false;
     this.session.send({ type: 'sync', since }, {
       type: 'sync',
       onReply: (data) => {
@@ -98,7 +103,7 @@ export class DirectConversations {
         for (const p of names) {
           const key = directKey(p);
           if (!this.seq.has(key)) continue;
-          const r = convs[p];
+          const r = Object.hasOwn(convs, p) ? convs[p] : undefined;
           if (r) this.gaps.afterRecovery(key, since[p]!, r.seq, r.recovered, r.missed, true, epoch);
           else void this.gaps.fill(key, undefined, epoch);
         }
@@ -116,5 +121,6 @@ export class DirectConversations {
       },
       onLost: () => {},
     });
+    return true;
   }
 }

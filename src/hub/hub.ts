@@ -18,7 +18,7 @@ import { HubError } from './errors.js';
 import { Room } from './room.js';
 import type { HubSession } from './session.js';
 import { SharedBatch, type Tick } from './shared-batch.js';
-import { fileIdOf } from '../protocol/file-reference.js';
+import { fileIdOf } from '../../client/src/file-reference.js';
 
 export interface RoomRule {
   match: string;

@@ -41,6 +41,25 @@ describe('client SDK: resuming', () => {
     assert.deepEqual(seqsOf(r2.of({ with: 'alice' })), range(6, 12));
   });
 
+  it('a partner named __proto__ neither stops direct messages after a reconnect nor goes missing from positions()', async (t) => {
+    const srv = await startServer(BASE, { t });
+    const proto = sdk(t, srv.wsUrl, { user: '__proto__' });
+    const carol = sdk(t, srv.wsUrl, { user: 'carol' });
+    const bob = sdk(t, srv.wsUrl, { user: 'bob' });
+    const rb = new Recorder(bob);
+    await Promise.all([proto.connect(), carol.connect(), bob.connect()]);
+    await proto.send('bob', 'hi from a tricky name');
+    await rb.until(() => rb.of({ with: '__proto__' }).length === 1, 'bob has the first DM');
+    assert.deepEqual(bob.positions().direct['__proto__'], 1);
+    // A reconnect: bob's session asks the server to hold DMs until its sync, which must be sent.
+    const back = rb.nextState('connected');
+    cut(bob);
+    await back;
+    await carol.send('bob', 'after the reconnect');
+    await proto.send('bob', 'and me');
+    await rb.until(() => rb.of({ with: 'carol' }).length === 1 && rb.of({ with: '__proto__' }).length === 2, 'both DMs arrive');
+  });
+
   it('a direct conversation that started while the client was offline is delivered from its first message', async (t) => {
     const srv = await startServer(BASE, { t });
     const gate = new Gate();
