@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { identifyRequest, type Authenticator, type Identity } from '../auth/authenticator.js';
 import { matchesPattern } from '../auth/patterns.js';
 import { fileIdOf } from '../../client/src/file-reference.js';
+import { UNSHOWABLE } from '../protocol/commands.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
@@ -22,8 +23,8 @@ import { TooLargeError, type BlobStore } from './blob-store.js';
 const INLINE = /^(image|audio|video)\//;
 /** One `type/subtype` (RFC 6838's characters): `image/png, text/html` would pass a prefix match and be served as sent. */
 const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
-/** No slashes, no control characters (C0, C1), no bidirectional overrides: `\u202egpj.exe` would show as "exe.jpg". */
-const SAFE_NAME = /^[^/\\\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]{1,200}$/;
+/** 1–200 characters, no slashes, nothing a name shown to users may not hold (`\u202egpj.exe` shows as "exe.jpg"). */
+const SAFE_NAME = /^[^/\\]{1,200}$/;
 /**
  * Files are served from the chat's own origin, and some types are documents a browser runs when opened (an SVG
  * image, or HTML if an operator allows it): a script in one would read the viewer's token from its own URL. As a
@@ -57,7 +58,7 @@ export function uploadRoutes(
     }
     const mime = (req.headers['content-type'] ?? 'application/octet-stream').split(';', 1)[0]!.trim().toLowerCase();
     const name = url.searchParams.get('name') ?? 'file';
-    if (!SAFE_NAME.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes or control characters');
+    if (!SAFE_NAME.test(name) || UNSHOWABLE.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes or control characters');
     if (!MIME_TYPE.test(mime) || !allowed(mime)) return refuse(req, res, 415, 'unsupported_type', `${mime.slice(0, 100)} is not an allowed upload type`);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > cfg.maxBytes) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);

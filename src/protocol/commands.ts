@@ -9,11 +9,20 @@ import { FILE_REFERENCE } from '../../client/src/file-reference.js';
 
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 /**
- * No control characters (C0 and C1), no bidirectional overrides (a name must read as it is: `\u202egpj.exe`
- * shows as "exe.jpg"), and no lone surrogates (a surrogate pair counts as one character): such a string does not come back from the store as
- * it went in (SQLite keeps UTF-8), so a user id or key would no longer match itself once stored.
+ * Characters that show as nothing, or change how the text around them is shown: bidirectional marks and
+ * overrides, zero-width spaces and joiners, soft hyphens, variation selectors, Hangul fillers, the BOM. A name
+ * holding one looks like another (`alice\u200b` is shown as "alice") or like none at all.
  */
-export const USER_ID = /^(?:[^\s\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff]){1,128}$/;
+const INVISIBLE =
+  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8';
+/** Control characters (C0, C1) or anything invisible: what no name shown to users may hold. */
+export const UNSHOWABLE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${INVISIBLE}]`);
+/**
+ * No whitespace, control characters or anything invisible (a name must read as it is: `\u202egpj.exe` shows as
+ * "exe.jpg"), and no lone surrogates (a surrogate pair counts as one character): such a string does not come back
+ * from the store as it went in (SQLite keeps UTF-8), so a user id would no longer match itself once stored.
+ */
+export const USER_ID = new RegExp(`^(?:[^\\s\\u0000-\\u001f\\u007f-\\u009f${INVISIBLE}\\ud800-\\udfff]|[\\ud800-\\udbff][\\udc00-\\udfff]){1,128}$`);
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export const BUILTIN_CONTENT_TYPES = ['text', 'image', 'file', 'audio', 'video'] as const;
@@ -55,7 +64,11 @@ export const mediaBody = z.strictObject({
     .min(1)
     .max(2048)
     .refine((u) => !u.startsWith('/files/') || FILE_REFERENCE.test(u), { message: 'a stored file is /files/<id> or /files/<id>/<name>' }),
-  name: z.string().max(256).optional(),
+  name: z
+    .string()
+    .max(256)
+    .refine((n) => !UNSHOWABLE.test(n), { message: 'a file name may not hold control or invisible characters' })
+    .optional(),
   mime: z.string().max(128).optional(),
   size: z.number().int().nonnegative().optional(),
   width: z.number().int().nonnegative().optional(),

@@ -155,7 +155,11 @@ describe('command schemas', () => {
     for (const k of ['k\u0000', 'k\u0085', 'k\n']) assert.equal(key(k), false, JSON.stringify(k));
     const to = (u: string) => commandSchemas.send.safeParse({ type: 'send', to: u, body: 'hi' }).success;
     assert.equal(to('zoë'), true);
-    for (const u of ['a\u0085b', '\u202egpj.exe', 'a\u2066b', 'a\u200fb']) assert.equal(to(u), false, JSON.stringify(u));
+    for (const u of ['a\u0085b', '\u202egpj.exe', 'a\u2066b', 'a\u200fb', 'alice\u200b', '\u3164', 'bo\u00adb', 'x\ufeff']) assert.equal(to(u), false, JSON.stringify(u));
+    // A media body's file name is shown too.
+    const named = (name: string) => checkBody('file', { url: '/files/Qm9yZXBsYXk', name }, 8000);
+    assert.equal(named('invoice.pdf'), null);
+    assert.match(named('invoice_2024\u202efdp.exe') ?? '', /control or invisible/);
   });
 
   it('names the bad field in the message', () => {
