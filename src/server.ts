@@ -46,6 +46,17 @@ export interface RunningServer {
 
 const BUNDLED_WEB = fileURLToPath(new URL('../web/', import.meta.url));
 /**
+ * The bundled chat's pages load nothing but its own scripts, styles, files and WebSocket, and no other site may
+ * frame them: a script that got into a message could not run or send anything elsewhere, and the chat cannot be
+ * shown under another page's clicks. (A custom `server.webRoot` sets its own policy.)
+ */
+const CHAT_PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+/**
  * The start-up sweep of the uploads folder leaves files written more recently than this: an upload under way
  * writes its bytes a moment before its record (media/sweep.ts).
  */
@@ -126,9 +137,10 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     now,
   });
   let ready = false;
-  const webRoot = config.server.webRoot === undefined ? BUNDLED_WEB : config.server.webRoot || null;
+  const { webRoot } = config.server;
+  const web = webRoot === undefined ? { root: BUNDLED_WEB, headers: CHAT_PAGE_HEADERS } : webRoot ? { root: webRoot } : null;
   const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now) : undefined;
-  const http = createHttpServer(config, webRoot, tlsFiles, {
+  const http = createHttpServer(config, web, tlsFiles, {
     upgrade: (req, socket, head) =>
       gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
         // Never an unhandled rejection (it would end the process): this connection alone is dropped.

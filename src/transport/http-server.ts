@@ -8,7 +8,7 @@ import { createServer as createHttps } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { originPolicy } from './origins.js';
-import { staticFiles } from './static-files.js';
+import { staticFiles, type WebFiles } from './static-files.js';
 import type { TlsFiles } from './tls-files.js';
 
 export interface HttpHandlers {
@@ -25,9 +25,9 @@ export interface HttpHandlers {
  */
 const CLIENT_CONFIG_PATH = '/client-config.json';
 
-/** `tls`: the certificate and key already read (transport/tls-files.ts), or null for plain HTTP. */
-export function createHttpServer(config: Config, webRoot: string | null, tls: TlsFiles | null, handlers: HttpHandlers): Server {
-  const serveFile = webRoot ? staticFiles(webRoot) : null;
+/** `web`: the files served at `/` (none: null); `tls`: the certificate and key already read (transport/tls-files.ts), or null for plain HTTP. */
+export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsFiles | null, handlers: HttpHandlers): Server {
+  const serveFile = web ? staticFiles(web) : null;
   const origins = originPolicy(config.server.allowedOrigins);
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (origins.handleCors(req, res)) return;

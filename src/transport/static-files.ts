@@ -19,7 +19,13 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-export function staticFiles(root: string): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
+/** A folder to serve, and headers for every file served from it (the bundled chat's security policy, say). */
+export interface WebFiles {
+  root: string;
+  headers?: Readonly<Record<string, string>>;
+}
+
+export function staticFiles({ root, headers = {} }: WebFiles): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
   const base = normalize(root + sep);
   return (req, res, pathname) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -43,6 +49,7 @@ export function staticFiles(root: string): (req: IncomingMessage, res: ServerRes
       'content-length': stat.size,
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
+      ...headers,
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).on('error', () => res.destroy()).pipe(res);

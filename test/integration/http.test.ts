@@ -17,6 +17,9 @@ describe('http', () => {
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
     const text = await res.text();
     assert.match(text, /<html/i);
+    // The bundled chat loads only its own resources and cannot be framed by another site.
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'.*frame-ancestors 'none'/);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
     // HEAD: headers without a body.
     const head = await fetch(`${server().url}/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
