@@ -323,7 +323,18 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     for (const line of invalid) this.emit('error', new SwitchboardError('invalid_frame', `the server sent a line that is not a protocol message: ${line.slice(0, 200)}`));
     for (const m of messages) {
       if (this.transport !== t) return;
-      this.onPush(m);
+      try {
+        this.onPush(m);
+      } catch (err) {
+        // A push not in the protocol's shape (the app's own listeners cannot throw here: the emitter catches them).
+        // Thrown from the socket's handler it would end a Node process; a session that cannot even be set up from
+        // its `connected` is dropped and tried again.
+        this.emit('error', new SwitchboardError('invalid_frame', `the server sent a ${m.type} push this client cannot handle: ${(err as Error).message}`));
+        if (m.type === 'connected' || !this.session) {
+          this.session = null;
+          t.drop('invalid connected push');
+        }
+      }
     }
   }
 
