@@ -26,7 +26,7 @@ import { Heartbeat } from './heartbeat.js';
 import { pageHistory } from './history-pages.js';
 import { Media, mediaMessage } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
-import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
+import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions, SignalOptions } from './options.js';
 import { Outbox, type OutgoingMessage } from './outbox.js';
 import { randomKey } from './random-key.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
@@ -569,13 +569,17 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     this.writer.write({ type: 'typing', ...target, active });
   }
 
-  /** Call signaling to every session of `to`. Needs a live connection (NotConnectedError otherwise); ServerError `user_offline`. */
-  signal(to: string, callId: string, kind: SignalKind, data?: unknown, opts: RequestOptions = {}): Promise<{ sessions: number }> {
+  /**
+   * Call signaling to every session of `to`, or to one (`opts.session`). Needs a live connection
+   * (NotConnectedError otherwise); ServerError `user_offline`.
+   */
+  signal(to: string, callId: string, kind: SignalKind, data?: unknown, opts: SignalOptions = {}): Promise<{ sessions: number }> {
     if (this.closed) return Promise.reject(new ClientClosedError());
     if (!this.session) return Promise.reject(new NotConnectedError('call signaling needs a live connection'));
     const cmd: CommandInput<'signal'> & { type: 'signal' } = { type: 'signal', to, callId, kind };
     if (data !== undefined) cmd.data = data;
-    return this.request(cmd, opts);
+    if (opts.session !== undefined) cmd.session = opts.session;
+    return this.request(cmd, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
   }
 
   /** Who is in a room now. */

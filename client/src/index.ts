@@ -9,7 +9,7 @@
  *     await client.publish('general', 'hello');
  */
 export { SwitchboardClient, randomKey } from './client.js';
-export type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions } from './options.js';
+export type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions, SignalOptions } from './options.js';
 export {
   AuthError,
   ClientClosedError,

@@ -114,6 +114,11 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+export interface SignalOptions extends RequestOptions {
+  /** One session of `to` (the `session` of a signal it sent): the call's other party, not every device of the user. */
+  session?: string;
+}
+
 export type HistoryTarget = Conversation;
 export interface HistoryOptions extends RequestOptions {
   before?: number;

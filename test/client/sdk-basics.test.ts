@@ -141,6 +141,18 @@ describe('client SDK: basics against the real server', () => {
     assert.deepEqual(value.data, { sdp: 'v=0' });
     await signals.return();
     await assert.rejects(alice.signal('nobody-here', 'call-2', 'offer'), (e: unknown) => e instanceof ServerError && e.code === 'user_offline');
+
+    // The answer goes to the session that called, not to every device of its user.
+    const alicePhone = sdk(t, srv.wsUrl, { user: 's-alice' });
+    await alicePhone.connect();
+    const onPhone: unknown[] = [];
+    alicePhone.on('signal', (sig) => onPhone.push(sig));
+    const answers = alice.events('signal');
+    assert.deepEqual(await bob.signal('s-alice', 'call-1', 'answer', { sdp: 'v=0' }, { session: value.session }), { sessions: 1 });
+    assert.equal((await answers.next()).value.kind, 'answer');
+    await answers.return();
+    await alicePhone.request({ type: 'ping' });
+    assert.deepEqual(onPhone, []);
   });
 
   it('requests reject with typed errors and time out; nothing connected → waits, then TimeoutError', async (t) => {

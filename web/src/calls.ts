@@ -156,7 +156,7 @@ export class Calls {
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
       if (!this.isCurrent(call)) return;
-      await this.client.signal(call.peer, call.id, 'answer', { sdp: answer.sdp });
+      await this.client.signal(call.peer, call.id, 'answer', { sdp: answer.sdp }, this.target(call, 'answer'));
       await this.flushCandidates(call);
     } catch (err) {
       if (!this.isCurrent(call)) return;
@@ -250,7 +250,16 @@ export class Calls {
 
   private send(call: Call, kind: 'ringing' | 'reject' | 'hangup' | 'candidate', data?: unknown): void {
     if (this.client.state !== 'connected') return;
-    void this.client.signal(call.peer, call.id, kind, data).catch(() => {});
+    void this.client.signal(call.peer, call.id, kind, data, this.target(call, kind)).catch(() => {});
+  }
+
+  /**
+   * Which of the peer's sessions a signal is for: the callee answers only the session that called; the caller
+   * sends its candidates to the session that answered, but its hangup to every session (the ones still ringing).
+   */
+  private target(call: Call, kind: string): { session?: string } {
+    if (call.peerSession === null) return {};
+    return call.role === 'callee' || kind === 'candidate' ? { session: call.peerSession } : {};
   }
 
   private async flushCandidates(call: Call): Promise<void> {
