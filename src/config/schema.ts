@@ -183,6 +183,11 @@ export const configSchema = z.strictObject({
       /** Where uploaded files are kept. */
       dir: z.string().default('data/uploads'),
       maxBytes: z.number().int().positive().default(20 * 1024 * 1024),
+      /**
+       * Bytes each user may upload per hour (refilled continuously); past it uploads are refused with 429 until
+       * enough time has passed. Counted per server, in memory.
+       */
+      userBytesPerHour: z.number().int().positive().default(1024 * 1024 * 1024),
       /** An upload that sends nothing for this long is dropped (and its partial file removed). */
       idleTimeoutMs: z.number().int().min(1000).default(30_000),
       /**

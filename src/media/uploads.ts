@@ -19,6 +19,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
 import type { Store } from '../store/store.js';
 import { TooLargeError, type BlobStore } from './blob-store.js';
+import { UploadBudget } from './upload-budget.js';
 
 const INLINE = /^(image|audio|video)\//;
 /** One `type/subtype` (RFC 6838's characters): `image/png, text/html` would pass a prefix match and be served as sent. */
@@ -42,6 +43,7 @@ export function uploadRoutes(
   now: () => number,
 ): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
   const allowed = (mime: string): boolean => cfg.allowedTypes.some((p) => matchesPattern(p, mime));
+  const budget = new UploadBudget(cfg.userBytesPerHour, now);
 
   async function who(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Identity | null> {
     const r = await identifyRequest(auth, req.headers, url);
@@ -55,6 +57,11 @@ export function uploadRoutes(
     if (!identity) {
       req.resume();
       return;
+    }
+    const wait = budget.waitMs(identity.user);
+    if (wait > 0) {
+      res.setHeader('retry-after', Math.ceil(wait / 1000));
+      return refuse(req, res, 429, 'rate_limited', `more than uploads.userBytesPerHour (${cfg.userBytesPerHour} bytes) uploaded in the last hour`);
     }
     const mime = (req.headers['content-type'] ?? 'application/octet-stream').split(';', 1)[0]!.trim().toLowerCase();
     const name = url.searchParams.get('name') ?? 'file';
@@ -76,6 +83,7 @@ export function uploadRoutes(
       req.setTimeout(0);
     }
     await store.addUpload({ id, owner: identity.user, name, mime, size, ts: now() });
+    budget.charge(identity.user, size);
     log.debug({ user: identity.user, id, size, mime }, 'upload stored');
     send(res, 201, { id, url: `/files/${id}`, name, mime, size });
   }

@@ -196,6 +196,21 @@ describe('uploads: size limit', () => {
   });
 });
 
+describe('uploads: uploads.userBytesPerHour', () => {
+  it('refuses a user who uploaded an hour’s worth with 429 and Retry-After; others go on', async (t) => {
+    const dir = tempDir(t);
+    const srv = await startServer(['--auth.dev', 'true', '--uploads.userBytesPerHour', '1000', ...sqliteFlags(dir)], { t });
+    const file = Buffer.alloc(800, 1);
+    assert.equal((await upload(srv, 'name=a.bin&user=hog', file, 'application/octet-stream')).status, 201);
+    assert.equal((await upload(srv, 'name=b.bin&user=hog', file, 'application/octet-stream')).status, 201, 'one file may go over');
+    const refused = await upload(srv, 'name=c.bin&user=hog', file, 'application/octet-stream');
+    assert.equal(refused.status, 429);
+    assert.equal(((await refused.json()) as { error: string }).error, 'rate_limited');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.equal((await upload(srv, 'name=d.bin&user=other', file, 'application/octet-stream')).status, 201);
+  });
+});
+
 describe('uploads: a stalled upload', () => {
   it('is dropped after uploads.idleTimeoutMs, and its partial file removed', async (t) => {
     const dir = tempDir(t);

@@ -69,6 +69,7 @@ describe('config defaults', () => {
     assert.equal(c.store.cacheMiB, 64);
     assert.equal(c.store.recoveryMaxBytes, 1024 * 1024);
     assert.equal(c.uploads.idleTimeoutMs, 30_000);
+    assert.equal(c.uploads.userBytesPerHour, 1024 * 1024 * 1024);
     assert.deepEqual(c.store.retention, { intervalMs: 60_000, stepSize: 500 });
     assert.equal(c.welcome.enabled, true);
     assert.equal(c.compression.enabled, false);
