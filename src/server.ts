@@ -119,8 +119,9 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     recoveryLimit: config.store.recoveryLimit,
     historyMaxLimit: config.store.historyMaxLimit,
     maxHeld: limits.maxQueueMessages,
-    maxHeldBytes: limits.maxQueueBytes,
-    // A replay must fit in the outbound queue with room to spare, or the session it is for is closed as slow.
+    // A replay and the DMs held during it leave together: each gets half of the outbound queue, or the session
+    // they are for would be closed as slow.
+    maxHeldBytes: Math.floor(limits.maxQueueBytes / 2),
     recoveryMaxBytes: Math.min(config.store.recoveryMaxBytes, Math.floor(limits.maxQueueBytes / 2)),
     presenceEvents: config.rooms.presenceEvents,
     roomsPerSession: limits.roomsPerSession,

@@ -223,6 +223,8 @@ export class Hub {
 
   /** The page's messages encoded, or null if together they are more than `budget` bytes. */
   private encodeReplay(page: HistoryPage, budget: number): Buffer[] | null {
+    // Their stored bodies already tell, most of the time, without encoding anything.
+    if (withinBytes(page.messages, budget, 'oldest').length < page.messages.length) return null;
     const out: Buffer[] = [];
     let bytes = 0;
     for (const m of page.messages) {
@@ -427,11 +429,13 @@ export class Hub {
         throw new HubError(ErrorCode.Forbidden, `only members of ${target.room} may read its history`);
     } else if (!this.persistence) return result;
     const page = await this.persistence!.history({ conv, before: opts.before, after: opts.after, limit });
-    result.messages = page.messages.map(pushOf);
+    // A page goes out as one reply: cut at the recovery byte budget, as a replay is (paging on is what `hasMore` is for).
+    const messages = withinBytes(page.messages, this.recoveryMaxBytes, opts.after !== undefined ? 'oldest' : 'newest');
+    result.messages = messages.map(pushOf);
     result.oldestSeq = page.oldestSeq;
     result.lastSeq = page.lastSeq;
-    const first = page.messages[0]?.seq;
-    const last = page.messages[page.messages.length - 1]?.seq;
+    const first = messages[0]?.seq;
+    const last = messages[messages.length - 1]?.seq;
     result.hasMore =
       opts.after !== undefined ? last !== undefined && last < page.lastSeq : first !== undefined && first > page.oldestSeq;
     return result;
@@ -507,6 +511,23 @@ export class Hub {
     batch.add(bytes);
   }
 }
+
+/**
+ * The longest run of `messages`, from the oldest or the newest end, whose stored bodies (plus what a push adds
+ * around a body) fit in `budget` bytes; at least one message, however large, so that paging always moves on.
+ */
+function withinBytes<M extends { body: string }>(messages: readonly M[], budget: number, keep: 'oldest' | 'newest'): readonly M[] {
+  let bytes = 0;
+  const n = messages.length;
+  for (let i = 0; i < n; i++) {
+    bytes += Buffer.byteLength(messages[keep === 'oldest' ? i : n - 1 - i]!.body) + PUSH_OVERHEAD_BYTES;
+    if (bytes > budget && i > 0) return keep === 'oldest' ? messages.slice(0, i) : messages.slice(n - i);
+  }
+  return messages;
+}
+
+/** What a `message` push adds around its body (type, ids, room or users, seq, timestamp), as an estimate. */
+const PUSH_OVERHEAD_BYTES = 200;
 
 const PUBLIC: RoomRule = { match: '*', kind: 'public' };
 

@@ -212,6 +212,13 @@ describe('durable rooms: recovery with join since', () => {
     const fits = await rejoin(sub2, 'bulky', 3);
     assert.equal(fits.reply.recovered, true);
     assert.deepEqual(seqs(sub2.all(isRoomMsg('bulky'))), range(4, 6));
+    // What was not replayed is paged from history within the same budget: the pages say there is more.
+    const forward = await sub.call<HistoryData>({ type: 'history', room: 'bulky', after: 0, limit: 50 });
+    assert.deepEqual({ seqs: seqs(forward.messages), hasMore: forward.hasMore }, { seqs: range(1, 3), hasMore: true });
+    const rest = await sub.call<HistoryData>({ type: 'history', room: 'bulky', after: 3, limit: 50 });
+    assert.deepEqual({ seqs: seqs(rest.messages), hasMore: rest.hasMore }, { seqs: range(4, 6), hasMore: false });
+    const latest = await sub.call<HistoryData>({ type: 'history', room: 'bulky', limit: 50 });
+    assert.deepEqual({ seqs: seqs(latest.messages), hasMore: latest.hasMore }, { seqs: range(4, 6), hasMore: true });
   });
 
   it('answers recovered: false when retention has trimmed what was missed', async (t) => {
