@@ -7,7 +7,7 @@
  */
 import { MessageTooLargeError } from './errors.js';
 import { packFrames, utf8Length } from './frames.js';
-import { TokenBucket } from './rate.js';
+import { extraCost, TokenBucket } from './rate.js';
 import type { Timer } from './timers.js';
 
 const DEFAULT_MAX_FRAME = 65_536;
@@ -20,6 +20,8 @@ export interface FrameSink {
 
 export class FrameWriter {
   private lines: string[] = [];
+  /** What each queued line costs beyond its one token (extraCost). */
+  private costs: number[] = [];
   private flushScheduled = false;
   private paceTimer: Timer | null = null;
   private maxFrameBytes = DEFAULT_MAX_FRAME;
@@ -43,8 +45,13 @@ export class FrameWriter {
     const line = JSON.stringify(msg);
     const n = utf8Length(line);
     if (n > this.maxFrameBytes) throw new MessageTooLargeError(n, this.maxFrameBytes);
-    if (first) this.lines.unshift(line);
-    else this.lines.push(line);
+    if (first) {
+      this.lines.unshift(line);
+      this.costs.unshift(extraCost(msg));
+    } else {
+      this.lines.push(line);
+      this.costs.push(extraCost(msg));
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
@@ -61,6 +68,7 @@ export class FrameWriter {
   reset(): void {
     this.stop();
     this.lines = [];
+    this.costs = [];
     this.flushScheduled = false;
   }
 
@@ -70,8 +78,9 @@ export class FrameWriter {
     if (!t || !t.isOpen || this.lines.length === 0 || this.paceTimer) return;
     const now = Date.now();
     let n = 0;
-    while (n < this.lines.length && this.bucket.take(now)) n++;
+    while (n < this.lines.length && this.bucket.take(now)) this.bucket.charge(this.costs[n++]!);
     const lines = this.lines.splice(0, n);
+    this.costs.splice(0, n);
     for (const frame of packFrames(lines, this.maxFrameBytes)) t.send(frame);
     if (this.lines.length > 0) {
       this.paceTimer = setTimeout(() => {

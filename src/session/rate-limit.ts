@@ -51,6 +51,3 @@ export class RateLimiter {
     return ++this.strikes > this.limits.maxRateStrikes ? 'flood' : 'refuse';
   }
 }
-
-/** A `sync` costs one message more for every this many conversations it names. */
-export const SYNC_CONVERSATIONS_PER_MESSAGE = 20;

@@ -17,7 +17,8 @@ import type { ServerPush } from '../protocol/pushes.js';
 import { handlers, isRouted, type RoutedType } from '../session/dispatch.js';
 import { PING_FRAME } from '../session/frame.js';
 import { Outbox, type Held, type Wire } from '../session/outbox.js';
-import { RateLimiter, SYNC_CONVERSATIONS_PER_MESSAGE } from '../session/rate-limit.js';
+import { extraCost } from '../../client/src/rate.js';
+import { RateLimiter } from '../session/rate-limit.js';
 import type { GatewayContext } from './context.js';
 import { rawSocket } from './raw-socket.js';
 import type { Timed } from './heartbeat.js';
@@ -347,7 +348,7 @@ export class Connection implements HubSession, Wire, Timed {
     const parsed = commandSchemas[type].safeParse(raw);
     if (!parsed.success) return this.error(id, ErrorCode.InvalidRequest, `${type}: ${describeIssues(parsed.error)}`);
     const cmd = parsed.data;
-    if (cmd.type === 'sync' && typeof cmd.since === 'object') this.limiter.charge(Math.floor(Object.keys(cmd.since).length / SYNC_CONVERSATIONS_PER_MESSAGE));
+    if (cmd.type === 'sync') this.limiter.charge(extraCost(cmd));
     if (cmd.type === 'ping') return this.push(cmd.id === undefined ? { type: 'pong' } : { type: 'pong', id: cmd.id });
     if (this.parked === null) this.handle(cmd);
     else if (this.parked.length < this.ctx.config.limits.burst) this.parked.push(cmd);

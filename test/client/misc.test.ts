@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomKey } from '../../client/src/client.js';
 import { Emitter, EventStream } from '../../client/src/events.js';
-import { TokenBucket } from '../../client/src/rate.js';
+import { FrameWriter } from '../../client/src/frame-writer.js';
+import { extraCost, TokenBucket } from '../../client/src/rate.js';
 import { mediaTypeOf } from '../../client/src/upload.js';
 
 class TestEmitter extends Emitter<{ a: (n: number) => void; b: (s: string, t: string) => void }> {
@@ -25,6 +26,21 @@ describe('client misc', () => {
     assert.equal(b.available(10_000), 5, 'never above capacity');
     b.configure(1_000, 1_000, 20_000);
     assert.equal(b.available(20_000), 1_000);
+  });
+
+  it('pacing charges a sync what the server does (one more token per 20 conversations), so lines after it wait', async () => {
+    const sent: string[] = [];
+    const writer = new FrameWriter(() => ({ isOpen: true, send: (frame) => sent.push(...frame.split('\n')) }));
+    writer.configure({ maxFrameBytes: 65_536, messagesPerSecond: 50 });
+    const since = Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`u${i}`, 1]));
+    assert.equal(extraCost({ type: 'sync', since }), 50);
+    assert.equal(extraCost({ type: 'sync', since: 3 }), 0);
+    writer.write({ type: 'sync', since });
+    for (let i = 0; i < 10; i++) writer.write({ type: 'join', room: `r${i}` });
+    await new Promise((resolve) => setImmediate(resolve));
+    // The sync took the whole bucket (1 + 50 of 50 tokens): the joins wait for the refill instead of being refused.
+    assert.equal(sent.length, 1);
+    writer.stop();
   });
 
   it('emitter: on/off/once, and a throwing listener does not stop the others', () => {
