@@ -19,6 +19,7 @@ import { Room } from './room.js';
 import type { HubSession } from './session.js';
 import { SharedBatch, type Tick } from './shared-batch.js';
 import { fileIdOf } from '../../client/src/file-reference.js';
+import { setOwn } from '../../client/src/records.js';
 
 export interface RoomRule {
   match: string;
@@ -366,12 +367,21 @@ export class Hub {
    * after the replay, skipping any the replay already carried; a session that
    * connected with `resume` has had all its direct messages held until now.
    */
+  /** A `sync` this session sent was refused: the hold of a resuming session ends all the same (nothing is replayed). */
+  syncRefused(s: HubSession): void {
+    const hold = this.holds.get(s);
+    if (!hold?.all) return;
+    hold.all = false;
+    hold.release(s, new Map());
+    if (hold.idle) this.holds.delete(s);
+  }
+
   async sync(s: HubSession, since: Readonly<Record<string, number>>): Promise<SyncResult> {
     const partners = Object.keys(since);
     const result: SyncResult = { conversations: {} };
     const hold = this.holds.get(s) ?? new DirectHold(false);
     if (!this.persistence) {
-      for (const p of partners) result.conversations[p] = { recovered: false, missed: 0, seq: this.dmSeqs.get(dmConv(s.user, p)) ?? 0 };
+      for (const p of partners) setOwn(result.conversations, p, { recovered: false, missed: 0, seq: this.dmSeqs.get(dmConv(s.user, p)) ?? 0 });
       return result;
     }
     const convs = partners.map((p) => dmConv(s.user, p));
@@ -413,7 +423,7 @@ export class Hub {
           last = page.messages[j]!.seq;
         });
       if (ok) replayed.set(convs[i]!, last);
-      result.conversations[p] = { recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - from), seq: Math.max(page.lastSeq, last) };
+      setOwn(result.conversations, p, { recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - from), seq: Math.max(page.lastSeq, last) });
     });
     settle();
     return result;

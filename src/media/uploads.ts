@@ -65,7 +65,7 @@ export function uploadRoutes(
     }
     const mime = (req.headers['content-type'] ?? 'application/octet-stream').split(';', 1)[0]!.trim().toLowerCase();
     const name = url.searchParams.get('name') ?? 'file';
-    if (!SAFE_NAME.test(name) || UNSHOWABLE.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes or control characters');
+    if (!SAFE_NAME.test(name) || UNSHOWABLE.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes, no control or invisible characters (docs/api.md)');
     if (!MIME_TYPE.test(mime) || !allowed(mime)) return refuse(req, res, 415, 'unsupported_type', `${mime.slice(0, 100)} is not an allowed upload type`);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > cfg.maxBytes) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);

@@ -10,11 +10,13 @@ import { FILE_REFERENCE } from '../../client/src/file-reference.js';
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 /**
  * Characters that show as nothing, or change how the text around them is shown: bidirectional marks and
- * overrides, zero-width spaces and joiners, soft hyphens, variation selectors, Hangul fillers, the BOM. A name
- * holding one looks like another (`alice\u200b` is shown as "alice") or like none at all.
+ * overrides, the zero-width space, word joiners and other invisible operators, soft hyphens, Hangul fillers,
+ * the BOM. A name holding one looks like another (`alice\u200b` is shown as "alice") or like none at all. The
+ * zero-width joiner and non-joiner and variation selectors are allowed: Persian and Indic names and emoji
+ * (`نامه‌ها`, `❤️`, `👨‍👩‍👧`) need them.
  */
 const INVISIBLE =
-  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8';
+  '\\u00ad\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u200b\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufeff\\uffa0\\ufff0-\\ufff8';
 /** Control characters (C0, C1) or anything invisible: what no name shown to users may hold. */
 export const UNSHOWABLE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${INVISIBLE}]`);
 /**
@@ -56,6 +58,20 @@ export const MAX_NESTING = 32;
 const jsonValue = z.unknown().refine((v) => !nestedDeeperThan(v, MAX_NESTING), { message: `nested more than ${MAX_NESTING} levels deep` });
 /** A per-conversation sequence number. */
 const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * `sync`'s `{"user": seq, …}`, kept as sent: a user may be named `__proto__`, which zod's record would drop. A key
+ * that is no valid user id is not refused (that conversation is simply empty): a refused sync would leave a
+ * resuming session's direct messages held.
+ */
+const sinceMap = z.custom<Record<string, number>>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    Object.entries(v).every(([k, n]) => k.length > 0 && k.length <= 256 && Number.isSafeInteger(n) && (n as number) >= 0),
+  { message: 'since is a seq (with `with`) or {"user": seq, …} with non-negative integer seqs' },
+);
 
 /** Media body: what a client needs to show or fetch an uploaded file. */
 export const mediaBody = z.strictObject({
@@ -129,7 +145,7 @@ export const commandSchemas = {
     .refine((c) => (c.room === undefined) !== (c.with === undefined), { message: 'history needs exactly one of room or with' })
     .refine((c) => c.before === undefined || c.after === undefined, { message: 'history takes before or after, not both' }),
   sync: z
-    .strictObject({ type: z.literal('sync'), ...base, with: user.optional(), since: z.union([seq, z.record(user, seq)]) })
+    .strictObject({ type: z.literal('sync'), ...base, with: user.optional(), since: z.union([seq, sinceMap]) })
     .refine((c) => (typeof c.since === 'number') === (c.with !== undefined), {
       message: 'sync takes with and since (a number), or since alone as {"user": seq, …}',
     })

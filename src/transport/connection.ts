@@ -346,7 +346,11 @@ export class Connection implements HubSession, Wire, Timed {
     const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
     if (!isCommandType(type)) return this.error(id, ErrorCode.UnknownType, type === undefined ? 'a message needs a type' : `unknown type ${JSON.stringify(type)}`);
     const parsed = commandSchemas[type].safeParse(raw);
-    if (!parsed.success) return this.error(id, ErrorCode.InvalidRequest, `${type}: ${describeIssues(parsed.error)}`);
+    if (!parsed.success) {
+      // A resuming session's DMs are held until its first sync: a refused one must not hold them for ever.
+      if (type === 'sync') this.ctx.hub.syncRefused(this);
+      return this.error(id, ErrorCode.InvalidRequest, `${type}: ${describeIssues(parsed.error)}`);
+    }
     const cmd = parsed.data;
     if (cmd.type === 'sync') this.limiter.charge(extraCost(cmd));
     if (cmd.type === 'ping') return this.push(cmd.id === undefined ? { type: 'pong' } : { type: 'pong', id: cmd.id });

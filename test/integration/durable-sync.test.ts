@@ -110,6 +110,23 @@ describe('durable DMs: sync', () => {
     await bob.waitFor((m) => dm(m) && m.seq === 11);
   });
 
+  it('replays a conversation with a user named __proto__, and a refused sync still ends the resume hold', async (t) => {
+    t.after(closeAllClients);
+    const srv = await startServer(BASE, { t });
+    const proto = await connectUser(srv.wsUrl, '__proto__');
+    await sendN(proto, 'bob', 1, 2);
+    const bob = await connectWith(`${srv.wsUrl}?user=bob&resume=1`);
+    const reply = await bob.call<{ conversations: Record<string, unknown> }>({ type: 'sync', since: JSON.parse('{"__proto__":0}') as Record<string, number> });
+    assert.ok(Object.hasOwn(reply.conversations, '__proto__'), JSON.stringify(reply));
+    assert.deepEqual(reply.conversations['__proto__'], { recovered: true, missed: 2, seq: 2 });
+    assert.deepEqual(seqs(bob.all(isDmWith('bob', '__proto__'))), [1, 2]);
+
+    const carol = await connectWith(`${srv.wsUrl}?user=carol&resume=1`);
+    assert.equal((await carol.request({ type: 'sync', since: { bob: -1 } })).code, 'invalid_request');
+    await sendN(proto, 'carol', 1, 1);
+    await carol.waitFor((m) => isDmWith('carol', '__proto__')(m) && m.seq === 1);
+  });
+
   it('closes a resuming session that never syncs (4005) once its held DMs pass limits.maxQueueBytes', async (t) => {
     t.after(closeAllClients);
     const srv = await startServer([...BASE, '--limits.maxQueueBytes', '65536'], { t });

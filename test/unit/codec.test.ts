@@ -156,10 +156,19 @@ describe('command schemas', () => {
     const to = (u: string) => commandSchemas.send.safeParse({ type: 'send', to: u, body: 'hi' }).success;
     assert.equal(to('zoë'), true);
     for (const u of ['a\u0085b', '\u202egpj.exe', 'a\u2066b', 'a\u200fb', 'alice\u200b', '\u3164', 'bo\u00adb', 'x\ufeff']) assert.equal(to(u), false, JSON.stringify(u));
+    // Joiners and variation selectors are part of real names and emoji.
+    for (const u of ['\u0646\u0627\u0645\u0647\u200c\u0647\u0627', '\u2764\ufe0f', '\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67']) assert.equal(to(u), true, JSON.stringify(u));
     // A media body's file name is shown too.
     const named = (name: string) => checkBody('file', { url: '/files/Qm9yZXBsYXk', name }, 8000);
     assert.equal(named('invoice.pdf'), null);
     assert.match(named('invoice_2024\u202efdp.exe') ?? '', /control or invisible/);
+  });
+
+  it("sync keeps every partner as sent, __proto__ too, and does not refuse a key that is no user id", () => {
+    const r = commandSchemas.sync.safeParse(JSON.parse('{"type":"sync","since":{"__proto__":3,"bob":1,"has space":2}}'));
+    assert.ok(r.success);
+    assert.deepEqual(Object.keys(r.data.since as object), ['__proto__', 'bob', 'has space']);
+    for (const since of ['{"bob":-1}', '{"bob":1.5}', '[1]', 'null']) assert.equal(commandSchemas.sync.safeParse(JSON.parse(`{"type":"sync","since":${since}}`)).success, false, since);
   });
 
   it('names the bad field in the message', () => {
