@@ -45,11 +45,19 @@ export function originPolicy(allowed: readonly string[]): OriginPolicy {
   };
 }
 
-/** The page the server itself served (its Origin names the host the request was sent to). */
+/**
+ * The page the server itself served: its Origin names the host the request was sent to — as the request says, or
+ * as a reverse proxy that rewrote `Host` says in `X-Forwarded-Host`. (A page cannot set that header on a
+ * WebSocket handshake, and on a cross-origin fetch it would need a preflight, which does not carry it.)
+ */
 function sameOrigin(origin: string, req: IncomingMessage): boolean {
+  let host: string;
   try {
-    return new URL(origin).host === req.headers.host;
+    host = new URL(origin).host;
   } catch {
     return false;
   }
+  const forwarded = req.headers['x-forwarded-host'];
+  const forwardedHost = typeof forwarded === 'string' ? forwarded.split(',', 1)[0]!.trim() : undefined;
+  return host === req.headers.host || host === forwardedHost;
 }

@@ -105,9 +105,9 @@ describe('http: server.allowedOrigins', () => {
   const server = serverFor(['--auth.dev', 'true', '--server.allowedOrigins', 'https://app.example.com']);
 
   /** The status of an upgrade from a page at `origin` (101 when it became a session). */
-  function upgradeFrom(origin: string | undefined): Promise<number> {
+  function upgradeFrom(origin: string | undefined, headers: Record<string, string> = {}): Promise<number> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${server().wsUrl}?user=alice`, origin === undefined ? {} : { origin });
+      const ws = new WebSocket(`${server().wsUrl}?user=alice`, origin === undefined ? { headers } : { origin, headers });
       ws.once('upgrade', () => {
         resolve(101);
         ws.close();
@@ -123,6 +123,8 @@ describe('http: server.allowedOrigins', () => {
     assert.equal(await upgradeFrom(server().url), 101);
     assert.equal(await upgradeFrom('https://evil.example'), 403);
     assert.equal(await upgradeFrom('https://app.example.com.evil.example'), 403);
+    // Behind a proxy that rewrote Host, the server's own page is known by X-Forwarded-Host.
+    assert.equal(await upgradeFrom('https://chat.example.com', { 'x-forwarded-host': 'chat.example.com' }), 101);
   });
 
   it('answers CORS for a listed page: the preflight of an upload, and the headers on a response; nothing for others', async () => {
