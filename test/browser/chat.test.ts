@@ -225,9 +225,13 @@ describeInBrowser('web chat in a browser', { timeout: 90_000 }, () => {
     await carol.signal('bob', 'jack-1', 'offer', { sdp: 'v=0', video: true });
     const incoming = bob.page.getByRole('dialog', { name: 'carol is calling you' });
     await incoming.waitFor();
-    // Bob was typing: his next keys land on the dialog, where Decline has the focus and Accept waits a moment.
+    // Bob was typing: his next keys land on the dialog, whose buttons wait a moment; neither answers the call.
     await bob.page.keyboard.press('Space');
     await bob.page.keyboard.press('Enter');
+    assert.equal(await bob.page.locator('#call').getAttribute('data-state'), 'incoming');
+    assert.equal(await incoming.isVisible(), true);
+    // A deliberate click does, once the buttons are live.
+    await incoming.getByRole('button', { name: 'Decline' }).click();
     assert.equal(await first, 'declined');
     await incoming.waitFor({ state: 'hidden' });
     // Calling back at once is turned down without ringing.

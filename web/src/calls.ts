@@ -45,8 +45,8 @@ export interface CallHooks {
   signal: AbortSignal;
 }
 
-/** How long after an incoming call shows that it can be accepted. */
-const ACCEPT_DELAY_MS = 1_000;
+/** How long after an incoming call shows that it can be answered (accepted or declined). */
+const ANSWER_DELAY_MS = 1_000;
 /** How long after declining a caller their new calls are turned down without ringing. */
 const DECLINED_QUIET_MS = 30_000;
 const RING_TIMEOUT_MS = 45_000;
@@ -63,6 +63,7 @@ export class Calls {
   private readonly camBtn = byId<HTMLButtonElement>('call-camera');
   private readonly dialog = byId<HTMLDialogElement>('incoming');
   private readonly acceptBtn = byId<HTMLButtonElement>('incoming-accept');
+  private readonly declineBtn = byId<HTMLButtonElement>('incoming-decline');
   /** Callers whose call was declined, until when their new calls are turned down without ringing. */
   private readonly declined = new Map<string, number>();
   /** Callers already told they missed us while we were in a call (one note each, however often they try). */
@@ -78,7 +79,7 @@ export class Calls {
     this.muteBtn.addEventListener('click', () => this.toggle('audio'), opts);
     this.camBtn.addEventListener('click', () => this.toggle('video'), opts);
     this.acceptBtn.addEventListener('click', () => void this.accept(), opts);
-    byId('incoming-decline').addEventListener('click', () => this.decline(), opts);
+    this.declineBtn.addEventListener('click', () => this.decline(), opts);
     this.dialog.addEventListener(
       'cancel',
       (e) => {
@@ -190,11 +191,11 @@ export class Calls {
       // Someone who was just declined and calls again is turned down without ringing: calling back at once,
       // over and over, must not keep the dialog in front of the chat.
       if ((this.declined.get(s.from) ?? 0) > Date.now()) {
-        void this.client.signal(s.from, s.callId, 'reject', { reason: 'declined' }).catch(() => {});
+        void this.client.signal(s.from, s.callId, 'reject', { reason: 'declined' }, { session: s.session }).catch(() => {});
         return;
       }
       if (this.call) {
-        void this.client.signal(s.from, s.callId, 'reject', { reason: 'busy' }).catch(() => {});
+        void this.client.signal(s.from, s.callId, 'reject', { reason: 'busy' }, { session: s.session }).catch(() => {});
         if (!this.busyNoted.has(s.from)) this.hooks.note(s.from, `Missed call from ${s.from} (you were in another call)`);
         this.busyNoted.add(s.from);
         return;
@@ -321,10 +322,11 @@ export class Calls {
     byId('incoming-kind').textContent = call.video ? 'Video call' : 'Voice call';
     byId('incoming-avatar').replaceChildren(avatar(call.peer, 'avatar huge'));
     this.acceptBtn.replaceChildren(icon(call.video ? 'video' : 'phone'), 'Accept');
-    // Accept cannot be pressed for a moment: a key meant for the composer (a space, Enter) must not answer a call
-    // that popped up under it, turning the camera on. The dialog opens with Decline focused.
-    this.acceptBtn.disabled = true;
-    call.timers.push(setTimeout(() => (this.acceptBtn.disabled = false), ACCEPT_DELAY_MS));
+    // Neither button can be pressed for a moment, and the dialog itself takes the focus: a key meant for the
+    // composer (a space, Enter) must neither answer a call that popped up under it, turning the camera on, nor
+    // decline it.
+    this.acceptBtn.disabled = this.declineBtn.disabled = true;
+    call.timers.push(setTimeout(() => (this.acceptBtn.disabled = this.declineBtn.disabled = false), ANSWER_DELAY_MS));
     if (!this.dialog.open) this.dialog.showModal();
     document.title = `📞 ${call.peer} is calling · Switchboard`;
   }
