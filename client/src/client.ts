@@ -374,6 +374,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   private onConnected(c: ConnectedPush): void {
+    // Checked before anything changes: a push out of shape must not count as a session (it would reset the backoff).
+    if (typeof c.limits !== 'object' || c.limits === null || typeof c.heartbeat !== 'object' || c.heartbeat === null || typeof c.user !== 'string')
+      throw new TypeError('connected push without user, limits or heartbeat');
     this.clearTimer('connectTimer');
     this.session = c;
     this.me = c.user;
@@ -441,7 +444,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       return;
     }
     const max = this.opts.reconnect ? this.opts.reconnect.maxAttempts : undefined;
-    if (max !== undefined && this.attempt >= max) {
+    if (max !== undefined && this.attempt + 1 >= max) {
       const why = `${code}${reason ? ` ${reason}` : ''}`;
       this.stop(new SwitchboardError('reconnect_gave_up', `no session after ${this.attempt + 1} attempts (last: ${why})`), code, reason);
       return;
