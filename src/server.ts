@@ -33,8 +33,11 @@ export interface RunningServer {
   /** ws(s)://host:port/path */
   readonly wsUrl: string;
   readonly port: number;
-  /** Stops accepting, closes every session with 1001, waits up to shutdown.graceMs. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting, closes every session with 1001, waits up to shutdown.graceMs. Idempotent. `drain: false`
+   * skips shutdown.drainMs (a server that can no longer store messages should not go on taking them).
+   */
+  stop(opts?: { drain?: boolean }): Promise<void>;
   /** Reads the TLS certificate and key again (renewed), for connections from now on; logs what it did. */
   reload(): void;
   /**
@@ -204,10 +207,10 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   log.info({ url, ws: wsUrl, devAuth: dev }, 'switchboard listening');
 
   let stopping: Promise<void> | null = null;
-  const stop = (): Promise<void> =>
+  const stop = ({ drain = true }: { drain?: boolean } = {}): Promise<void> =>
     (stopping ??= (async () => {
       ready = false;
-      const { drainMs } = config.shutdown;
+      const drainMs = drain ? config.shutdown.drainMs : 0;
       if (drainMs > 0) {
         log.info({ sessions: gateway.connections, drainMs }, 'draining: /readyz answers 503, new connections are refused');
         await new Promise((resolve) => setTimeout(resolve, drainMs));

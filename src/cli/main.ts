@@ -44,8 +44,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   /** Stops the server (once, however often asked) and exits with process.exitCode: 0 unless something failed. */
-  const stopAndExit = (): void => {
-    server.stop().then(
+  const stopAndExit = (drain = true): void => {
+    server.stop({ drain }).then(
       () => {
         log.flush();
         process.exit();
@@ -63,7 +63,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     log.fatal({ err }, `${err.message}: stopping (exit code 1) so that a supervisor restarts the server`);
     // Also when a signal had already begun the stop: that exit must not claim success.
     process.exitCode = 1;
-    stopAndExit();
+    stopAndExit(false);
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -171,11 +171,13 @@ export class Outbox {
       this.holding = true;
       this.wire.onDrain(this.drained);
     }
-    // Batches in the queue are closed by now (the flusher closed the epoch): their size is final.
+    // Counted here once, so a batch must not grow afterwards: most are closed by now (the flusher closed their
+    // epoch), and one started during this flush is marked as if written, so that more goes into a new batch.
     const items = this.items;
     for (let i = this.counted; i < this.count; i++) {
       const it = items[i]!;
       if (it instanceof SharedBatch) {
+        it.written = true;
         for (let j = this.starts[i]!; j < it.chunks.length; j++) this.heldBytes += it.chunks[j]!.length;
         this.heldMessages += it.chunks.length - this.starts[i]!;
       } else {

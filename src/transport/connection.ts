@@ -138,7 +138,11 @@ export class Connection implements HubSession, Wire, Timed {
     const wasOpen = this.state === 'open';
     // Refused before it had a session (bad or expired token, no `auth` in time, a limit): what an operator looks
     // for when users cannot connect, or when someone tries tokens.
-    if (this.state === 'pending') this.ctx.log.info({ session: this.id, ...this.peer, code, reason }, 'connection refused');
+    if (this.state === 'pending') {
+      // Shutdowns and a full server refuse many at once, and say so in their own lines: only at debug here.
+      const routine = code === CloseCode.GoingAway || code === CloseCode.TryAgainLater;
+      this.ctx.log[routine ? 'debug' : 'info']({ session: this.id, ...this.peer, code, reason }, 'connection refused');
+    }
     this.stopAwaitingAuth();
     this.state = 'closing';
     this.closeCode = code;

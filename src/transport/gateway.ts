@@ -99,9 +99,15 @@ export class Gateway {
           const conn = new Connection(sessionId(), ws, this.ctx);
           this.conns.add(conn);
           conn.peer = peerOf(req);
-          if (full) conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
+          if (full) {
+            this.warnFull();
+            conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
+          }
           else if (identity === null) {
-            if (this.unidentified >= this.ctx.config.limits.maxUnidentified) conn.close(CloseCode.TryAgainLater, 'too many connections waiting to identify');
+            if (this.unidentified >= this.ctx.config.limits.maxUnidentified) {
+              this.warnFull();
+              conn.close(CloseCode.TryAgainLater, 'too many connections waiting to identify');
+            }
             else {
               this.unidentified++;
               conn.awaitAuth();
@@ -122,6 +128,22 @@ export class Gateway {
       // ws calls back synchronously; whatever happened, nothing stays corked.
       socket.uncork();
     }
+  }
+
+  /** Connections refused with 1013 since the last warning, and when that was: one line per 10 s at most. */
+  private fullRefusals = 0;
+  private fullWarnedAt = -Infinity;
+
+  private warnFull(): void {
+    this.fullRefusals++;
+    const now = this.ctx.now();
+    if (now - this.fullWarnedAt < 10_000) return;
+    this.ctx.log.warn(
+      { refused: this.fullRefusals, connections: this.conns.size, unidentified: this.unidentified },
+      'connections refused (1013): at limits.maxConnections or limits.maxUnidentified',
+    );
+    this.fullWarnedAt = now;
+    this.fullRefusals = 0;
   }
 
   /** Closes every connection with `code` and resolves once all have gone (or `graceMs` has passed). */

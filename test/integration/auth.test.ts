@@ -219,6 +219,8 @@ describe('connections waiting to identify', () => {
     for (const c of waiting) await c.barrier();
     const refused = await connect(server().wsUrl);
     assert.equal((await refused.waitClosed()).code, 1013);
+    const warned = await server().waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('connections refused (1013)'));
+    assert.equal(warned.level, 40);
     // A user with a token still gets in.
     const alice = await connectToken(server().wsUrl, await makeToken('alice'));
     assert.equal(alice.all('connected').length, 1);
