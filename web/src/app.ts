@@ -318,6 +318,7 @@ export class ChatApp {
       (r) => {
         c.join = 'joined';
         c.durable = r.durable;
+        c.pushOnly = r.kind === 'push';
         // A new member has read everything before its join (the server starts its read position there).
         if (!c.inSummary) {
           if (this.summarySeen) c.readSeq = Math.max(c.readSeq, r.seq);

@@ -55,6 +55,8 @@ export interface Conv {
   /** The room's seq at our join, waiting for the summary to tell whether we were a member before. */
   joinSeq?: number;
   durable: boolean;
+  /** A push-only room (known once joined): only the server writes there, so nobody types either. */
+  pushOnly: boolean;
   members: Map<string, number>;
   typing: Map<string, ReturnType<typeof setTimeout>>;
 }
@@ -88,6 +90,7 @@ export function newConv(kind: Conv['kind'], name: string): Conv {
     joinPromise: null,
     inSummary: false,
     durable: true,
+    pushOnly: false,
     members: new Map(),
     typing: new Map(),
   };

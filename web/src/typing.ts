@@ -81,6 +81,6 @@ export class OutgoingTyping {
   }
 
   private canTypeIn(c: Conv | null): c is Conv {
-    return c !== null && this.client.state === 'connected' && (c.kind === 'dm' || c.join === 'joined');
+    return c !== null && this.client.state === 'connected' && (c.kind === 'dm' || (c.join === 'joined' && !c.pushOnly));
   }
 }
