@@ -4,7 +4,7 @@
  * these with the user's credentials: `/files/../x` would make a reader's browser request any path of the site.
  * (It lives with the SDK, which may import nothing from the server; the server imports it from here.)
  */
-export const FILE_REFERENCE = /^\/files\/([A-Za-z0-9_-]{8,64})(?:\/[^/?#\\]*)?$/;
+export const FILE_REFERENCE = /^\/files\/([A-Za-z0-9_-]{8,64})(?:\/(?!\.\.?$)[^/?#\\]*)?$/;
 
 /** The file id a body's `url` refers to on this server, or null for any other URL. */
 export function fileIdOf(url: string): string | null {

@@ -62,7 +62,7 @@ describe('client SDK: HTTP URLs', () => {
   it("never puts the user's credentials on a URL that is not the server's files/ (a body's URL is the sender's to choose)", async () => {
     const { client } = offlineClient({ url: 'wss://example.com/sb/chat/ws', httpUrl: 'https://example.com/sb' });
     try {
-      for (const url of ['https://evil.example/files/F1abcdef', '//evil.example/files/F1abcdef', 'https://example.com/other/files/F1abcdef', '/upload', '/sb-not/files/F1abcdef', '/files/../../bank/transfer', '/files/./F1abcdef'])
+      for (const url of ['https://evil.example/files/F1abcdef', '//evil.example/files/F1abcdef', 'https://example.com/other/files/F1abcdef', '/upload', '/sb-not/files/F1abcdef', '/files/../../bank/transfer', '/files/./F1abcdef', '/files/F1abcdef/..'])
         assert.doesNotMatch(client.fileUrl(url), /user=alice/, url);
       assert.equal(client.fileUrl('https://evil.example/x.png'), 'https://evil.example/x.png');
     } finally {
