@@ -46,16 +46,9 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
   const server = tls ? createHttps({ ...tls, ...timeouts }, onRequest) : createHttp(timeouts, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?', 1)[0];
-    if (pathname !== config.server.path || !handlers.ready()) {
-      socket.on('error', () => {});
-      socket.end(`HTTP/1.1 ${handlers.ready() ? '404 Not Found' : '503 Service Unavailable'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
-    if (!origins.allows(req)) {
-      socket.on('error', () => {});
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
+    if (pathname !== config.server.path) return refuseUpgrade(socket, '404 Not Found');
+    if (!handlers.ready()) return refuseUpgrade(socket, '503 Service Unavailable');
+    if (!origins.allows(req)) return refuseUpgrade(socket, '403 Forbidden');
     handlers.upgrade(req, socket, head);
   });
   // Bad HTTP from a client must not take the server down.
@@ -65,6 +58,12 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
     else socket.destroy();
   });
   return server;
+}
+
+/** Answers an upgrade that will not become a WebSocket with a bare HTTP status, and ends the socket. */
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
