@@ -31,7 +31,7 @@ import { Outbox, type OutgoingMessage } from './outbox.js';
 import { randomKey } from './random-key.js';
 import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
 import { Requests, type SessionLink } from './requests.js';
-import { setOwn } from './records.js';
+import { setOwn } from '../../src/protocol/records.js';
 import { RoomMembership } from './room-membership.js';
 import type { Timer } from './timers.js';
 import { TokenRefresh } from './token-refresh.js';

@@ -11,7 +11,7 @@ import { directKey, type ConvKey, type Sequencer } from './recovery.js';
 import type { SessionLink } from './requests.js';
 import { retryAfter } from './timers.js';
 import type { MessagePush, SyncOutcome, UnreadPush } from './types.js';
-import { setOwn } from './records.js';
+import { setOwn } from '../../src/protocol/records.js';
 
 /** Partners per `sync` request, at most. */
 const SYNC_BATCH = 1000;

@@ -7,7 +7,8 @@
  */
 import { MessageTooLargeError } from './errors.js';
 import { packFrames, utf8Length } from './frames.js';
-import { extraCost, TokenBucket } from './rate.js';
+import { extraCost } from '../../src/protocol/sync-cost.js';
+import { TokenBucket } from './rate.js';
 import type { Timer } from './timers.js';
 
 const DEFAULT_MAX_FRAME = 65_536;

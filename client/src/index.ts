@@ -27,6 +27,6 @@ export { EventStream } from './events.js';
 export type { BackoffOptions } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './connection/transport.js';
 export { mediaTypeOf } from './upload.js';
-export { fileIdOf } from './file-reference.js';
+export { fileIdOf } from '../../src/protocol/file-reference.js';
 export type { UploadData, UploadOptions } from './upload.js';
 export type * from './types.js';

@@ -6,7 +6,7 @@ import type { Credentials } from './credentials.js';
 import { SwitchboardError } from './errors.js';
 import type { ClientOptions, MessageOptions } from './options.js';
 import type { MediaBody, MediaContentType, UploadResult } from './types.js';
-import { fileIdOf } from './file-reference.js';
+import { fileIdOf } from '../../src/protocol/file-reference.js';
 import { httpBaseOf, mediaTypeOf, serverUrl, uploadFile, type UploadData, type UploadOptions } from './upload.js';
 
 export class Media {

@@ -18,8 +18,8 @@ import { HubError } from './errors.js';
 import { Room } from './room.js';
 import type { HubSession } from './session.js';
 import { SharedBatch, type Tick } from './shared-batch.js';
-import { fileIdOf } from '../../client/src/file-reference.js';
-import { setOwn } from '../../client/src/records.js';
+import { fileIdOf } from '../protocol/file-reference.js';
+import { setOwn } from '../protocol/records.js';
 
 export interface RoomRule {
   match: string;

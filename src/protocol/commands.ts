@@ -5,7 +5,7 @@
  * `from`, is refused rather than silently trusted or dropped.
  */
 import { z } from 'zod';
-import { FILE_REFERENCE } from '../../client/src/file-reference.js';
+import { FILE_REFERENCE } from './file-reference.js';
 
 export const ROOM_NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 /**

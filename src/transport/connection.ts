@@ -17,7 +17,7 @@ import type { ServerPush } from '../protocol/pushes.js';
 import { handlers, isRouted, type RoutedType } from '../session/dispatch.js';
 import { PING_FRAME } from '../session/frame.js';
 import { Outbox, type Held, type Wire } from '../session/outbox.js';
-import { extraCost } from '../../client/src/rate.js';
+import { extraCost } from '../protocol/sync-cost.js';
 import { RateLimiter } from '../session/rate-limit.js';
 import type { GatewayContext } from './context.js';
 import { rawSocket } from './raw-socket.js';

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { randomKey } from '../../client/src/client.js';
 import { Emitter, EventStream } from '../../client/src/events.js';
 import { FrameWriter } from '../../client/src/frame-writer.js';
-import { extraCost, TokenBucket } from '../../client/src/rate.js';
+import { extraCost } from '../../src/protocol/sync-cost.js';
+import { TokenBucket } from '../../client/src/rate.js';
 import { mediaTypeOf } from '../../client/src/upload.js';
 
 class TestEmitter extends Emitter<{ a: (n: number) => void; b: (s: string, t: string) => void }> {
