@@ -12,7 +12,7 @@ import { Hub } from './hub/hub.js';
 import { messageIdSource } from './hub/ids.js';
 import type { Logger } from './observe/logger.js';
 import { CloseCode } from './protocol/codes.js';
-import { Flusher } from './session/flusher.js';
+import { Flusher } from './outbound/flusher.js';
 import { Gateway } from './transport/gateway.js';
 import { TimerWheel } from './transport/heartbeat.js';
 import { createHttpServer } from './transport/http-server.js';

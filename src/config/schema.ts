@@ -4,7 +4,7 @@
  * limits.maxFrameBytes) and flags (--limits.maxFrameBytes 65536).
  */
 import { z } from 'zod';
-import { isRoomPattern } from '../auth/patterns.js';
+import { isRoomPattern } from '../access/patterns.js';
 
 const roomRule = z.strictObject({
   /** Exact room name, or a prefix ending in `*` (`team-*`). */

@@ -3,7 +3,7 @@
  * sessions only through HubSession and does no I/O, so it can be driven by
  * tests with fake sessions. Every outgoing message is encoded exactly once.
  */
-import { matchesAny, matchesPattern } from '../auth/patterns.js';
+import { matchesAny, matchesPattern } from '../access/patterns.js';
 import type { RoomKind } from '../config/schema.js';
 import { encodePush } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
@@ -17,7 +17,7 @@ import { DirectHold } from './direct-hold.js';
 import { HubError } from './errors.js';
 import { Room } from './room.js';
 import type { HubSession } from './session.js';
-import { SharedBatch, type Tick } from './shared-batch.js';
+import { SharedBatch, type Tick } from '../outbound/shared-batch.js';
 import { fileIdOf } from '../protocol/file-reference.js';
 import { setOwn } from '../protocol/records.js';
 

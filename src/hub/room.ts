@@ -1,6 +1,6 @@
 import type { RoomKind } from '../config/schema.js';
 import type { HubSession } from './session.js';
-import type { SharedBatch } from './shared-batch.js';
+import type { SharedBatch } from '../outbound/shared-batch.js';
 
 export class Room {
   readonly members = new Set<HubSession>();

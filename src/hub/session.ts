@@ -1,5 +1,5 @@
 /** What the hub needs from a connected session. The transport implements it; tests fake it. */
-import type { SharedBatch } from './shared-batch.js';
+import type { SharedBatch } from '../outbound/shared-batch.js';
 
 export interface HubSession {
   readonly id: string;

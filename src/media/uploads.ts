@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { identifyRequest, type Authenticator, type Identity } from '../auth/authenticator.js';
-import { matchesPattern } from '../auth/patterns.js';
+import { matchesPattern } from '../access/patterns.js';
 import { fileIdOf } from '../protocol/file-reference.js';
 import { UNSHOWABLE } from '../protocol/commands.js';
 import type { Config } from '../config/schema.js';

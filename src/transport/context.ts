@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config/schema.js';
 import type { Hub } from '../hub/hub.js';
-import type { Flusher } from '../session/flusher.js';
+import type { Flusher } from '../outbound/flusher.js';
 import type { TimerWheel } from './heartbeat.js';
 import type { Connection } from './connection.js';
 import type { SlowCloseLog } from './slow-close-log.js';

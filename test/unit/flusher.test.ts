@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Flusher, type Flushable } from '../../src/session/flusher.js';
+import { Flusher, type Flushable } from '../../src/outbound/flusher.js';
 
 /** A flusher whose clock moves only when told to. */
 function paced(maxDelayMs: number) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { joinedLength, joinedPayload, PING_FRAME, textFrame } from '../../src/session/frame.js';
+import { joinedLength, joinedPayload, PING_FRAME, textFrame } from '../../src/outbound/frame.js';
 
 // @types/ws does not declare the Receiver; ws exports it at runtime.
 interface ReceiverLike {

@@ -15,10 +15,10 @@ function done<T>(v: T | Promise<T>): T {
 }
 import { HubError } from '../../src/hub/errors.js';
 import type { HubSession } from '../../src/hub/session.js';
-import { SharedBatch, type Tick } from '../../src/hub/shared-batch.js';
+import { SharedBatch, type Tick } from '../../src/outbound/shared-batch.js';
 import { CloseCode, ErrorCode } from '../../src/protocol/codes.js';
-import { Flusher } from '../../src/session/flusher.js';
-import { Outbox } from '../../src/session/outbox.js';
+import { Flusher } from '../../src/outbound/flusher.js';
+import { Outbox } from '../../src/outbound/outbox.js';
 
 type Queued = { kind: 'direct'; bytes: Buffer } | { kind: 'shared'; batch: SharedBatch; start: number };
 

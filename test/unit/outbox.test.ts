@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SharedBatch } from '../../src/hub/shared-batch.js';
-import { Flusher } from '../../src/session/flusher.js';
-import { Outbox, type Held, type QueueLimits, type Wire } from '../../src/session/outbox.js';
+import { SharedBatch } from '../../src/outbound/shared-batch.js';
+import { Flusher } from '../../src/outbound/flusher.js';
+import { Outbox, type Held, type QueueLimits, type Wire } from '../../src/outbound/outbox.js';
 
 class FakeWire implements Wire {
   readonly frames: Buffer[] = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RateLimiter, type RateVerdict } from '../../src/session/rate-limit.js';
+import { RateLimiter, type RateVerdict } from '../../src/transport/rate-limit.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -11,7 +11,7 @@
  * that the close frame (4005) waits behind little more than what the kernel
  * already holds rather than behind megabytes the client has not read.
  */
-import { SharedBatch } from '../hub/shared-batch.js';
+import { SharedBatch } from './shared-batch.js';
 import type { Flusher } from './flusher.js';
 import { joinedPayload, textFrame } from './frame.js';
 

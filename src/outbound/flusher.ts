@@ -18,7 +18,7 @@
  * are short, writes at once.
  */
 import { performance } from 'node:perf_hooks';
-import type { Tick } from '../hub/shared-batch.js';
+import type { Tick } from './shared-batch.js';
 
 export interface Flushable {
   flush(): void;
