@@ -4,7 +4,7 @@
  * contain spaces, so the separator is unambiguous.
  */
 import type { MessagePush } from '../protocol/pushes.js';
-import type { StoredMessage } from '../store/store.js';
+import type { StoredMessage } from './persistence.js';
 
 export function roomConv(room: string): string {
   return `r:${room}`;

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../protocol/codes.js';
+import type { Refusal } from '../access/rules.js';
 
 /** A refusal the client is told about with a stable code; anything else is a bug. */
 export class HubError extends Error {
@@ -8,4 +9,9 @@ export class HubError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Throws an access rule's refusal as a HubError. */
+export function check(verdict: Refusal | null): void {
+  if (verdict) throw new HubError(verdict.code, verdict.message);
 }

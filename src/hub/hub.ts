@@ -1,25 +1,27 @@
 /**
- * The hub: sessions, users, rooms, presence and routing. Pure logic: it sees
- * sessions only through HubSession and does no I/O, so it can be driven by
- * tests with fake sessions. Every outgoing message is encoded exactly once.
+ * The hub: sessions, rooms, presence and routing decisions. Pure logic: it
+ * sees sessions only through HubSession, asks the access rules who may do
+ * what, numbers and stores messages through the Persistence port, and hands
+ * every routed message to the fan-out, which delivers it. It encodes nothing
+ * and does no I/O, so it can be driven by tests with fake sessions.
  */
-import { matchesAny, matchesPattern } from '../access/patterns.js';
-import type { RoomKind } from '../config/schema.js';
-import { encodePush } from '../protocol/codec.js';
+import type { Actor, UserActor } from '../access/actor.js';
+import { matchesPattern } from '../access/patterns.js';
+import { mayJoin, mayPublish, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
+import type { FanOut } from '../fanout/fanout.js';
+import { LocalFanout } from '../fanout/local-fanout.js';
+import type { Tick } from '../outbound/shared-batch.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import { MEDIA_CONTENT_TYPES } from '../protocol/commands.js';
-import type { MessagePush, PresencePush, ServerPush, SignalPush, TypingPush, UnreadPush } from '../protocol/pushes.js';
-import type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult } from '../protocol/replies.js';
-import type { Persistence } from '../store/committer.js';
-import type { HistoryPage, NewMessage } from '../store/store.js';
-import { dmConv, pushOf, roomConv, targetOf, type ConvTarget } from './conversations.js';
-import { DirectHold } from './direct-hold.js';
-import { HubError } from './errors.js';
-import { Room } from './room.js';
-import type { HubSession } from './session.js';
-import { SharedBatch, type Tick } from '../outbound/shared-batch.js';
-import { fileIdOf } from '../protocol/file-reference.js';
+import type { PresencePush, ServerPush, SignalPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
+import type { Ack, HistoryResult, JoinResult, PresenceEntry, RoomKind, SyncResult } from '../protocol/replies.js';
+import { dmConv, roomConv, type ConvTarget } from './conversations.js';
+import { check, HubError } from './errors.js';
+import { messagePush, newMessage, type Stamped } from './messages.js';
+import type { MemberRef, NewMessage, Persistence } from './persistence.js';
+import { Recovery } from './recovery.js';
+import { RoomState } from './room-state.js';
+import type { HubSession } from './session.js';
 
 export interface RoomRule {
   match: string;
@@ -32,6 +34,8 @@ export interface HubOptions {
   now: () => number;
   nextId: () => string;
   roomRules: readonly RoomRule[];
+  /** Delivery; by default a LocalFanout on `tick` (a broker wraps one to reach other nodes). */
+  fanout?: FanOut<HubSession>;
   /** Where durable conversations are stored; without it every conversation is ephemeral. */
   persistence?: Persistence | null;
   /** Most missed messages replayed by a recovering join or sync (default 1000). */
@@ -55,41 +59,36 @@ export interface HubOptions {
 
 export type ConnectResult = { ok: true } | { ok: false; code: number; reason: string };
 
-const EMPTY: ReadonlySet<HubSession> = new Set();
-
 export type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult };
 
 export class Hub {
-  private readonly users = new Map<string, Set<HubSession>>();
-  private readonly rooms = new Map<string, Room>();
+  private readonly rooms = new Map<string, RoomState>();
   /**
    * Last sequence number of each direct conversation, for a hub without a store only (with one, the store
-   * numbers them). Non-durable rooms keep theirs on the Room, which goes when its last member leaves.
+   * numbers them). Non-durable rooms keep theirs on the RoomState, which goes when its last member leaves.
    */
   private readonly dmSeqs = new Map<string, number>();
-  /** Last delivered seq of each durable room with members (kept with the room). */
-  private readonly lastSeqs = new Map<string, number>();
-  /** Direct messages held back from sessions that are recovering. */
-  private readonly holds = new Map<HubSession, DirectHold>();
-  private sessionCount = 0;
   private readonly persistence: Persistence | null;
-  private readonly recoveryLimit: number;
-  private readonly recoveryMaxBytes: number;
-  private readonly historyMaxLimit: number;
+  readonly fanout: FanOut<HubSession>;
+  private readonly recovery: Recovery;
 
   constructor(private readonly opts: HubOptions) {
     this.persistence = opts.persistence ?? null;
-    this.recoveryLimit = opts.recoveryLimit ?? 1000;
-    this.recoveryMaxBytes = opts.recoveryMaxBytes ?? 1024 * 1024;
-    this.historyMaxLimit = opts.historyMaxLimit ?? 200;
+    this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes });
+    this.recovery = new Recovery(
+      this.persistence,
+      this.fanout,
+      { recoveryLimit: opts.recoveryLimit ?? 1000, recoveryMaxBytes: opts.recoveryMaxBytes ?? 1024 * 1024, historyMaxLimit: opts.historyMaxLimit ?? 200 },
+      (room) => this.isDurable(room),
+    );
   }
 
   // ── sessions ────────────────────────────────────────────────────────────
 
   /** Registers a session. With `resume`, its direct messages wait until its first `sync` has replayed what it missed. */
   connect(s: HubSession, opts: { resume?: boolean } = {}): ConnectResult {
-    let mine = this.users.get(s.user);
-    if (mine && mine.size > 0) {
+    const mine = this.fanout.sessionsOf(s.user);
+    if (mine.size > 0) {
       if (this.opts.sessionPolicy === 'replace') {
         for (const old of [...mine]) {
           this.disconnect(old);
@@ -99,21 +98,14 @@ export class Hub {
         return { ok: false, code: CloseCode.TooManySessions, reason: `at most ${this.opts.maxSessionsPerUser} sessions per user` };
       }
     }
-    mine = this.users.get(s.user);
-    if (!mine) this.users.set(s.user, (mine = new Set()));
-    mine.add(s);
-    this.sessionCount++;
-    if (opts.resume && this.persistence) this.holds.set(s, new DirectHold(true));
+    this.fanout.addSession(s);
+    if (opts.resume && this.persistence) this.fanout.hold(s, true);
     return { ok: true };
   }
 
   /** Removes a session everywhere. Idempotent: the transport may call it more than once. */
   disconnect(s: HubSession): void {
-    const mine = this.users.get(s.user);
-    if (!mine || !mine.delete(s)) return;
-    if (mine.size === 0) this.users.delete(s.user);
-    this.sessionCount--;
-    this.holds.delete(s);
+    if (!this.fanout.removeSession(s)) return;
     for (const name of s.rooms) {
       const room = this.rooms.get(name);
       if (room) this.removeMember(room, s);
@@ -121,16 +113,30 @@ export class Hub {
     s.rooms.clear();
   }
 
+  /** Closes every session of a user on this node with `code`; how many. */
+  disconnectUser(user: string, code: number, reason: string): number {
+    const sessions = [...this.fanout.sessionsOf(user)];
+    for (const s of sessions) s.close(code, reason);
+    return sessions.length;
+  }
+
+  /** Closes one session by id; false if this node has no such session. */
+  disconnectSession(id: string, code: number, reason: string): boolean {
+    const s = this.fanout.session(id);
+    s?.close(code, reason);
+    return s !== undefined;
+  }
+
   isOnline(user: string): boolean {
-    return this.users.has(user);
+    return this.fanout.sessionsOf(user).size > 0;
   }
 
   sessionsOf(user: string): ReadonlySet<HubSession> {
-    return this.users.get(user) ?? EMPTY;
+    return this.fanout.sessionsOf(user);
   }
 
   stats(): { sessions: number; users: number; rooms: number } {
-    return { sessions: this.sessionCount, users: this.users.size, rooms: this.rooms.size };
+    return { sessions: this.fanout.sessionCount, users: this.fanout.userCount, rooms: this.rooms.size };
   }
 
   // ── rooms ───────────────────────────────────────────────────────────────
@@ -157,39 +163,37 @@ export class Hub {
    */
   join(s: HubSession, name: string, since?: number): JoinResult | Promise<JoinResult> {
     const kind = this.roomKind(name);
-    if (kind === 'private' && !matchesAny(s.grants, name)) throw new HubError(ErrorCode.Forbidden, `room ${name} is private and your token does not grant it`);
+    check(mayJoin(s, name, kind));
     const durable = this.isDurable(name);
-    if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? this.lastSeqHint(name) : this.rooms.get(name)!.seq };
+    if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? (this.rooms.get(name)?.lastSeq ?? 0) : this.rooms.get(name)!.seq };
     this.checkRoomLimit(s);
     if (!durable) {
-      this.addMember(s, name, kind, false);
-      const result: JoinResult = { room: name, kind, durable, seq: this.rooms.get(name)!.seq };
+      const room = this.addMember(s, name, kind, false);
+      const result: JoinResult = { room: name, kind, durable, seq: room.seq };
       if (since !== undefined) result.recovered = false;
       return result;
     }
     // A room with members already knows its last delivered seq, and every later commit reaches members
     // in order: a plain join needs no store round trip.
-    const known = this.lastSeqs.get(name);
-    if (since === undefined && known !== undefined && this.rooms.has(name)) {
+    const known = this.rooms.get(name)?.lastSeq;
+    if (since === undefined && known !== undefined) {
       this.addMember(s, name, kind, true);
       return { room: name, kind, durable, seq: known };
     }
     const conv = roomConv(name);
     const after = since ?? Number.MAX_SAFE_INTEGER;
-    return this.persistence!.history({ conv, after, limit: since === undefined ? 0 : this.recoveryLimit + 1 }).then((page) => {
+    return this.persistence!.history({ conv, after, limit: since === undefined ? 0 : (this.opts.recoveryLimit ?? 1000) + 1 }).then((page) => {
       // The store answers in call order: messages stored before this read are in `page`, later ones will reach the member live.
-      if (!this.isConnected(s)) throw new HubError(ErrorCode.NotJoined, 'session closed while joining');
+      if (!this.fanout.hasSession(s)) throw new HubError(ErrorCode.NotJoined, 'session closed while joining');
       if (s.rooms.has(name)) return { room: name, kind, durable, seq: page.lastSeq };
       this.checkRoomLimit(s);
       const result: JoinResult = { room: name, kind, durable, seq: page.lastSeq };
       if (since !== undefined) {
-        const replay = this.replayable(page, since) ? this.encodeReplay(page, this.recoveryMaxBytes) : null;
-        result.recovered = replay !== null;
-        result.missed = replay ? replay.length : Math.max(0, page.lastSeq - since);
-        if (replay) for (const bytes of replay) s.send(bytes);
+        const replayed = this.recovery.replayJoin(s, page, since);
+        result.recovered = replayed !== null;
+        result.missed = replayed ?? Math.max(0, page.lastSeq - since);
       }
-      this.addMember(s, name, kind, true);
-      this.lastSeqs.set(name, page.lastSeq);
+      this.addMember(s, name, kind, true).lastSeq = page.lastSeq;
       return result;
     });
   }
@@ -207,70 +211,33 @@ export class Hub {
     if (s.rooms.size >= this.opts.roomsPerSession) throw new HubError(ErrorCode.LimitExceeded, `at most ${this.opts.roomsPerSession} rooms per session`);
   }
 
-  private addMember(s: HubSession, name: string, kind: RoomKind, durable: boolean): void {
+  private addMember(s: HubSession, name: string, kind: RoomKind, durable: boolean): RoomState {
     let room = this.rooms.get(name);
-    if (!room) this.rooms.set(name, (room = new Room(name, kind, durable)));
-    room.members.add(s);
+    if (!room) this.rooms.set(name, (room = new RoomState(name, kind, durable)));
     s.rooms.add(name);
-    // A batch already started this turn holds messages sent before the join: the new member reads only what follows.
-    if (room.batch && room.batch.epoch === this.opts.tick.epoch && !room.batch.written) s.sendShared(room.batch, room.batch.chunks.length);
+    this.fanout.join(name, s);
     const count = room.presence.get(s.user) ?? 0;
     room.presence.set(s.user, count + 1);
     if (count === 0) {
       if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
-      if (this.opts.presenceEvents) this.toRoom(room, presenceEvent(name, s.user, 'join'));
+      if (this.opts.presenceEvents) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
     }
+    return room;
   }
 
-  /** The page's messages encoded, or null if together they are more than `budget` bytes. */
-  private encodeReplay(page: HistoryPage, budget: number): Buffer[] | null {
-    // Their stored bodies already tell, most of the time, without encoding anything.
-    if (withinBytes(page.messages, budget, 'oldest').length < page.messages.length) return null;
-    const out: Buffer[] = [];
-    let bytes = 0;
-    for (const m of page.messages) {
-      const b = encodePush(pushOf(m));
-      bytes += b.length;
-      if (bytes > budget) return null;
-      out.push(b);
-    }
-    return out;
-  }
-
-  /** True when `page` holds every message after `since` (none trimmed away, not more than the limit). */
-  private replayable(page: HistoryPage, since: number): boolean {
-    if (page.messages.length > this.recoveryLimit) return false;
-    if (page.lastSeq <= since) return true;
-    return page.messages.length > 0 && page.messages[0]!.seq === since + 1;
-  }
-
-  private isConnected(s: HubSession): boolean {
-    return this.users.get(s.user)?.has(s) ?? false;
-  }
-
-  /** The last sequence number delivered in a durable room this hub has seen. */
-  private lastSeqHint(name: string): number {
-    return this.lastSeqs.get(name) ?? 0;
-  }
-
-  private removeMember(room: Room, s: HubSession): void {
-    if (!room.members.delete(s)) return;
-    // The leaver's queue may hold this turn's batch; later messages go into a fresh one it does not hold.
-    if (room.batch && room.batch.epoch === this.opts.tick.epoch) room.batch = null;
+  private removeMember(room: RoomState, s: HubSession): void {
+    const left = this.fanout.leave(room.name, s);
+    if (left < 0) return;
     const count = room.presence.get(s.user) ?? 0;
     if (count <= 1) {
       room.presence.delete(s.user);
-      if (this.opts.presenceEvents && room.members.size > 0) this.toRoom(room, presenceEvent(room.name, s.user, 'leave'));
+      if (this.opts.presenceEvents && left > 0) this.fanout.toRoom(room.name, presenceEvent(room.name, s.user, 'leave'));
     } else room.presence.set(s.user, count - 1);
-    if (room.members.size === 0) {
-      this.rooms.delete(room.name);
-      this.lastSeqs.delete(room.name);
-    }
+    if (left === 0) this.rooms.delete(room.name);
   }
 
-  presence(s: HubSession, name: string): { room: string; users: PresenceEntry[] } {
-    const kind = this.roomKind(name);
-    if (kind === 'private' && !s.rooms.has(name) && !matchesAny(s.grants, name)) throw new HubError(ErrorCode.Forbidden, `room ${name} is private`);
+  presence(actor: Actor, name: string): { room: string; users: PresenceEntry[] } {
+    check(maySeePresence(actor, name, this.roomKind(name)));
     const room = this.rooms.get(name);
     const users: PresenceEntry[] = [];
     if (room) for (const [user, sessions] of room.presence) users.push({ user, sessions });
@@ -281,8 +248,7 @@ export class Hub {
 
   publish(s: HubSession, name: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
     const room = this.rooms.get(name);
-    if (!room || !s.rooms.has(name)) throw new HubError(ErrorCode.NotJoined, `join room ${name} before publishing to it`);
-    if (room.kind === 'push') throw new HubError(ErrorCode.Forbidden, `room ${name} is push-only: only the server API publishes to it`);
+    check(mayPublish(s, name, room ? room.kind : this.roomKind(name)));
     return this.roomMessage(name, s.user, contentType, body, key);
   }
 
@@ -292,62 +258,43 @@ export class Hub {
   }
 
   private roomMessage(name: string, from: string, contentType: string, body: unknown, key: string | undefined): Ack | Promise<Ack> {
-    const ts = this.opts.now();
-    const id = this.opts.nextId();
+    const m: Stamped = { id: this.opts.nextId(), from, contentType, body, ts: this.opts.now(), key };
+    const dest = { room: name };
     if (!this.isDurable(name)) {
       // Nothing is kept of a non-durable room without members: a message to it reaches no one and gets no number.
       const room = this.rooms.get(name);
-      if (!room) return { id, seq: 0, ts };
+      if (!room) return { id: m.id, seq: 0, ts: m.ts };
       const seq = ++room.seq;
-      this.toRoom(room, messagePush(id, name, undefined, seq, from, contentType, body, ts, key));
-      return { id, seq, ts };
+      this.fanout.toRoom(name, messagePush(m, dest, seq));
+      return { id: m.id, seq, ts: m.ts };
     }
-    return this.store(newMessage(id, roomConv(name), from, contentType, body, ts, key), null, (seq) => {
+    return this.store(newMessage(m, roomConv(name)), null, (seq) => {
       const room = this.rooms.get(name);
       if (!room) return;
-      this.lastSeqs.set(name, seq);
-      this.toRoom(room, messagePush(id, name, undefined, seq, from, contentType, body, ts, key));
+      room.lastSeq = seq;
+      this.fanout.toRoom(name, messagePush(m, dest, seq));
     });
   }
 
   /** A direct message: reaches every session of the recipient and of the sender. */
-  sendDirect(s: HubSession, to: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
-    const ts = this.opts.now();
-    const id = this.opts.nextId();
-    const from = s.user;
+  sendDirect(actor: UserActor, to: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
+    check(maySendDirect(actor));
+    const from = actor.user;
+    const m: Stamped = { id: this.opts.nextId(), from, contentType, body, ts: this.opts.now(), key };
     const conv = dmConv(from, to);
+    const users = [to, from];
     if (!this.persistence) {
       const seq = (this.dmSeqs.get(conv) ?? 0) + 1;
       this.dmSeqs.set(conv, seq);
-      this.toUsers(conv, from, to, seq, encodePush(messagePush(id, undefined, to, seq, from, contentType, body, ts, key)));
-      return { id, seq, ts };
+      this.fanout.direct({ conv, seq, users }, messagePush(m, { to }, seq));
+      return { id: m.id, seq, ts: m.ts };
     }
-    const joins = from === to ? [{ user: from, conv }] : [{ user: from, conv }, { user: to, conv }];
-    return this.store(newMessage(id, conv, from, contentType, body, ts, key), joins, (seq) =>
-      this.toUsers(conv, from, to, seq, encodePush(messagePush(id, undefined, to, seq, from, contentType, body, ts, key))),
-    );
-  }
-
-  private toUsers(conv: string, from: string, to: string, seq: number, bytes: Buffer): void {
-    this.toSessions(this.sessionsOf(to), conv, seq, bytes);
-    if (to !== from) this.toSessions(this.sessionsOf(from), conv, seq, bytes);
-  }
-
-  private toSessions(sessions: ReadonlySet<HubSession>, conv: string, seq: number, bytes: Buffer): void {
-    for (const r of sessions) {
-      const hold = this.holds.size > 0 ? this.holds.get(r) : undefined;
-      if (!hold?.wants(conv)) {
-        r.send(bytes);
-        continue;
-      }
-      hold.hold(conv, seq, bytes);
-      if (hold.size > (this.opts.maxHeld ?? 10_000) || hold.bytes > (this.opts.maxHeldBytes ?? 4 * 1024 * 1024))
-        r.close(CloseCode.SlowConsumer, 'too many direct messages held while waiting for sync');
-    }
+    const joins: MemberRef[] = from === to ? [{ user: from, conv }] : [{ user: from, conv }, { user: to, conv }];
+    return this.store(newMessage(m, conv), joins, (seq) => this.fanout.direct({ conv, seq, users }, messagePush(m, { to }, seq)));
   }
 
   /** Queues a message for the store; once durable, `deliver` runs (unless it was a resend) and the ack resolves. */
-  private store(msg: NewMessage, joins: { user: string; conv: string }[] | null, deliver: (seq: number) => void): Promise<Ack> {
+  private store(msg: NewMessage, joins: MemberRef[] | null, deliver: (seq: number) => void): Promise<Ack> {
     return new Promise((resolve, reject) => {
       const queued = this.persistence!.append(msg, joins, (err, r) => {
         if (err || !r) return reject(new HubError(ErrorCode.Unavailable, 'the message could not be stored; send it again with the same key'));
@@ -359,221 +306,66 @@ export class Hub {
     });
   }
 
-  // ── durable conversations: recovery, history, unread ─────────────────────
+  // ── durable conversations: recovery, history, unread (recovery.ts) ───────
 
-  /**
-   * Replays direct conversations (partner → last seq seen). Live messages of
-   * those conversations are held back for this session meanwhile and released
-   * after the replay, skipping any the replay already carried; a session that
-   * connected with `resume` has had all its direct messages held until now.
-   */
-  /** A `sync` this session sent was refused: the hold of a resuming session ends all the same (nothing is replayed). */
   syncRefused(s: HubSession): void {
-    const hold = this.holds.get(s);
-    if (!hold?.all) return;
-    hold.all = false;
-    hold.release(s, new Map());
-    if (hold.idle) this.holds.delete(s);
+    this.recovery.syncRefused(s);
   }
 
   async sync(s: HubSession, since: Readonly<Record<string, number>>): Promise<SyncResult> {
-    const partners = Object.keys(since);
+    if (this.persistence) return this.recovery.sync(s, since);
     const result: SyncResult = { conversations: {} };
-    const hold = this.holds.get(s) ?? new DirectHold(false);
-    if (!this.persistence) {
-      for (const p of partners) setOwn(result.conversations, p, { recovered: false, missed: 0, seq: this.dmSeqs.get(dmConv(s.user, p)) ?? 0 });
-      return result;
-    }
-    const convs = partners.map((p) => dmConv(s.user, p));
-    convs.forEach((c, i) => {
-      if (hold.syncing.has(c)) throw new HubError(ErrorCode.InvalidRequest, `a sync with ${partners[i]} is already running`);
-    });
-    for (const c of convs) hold.syncing.add(c);
-    this.holds.set(s, hold);
-    const replayed = new Map<string, number>();
-    const settle = (): void => {
-      for (const c of convs) hold.syncing.delete(c);
-      hold.all = false;
-      if (!this.isConnected(s)) return;
-      hold.release(s, replayed);
-      if (hold.idle && this.holds.get(s) === hold) this.holds.delete(s);
-    };
-    let pages: HistoryPage[];
-    try {
-      pages = await Promise.all(convs.map((conv, i) => this.persistence!.history({ conv, after: since[partners[i]!]!, limit: this.recoveryLimit + 1 })));
-    } catch (err) {
-      settle(); // nothing replayed: whatever was held goes out live rather than being lost
-      throw err;
-    }
-    // One budget for the whole sync: conversations past it are left to history, like those past the count.
-    let budget = this.recoveryMaxBytes;
-    partners.forEach((p, i) => {
-      const page = pages[i]!;
-      const from = since[p]!;
-      const replay = this.replayable(page, from) ? this.encodeReplay(page, budget) : null;
-      const ok = replay !== null;
-      // A client can claim numbers this store never gave (its database restored from an older backup, say): what it
-      // has is then at most the store's last, so live messages held meanwhile above that still go out, and the
-      // reply's seq (the conversation's last, as join reports a room's) comes below its `since`, which tells it.
-      let last = Math.min(from, page.lastSeq);
-      if (replay)
-        replay.forEach((bytes, j) => {
-          s.send(bytes);
-          budget -= bytes.length;
-          last = page.messages[j]!.seq;
-        });
-      if (ok) replayed.set(convs[i]!, last);
-      setOwn(result.conversations, p, { recovered: ok, missed: ok ? page.messages.length : Math.max(0, page.lastSeq - from), seq: Math.max(page.lastSeq, last) });
-    });
-    settle();
+    for (const p of Object.keys(since)) setOwn(result.conversations, p, { recovered: false, missed: 0, seq: this.dmSeqs.get(dmConv(s.user, p)) ?? 0 });
     return result;
   }
 
-  async history(s: HubSession, target: ConvTarget, opts: { before?: number; after?: number; limit?: number }): Promise<HistoryResult> {
-    const conv = 'room' in target ? roomConv(target.room) : dmConv(s.user, target.with);
-    const limit = Math.min(opts.limit ?? 50, this.historyMaxLimit);
-    const result: HistoryResult = { ...('room' in target ? { room: target.room } : { with: target.with }), messages: [], oldestSeq: 0, lastSeq: 0, hasMore: false };
-    if ('room' in target) {
-      if (!this.isDurable(target.room)) return result;
-      if (!s.rooms.has(target.room) && !(await this.persistence!.isMember(s.user, conv)))
-        throw new HubError(ErrorCode.Forbidden, `only members of ${target.room} may read its history`);
-    } else if (!this.persistence) return result;
-    const page = await this.persistence!.history({ conv, before: opts.before, after: opts.after, limit });
-    // A page goes out as one reply: cut at the recovery byte budget, as a replay is (paging on is what `hasMore` is for).
-    const messages = withinBytes(page.messages, this.recoveryMaxBytes, opts.after !== undefined ? 'oldest' : 'newest');
-    result.messages = messages.map(pushOf);
-    result.oldestSeq = page.oldestSeq;
-    result.lastSeq = page.lastSeq;
-    const first = messages[0]?.seq;
-    const last = messages[messages.length - 1]?.seq;
-    result.hasMore =
-      opts.after !== undefined ? last !== undefined && last < page.lastSeq : first !== undefined && first > page.oldestSeq;
-    return result;
+  history(actor: Actor, target: ConvTarget, opts: { before?: number; after?: number; limit?: number }): Promise<HistoryResult> {
+    return this.recovery.history(actor, target, opts);
   }
 
-  /** Moves the user's read position in a conversation forward; resolves once that is stored. */
-  read(s: HubSession, target: ConvTarget, seq: number): Promise<void> | void {
-    if (!this.persistence) return;
-    const conv = 'room' in target ? roomConv(target.room) : dmConv(s.user, target.with);
-    return this.persistence.read({ user: s.user, conv, seq });
+  read(actor: UserActor, target: ConvTarget, seq: number): Promise<void> | void {
+    return this.recovery.read(actor, target, seq);
   }
 
-  /** The unread summary a session gets on connect: every conversation the user belongs to. */
-  async unread(s: HubSession): Promise<UnreadPush | null> {
-    if (!this.persistence) return null;
-    const list = await this.persistence.memberships(s.user);
-    return {
-      type: 'unread',
-      conversations: list.map((m) => ({ ...targetOf(m.conv, s.user), lastSeq: m.lastSeq, readSeq: m.readSeq, unread: Math.max(0, m.lastSeq - m.readSeq) })),
-    };
+  unread(actor: UserActor): Promise<UnreadPush | null> {
+    return this.recovery.unread(actor);
   }
+
+  // ── ephemeral events ────────────────────────────────────────────────────
 
   typing(s: HubSession, target: { room?: string; to?: string }, active: boolean): void {
     if (target.room !== undefined) {
       const room = this.rooms.get(target.room);
-      if (!room || !s.rooms.has(target.room)) throw new HubError(ErrorCode.NotJoined, `not in room ${target.room}`);
-      // Nobody writes in a push-only room, so nobody is typing there either.
-      if (room.kind === 'push') throw new HubError(ErrorCode.Forbidden, `room ${target.room} is push-only`);
-      this.toRoom(room, { type: 'typing', room: target.room, from: s.user, active } satisfies TypingPush);
+      check(mayType(s, target.room, room ? room.kind : this.roomKind(target.room)));
+      this.fanout.toRoom(target.room, { type: 'typing', room: target.room, from: s.user, active });
     } else if (target.to !== undefined) {
-      const bytes = encodePush({ type: 'typing', to: target.to, from: s.user, active } satisfies TypingPush);
-      for (const r of this.sessionsOf(target.to)) r.send(bytes);
+      this.fanout.toSessions(this.sessionsOf(target.to), { type: 'typing', to: target.to, from: s.user, active });
     }
   }
 
   /** Call signaling, one to one: forwarded to every session of `to` (or just `session`), never stored. */
   signal(s: HubSession, to: string, callId: string, kind: string, data: unknown, session?: string): { sessions: number } {
-    let targets = this.sessionsOf(to);
+    check(maySendDirect(s));
+    let targets: Iterable<HubSession> = this.sessionsOf(to);
     if (session !== undefined) {
-      const one = [...targets].find((t) => t.id === session);
-      targets = one ? new Set([one]) : new Set();
+      const one = this.fanout.session(session);
+      targets = one && one.user === to ? [one] : [];
     }
-    if (targets.size === 0) throw new HubError(ErrorCode.UserOffline, session === undefined ? `${to} is not online` : `${to} has no session ${session}`);
     const push: SignalPush = { type: 'signal', from: s.user, session: s.id, callId, kind };
     if (data !== undefined) push.data = data;
-    const bytes = encodePush(push);
-    for (const r of targets) r.send(bytes);
-    return { sessions: targets.size };
+    const n = this.fanout.toSessions(targets, push);
+    if (n === 0) throw new HubError(ErrorCode.UserOffline, session === undefined ? `${to} is not online` : `${to} has no session ${session}`);
+    return { sessions: n };
   }
 
   /** Sends a push to every connected session (server API broadcast, notices). */
   broadcast(push: ServerPush): number {
-    const bytes = encodePush(push);
-    let n = 0;
-    for (const set of this.users.values())
-      for (const s of set) {
-        s.send(bytes);
-        n++;
-      }
-    return n;
-  }
-
-  /** Encodes once and appends to the room's batch for this turn, starting one if needed. */
-  private toRoom(room: Room, push: ServerPush): void {
-    if (room.members.size === 0) return;
-    // Encoded before a batch is started: if it throws, no member is left holding an empty batch (an empty frame).
-    const bytes = encodePush(push);
-    let batch = room.batch;
-    if (batch === null || batch.epoch !== this.opts.tick.epoch || batch.written) {
-      batch = room.batch = new SharedBatch(this.opts.tick.epoch);
-      for (const m of room.members) m.sendShared(batch, 0);
-    }
-    batch.add(bytes);
+    return this.fanout.broadcast(push);
   }
 }
-
-/**
- * The longest run of `messages`, from the oldest or the newest end, whose stored bodies (plus what a push adds
- * around a body) fit in `budget` bytes; at least one message, however large, so that paging always moves on.
- */
-function withinBytes<M extends { body: string }>(messages: readonly M[], budget: number, keep: 'oldest' | 'newest'): readonly M[] {
-  let bytes = 0;
-  const n = messages.length;
-  for (let i = 0; i < n; i++) {
-    bytes += Buffer.byteLength(messages[keep === 'oldest' ? i : n - 1 - i]!.body) + PUSH_OVERHEAD_BYTES;
-    if (bytes > budget && i > 0) return keep === 'oldest' ? messages.slice(0, i) : messages.slice(n - i);
-  }
-  return messages;
-}
-
-/** What a `message` push adds around its body (type, ids, room or users, seq, timestamp), as an estimate. */
-const PUSH_OVERHEAD_BYTES = 200;
 
 const PUBLIC: RoomRule = { match: '*', kind: 'public' };
 
 function presenceEvent(room: string, user: string, event: 'join' | 'leave'): PresencePush {
   return { type: 'presence', room, user, event };
-}
-
-/** Builds a message push with its fields always in the same order. */
-function messagePush(
-  id: string,
-  room: string | undefined,
-  to: string | undefined,
-  seq: number,
-  from: string,
-  contentType: string,
-  body: unknown,
-  ts: number,
-  key: string | undefined,
-): MessagePush {
-  const push = { type: 'message', id } as MessagePush;
-  if (room !== undefined) push.room = room;
-  if (to !== undefined) push.to = to;
-  push.seq = seq;
-  push.from = from;
-  push.contentType = contentType;
-  push.body = body;
-  push.ts = ts;
-  if (key !== undefined) push.key = key;
-  return push;
-}
-
-function newMessage(id: string, conv: string, from: string, contentType: string, body: unknown, ts: number, key: string | undefined): NewMessage {
-  let fileId: string | null = null;
-  if ((MEDIA_CONTENT_TYPES as readonly string[]).includes(contentType)) {
-    const url = (body as { url?: unknown }).url;
-    if (typeof url === 'string') fileId = fileIdOf(url);
-  }
-  return { id, conv, from, contentType, body: JSON.stringify(body), ts, key: key ?? null, fileId };
 }

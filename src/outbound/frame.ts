@@ -1,18 +1,25 @@
 /**
- * WebSocket framing for the server side (RFC 6455 §5.2): FIN set, text opcode,
- * no mask. Building the frame ourselves lets one buffer be written to many
- * sockets, instead of the library framing the same payload once per socket.
+ * WebSocket framing for the server side (RFC 6455 §5.2): FIN set, the codec's
+ * opcode (text or binary), no mask. Building the frame ourselves lets one
+ * buffer be written to many sockets, instead of the library framing the same
+ * payload once per socket. Several messages share a frame the codec's way:
+ * joined by its separator, or simply concatenated when each carries its length.
  */
-import { MESSAGE_SEPARATOR } from '../protocol/codec.js';
+import type { Codec } from '../protocol/codec.js';
+import { jsonCodec } from '../protocol/json-codec.js';
+
+/** What framing needs of a codec. */
+export type Framing = Pick<Codec, 'binary' | 'separator'>;
 
 const FIN_TEXT = 0x81;
+const FIN_BINARY = 0x82;
 
 function headerLength(payload: number): number {
   return payload < 126 ? 2 : payload < 65536 ? 4 : 10;
 }
 
-function writeHeader(out: Buffer, payload: number): number {
-  out[0] = FIN_TEXT;
+function writeHeader(out: Buffer, payload: number, first: number): number {
+  out[0] = first;
   if (payload < 126) {
     out[1] = payload;
     return 2;
@@ -28,34 +35,38 @@ function writeHeader(out: Buffer, payload: number): number {
   return 10;
 }
 
-/** Length of parts[from..to) joined by the message separator. */
-export function joinedLength(parts: readonly Buffer[], from: number, to: number): number {
-  let n = to - from - 1;
+/** Length of parts[from..to) joined the codec's way. */
+export function joinedLength(parts: readonly Buffer[], from: number, to: number, framing: Framing = jsonCodec): number {
+  let n = framing.separator < 0 ? 0 : to - from - 1;
   for (let i = from; i < to; i++) n += parts[i]!.length;
   return n;
 }
 
-/** One text frame whose payload is parts[from..to) joined by newlines. */
-export function textFrame(parts: readonly Buffer[], from: number, to: number): Buffer {
-  const payload = joinedLength(parts, from, to);
-  const out = Buffer.allocUnsafe(headerLength(payload) + payload);
-  let at = writeHeader(out, payload);
+function copyJoined(parts: readonly Buffer[], from: number, to: number, out: Buffer, at: number, separator: number): void {
   for (let i = from; i < to; i++) {
-    if (i > from) out[at++] = MESSAGE_SEPARATOR;
+    if (i > from && separator >= 0) out[at++] = separator;
     at += parts[i]!.copy(out, at);
   }
+}
+
+/** One frame whose payload is parts[from..to) joined the codec's way. */
+export function frameOf(parts: readonly Buffer[], from: number, to: number, framing: Framing): Buffer {
+  const payload = joinedLength(parts, from, to, framing);
+  const out = Buffer.allocUnsafe(headerLength(payload) + payload);
+  copyJoined(parts, from, to, out, writeHeader(out, payload, framing.binary ? FIN_BINARY : FIN_TEXT), framing.separator);
   return out;
 }
 
+/** One JSON text frame: parts[from..to) joined by newlines. */
+export function textFrame(parts: readonly Buffer[], from: number, to: number): Buffer {
+  return frameOf(parts, from, to, jsonCodec);
+}
+
 /** The payload alone (for connections whose frames the transport must build, e.g. compressed ones). */
-export function joinedPayload(parts: readonly Buffer[], from: number, to: number): Buffer {
+export function joinedPayload(parts: readonly Buffer[], from: number, to: number, framing: Framing = jsonCodec): Buffer {
   if (to - from === 1) return parts[from]!;
-  const out = Buffer.allocUnsafe(joinedLength(parts, from, to));
-  let at = 0;
-  for (let i = from; i < to; i++) {
-    if (i > from) out[at++] = MESSAGE_SEPARATOR;
-    at += parts[i]!.copy(out, at);
-  }
+  const out = Buffer.allocUnsafe(joinedLength(parts, from, to, framing));
+  copyJoined(parts, from, to, out, 0, framing.separator);
   return out;
 }
 

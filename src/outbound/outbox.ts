@@ -13,7 +13,8 @@
  */
 import { SharedBatch } from './shared-batch.js';
 import type { Flusher } from './flusher.js';
-import { joinedPayload, textFrame } from './frame.js';
+import { frameOf, joinedPayload, type Framing } from './frame.js';
+import { jsonCodec } from '../protocol/json-codec.js';
 
 export interface Wire {
   /** True when frames built here may be written as they are (no per-connection compression). */
@@ -86,6 +87,8 @@ export class Outbox {
     private readonly flusher: Flusher,
     private readonly limits: QueueLimits,
     private readonly owner: { overflowed(held: Held): void },
+    /** The connection's codec: its frames' opcode and how messages share one. */
+    private readonly framing: Framing = jsonCodec,
   ) {
     this.holdAbove = holdThreshold(limits);
   }
@@ -137,7 +140,7 @@ export class Outbox {
       // The common fan-out case: the same frame for every member of the room.
       messages = first.chunks.length;
       first.written = true;
-      ok = this.wire.writeFrame((first.frame ??= textFrame(first.chunks, 0, messages)));
+      ok = this.wire.writeFrame((first.frame ??= frameOf(first.chunks, 0, messages, this.framing)));
     } else {
       for (let i = 0; i < n; i++) {
         const it = items[i]!;
@@ -148,8 +151,8 @@ export class Outbox {
       }
       messages = scratch.length;
       if (messages > 0) {
-        if (this.wire.preframed) ok = this.wire.writeFrame(textFrame(scratch, 0, messages));
-        else this.wire.sendPayload(joinedPayload(scratch, 0, messages));
+        if (this.wire.preframed) ok = this.wire.writeFrame(frameOf(scratch, 0, messages, this.framing));
+        else this.wire.sendPayload(joinedPayload(scratch, 0, messages, this.framing));
       }
       scratch.length = 0;
     }

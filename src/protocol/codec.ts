@@ -1,49 +1,36 @@
 /**
- * The JSON encoding. A WebSocket text frame carries one or more protocol
- * messages separated by a newline (0x0A); JSON.stringify never emits a raw
- * newline, so the separator cannot occur inside a message. Both directions use
- * the same rule. A binary encoding would keep the message shapes and replace
- * only this file.
+ * An encoding of the protocol: how a push becomes bytes, how a frame from a
+ * client becomes messages, and how several messages share one WebSocket
+ * frame. Encoding is a property of the connection, chosen when it connects;
+ * the message shapes (commands.ts, pushes.ts, replies.ts) are the same in
+ * every encoding. JSON (json-codec.ts) is the only one so far. The binary
+ * encoding will be generated from one schema file, `src/protocol/switchboard.proto`,
+ * written from the shapes in commands.ts, pushes.ts and replies.ts, and
+ * registered in codecs.ts beside JSON.
  */
 import type { ConnectedPush, ServerPush } from './pushes.js';
 
-export const MESSAGE_SEPARATOR = 0x0a;
+export type DecodedMessage = { ok: true; value: unknown } | { ok: false; error: string };
 
-/** Encodes one push. Called once per message, whatever the number of recipients. */
-export function encodePush(push: ServerPush): Buffer {
-  return Buffer.from(JSON.stringify(push));
-}
+/** The settings every `connected` push of one server carries. */
+export type ConnectedSettings = Pick<ConnectedPush, 'heartbeat' | 'limits'>;
 
-/**
- * The `connected` push of one server's sessions, whose settings are the same for all: encoded once, and
- * only the session and user are filled in (a connect storm encodes one per session).
- */
-export function connectedEncoder(settings: Pick<ConnectedPush, 'heartbeat' | 'limits'>): (session: string, user: string) => Buffer {
-  const rest = JSON.stringify({ heartbeat: settings.heartbeat, limits: settings.limits }).slice(1);
-  return (session, user) => Buffer.from(`{"type":"connected","session":${JSON.stringify(session)},"user":${JSON.stringify(user)},${rest}`);
-}
-
-export type DecodedLine = { ok: true; value: unknown } | { ok: false; error: string };
-
-/** Splits a frame into its messages and parses each; a bad line does not spoil the others. */
-export function decodeFrame(data: Buffer, onLine: (line: DecodedLine) => void): void {
-  let start = 0;
-  const len = data.length;
-  while (start < len) {
-    let end = data.indexOf(MESSAGE_SEPARATOR, start);
-    if (end === -1) end = len;
-    if (end > start) {
-      const text = data.toString('utf8', start, end);
-      if (text.trim() !== '') onLine(parseLine(text));
-    }
-    start = end + 1;
-  }
-}
-
-function parseLine(text: string): DecodedLine {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message };
-  }
+export interface Codec {
+  /** Its name in configuration, logs and (later) the WebSocket subprotocol. */
+  readonly name: string;
+  /** A small index, unique among the codecs of one process: per-codec state is kept in arrays by it. */
+  readonly id: number;
+  /** Binary frames (opcode 2) or text frames (opcode 1). */
+  readonly binary: boolean;
+  /**
+   * The byte written between two messages that share a frame, or -1 when each encoded message carries its own
+   * length (then messages are simply concatenated).
+   */
+  readonly separator: number;
+  /** One push, as it goes into a frame. Called once per message and codec, whatever the number of recipients. */
+  encode(push: ServerPush): Buffer;
+  /** The `connected` push of one server's sessions: the settings are encoded once, the session and user per call. */
+  connectedEncoder(settings: ConnectedSettings): (session: string, user: string) => Buffer;
+  /** Splits a frame from a client into its messages and decodes each; a bad one does not spoil the others. */
+  decode(frame: Buffer, onMessage: (message: DecodedMessage) => void): void;
 }

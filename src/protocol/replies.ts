@@ -14,9 +14,12 @@ export interface Ack {
   duplicate?: boolean;
 }
 
+/** Public rooms anyone may join; private ones need a grant; push-only ones take messages from the server API only. */
+export type RoomKind = 'public' | 'private' | 'push';
+
 export interface JoinResult {
   room: string;
-  kind: 'public' | 'private' | 'push';
+  kind: RoomKind;
   durable: boolean;
   /** The room's last sequence number at the join: every later message reaches the session live. */
   seq: number;

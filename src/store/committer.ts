@@ -6,21 +6,10 @@
  * Results come back in submission order; the callbacks run in that order.
  */
 import type { Logger } from 'pino';
+import type { AppendDone, Persistence } from '../hub/persistence.js';
 import { emptyBatch, type Appended, type HistoryPage, type HistoryQuery, type Membership, type MemberRef, type NewMessage, type ReadMark, type Store, type WriteBatch } from './store.js';
 
-export type AppendDone = (err: Error | null, result: Appended | null) => void;
-
-/** The durable side of the hub: what it needs from storage, and nothing more. */
-export interface Persistence {
-  /** Queues a message; false when the backlog is full (the caller refuses the publish). */
-  append(msg: NewMessage, joins: readonly MemberRef[] | null, done: AppendDone): boolean;
-  join(ref: MemberRef): void;
-  leave(ref: MemberRef): void;
-  read(mark: ReadMark): Promise<void>;
-  history(q: HistoryQuery): Promise<HistoryPage>;
-  memberships(user: string): Promise<Membership[]>;
-  isMember(user: string, conv: string): Promise<boolean>;
-}
+export type { AppendDone, Persistence };
 
 const MEMBERSHIPS_STORM_MS = 20;
 const MEMBERSHIPS_WINDOW_MS = 2;

@@ -6,29 +6,9 @@
  * Conversations are named `r:<room>` for rooms and `d:<userA> <userB>` (sorted,
  * space-separated — user ids cannot contain spaces) for direct messages.
  */
+import type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, StoredMessage } from '../hub/persistence.js';
 
-export interface NewMessage {
-  id: string;
-  conv: string;
-  from: string;
-  contentType: string;
-  /** The body as JSON text. */
-  body: string;
-  ts: number;
-  /** The sender's idempotency key, or null. */
-  key: string | null;
-  /** An uploaded file the message refers to: members of the conversation may then download it. */
-  fileId: string | null;
-}
-
-export interface MemberRef {
-  user: string;
-  conv: string;
-}
-
-export interface ReadMark extends MemberRef {
-  seq: number;
-}
+export type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, StoredMessage };
 
 /** Everything one group commit writes, in one transaction. */
 export interface WriteBatch {
@@ -48,50 +28,6 @@ export interface Upload {
   mime: string;
   size: number;
   ts: number;
-}
-
-export interface Appended {
-  seq: number;
-  id: string;
-  ts: number;
-  /** True when (conv, from, key) was already stored: the original's seq, id and ts are returned. */
-  duplicate: boolean;
-  /** Set when the message was not stored because it refers to a file its sender may not read. */
-  refused?: boolean;
-}
-
-export interface StoredMessage {
-  id: string;
-  conv: string;
-  seq: number;
-  from: string;
-  contentType: string;
-  body: string;
-  ts: number;
-  key: string | null;
-}
-
-export interface HistoryQuery {
-  conv: string;
-  /** Messages with seq < before (newest first window). */
-  before?: number;
-  /** Messages with seq > after (oldest first window). */
-  after?: number;
-  limit: number;
-}
-
-export interface HistoryPage {
-  /** In ascending seq order. */
-  messages: StoredMessage[];
-  /** Lowest seq still stored (0 when nothing is). */
-  oldestSeq: number;
-  lastSeq: number;
-}
-
-export interface Membership {
-  conv: string;
-  lastSeq: number;
-  readSeq: number;
 }
 
 export interface Retention {

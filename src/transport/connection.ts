@@ -7,23 +7,21 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Identity } from '../auth/authenticator.js';
-import { HubError } from '../hub/errors.js';
+import { CommandPipeline, type HostState, type PipelineHost } from '../commands/pipeline.js';
 import type { HubSession } from '../hub/session.js';
 import type { SharedBatch } from '../outbound/shared-batch.js';
-import { decodeFrame, encodePush, type DecodedLine } from '../protocol/codec.js';
+import type { Codec } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import { commandSchemas, describeIssues, isCommandType, type CommandOf, type CommandType, type RequestId } from '../protocol/commands.js';
+import type { RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
-import { handlers, isRouted, type RoutedType } from '../hub/dispatch.js';
 import { PING_FRAME } from '../outbound/frame.js';
 import { Outbox, type Held, type Wire } from '../outbound/outbox.js';
-import { extraCost } from '../protocol/sync-cost.js';
 import { RateLimiter } from './rate-limit.js';
 import type { GatewayContext } from './context.js';
 import { rawSocket } from './raw-socket.js';
 import type { Timed } from './heartbeat.js';
 
-type State = 'pending' | 'open' | 'closing' | 'closed';
+type State = HostState;
 
 /** The other end of the connection, for the logs. */
 export interface Peer {
@@ -40,7 +38,7 @@ type Beat = 'idle' | 'awaiting-pong';
  */
 export const SLOW_CLOSE_LINGER_PERIODS = 5;
 
-export class Connection implements HubSession, Wire, Timed {
+export class Connection implements HubSession, Wire, Timed, PipelineHost {
   user = '';
   grants: readonly string[] = [];
   readonly rooms = new Set<string>();
@@ -60,22 +58,19 @@ export class Connection implements HubSession, Wire, Timed {
   private closeCode = 0;
   /** Set while a slow consumer's close waits past its first deadline for the client to read it: the last deadline. */
   private lingerUntil = 0;
-  private readonly limiter: RateLimiter;
-  /**
-   * Commands that arrived while an auth or a join was being answered (a token check, a store read): they run
-   * once it is done, in order, so that a client may send `auth`, `join` and `publish` back to back.
-   */
-  private parked: Parkable[] | null = null;
+  private readonly commands: CommandPipeline;
 
   constructor(
     readonly id: string,
     private readonly ws: WebSocket,
     private readonly ctx: GatewayContext,
+    /** The encoding this connection speaks, chosen at connect. */
+    readonly codec: Codec,
   ) {
     this.socket = rawSocket(ws);
     this.preframed = !ws.extensions.includes('permessage-deflate');
-    this.outbox = new Outbox(this, ctx.flusher, ctx.config.limits, this);
-    this.limiter = new RateLimiter(ctx.config.limits, ctx.now());
+    this.outbox = new Outbox(this, ctx.flusher, ctx.config.limits, this, codec);
+    this.commands = new CommandPipeline(this, ctx.commands, new RateLimiter(ctx.config.limits, ctx.now()));
     // Shared listeners find their connection on the socket: no closures per connection.
     (ws as Tagged)[CONNECTION] = this;
     ws.on('message', onMessage);
@@ -115,10 +110,14 @@ export class Connection implements HubSession, Wire, Timed {
   }
 
   sendPayload(payload: Buffer): void {
-    this.ws.send(payload, { binary: false });
+    this.ws.send(payload, { binary: this.codec.binary });
   }
 
   // ── HubSession ──────────────────────────────────────────────────────────
+
+  get session(): HubSession {
+    return this;
+  }
 
   send(bytes: Buffer): void {
     this.outbox.push(bytes);
@@ -129,7 +128,7 @@ export class Connection implements HubSession, Wire, Timed {
   }
 
   push(message: ServerPush): void {
-    this.outbox.push(encodePush(message));
+    this.outbox.push(this.codec.encode(message));
   }
 
   /** Closes with a code the client can read. Safe to call any number of times, in any state. */
@@ -208,7 +207,7 @@ export class Connection implements HubSession, Wire, Timed {
     this.state = 'open';
     this.stopAwaitingAuth();
     const { config } = this.ctx;
-    this.outbox.push(this.ctx.encodeConnected(this.id, this.user));
+    this.outbox.push(this.ctx.encodeConnected(this.codec, this.id, this.user));
     if (config.welcome.enabled)
       this.push({ type: 'notice', from: 'System', text: config.welcome.text.replaceAll('{user}', this.user), ts: this.ctx.now() });
     this.ctx.hub.unread(this).then(
@@ -237,7 +236,7 @@ export class Connection implements HubSession, Wire, Timed {
     this.ctx.identifiedOrGone();
   }
 
-  private async onAuth(id: RequestId | undefined, token: string, resume: boolean): Promise<void> {
+  async authenticate(id: RequestId | undefined, token: string, resume: boolean): Promise<void> {
     const result = await this.ctx.auth.verifyToken(token);
     if (this.state === 'pending') {
       if (!result.ok) return this.close(result.code, result.reason);
@@ -247,7 +246,7 @@ export class Connection implements HubSession, Wire, Timed {
     }
     if (this.state !== 'open') return;
     // A refresh: same user, new expiry and grants.
-    if (!result.ok || result.identity.user !== this.user) return this.error(id, ErrorCode.InvalidToken, result.ok ? 'token is for another user' : result.reason);
+    if (!result.ok || result.identity.user !== this.user) return this.commands.error(id, ErrorCode.InvalidToken, result.ok ? 'token is for another user' : result.reason);
     this.expiresAt = result.identity.expiresAt;
     this.grants = result.identity.grants;
     this.scheduleNext(this.ctx.now());
@@ -335,103 +334,11 @@ export class Connection implements HubSession, Wire, Timed {
   onFrame(data: Buffer, isBinary: boolean): void {
     this.heard = true;
     if (this.state !== 'pending' && this.state !== 'open') return;
-    if (isBinary) return this.close(CloseCode.Unsupported, 'binary frames are not supported; send JSON text');
-    decodeFrame(data, this.onLine);
-  }
-
-  private readonly onLine = (line: DecodedLine): void => {
-    if (this.state !== 'pending' && this.state !== 'open') return;
-    const raw = line.ok ? line.value : undefined;
-    const id = requestIdOf(raw);
-    const verdict = this.limiter.take(this.ctx.now());
-    if (verdict === 'flood') return this.close(CloseCode.Flood, 'flooding: too many messages');
-    if (verdict === 'refuse') return this.error(id, ErrorCode.RateLimited, `more than ${this.ctx.config.limits.messagesPerSecond} messages per second`);
-    if (!line.ok) return this.error(undefined, ErrorCode.InvalidJson, `not valid JSON: ${line.error}`);
-    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
-    if (!isCommandType(type)) return this.error(id, ErrorCode.UnknownType, type === undefined ? 'a message needs a type' : `unknown type ${JSON.stringify(type)}`);
-    const parsed = commandSchemas[type].safeParse(raw);
-    if (!parsed.success) {
-      // A resuming session's DMs are held until its first sync: a refused one must not hold them for ever.
-      if (type === 'sync') this.ctx.hub.syncRefused(this);
-      return this.error(id, ErrorCode.InvalidRequest, `${type}: ${describeIssues(parsed.error)}`);
-    }
-    const cmd = parsed.data;
-    if (cmd.type === 'sync') this.limiter.charge(extraCost(cmd));
-    if (cmd.type === 'ping') return this.push(cmd.id === undefined ? { type: 'pong' } : { type: 'pong', id: cmd.id });
-    if (this.parked === null) this.handle(cmd);
-    else if (this.parked.length < this.ctx.config.limits.burst) this.parked.push(cmd);
-    else this.error(id, ErrorCode.RateLimited, 'too many commands while an auth or a join is in progress');
-  };
-
-  private handle(cmd: Parkable): void {
-    if (cmd.type === 'auth') {
-      // Verifying a token may take a moment (a JWT); what follows it waits, so that a client may send auth and
-      // its first commands together.
-      this.parked = [];
-      void this.onAuth(cmd.id, cmd.token, cmd.resume ?? false)
-        .catch((err: unknown) => this.internalError(cmd.id, err))
-        .then(this.unpark);
-      return;
-    }
-    if (this.state !== 'open') return this.error(cmd.id, ErrorCode.NotAuthenticated, 'send auth with a token first');
-    if (isRouted(cmd.type)) this.run(cmd);
-  }
-
-  private run(cmd: Routed): void {
-    try {
-      const data = (handlers[cmd.type] as (s: HubSession, c: Routed, ...rest: unknown[]) => unknown)(this, cmd, this.ctx.hub, this.ctx.config.limits);
-      // Durable operations answer once the store has: the reply then follows whatever they delivered.
-      if (data instanceof Promise) {
-        const settled = data.then((v: unknown) => this.reply(cmd.id, v), (err: unknown) => this.fail(cmd.id, err));
-        if (cmd.type === 'join') {
-          this.parked = [];
-          // Whatever happens to the reply, what waits behind the join must not wait for ever.
-          void settled.catch((err: unknown) => this.internalError(cmd.id, err)).then(this.unpark);
-        }
-      } else this.reply(cmd.id, data);
-    } catch (err) {
-      this.fail(cmd.id, err);
-    }
-  }
-
-  /** Runs what waited, until another auth or join has to be waited for. */
-  private readonly unpark = (): void => {
-    const list = this.parked ?? [];
-    this.parked = null;
-    for (let i = 0; i < list.length; i++) {
-      if (this.state !== 'pending' && this.state !== 'open') return;
-      this.handle(list[i]!);
-      if (this.parked !== null) {
-        (this.parked as Parkable[]).push(...list.slice(i + 1));
-        return;
-      }
-    }
-  };
-
-  private reply(id: RequestId | undefined, data: unknown): void {
-    if (id !== undefined && this.state === 'open') this.push({ type: 'reply', id, data: data ?? {} });
-  }
-
-  private fail(id: RequestId | undefined, err: unknown): void {
-    if (this.state !== 'open') return;
-    if (err instanceof HubError) this.error(id, err.code, err.message);
-    else this.internalError(id, err);
-  }
-
-  private error(id: RequestId | undefined, code: ErrorCode, message: string): void {
-    this.push(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
-  }
-
-  private internalError(id: RequestId | undefined, err: unknown): void {
-    this.ctx.log.error({ session: this.id, err }, 'command failed');
-    this.error(id, ErrorCode.Internal, 'internal error');
+    if (isBinary !== this.codec.binary)
+      return this.close(CloseCode.Unsupported, this.codec.binary ? 'text frames are not supported; send binary' : 'binary frames are not supported; send JSON text');
+    this.codec.decode(data, this.commands.receive);
   }
 }
-
-/** A command the hub handles (not auth or ping). */
-type Routed = CommandOf<RoutedType>;
-/** Every command but ping, which is answered at once. */
-type Parkable = CommandOf<Exclude<CommandType, 'ping'>>;
 
 const CONNECTION = Symbol('connection');
 type Tagged = WebSocket & { [CONNECTION]: Connection };
@@ -448,10 +355,4 @@ function onClose(this: WebSocket): void {
 function onError(this: WebSocket, err: Error): void {
   const c = (this as Tagged)[CONNECTION];
   c.log.debug({ session: c.id, err: err.message }, 'socket error');
-}
-
-function requestIdOf(raw: unknown): RequestId | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const id = (raw as { id?: unknown }).id;
-  return typeof id === 'number' || (typeof id === 'string' && id.length <= 64) ? id : undefined;
 }

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config/schema.js';
+import type { PipelineDeps } from '../commands/pipeline.js';
 import type { Hub } from '../hub/hub.js';
+import type { Codec } from '../protocol/codec.js';
 import type { Flusher } from '../outbound/flusher.js';
 import type { TimerWheel } from './heartbeat.js';
 import type { Connection } from './connection.js';
@@ -15,8 +17,10 @@ export interface GatewayContext {
   readonly wheel: TimerWheel;
   readonly auth: Authenticator;
   readonly log: Logger;
-  /** The `connected` push for a session of this server (protocol/codec.ts connectedEncoder). */
-  readonly encodeConnected: (session: string, user: string) => Buffer;
+  /** The `connected` push for a session of this server, in its codec (Codec.connectedEncoder, made once per codec). */
+  readonly encodeConnected: (codec: Codec, session: string, user: string) => Buffer;
+  /** What every connection's command pipeline shares. */
+  readonly commands: PipelineDeps;
   /** Slow-consumer closes, logged without flooding. */
   readonly slowCloses: SlowCloseLog;
   now(): number;

@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
 import { sessionId } from '../hub/ids.js';
-import { connectedEncoder } from '../protocol/codec.js';
+import type { Codec, ConnectedSettings } from '../protocol/codec.js';
+import { DEFAULT_CODEC } from '../protocol/codecs.js';
 import { CloseCode } from '../protocol/codes.js';
 import { Connection, SLOW_CLOSE_LINGER_PERIODS, type Peer } from './connection.js';
 import type { GatewayContext } from './context.js';
@@ -30,12 +31,13 @@ export class Gateway {
   private onEmpty: (() => void) | null = null;
   readonly ctx: GatewayContext;
 
-  constructor(ctx: Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected'>) {
+  constructor(ctx: Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'commands'>) {
     const { heartbeat, limits } = ctx.config;
     this.ctx = {
       ...ctx,
       slowCloses: new SlowCloseLog(ctx.log),
-      encodeConnected: connectedEncoder({
+      commands: { hub: ctx.hub, limits, log: ctx.log, now: ctx.now },
+      encodeConnected: connectedEncoders({
         heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
         limits: {
           maxFrameBytes: limits.maxFrameBytes,
@@ -96,7 +98,7 @@ export class Gateway {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         try {
           socket.off('error', ignore);
-          const conn = new Connection(sessionId(), ws, this.ctx);
+          const conn = new Connection(sessionId(), ws, this.ctx, DEFAULT_CODEC);
           this.conns.add(conn);
           conn.peer = peerOf(req);
           if (full) {
@@ -171,4 +173,10 @@ function peerOf(req: IncomingMessage): Peer {
   const forwarded = req.headers['x-forwarded-for'];
   const remote = req.socket.remoteAddress;
   return typeof forwarded === 'string' ? { remote, forwardedFor: forwarded } : { remote };
+}
+
+/** The `connected` push of this server in each codec, its settings encoded once per codec on first use. */
+function connectedEncoders(settings: ConnectedSettings): (codec: Codec, session: string, user: string) => Buffer {
+  const encoders: ((session: string, user: string) => Buffer)[] = [];
+  return (codec, session, user) => (encoders[codec.id] ??= codec.connectedEncoder(settings))(session, user);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connectedEncoder, decodeFrame, encodePush, type DecodedLine } from '../../src/protocol/codec.js';
+import { connectedEncoder, decodeFrame, encodePush, type DecodedLine } from '../../src/protocol/json-codec.js';
 import { checkBody, commandSchemas, describeIssues, isCommandType, MAX_NESTING } from '../../src/protocol/commands.js';
 import type { ConnectedPush, ServerPush } from '../../src/protocol/pushes.js';
 

@@ -4,7 +4,7 @@
  * with `resume` — for every conversation until its first sync completes.
  * Releasing sends what the replay did not already carry, in arrival order.
  */
-import type { HubSession } from './session.js';
+import type { Recipient } from './recipient.js';
 
 interface HeldMessage {
   conv: string;
@@ -41,7 +41,7 @@ export class DirectHold {
   }
 
   /** Sends what no running sync still holds, skipping messages at or below what a replay carried. */
-  release(s: HubSession, replayedUpTo: ReadonlyMap<string, number>): void {
+  release(s: Recipient, replayedUpTo: ReadonlyMap<string, number>): void {
     const keep: HeldMessage[] = [];
     let bytes = 0;
     for (const h of this.held) {

@@ -1,15 +1,13 @@
-import type { RoomKind } from '../config/schema.js';
-import type { HubSession } from './session.js';
-import type { SharedBatch } from '../outbound/shared-batch.js';
+import type { RoomKind } from '../protocol/replies.js';
 
-export class Room {
-  readonly members = new Set<HubSession>();
+/** What the hub knows of a room with members on this node. Its members and batches are the fan-out's. */
+export class RoomState {
   /** user → how many of that user's sessions are in the room. */
   readonly presence = new Map<string, number>();
   /** Last sequence number of a non-durable room (durable ones: the store numbers them). */
   seq = 0;
-  /** The batch this turn's messages go into, or a stale one from an earlier turn. */
-  batch: SharedBatch | null = null;
+  /** Last delivered seq of a durable room, known from the join that created this state onward. */
+  lastSeq: number | undefined = undefined;
 
   constructor(
     readonly name: string,
