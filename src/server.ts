@@ -9,7 +9,7 @@ import { Authenticator, resolveDevMode } from './auth/authenticator.js';
 import { ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Hub } from './hub/hub.js';
-import { messageIdSource } from './hub/ids.js';
+import { messageIdSource } from './transport/ids.js';
 import type { Logger } from './observe/logger.js';
 import { CloseCode } from './protocol/codes.js';
 import { Flusher } from './outbound/flusher.js';

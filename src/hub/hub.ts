@@ -9,8 +9,7 @@ import type { Actor, UserActor } from '../access/actor.js';
 import { matchesPattern } from '../access/patterns.js';
 import { mayJoin, mayPublish, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
 import type { FanOut } from '../fanout/fanout.js';
-import { LocalFanout } from '../fanout/local-fanout.js';
-import type { Tick } from '../outbound/shared-batch.js';
+import { LocalFanout, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
 import type { PresencePush, ServerPush, SignalPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
@@ -30,7 +29,8 @@ export interface RoomRule {
 }
 
 export interface HubOptions {
-  tick: Tick;
+  /** The outbound layer's flush epoch (the default fan-out's turns). */
+  tick: LocalFanoutOptions['tick'];
   now: () => number;
   nextId: () => string;
   roomRules: readonly RoomRule[];

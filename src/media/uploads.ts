@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { identifyRequest, type Authenticator, type Identity } from '../auth/authenticator.js';
 import { matchesPattern } from '../access/patterns.js';
+import { mayReadFile } from '../access/rules.js';
 import { fileIdOf } from '../protocol/file-reference.js';
 import { UNSHOWABLE } from '../protocol/commands.js';
 import type { Config } from '../config/schema.js';
@@ -93,7 +94,7 @@ export function uploadRoutes(
     if (!identity) return;
     const meta = await store.getUpload(id);
     // Not found and not allowed look the same, so ids cannot be probed.
-    if (!meta || !(await store.canReadUpload(id, identity.user))) return send(res, 404, { error: 'not_found', message: 'no such file' });
+    if (!meta || mayReadFile(identity, await store.canReadUpload(id, identity.user))) return send(res, 404, { error: 'not_found', message: 'no such file' });
     const size = (await blobs.size(id)) ?? 0;
     const headers: Record<string, string | number> = {
       'content-type': meta.mime,

@@ -59,5 +59,7 @@ export const CloseCode = {
   TooManySessions: 4007,
   /** No `auth` message within `auth.timeoutMs` of connecting without a token. */
   AuthTimeout: 4009,
+  /** The app's backend disconnected this session or every session of its user (server API). */
+  Disconnected: 4010,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

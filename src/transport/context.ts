@@ -6,7 +6,7 @@ import type { Hub } from '../hub/hub.js';
 import type { Codec } from '../protocol/codec.js';
 import type { Flusher } from '../outbound/flusher.js';
 import type { TimerWheel } from './heartbeat.js';
-import type { Connection } from './connection.js';
+import type { HubSession } from '../hub/session.js';
 import type { SlowCloseLog } from './slow-close-log.js';
 
 /** What every connection shares: built once by the gateway. */
@@ -25,7 +25,7 @@ export interface GatewayContext {
   readonly slowCloses: SlowCloseLog;
   now(): number;
   /** The connection has fully closed; drop it from the gateway's set. */
-  forget(c: Connection): void;
+  forget(c: HubSession): void;
   /** A connection that was waiting for its `auth` message stopped waiting (identified, or closed). */
   identifiedOrGone(): void;
 }

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
-import { sessionId } from '../hub/ids.js';
+import { sessionId } from './ids.js';
 import type { Codec, ConnectedSettings } from '../protocol/codec.js';
 import { DEFAULT_CODEC } from '../protocol/codecs.js';
 import { CloseCode } from '../protocol/codes.js';
@@ -48,7 +48,7 @@ export class Gateway {
         },
       }),
       forget: (c) => {
-        this.conns.delete(c);
+        this.conns.delete(c as Connection);
         if (this.conns.size === 0) this.onEmpty?.();
       },
       identifiedOrGone: () => this.unidentified--,

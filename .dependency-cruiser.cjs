@@ -1,0 +1,96 @@
+/**
+ * The dependency rule (docs/architecture.md, "Parts and their seams"), checked by `npm test`
+ * (test/unit/dependencies.test.ts). Arrows point one way: the protocol package imports nothing; the hub
+ * imports the protocol and its own seams (access, fan-out, the persistence port); transport and the server
+ * API import the hub; the SDK imports only the protocol package.
+ */
+const notTypeOnly = { dependencyTypesNot: ['type-only'] };
+
+module.exports = {
+  forbidden: [
+    { name: 'no-cycles', severity: 'error', comment: 'no import cycle, type-only ones included', from: {}, to: { circular: true } },
+    {
+      name: 'protocol-imports-nothing',
+      severity: 'error',
+      comment: 'the protocol package is what server and SDK share: it imports nothing of the project (zod for its schemas only)',
+      from: { path: '^src/protocol/' },
+      to: { pathNot: ['^src/protocol/', 'node_modules/zod/'] },
+    },
+    {
+      name: 'hub-imports-protocol-and-its-seams',
+      severity: 'error',
+      comment: 'the hub decides; it knows no socket, SQL, Redis, config file or I/O',
+      from: { path: '^src/hub/' },
+      to: { pathNot: ['^src/hub/', '^src/protocol/', '^src/access/', '^src/fanout/'] },
+    },
+    {
+      name: 'access-is-pure',
+      severity: 'error',
+      from: { path: '^src/access/' },
+      to: { pathNot: ['^src/access/', '^src/protocol/'] },
+    },
+    {
+      name: 'fanout-delivers-below-the-hub',
+      severity: 'error',
+      comment: 'the fan-out knows sessions, codecs and the outbound batches, never the hub',
+      from: { path: '^src/fanout/' },
+      to: { pathNot: ['^src/fanout/', '^src/protocol/', '^src/outbound/'] },
+    },
+    {
+      name: 'outbound-is-the-bottom',
+      severity: 'error',
+      from: { path: '^src/outbound/' },
+      to: { pathNot: ['^src/outbound/', '^src/protocol/', '^node:perf_hooks$', 'perf_hooks'] },
+    },
+    {
+      name: 'commands-above-the-hub',
+      severity: 'error',
+      from: { path: '^src/commands/' },
+      to: { pathNot: ['^src/commands/', '^src/hub/', '^src/protocol/', '^src/access/'] },
+    },
+    {
+      name: 'store-implements-the-port',
+      severity: 'error',
+      comment: 'the store may know the hub\'s persistence port and nothing else of it',
+      from: { path: '^src/store/' },
+      to: { path: '^src/(hub|fanout|transport|commands|access|media|api)/', pathNot: '^src/hub/persistence\\.ts$' },
+    },
+    {
+      name: 'nothing-below-imports-transport',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/transport/', '^src/server\\.ts$', '^src/cli/', '^src/api/'] },
+      to: { path: '^src/transport/' },
+    },
+    {
+      name: 'server-imports-no-client-web-bench-or-test',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(client|web|bench|test)/' },
+    },
+    {
+      name: 'sdk-imports-only-the-protocol',
+      severity: 'error',
+      from: { path: '^client/src/' },
+      to: { path: '^src/', pathNot: '^src/protocol/' },
+    },
+    {
+      name: 'sdk-runs-no-schema-code',
+      severity: 'error',
+      comment: 'the SDK is bundled for browsers: from the zod schemas it takes types only',
+      from: { path: '^client/src/' },
+      to: { path: ['^src/protocol/commands\\.ts$', 'node_modules/zod/'], ...notTypeOnly },
+    },
+    {
+      name: 'web-imports-sdk-and-protocol',
+      severity: 'error',
+      from: { path: '^web/src/' },
+      to: { path: '^(src|bench|test)/', pathNot: '^src/protocol/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js'] },
+  },
+};
