@@ -49,6 +49,13 @@ module.exports = {
       to: { pathNot: ['^src/commands/', '^src/hub/', '^src/protocol/', '^src/access/'] },
     },
     {
+      name: 'api-above-the-hub',
+      severity: 'error',
+      comment: 'the server API asks the hub and the access rules, as the WebSocket commands do',
+      from: { path: '^src/api/' },
+      to: { path: '^src/(fanout|outbound|store|transport|commands|media)/' },
+    },
+    {
       name: 'store-implements-the-port',
       severity: 'error',
       comment: 'the store may know the hub\'s persistence port and nothing else of it',

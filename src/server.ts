@@ -5,6 +5,8 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { serverApi } from './api/server-api.js';
+import { tokenSigner } from './api/routes.js';
 import { Authenticator, resolveDevMode } from './auth/authenticator.js';
 import { ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -144,6 +146,18 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   const { webRoot } = config.server;
   const web = webRoot === undefined ? { root: BUNDLED_WEB, headers: CHAT_PAGE_HEADERS } : webRoot ? { root: webRoot } : null;
   const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now) : undefined;
+  const api = serverApi({
+    hub,
+    now,
+    keys: config.api.keys,
+    maxBodyBytes: config.api.maxBodyBytes,
+    maxBatch: config.api.maxBatch,
+    maxTextLength: config.limits.maxTextLength,
+    tokenMaxTtlSeconds: config.api.tokenMaxTtlSeconds,
+    signToken: tokenSigner(config.auth.jwt, now),
+    log: log.child({ part: 'api' }),
+    version: 'v1',
+  });
   const http = createHttpServer(config, web, tlsFiles, {
     upgrade: (req, socket, head) =>
       gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
@@ -152,7 +166,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
         socket.destroy();
       }),
     ready: () => ready,
-    route: media,
+    route: (req, res, pathname) => api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
   });
   const { retention: r } = config.store;
   const retention = new RetentionTimer(

@@ -76,6 +76,11 @@ export function needsStoredMembership(actor: Actor, room: string): boolean {
   return !isBackend(actor) && !hasJoined(actor, room);
 }
 
+/** Read a direct conversation between two users, or who is online: the backend's `read` scope (a user reads its own DMs). */
+export function mayReadDirect(actor: Actor): Verdict {
+  return isBackend(actor) ? scoped(actor, 'read') : null;
+}
+
 /**
  * Download an uploaded file: the backend with `read`, or its uploader, or a member of a conversation where a
  * stored message refers to it (`shared`: the store answers both, for a user).

@@ -13,6 +13,8 @@ export function helpText(): string {
   return `switchboard — real-time messaging server
 
 Usage: switchboard [start] [options]
+       switchboard api-key [--name NAME] [--scopes publish,read,admin]
+                        make a server API key: prints it once, and the api.keys entry (its hash)
 
   -c, --config FILE     JSON config file (or SWITCHBOARD_CONFIG)
   --print-config        print the effective config (secrets masked) and exit

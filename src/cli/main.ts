@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, redactConfig, unknownEnvironment } from '../config/load.js';
 import { createLogger, type ProcessLog } from '../observe/logger.js';
 import { startServer } from '../server.js';
+import { apiKeyCommand } from './api-key.js';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
 
@@ -9,6 +10,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   let config;
   let logs: ProcessLog;
   try {
+    if (argv[0] === 'api-key') {
+      process.stdout.write(apiKeyCommand(argv.slice(1)));
+      return;
+    }
     const args = parseArgs(argv);
     if (args.help) {
       process.stdout.write(helpText());

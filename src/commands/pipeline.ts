@@ -154,6 +154,8 @@ export class CommandPipeline {
   }
 
   error(id: RequestId | undefined, code: ErrorCode, message: string): void {
+    // Nothing more is said to a connection that is closing (its close code says why).
+    if (!this.live) return;
     this.host.push(id === undefined ? { type: 'error', code, message } : { type: 'error', id, code, message });
   }
 

@@ -201,6 +201,29 @@ export const configSchema = z.strictObject({
         .default(['image/*', 'audio/*', 'video/*', 'text/plain', 'application/pdf', 'application/zip', 'application/octet-stream']),
     })
     .prefault({}),
+  api: z
+    .strictObject({
+      /**
+       * Keys the app's backend calls the server API (/api/v1) with: a name (for logs), the SHA-256 of the key
+       * (hex; `switchboard api-key` makes a key and prints it), and what it may do. No keys: the API answers 401.
+       */
+      keys: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1).max(64),
+            hash: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the key, 64 hex digits (switchboard api-key prints one)'),
+            scopes: z.array(z.enum(['publish', 'read', 'admin'])).min(1),
+          }),
+        )
+        .default([]),
+      /** Largest request body the API reads; larger ones are refused with 413. */
+      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
+      /** Most messages in one batch publish. */
+      maxBatch: z.number().int().positive().max(10_000).default(1000),
+      /** Longest lifetime of a client token the API mints. */
+      tokenMaxTtlSeconds: z.number().int().positive().default(86_400),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -5,9 +5,9 @@
  * every routed message to the fan-out, which delivers it. It encodes nothing
  * and does no I/O, so it can be driven by tests with fake sessions.
  */
-import type { Actor, UserActor } from '../access/actor.js';
+import type { Actor, BackendActor, UserActor } from '../access/actor.js';
 import { matchesPattern } from '../access/patterns.js';
-import { mayJoin, mayPublish, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
+import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
 import type { FanOut } from '../fanout/fanout.js';
 import { LocalFanout, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
@@ -68,6 +68,8 @@ export class Hub {
    * numbers them). Non-durable rooms keep theirs on the RoomState, which goes when its last member leaves.
    */
   private readonly dmSeqs = new Map<string, number>();
+  /** user → until when (ms) new sessions are refused: a disconnect by the backend with a ban. */
+  private readonly bans = new Map<string, number>();
   private readonly persistence: Persistence | null;
   readonly fanout: FanOut<HubSession>;
   private readonly recovery: Recovery;
@@ -87,6 +89,7 @@ export class Hub {
 
   /** Registers a session. With `resume`, its direct messages wait until its first `sync` has replayed what it missed. */
   connect(s: HubSession, opts: { resume?: boolean } = {}): ConnectResult {
+    if (this.bans.size > 0 && this.isBanned(s.user)) return { ok: false, code: CloseCode.Disconnected, reason: 'refused by the server for a while; try again later' };
     const mine = this.fanout.sessionsOf(s.user);
     if (mine.size > 0) {
       if (this.opts.sessionPolicy === 'replace') {
@@ -118,6 +121,19 @@ export class Hub {
     const sessions = [...this.fanout.sessionsOf(user)];
     for (const s of sessions) s.close(code, reason);
     return sessions.length;
+  }
+
+  /** Refuses the user's new sessions until `until` (ms, on the hub's clock). */
+  ban(user: string, until: number): void {
+    this.bans.set(user, until);
+  }
+
+  private isBanned(user: string): boolean {
+    const until = this.bans.get(user);
+    if (until === undefined) return false;
+    if (until > this.opts.now()) return true;
+    this.bans.delete(user);
+    return false;
   }
 
   /** Closes one session by id; false if this node has no such session. */
@@ -236,6 +252,13 @@ export class Hub {
     if (left === 0) this.rooms.delete(room.name);
   }
 
+  /** Rooms with members on this node, with their counts. */
+  roomList(): { room: string; kind: RoomKind; durable: boolean; users: number; sessions: number }[] {
+    const out = [];
+    for (const r of this.rooms.values()) out.push({ room: r.name, kind: r.kind, durable: r.durable, users: r.presence.size, sessions: this.fanout.members(r.name) });
+    return out;
+  }
+
   presence(actor: Actor, name: string): { room: string; users: PresenceEntry[] } {
     check(maySeePresence(actor, name, this.roomKind(name)));
     const room = this.rooms.get(name);
@@ -254,6 +277,12 @@ export class Hub {
 
   /** A message from the app's backend (server API): allowed in every kind of room, members or not. */
   serverPublish(name: string, from: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
+    return this.roomMessage(name, from, contentType, body, key);
+  }
+
+  /** The backend publishes as `from` (a user, or System), if its key may. */
+  publishAs(actor: BackendActor, name: string, from: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
+    check(mayPublish(actor, name, this.roomKind(name)));
     return this.roomMessage(name, from, contentType, body, key);
   }
 
@@ -278,8 +307,12 @@ export class Hub {
 
   /** A direct message: reaches every session of the recipient and of the sender. */
   sendDirect(actor: UserActor, to: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
+    return this.directFrom(actor, actor.user, to, contentType, body, key);
+  }
+
+  /** A direct message from `from` (the actor itself, or a sender the backend names). */
+  directFrom(actor: Actor, from: string, to: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
     check(maySendDirect(actor));
-    const from = actor.user;
     const m: Stamped = { id: this.opts.nextId(), from, contentType, body, ts: this.opts.now(), key };
     const conv = dmConv(from, to);
     const users = [to, from];
@@ -323,6 +356,12 @@ export class Hub {
     return this.recovery.history(actor, target, opts);
   }
 
+  /** The backend reads the direct conversation of two users, as `user` sees it. */
+  directHistory(actor: BackendActor, user: string, other: string, opts: { before?: number; after?: number; limit?: number }): Promise<HistoryResult> {
+    check(mayReadDirect(actor));
+    return this.recovery.history({ user, grants: [] }, { with: other }, opts);
+  }
+
   read(actor: UserActor, target: ConvTarget, seq: number): Promise<void> | void {
     return this.recovery.read(actor, target, seq);
   }
@@ -356,6 +395,13 @@ export class Hub {
     const n = this.fanout.toSessions(targets, push);
     if (n === 0) throw new HubError(ErrorCode.UserOffline, session === undefined ? `${to} is not online` : `${to} has no session ${session}`);
     return { sessions: n };
+  }
+
+  /** Sends a push to one session of this node; false if there is none by that id. */
+  pushToSession(id: string, push: ServerPush): boolean {
+    const s = this.fanout.session(id);
+    if (s) this.fanout.toSessions([s], push);
+    return s !== undefined;
   }
 
   /** Sends a push to every connected session (server API broadcast, notices). */

@@ -194,3 +194,6 @@ export function describeIssues(error: z.ZodError): string {
   if (first.code === 'unrecognized_keys') return `unknown field(s): ${first.keys.join(', ')}`;
   return path ? `${path}: ${first.message}` : first.message;
 }
+
+/** The field schemas the commands are made of, for other inputs that carry the same fields (the server API). */
+export const fields = { room, user, contentType, messageKey, seq, jsonValue, requestId } as const;

@@ -14,6 +14,8 @@ export interface NoticePush {
   type: 'notice';
   from: 'System';
   text: string;
+  /** Anything the app's backend sent along (server API push and broadcast). */
+  data?: unknown;
   ts: number;
 }
 export interface ReplyPush {

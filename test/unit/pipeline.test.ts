@@ -566,7 +566,6 @@ describe('CommandPipeline: a closing host', () => {
 
   it(
     'an authenticate that throws after the host began closing pushes nothing',
-    { todo: 'BUG (src/commands/pipeline.ts): internalError() pushes without checking the host state' },
     async () => {
       const r = rig();
       r.send({ type: 'auth', id: 1, token: 't' });

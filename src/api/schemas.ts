@@ -1,0 +1,76 @@
+/**
+ * The server API's inputs and outputs, as zod schemas: requests are
+ * validated with them and the OpenAPI document is generated from them, so
+ * the two cannot disagree. Fields are the protocol's own (room names, user
+ * ids, content types, keys), with the same rules as over the WebSocket.
+ */
+import { z } from 'zod';
+import { fields } from '../protocol/commands.js';
+
+const { room, user, contentType, messageKey, seq, jsonValue } = fields;
+
+export const roomParam = z.object({ room });
+export const userParam = z.object({ user });
+export const sessionParam = z.object({ session: z.string().min(1).max(64) });
+export const directParams = z.object({ user, other: user });
+
+const message = {
+  /** Published on behalf of this user; without it the message is from `System`. */
+  from: user.optional(),
+  contentType: contentType.default('text'),
+  body: jsonValue,
+  /** Idempotency key: a resend with the same key (and sender) is answered with the original's ack and not stored twice. */
+  key: messageKey.optional(),
+};
+
+export const publishBody = z.strictObject(message);
+export const batchBody = z.strictObject({ messages: z.array(z.strictObject({ room, ...message })).min(1) });
+export const sendBody = z.strictObject(message);
+export const noticeBody = z
+  .strictObject({ text: z.string().min(1).max(10_000).optional(), data: jsonValue.optional() })
+  .refine((b) => b.text !== undefined || b.data !== undefined, { message: 'a push needs text, data or both' });
+export const disconnectUserBody = z.strictObject({
+  reason: z.string().max(120).optional(),
+  /** Refuse the user's new connections for this many seconds (close code 4010 at connect). */
+  banSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
+});
+export const disconnectSessionBody = z.strictObject({ reason: z.string().max(120).optional() });
+export const historyQuery = z
+  .strictObject({
+    before: z.coerce.number().pipe(seq).optional(),
+    after: z.coerce.number().pipe(seq).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .refine((q) => q.before === undefined || q.after === undefined, { message: 'history takes before or after, not both' });
+export const tokenBody = z.strictObject({
+  user,
+  /** Private rooms (names or `prefix*`) the token grants. */
+  rooms: z.array(z.string().min(1).max(101)).max(1000).optional(),
+  /** Lifetime; at most api.tokenMaxTtlSeconds (default and most: one day). */
+  ttlSeconds: z.number().int().min(1).optional(),
+});
+export const noQuery = z.strictObject({});
+export const emptyBody = z.strictObject({});
+
+export const ack = z.object({ id: z.string(), seq: z.number().int(), ts: z.number().int(), duplicate: z.boolean().optional() });
+export const batchResult = z.object({
+  results: z.array(
+    z.union([ack.extend({ ok: z.literal(true) }), z.object({ ok: z.literal(false), code: z.string(), message: z.string() })]),
+  ),
+});
+export const countResult = z.object({ sessions: z.number().int() });
+export const presenceResult = z.object({ room: z.string(), users: z.array(z.object({ user: z.string(), sessions: z.number().int() })) });
+export const userPresenceResult = z.object({ user: z.string(), online: z.boolean(), sessions: z.array(z.object({ id: z.string() })) });
+export const historyResult = z.object({
+  room: z.string().optional(),
+  with: z.string().optional(),
+  messages: z.array(z.record(z.string(), z.unknown())),
+  oldestSeq: z.number().int(),
+  lastSeq: z.number().int(),
+  hasMore: z.boolean(),
+});
+export const roomsResult = z.object({
+  rooms: z.array(z.object({ room: z.string(), kind: z.enum(['public', 'private', 'push']), durable: z.boolean(), users: z.number().int(), sessions: z.number().int() })),
+});
+export const tokenResult = z.object({ token: z.string(), expiresAt: z.number().int() });
+export const errorBody = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });

@@ -1,0 +1,97 @@
+/**
+ * The server API at /api/v1: finds the route, checks the API key, reads and
+ * validates the request, runs the route and answers JSON. Refusals of the
+ * hub (its access rules, the store) become statuses with the same codes the
+ * WebSocket uses.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { HubError } from '../hub/errors.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { ApiError, parse, readJson, send, sendError } from './http.js';
+import { ApiKeys, keyOf, type ApiKeyEntry } from './keys.js';
+import { openApiDocument } from './openapi.js';
+import { apiRoutes, type ApiDeps, type Route } from './routes.js';
+
+export const API_PREFIX = '/api/v1';
+
+const STATUS: Record<string, number> = {
+  [ErrorCode.InvalidRequest]: 400,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotJoined]: 409,
+  [ErrorCode.LimitExceeded]: 429,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.UserOffline]: 404,
+  [ErrorCode.Unavailable]: 503,
+};
+
+interface Compiled {
+  route: Route;
+  segments: string[];
+}
+
+export interface ServerApiOptions extends ApiDeps {
+  keys: readonly ApiKeyEntry[];
+  maxBodyBytes: number;
+  log: Logger;
+  version: string;
+}
+
+export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
+  const routes = apiRoutes(opts);
+  const compiled: Compiled[] = routes.map((route) => ({ route, segments: route.path.split('/').slice(1) }));
+  const keys = new ApiKeys(opts.keys);
+  const openapi = JSON.stringify(openApiDocument(routes, opts.version));
+
+  return (req, res, pathname) => {
+    if (pathname !== API_PREFIX && !pathname.startsWith(`${API_PREFIX}/`)) return false;
+    if (pathname === `${API_PREFIX}/openapi.json` && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(openapi) });
+      res.end(openapi);
+      return true;
+    }
+    void handle(req, res, pathname.slice(API_PREFIX.length)).catch((err: unknown) => {
+      if (!(err instanceof ApiError)) opts.log.error({ err, path: pathname }, 'server API call failed');
+      const e = toApiError(err);
+      if (e.status === 413) {
+        // The rest of an oversized body is not read: the connection ends with the answer.
+        res.setHeader('connection', 'close');
+        req.resume();
+      }
+      if (!res.headersSent) sendError(res, e);
+    });
+    return true;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const segments = path.split('/').slice(1);
+    const candidates = compiled.filter((c) => c.segments.length === segments.length && c.segments.every((s, i) => s.startsWith('{') || s === segments[i]));
+    if (candidates.length === 0) throw new ApiError(404, 'not_found', `no such endpoint: ${API_PREFIX}${path}`);
+    const match = candidates.find((c) => c.route.method === req.method);
+    if (!match) {
+      res.setHeader('allow', [...new Set(candidates.map((c) => c.route.method))].join(', '));
+      throw new ApiError(405, 'method_not_allowed', `${req.method ?? '?'} is not allowed here`);
+    }
+    const key = keyOf(req.headers);
+    if (key === null) throw new ApiError(401, 'unauthorized', 'send an API key: Authorization: Bearer KEY, or X-API-Key: KEY');
+    const actor = keys.actorFor(key);
+    if (!actor) throw new ApiError(401, 'unauthorized', 'unknown API key');
+    const { route } = match;
+    const raw: Record<string, string> = {};
+    match.segments.forEach((s, i) => {
+      if (s.startsWith('{')) raw[s.slice(1, -1)] = decodeURIComponent(segments[i]!);
+    });
+    const params = parse(route.params, raw);
+    const query = parse(route.query, Object.fromEntries(new URL(req.url ?? '/', 'http://x').searchParams));
+    const body = route.body ? parse(route.body, await readJson(req, opts.maxBodyBytes)) : undefined;
+    const result = await route.run({ actor, params, query, body });
+    send(res, 200, result);
+  }
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HubError) return new ApiError(STATUS[err.code] ?? 500, err.code, err.message);
+  if (err instanceof URIError) return new ApiError(400, 'invalid_request', 'a path segment is not valid percent-encoding');
+  return new ApiError(500, 'internal', 'internal error');
+}
