@@ -6,6 +6,7 @@
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { resolveDevMode } from '../auth/authenticator.js';
 import type { Config } from '../config/schema.js';
 import { originPolicy } from './origins.js';
 import { staticFiles, type WebFiles } from './static-files.js';
@@ -28,9 +29,14 @@ const CLIENT_CONFIG_PATH = '/client-config.json';
 /** `web`: the files served at `/` (none: null); `tls`: the certificate and key already read (transport/tls-files.ts), or null for plain HTTP. */
 export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsFiles | null, handlers: HttpHandlers): Server {
   const serveFile = web ? staticFiles(web) : null;
-  const origins = originPolicy(config.server.allowedOrigins);
+  // The same decision as the server's start (a function of the configuration alone).
+  const { dev } = resolveDevMode(config.auth, config.server.host);
+  const origins = originPolicy(config.server.allowedOrigins, { dev });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (origins.handleCors(req, res)) return;
+    // Without CORS headers a page from a refused origin cannot read the answer, but a request that changes something
+    // (an upload) would still be carried out: it is refused before any route sees it.
+    if (!READ_ONLY.has(req.method ?? '') && !origins.allows(req)) return refuseRequest(req, res);
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') return handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'stopping' });
@@ -58,6 +64,17 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
     else socket.destroy();
   });
   return server;
+}
+
+/** Methods that change nothing, which a page from any origin may send (it cannot read the answer without CORS). */
+const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** 403 for a page that may not use the server; its body is not read, so the connection is not reused. */
+function refuseRequest(req: IncomingMessage, res: ServerResponse): void {
+  const text = JSON.stringify({ error: 'forbidden', message: "this page's origin may not use the server (server.allowedOrigins)" });
+  res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+  req.resume();
 }
 
 /** Answers an upgrade that will not become a WebSocket with a bare HTTP status, and ends the socket. */
