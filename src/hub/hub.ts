@@ -8,13 +8,14 @@
 import type { Actor, BackendActor, UserActor } from '../access/actor.js';
 import { matchesPattern } from '../access/patterns.js';
 import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
-import type { FanOut } from '../fanout/fanout.js';
+import type { DirectRoute, FanOut } from '../fanout/fanout.js';
 import { LocalFanout, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import type { PresencePush, ServerPush, SignalPush, UnreadPush } from '../protocol/pushes.js';
+import type { MessagePush, PresencePush, ServerPush, SignalPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
 import type { Ack, HistoryResult, JoinResult, PresenceEntry, RoomKind, SyncResult } from '../protocol/replies.js';
 import { dmConv, roomConv, type ConvTarget } from './conversations.js';
+import type { HubEvents } from './events.js';
 import { check, HubError } from './errors.js';
 import { messagePush, newMessage, type Stamped } from './messages.js';
 import type { MemberRef, NewMessage, Persistence } from './persistence.js';
@@ -34,6 +35,8 @@ export interface HubOptions {
   now: () => number;
   nextId: () => string;
   roomRules: readonly RoomRule[];
+  /** Told of online/offline, joins and leaves, messages and disconnects (webhooks). */
+  events?: HubEvents;
   /** Delivery; by default a LocalFanout on `tick` (a broker wraps one to reach other nodes). */
   fanout?: FanOut<HubSession>;
   /** Where durable conversations are stored; without it every conversation is ephemeral. */
@@ -73,9 +76,13 @@ export class Hub {
   private readonly persistence: Persistence | null;
   readonly fanout: FanOut<HubSession>;
   private readonly recovery: Recovery;
+  private readonly events: HubEvents;
+  /** The user whose older sessions a new one is replacing (sessions.policy = replace), while it does. */
+  private replacing: string | null = null;
 
   constructor(private readonly opts: HubOptions) {
     this.persistence = opts.persistence ?? null;
+    this.events = opts.events ?? {};
     this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes });
     this.recovery = new Recovery(
       this.persistence,
@@ -91,29 +98,39 @@ export class Hub {
   connect(s: HubSession, opts: { resume?: boolean } = {}): ConnectResult {
     if (this.bans.size > 0 && this.isBanned(s.user)) return { ok: false, code: CloseCode.Disconnected, reason: 'refused by the server for a while; try again later' };
     const mine = this.fanout.sessionsOf(s.user);
-    if (mine.size > 0) {
+    const wasOnline = mine.size > 0;
+    if (wasOnline) {
       if (this.opts.sessionPolicy === 'replace') {
+        // The user stays online throughout: no offline event for the sessions replaced.
+        this.replacing = s.user;
         for (const old of [...mine]) {
-          this.disconnect(old);
+          this.disconnect(old, CloseCode.Replaced, 'replaced by a newer session');
           old.close(CloseCode.Replaced, 'replaced by a newer session');
         }
+        this.replacing = null;
       } else if (mine.size >= this.opts.maxSessionsPerUser) {
         return { ok: false, code: CloseCode.TooManySessions, reason: `at most ${this.opts.maxSessionsPerUser} sessions per user` };
       }
     }
     this.fanout.addSession(s);
     if (opts.resume && this.persistence) this.fanout.hold(s, true);
+    if (!wasOnline) this.events.userOnline?.(s.user);
     return { ok: true };
   }
 
-  /** Removes a session everywhere. Idempotent: the transport may call it more than once. */
-  disconnect(s: HubSession): void {
+  /**
+   * Removes a session everywhere, with the code its connection was closed with (for the events). Idempotent: the
+   * transport may call it more than once, and the first call's code is the one told.
+   */
+  disconnect(s: HubSession, code: number = CloseCode.Abnormal, reason = ''): void {
     if (!this.fanout.removeSession(s)) return;
     for (const name of s.rooms) {
       const room = this.rooms.get(name);
       if (room) this.removeMember(room, s);
     }
     s.rooms.clear();
+    this.events.sessionDisconnected?.(s.id, s.user, code, reason);
+    if (this.fanout.sessionsOf(s.user).size === 0 && this.replacing !== s.user) this.events.userOffline?.(s.user);
   }
 
   /** Closes every session of a user on this node with `code`; how many. */
@@ -237,6 +254,7 @@ export class Hub {
     if (count === 0) {
       if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
       if (this.opts.presenceEvents) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
+      this.events.memberJoined?.(name, s.user);
     }
     return room;
   }
@@ -248,6 +266,7 @@ export class Hub {
     if (count <= 1) {
       room.presence.delete(s.user);
       if (this.opts.presenceEvents && left > 0) this.fanout.toRoom(room.name, presenceEvent(room.name, s.user, 'leave'));
+      this.events.memberLeft?.(room.name, s.user);
     } else room.presence.set(s.user, count - 1);
     if (left === 0) this.rooms.delete(room.name);
   }
@@ -294,14 +313,19 @@ export class Hub {
       const room = this.rooms.get(name);
       if (!room) return { id: m.id, seq: 0, ts: m.ts };
       const seq = ++room.seq;
-      this.fanout.toRoom(name, messagePush(m, dest, seq));
+      const push = messagePush(m, dest, seq);
+      this.fanout.toRoom(name, push);
+      this.events.messageCreated?.(push, true);
       return { id: m.id, seq, ts: m.ts };
     }
     return this.store(newMessage(m, roomConv(name)), null, (seq) => {
+      const push = messagePush(m, dest, seq);
       const room = this.rooms.get(name);
-      if (!room) return;
-      room.lastSeq = seq;
-      this.fanout.toRoom(name, messagePush(m, dest, seq));
+      if (room) {
+        room.lastSeq = seq;
+        this.fanout.toRoom(name, push);
+      }
+      this.events.messageCreated?.(push, true);
     });
   }
 
@@ -319,11 +343,16 @@ export class Hub {
     if (!this.persistence) {
       const seq = (this.dmSeqs.get(conv) ?? 0) + 1;
       this.dmSeqs.set(conv, seq);
-      this.fanout.direct({ conv, seq, users }, messagePush(m, { to }, seq));
+      this.deliverDirect({ conv, seq, users }, messagePush(m, { to }, seq));
       return { id: m.id, seq, ts: m.ts };
     }
     const joins: MemberRef[] = from === to ? [{ user: from, conv }] : [{ user: from, conv }, { user: to, conv }];
-    return this.store(newMessage(m, conv), joins, (seq) => this.fanout.direct({ conv, seq, users }, messagePush(m, { to }, seq)));
+    return this.store(newMessage(m, conv), joins, (seq) => this.deliverDirect({ conv, seq, users }, messagePush(m, { to }, seq)));
+  }
+
+  private deliverDirect(route: DirectRoute, push: MessagePush): void {
+    this.fanout.direct(route, push);
+    this.events.messageCreated?.(push, this.isOnline(route.users[0]!));
   }
 
   /** Queues a message for the store; once durable, `deliver` runs (unless it was a resend) and the ack resolves. */

@@ -37,6 +37,8 @@ export const CloseCode = {
   Normal: 1000,
   /** Server shutting down (graceful stop); reconnect to another node or later. */
   GoingAway: 1001,
+  /** The connection ended without a close frame (never sent; what a peer sees when a socket just goes). */
+  Abnormal: 1006,
   /** Binary frame where text was expected. */
   Unsupported: 1003,
   /** Frame larger than `limits.maxFrameBytes` (sent by the transport). */

@@ -149,7 +149,7 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     // a slow consumer's backlog is exactly what must not.
     if (code !== CloseCode.SlowConsumer) this.outbox.flush(true);
     this.outbox.close();
-    this.ctx.hub.disconnect(this);
+    this.ctx.hub.disconnect(this, code, reason);
     if (wasOpen) this.ctx.log.debug({ session: this.id, user: this.user, code, reason }, 'closing session');
     this.ws.close(code, reason);
     if (code === CloseCode.SlowConsumer) this.watchCloseFrame();
@@ -180,14 +180,14 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.ws.terminate();
   }
 
-  /** @internal the socket's close event. */
-  onClosed(): void {
+  /** @internal the socket's close event, with the code the peer sent (1006 when there was no close frame). */
+  onClosed(code: number = CloseCode.Abnormal, reason = ''): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopAwaitingAuth();
     this.outbox.close();
     this.ctx.wheel.cancel(this);
-    this.ctx.hub.disconnect(this);
+    this.ctx.hub.disconnect(this, code, reason);
     this.ctx.forget(this);
   }
 
@@ -349,8 +349,8 @@ function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
 function onPong(this: WebSocket): void {
   (this as Tagged)[CONNECTION].heard = true;
 }
-function onClose(this: WebSocket): void {
-  (this as Tagged)[CONNECTION].onClosed();
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  (this as Tagged)[CONNECTION].onClosed(code, reason.toString());
 }
 function onError(this: WebSocket, err: Error): void {
   const c = (this as Tagged)[CONNECTION];
