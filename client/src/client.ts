@@ -11,9 +11,11 @@
  *   their idempotency key, so nothing is lost or doubled;
  * - requests with timeouts and typed errors; events or async iterators.
  */
+import { CloseCode } from '../../src/protocol/codes.js';
 import type { CommandType } from '../../src/protocol/commands.js';
 import { Backoff } from './backoff.js';
 import { closeDecision } from './connection/close-policy.js';
+import { LocalCloseCode } from './connection/local-close-codes.js';
 import { resolveWebSocket, Transport, type WebSocketConstructor } from './connection/transport.js';
 import { Credentials } from './credentials.js';
 import { DirectConversations } from './direct-conversations.js';
@@ -257,7 +259,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
           resolve();
         };
       });
-      if (t.isOpen) t.close(1000, 'client closed');
+      if (t.isOpen) t.close(CloseCode.Normal, 'client closed');
       else t.drop('client closed');
       await closedNow;
     } else this.setState('disconnected', { willReconnect: false });
@@ -278,7 +280,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       if (attemptEpoch !== this.epoch || !this.wanted) return;
       if (err instanceof AuthError) return this.stop(err);
       this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('connect_failed', (err as Error).message));
-      this.scheduleReconnect(1006, String((err as Error).message), 0);
+      this.scheduleReconnect(LocalCloseCode.Abnormal, String((err as Error).message), 0);
       return;
     }
     if (attemptEpoch !== this.epoch || !this.wanted || this.transport) return;
@@ -422,15 +424,15 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       gone?.();
       return;
     }
-    if (code === 4001 || code === 4002) {
+    if (code === CloseCode.Unauthorized || code === CloseCode.TokenExpired) {
       this.authFailures++;
-      if (code === 4001 || !hadSession) this.credentials.refuseCurrent();
+      if (code === CloseCode.Unauthorized || !hadSession) this.credentials.refuseCurrent();
     }
     const decision = closeDecision(code, { canGetToken: this.opts.getToken !== undefined, authFailures: this.authFailures - 1 });
     if (!decision.reconnect) {
       const err =
         decision.kind === 'auth'
-          ? new AuthError(code, reason, code === 4002 ? 'the token expired and there is no getToken to fetch a new one' : undefined)
+          ? new AuthError(code, reason, code === CloseCode.TokenExpired ? 'the token expired and there is no getToken to fetch a new one' : undefined)
           : new CloseError(code, reason);
       this.stop(err, code, reason);
       return;

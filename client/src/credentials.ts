@@ -5,6 +5,7 @@
  * token the server refused, so a `getToken` that keeps handing it back stops
  * the client instead of making it reconnect forever.
  */
+import { CloseCode } from '../../src/protocol/codes.js';
 import { AuthError, SwitchboardError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { tokenExpiry } from './token.js';
@@ -34,7 +35,7 @@ export class Credentials {
     }
     const token = await getToken();
     if (typeof token !== 'string' || token === '') throw new SwitchboardError('invalid_token', 'getToken returned no token');
-    if (this.refused !== null && token === this.refused) throw new AuthError(4001, 'getToken returned the token the server refused');
+    if (this.refused !== null && token === this.refused) throw new AuthError(CloseCode.Unauthorized, 'getToken returned the token the server refused');
     return token;
   }
 

@@ -17,6 +17,7 @@ import {
   type TypingPush,
   type UnreadPush,
 } from '../../client/src/index.js';
+import { CloseCode } from '../../src/protocol/codes.js';
 import { Calls } from './calls.js';
 import { Composer } from './composer.js';
 import { ConnectionBanner } from './connection-banner.js';
@@ -245,7 +246,7 @@ export class ChatApp {
     }
     this.banner.render();
     this.outbox.refresh(this.current);
-    if (s.state === 'disconnected' && !s.willReconnect && (s.closeCode === 4001 || s.closeCode === 4002)) {
+    if (s.state === 'disconnected' && !s.willReconnect && (s.closeCode === CloseCode.Unauthorized || s.closeCode === CloseCode.TokenExpired)) {
       this.onSignOut(this.me === null ? `Could not sign in: ${describeClose(s.closeCode, s.reason)}.` : (describeState(s, true, 0)?.text ?? 'Signed out.'));
     }
   }

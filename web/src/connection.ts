@@ -2,24 +2,26 @@
  * Connection helpers: what each close code means for the user (docs/protocol.md
  * §7), and a WebSocket that does not dial while the browser says it is offline.
  */
+import { LocalCloseCode } from '../../client/src/connection/local-close-codes.js';
 import type { StateChange, SwitchboardError } from '../../client/src/index.js';
+import { CloseCode } from '../../src/protocol/codes.js';
 
 /** Close codes: [name, what it means for the user]. */
 const CLOSE_CODES: Record<number, [string, string]> = {
-  1000: ['normal', 'the connection was closed'],
-  1001: ['going away', 'the server is restarting'],
-  1003: ['unsupported data', 'the app sent data the server does not accept'],
-  1006: ['connection lost', 'the network connection dropped'],
-  1009: ['message too big', 'a message exceeded the size limit'],
-  1013: ['try again later', 'the server is full'],
-  4001: ['unauthorized', 'the user name or token was refused'],
-  4002: ['token expired', 'sign in again with a new token'],
-  4003: ['replaced', 'the chat was opened in another tab or device'],
-  4004: ['heartbeat timeout', 'the server got no answer in time'],
-  4005: ['slow consumer', 'the connection fell behind'],
-  4006: ['flood', 'too many messages were sent too fast'],
-  4007: ['too many sessions', 'close another tab or device first'],
-  4009: ['auth timeout', 'no credentials were sent in time'],
+  [CloseCode.Normal]: ['normal', 'the connection was closed'],
+  [CloseCode.GoingAway]: ['going away', 'the server is restarting'],
+  [CloseCode.Unsupported]: ['unsupported data', 'the app sent data the server does not accept'],
+  [LocalCloseCode.Abnormal]: ['connection lost', 'the network connection dropped'],
+  [CloseCode.TooBig]: ['message too big', 'a message exceeded the size limit'],
+  [CloseCode.TryAgainLater]: ['try again later', 'the server is full'],
+  [CloseCode.Unauthorized]: ['unauthorized', 'the user name or token was refused'],
+  [CloseCode.TokenExpired]: ['token expired', 'sign in again with a new token'],
+  [CloseCode.Replaced]: ['replaced', 'the chat was opened in another tab or device'],
+  [CloseCode.HeartbeatTimeout]: ['heartbeat timeout', 'the server got no answer in time'],
+  [CloseCode.SlowConsumer]: ['slow consumer', 'the connection fell behind'],
+  [CloseCode.Flood]: ['flood', 'too many messages were sent too fast'],
+  [CloseCode.TooManySessions]: ['too many sessions', 'close another tab or device first'],
+  [CloseCode.AuthTimeout]: ['auth timeout', 'no credentials were sent in time'],
 };
 
 /** What a close means, e.g. "the server is restarting (1001 going away)"; the server's reason, when it gave one, is more precise. */
@@ -44,8 +46,8 @@ export function describeState(
     const secs = Math.max(1, Math.ceil(retryLeftMs / 1000));
     return { kind: 'offline', text: `${capitalize(describeClose(s.closeCode))}. Reconnecting in ${secs} s…${waiting}`, action: 'retry' };
   }
-  if (s.closeCode === 4003 || s.closeCode === 4007) return { kind: 'error', text: `Disconnected: ${describeClose(s.closeCode)}.`, action: 'takeover' };
-  if (s.closeCode === 4001 || s.closeCode === 4002) return { kind: 'error', text: `Signed out: ${describeClose(s.closeCode, s.reason)}.`, action: 'signin' };
+  if (s.closeCode === CloseCode.Replaced || s.closeCode === CloseCode.TooManySessions) return { kind: 'error', text: `Disconnected: ${describeClose(s.closeCode)}.`, action: 'takeover' };
+  if (s.closeCode === CloseCode.Unauthorized || s.closeCode === CloseCode.TokenExpired) return { kind: 'error', text: `Signed out: ${describeClose(s.closeCode, s.reason)}.`, action: 'signin' };
   return { kind: 'error', text: `Disconnected: ${describeClose(s.closeCode, s.reason)}.${waiting}`, action: 'retry' };
 }
 
@@ -70,7 +72,7 @@ class OfflineSocket {
   constructor() {
     setTimeout(() => {
       this.readyState = 3;
-      this.onclose?.({ code: 1006, reason: 'offline' });
+      this.onclose?.({ code: LocalCloseCode.Abnormal, reason: 'offline' });
     }, 0);
   }
   send(): void {}

@@ -2,10 +2,10 @@
  * What to do when the connection closes, by close code (docs/protocol.md §7).
  * Pure: the client feeds it the code and what it knows about its credentials.
  */
-import type { CloseCode } from '../../../src/protocol/codes.js';
+import { CloseCode } from '../../../src/protocol/codes.js';
 
 /** Close codes after which reconnecting cannot help: the client must change something first. */
-export const FATAL_CLOSE_CODES: readonly CloseCode[] = [1003, 1009, 4003, 4007];
+export const FATAL_CLOSE_CODES: readonly CloseCode[] = [CloseCode.Unsupported, CloseCode.TooBig, CloseCode.Replaced, CloseCode.TooManySessions];
 
 export type CloseDecision =
   | { reconnect: true; /** at least this long before the next attempt */ minDelayMs: number; /** call getToken for the next attempt */ newToken: boolean }
@@ -23,18 +23,18 @@ export const MAX_AUTH_RETRIES = 3;
 
 export function closeDecision(code: number, ctx: CloseContext): CloseDecision {
   switch (code) {
-    case 1003: // binary frame: a client bug
-    case 1009: // frame too big: a client bug
-    case 4003: // replaced by another session of the same user
-    case 4007: // too many sessions
+    case CloseCode.Unsupported: // binary frame: a client bug
+    case CloseCode.TooBig: // a client bug too
+    case CloseCode.Replaced: // coming back would take the session from the user's newer one
+    case CloseCode.TooManySessions:
       return { reconnect: false, kind: 'fatal' };
-    case 4001: // unauthorized: only a new token can help
-    case 4002: // token expired
+    case CloseCode.Unauthorized: // only a new token can help
+    case CloseCode.TokenExpired:
       if (!ctx.canGetToken || ctx.authFailures >= MAX_AUTH_RETRIES) return { reconnect: false, kind: 'auth' };
       return { reconnect: true, minDelayMs: 0, newToken: true };
-    case 4006: // flood: pause before coming back
+    case CloseCode.Flood: // pause before coming back
       return { reconnect: true, minDelayMs: 2_000, newToken: false };
-    case 1013: // server full
+    case CloseCode.TryAgainLater: // server full
       return { reconnect: true, minDelayMs: 1_000, newToken: false };
     default:
       // 1000 (not asked for), 1001 going away, 1006 dropped, 1011, 4004 heartbeat, 4005 slow consumer, 4009 auth timeout, …

@@ -5,6 +5,8 @@
  * level, so the SDK bundles for the browser as is. A constructor may also be
  * passed in (`options.WebSocket`).
  */
+import { CloseCode } from '../../../src/protocol/codes.js';
+import { LocalCloseCode } from './local-close-codes.js';
 
 /** The part of the WebSocket API the SDK uses: the browser API, which `ws` implements too. */
 export interface WebSocketLike {
@@ -79,7 +81,7 @@ export class Transport {
     ws.onerror = () => {
       // A close follows.
     };
-    ws.onclose = (ev) => this.finish(typeof ev?.code === 'number' ? ev.code : 1006, typeof ev?.reason === 'string' ? ev.reason : '');
+    ws.onclose = (ev) => this.finish(typeof ev?.code === 'number' ? ev.code : LocalCloseCode.Abnormal, typeof ev?.reason === 'string' ? ev.reason : '');
   }
 
   get isOpen(): boolean {
@@ -97,7 +99,7 @@ export class Transport {
   }
 
   /** A polite close (close handshake); the `close` callback comes when it completes. */
-  close(code = 1000, reason = ''): void {
+  close(code: number = CloseCode.Normal, reason = ''): void {
     if (this.closed) return;
     try {
       this.ws.close(code, reason);
@@ -120,7 +122,7 @@ export class Transport {
     } catch {
       // already gone
     }
-    this.finish(1006, reason);
+    this.finish(LocalCloseCode.Abnormal, reason);
   }
 
   private finish(code: number, reason: string): void {
