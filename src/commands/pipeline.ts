@@ -13,7 +13,7 @@ import type { Hub } from '../hub/hub.js';
 import type { HubSession } from '../hub/session.js';
 import type { DecodedMessage } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import { commandSchemas, describeIssues, isCommandType, type CommandOf, type CommandType, type RequestId } from '../protocol/commands.js';
+import { commandSchemas, describeIssues, isCommandType, MAX_TOKEN_LENGTH, type CommandOf, type CommandType, type RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
 import { extraCost } from '../protocol/sync-cost.js';
 
@@ -99,6 +99,13 @@ export class CommandPipeline {
 
   private handle(cmd: Parkable): void {
     if (cmd.type === 'auth') {
+      // Too long to be checked: refused as a token that failed its check is.
+      if (cmd.token.length > MAX_TOKEN_LENGTH) {
+        const reason = `token longer than ${MAX_TOKEN_LENGTH} characters`;
+        if (this.host.state === 'pending') this.host.close(CloseCode.Unauthorized, reason);
+        else this.error(cmd.id, ErrorCode.InvalidToken, reason);
+        return;
+      }
       // Verifying a token may take a moment (a JWT); what follows it waits, so that a client may send auth and
       // its first commands together.
       this.parked = [];

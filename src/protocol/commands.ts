@@ -96,8 +96,15 @@ export type MediaBody = z.infer<typeof mediaBody>;
 
 const base = { id: requestId.optional() };
 
+/**
+ * The longest token an `auth` message may carry (characters). The schema does not hold it: a longer token is refused
+ * like a bad one (close 4001 before the session is open, `invalid_token` on a refresh; commands/pipeline.ts), not as
+ * a malformed request, which would leave a connection without credentials waiting for its auth timeout.
+ */
+export const MAX_TOKEN_LENGTH = 8192;
+
 export const commandSchemas = {
-  auth: z.strictObject({ type: z.literal('auth'), ...base, token: z.string().min(1).max(8192), resume: z.boolean().optional() }),
+  auth: z.strictObject({ type: z.literal('auth'), ...base, token: z.string().min(1), resume: z.boolean().optional() }),
   ping: z.strictObject({ type: z.literal('ping'), ...base }),
   join: z.strictObject({ type: z.literal('join'), ...base, room, since: seq.optional() }),
   leave: z.strictObject({ type: z.literal('leave'), ...base, room }),
