@@ -16,6 +16,36 @@ const roomRule = z.strictObject({
   durable: z.boolean().default(true),
 });
 
+/** What the app's backend may hear about through webhooks (docs/api.md, "Webhooks"). */
+export const WEBHOOK_EVENT_TYPES = ['message.created', 'user.online', 'user.offline', 'room.member.joined', 'room.member.left', 'session.disconnected'] as const;
+
+const webhookEndpoint = z.strictObject({
+  /** Names the endpoint in logs and in the store's queue: keep it when the URL changes, or what is queued is left behind. */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ . -'),
+  url: z
+    .string()
+    .refine((u) => {
+      try {
+        const p = new URL(u).protocol;
+        return p === 'http:' || p === 'https:';
+      } catch {
+        return false;
+      }
+    }, 'an http:// or https:// URL'),
+  /** Signs every delivery (HMAC-SHA256): the receiver checks the Switchboard-Signature header with it. */
+  secret: z.string().min(16, 'a webhook secret must be at least 16 characters'),
+  events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1),
+  /**
+   * For message.created: the rooms whose messages are sent (names or `prefix*`). Unset: every room; `[]`: none.
+   * Direct messages are sent only when their recipient had no session (for a mobile push notification).
+   */
+  rooms: z
+    .array(z.string().refine(isRoomPattern, 'a room name, or a prefix of one followed by a single trailing *'))
+    .optional(),
+  /** How long one delivery may take (until the answer's headers) before it counts as failed and is retried. */
+  timeoutMs: z.number().int().min(100).max(120_000).default(5000),
+});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -224,6 +254,26 @@ export const configSchema = z.strictObject({
       tokenMaxTtlSeconds: z.number().int().positive().default(86_400),
     })
     .prefault({}),
+  webhooks: z
+    .strictObject({
+      /** Where events go (JSON list; SWITCHBOARD_WEBHOOKS_ENDPOINTS takes it as JSON). Empty: no webhooks. */
+      endpoints: z
+        .array(webhookEndpoint)
+        .default([])
+        .refine((list) => new Set(list.map((e) => e.name)).size === list.length, 'endpoint names must be unique'),
+      /** Most events kept per endpoint (queued in the store, not yet answered 2xx); past it the oldest are dropped, counted and logged. */
+      maxQueued: z.number().int().positive().default(100_000),
+      /**
+       * Deliveries of one event before it is given up (dropped, counted and logged). Unset: never; an event is
+       * retried, at most retryMaxMs apart, until its receiver answers 2xx or maxQueued pushes it out.
+       */
+      maxAttempts: z.number().int().positive().optional(),
+      /** The n-th retry waits a random time between 0 and min(retryMaxMs, retryBaseMs * 2^(n-1)) (full jitter). */
+      retryBaseMs: z.number().int().positive().default(1000),
+      retryMaxMs: z.number().int().positive().default(3_600_000),
+    })
+    .prefault({})
+    .refine((w) => w.retryMaxMs >= w.retryBaseMs, 'webhooks.retryMaxMs must be at least webhooks.retryBaseMs'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
