@@ -10,33 +10,25 @@
  * - queues publish/send while offline and resends unacknowledged ones with
  *   their idempotency key, so nothing is lost or doubled;
  * - requests with timeouts and typed errors; events or async iterators.
+ *
+ * This file is the public face. The work is done by parts, wired in
+ * client-parts.ts: the connection's life in connection/lifecycle.ts, the
+ * conversations' recovery in conversations.ts, the offline queue in outbox.ts.
  */
-import { CloseCode } from '../../src/protocol/codes.js';
 import type { CommandType } from '../../src/protocol/commands.js';
-import { Backoff } from './backoff.js';
-import { closeDecision } from './connection/close-policy.js';
-import { LocalCloseCode } from './connection/local-close-codes.js';
-import { resolveWebSocket, Transport, type WebSocketConstructor } from './connection/transport.js';
-import { Credentials } from './credentials.js';
-import { DirectConversations } from './direct-conversations.js';
-import { AuthError, ClientClosedError, CloseError, NotConnectedError, ServerError, SwitchboardError } from './errors.js';
-import { Emitter, type EventStream, StreamGroup } from './events.js';
-import { FrameWriter } from './frame-writer.js';
-import { parseFrame } from './frames.js';
-import { GapFiller } from './gap-filler.js';
-import { Heartbeat } from './heartbeat.js';
+import { wireParts } from './client-parts.js';
+import type { ConnectionLifecycle } from './connection/lifecycle.js';
+import type { Transport } from './connection/transport.js';
+import type { Conversations } from './conversations.js';
+import { ClientClosedError, NotConnectedError } from './errors.js';
+import { Emitter, type EventStream, type StreamGroup } from './events.js';
 import { pageHistory } from './history-pages.js';
-import { Media, mediaMessage } from './media.js';
+import { type Media, mediaMessage } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
 import type { ClientEvents, ClientOptions, HistoryOptions, HistoryTarget, MessageOptions, RequestOptions, SignalOptions } from './options.js';
-import { Outbox, type OutgoingMessage } from './outbox.js';
+import type { Outbox, OutgoingMessage } from './outbox.js';
 import { randomKey } from './random-key.js';
-import { conversationOfKey, directKey, keyOfMessage, roomKey, Sequencer } from './recovery.js';
-import { Requests, type SessionLink } from './requests.js';
-import { setOwn } from '../../src/protocol/records.js';
-import { RoomMembership } from './room-membership.js';
-import type { Timer } from './timers.js';
-import { TokenRefresh } from './token-refresh.js';
+import type { Requests } from './requests.js';
 import type { UploadData, UploadOptions } from './upload.js';
 import type {
   BodyFor,
@@ -54,56 +46,20 @@ import type {
   MessagePush,
   PresenceEntry,
   ReplyData,
-  ServerPush,
   SignalKind,
-  StateChange,
   UploadResult,
 } from './types.js';
 
 /** The client. See client/README.md for a tour. */
 export class SwitchboardClient extends Emitter<ClientEvents> {
   private readonly opts: ClientOptions;
-  private readonly backoff: Backoff | null;
-
-  private _state: ConnectionState = 'disconnected';
-  private transport: Transport | null = null;
-  private session: ConnectedPush | null = null;
-  private me: string | null = null;
-  /** Bumped when a session opens or the connection closes: async work of an old session checks it. */
-  private epoch = 0;
-  private wanted = false;
-  private closed = false;
-  private hadSession = false;
-  private attempt = 0;
-  private authFailures = 0;
-  private connectWaiters: { resolve(c: ConnectedPush): void; reject(e: Error): void }[] = [];
-  private reconnectTimer: Timer | null = null;
-  private connectTimer: Timer | null = null;
-
-  // The parts, each in a file of its own, get functions (not the client) so each can be read and changed alone.
-  private readonly writer = new FrameWriter(() => this.transport);
-  private readonly requests = new Requests({
-    live: () => this.session !== null && this.transport !== null,
-    write: (msg) => this.writer.write(msg),
-    closed: () => this.closed,
-  });
-  /** The session as the parts that work on it see it. */
-  private readonly sessionLink: SessionLink = {
-    epoch: () => this.epoch,
-    open: () => this.session !== null,
-    send: this.requests.send,
-  };
-  private readonly streams = new StreamGroup(() => this.closed);
-  private readonly credentials: Credentials;
-  private readonly heartbeat: Heartbeat;
-  private readonly tokenRefresh: TokenRefresh;
+  // The parts, each in a file of its own, are wired in client-parts.ts.
+  private readonly life: ConnectionLifecycle;
+  private readonly requests: Requests;
+  private readonly conversations: Conversations;
   private readonly outbox: Outbox;
   private readonly media: Media;
-  /** Every conversation's messages pass through it, to reach the app once and in order. */
-  private readonly seq: Sequencer<MessagePush>;
-  private readonly gaps: GapFiller;
-  private readonly membership: RoomMembership;
-  private readonly direct: DirectConversations;
+  private readonly streams: StreamGroup;
 
   constructor(options: ClientOptions) {
     super(options.onListenerError);
@@ -112,52 +68,32 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     if (ways > 1 && !(options.token !== undefined && options.getToken !== undefined))
       throw new TypeError('give one of token / getToken, or user');
     this.opts = options;
-    this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
-    this.credentials = new Credentials(options);
-    this.heartbeat = new Heartbeat(options, {
-      live: () => (this.session ? this.transport : null),
-      ping: () => this.writer.write({ type: 'ping' }),
+    const parts = wireParts(options, {
+      emit: (event, ...args) => this.emit(event, ...args),
+      request: (command, opts) => this.request(command, opts),
     });
-    this.tokenRefresh = new TokenRefresh(options, this.credentials, this.sessionLink, (err) => this.emit('error', err));
-    this.outbox = new Outbox(options.maxQueue ?? 1000, this.sessionLink, (target) => this.canSend(target), () => (this.opts.generateKey ?? randomKey)());
-    this.media = new Media(options, this.credentials);
-    this.seq = new Sequencer<MessagePush>({
-      deliver: (key, m) => this.emit('message', m, { conversation: conversationOfKey(key) }),
-      gap: (key, from, to, reason) => this.emit('gap', { conversation: conversationOfKey(key), from, to, reason }),
-      stall: (key) => this.gaps.onStall(key),
-    });
-    this.gaps = new GapFiller(this.seq, this.sessionLink, options, {
-      recovery: (event) => this.emit('recovery', event),
-      error: (err) => this.emit('error', err),
-    });
-    this.membership = new RoomMembership(this.seq, this.sessionLink, this.gaps, {
-      leave: (room, opts) => this.request({ type: 'leave', room }, opts),
-      endMembership: async (room, opts) => {
-        await this.request({ type: 'join', room }, opts);
-        return this.request({ type: 'leave', room }, opts);
-      },
-      ready: () => this.outbox.flush(),
-      error: (err) => this.emit('error', err),
-    });
-    this.direct = new DirectConversations(this.seq, this.sessionLink, this.gaps, (err) => this.emit('error', err));
-    for (const [room, s] of Object.entries(options.positions?.rooms ?? {})) this.seq.track(roomKey(room), s);
-    for (const [user, s] of Object.entries(options.positions?.direct ?? {})) this.seq.track(directKey(user), s);
+    this.life = parts.life;
+    this.requests = parts.requests;
+    this.conversations = parts.conversations;
+    this.outbox = parts.outbox;
+    this.media = parts.media;
+    this.streams = parts.streams;
   }
 
   // ── public state ──────────────────────────────────────────────────────
 
   get state(): ConnectionState {
-    return this._state;
+    return this.life.state;
   }
 
   /** The user id (known after the first connect). */
   get user(): string | null {
-    return this.me;
+    return this.life.user;
   }
 
   /** The current session (the `connected` push), or null while disconnected. */
   get connection(): ConnectedPush | null {
-    return this.session;
+    return this.life.session;
   }
 
   /** Messages waiting in the offline queue (not yet acknowledged). */
@@ -167,28 +103,22 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /** Rooms the client keeps joined (rejoined after every reconnect). */
   get rooms(): string[] {
-    return this.membership.names();
+    return this.conversations.rooms();
   }
 
   /** The last seq delivered to the app in a conversation (undefined if unknown). Persist it to resume later (`positions`). */
   position(conv: Conversation): number | undefined {
-    return this.seq.last('room' in conv ? roomKey(conv.room) : directKey(conv.with)) ?? undefined;
+    return this.conversations.position(conv);
   }
 
   /** Every known position, in the shape of `options.positions`. */
   positions(): { rooms: Record<string, number>; direct: Record<string, number> } {
-    const out = { rooms: {} as Record<string, number>, direct: {} as Record<string, number> };
-    for (const [k, s] of this.seq.positions()) {
-      const c = conversationOfKey(k);
-      if ('room' in c) setOwn(out.rooms, c.room, s);
-      else setOwn(out.direct, c.with, s);
-    }
-    return out;
+    return this.conversations.positions();
   }
 
   /** Duplicates the SDK dropped (replays overlapping live messages, resends); for diagnostics. */
   get duplicatesDropped(): number {
-    return this.seq.duplicates;
+    return this.conversations.duplicatesDropped;
   }
 
   // ── connecting ────────────────────────────────────────────────────────
@@ -199,33 +129,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * `close()` is called. Calls before `connect()` (join, publish, …) wait for it.
    */
   connect(): Promise<ConnectedPush> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    if (this.session) return Promise.resolve(this.session);
-    const p = new Promise<ConnectedPush>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
-    if (!this.wanted) {
-      this.wanted = true;
-      this.authFailures = 0;
-      this.credentials.forgetRefusal();
-      this.backoff?.reset();
-      this.attempt = 0;
-      this.clearTimer('reconnectTimer');
-      if (!this.transport) void this.openSocket();
-    }
-    return p;
+    return this.life.connect();
   }
 
   /** Drops the current connection at once (as a network failure would) and reconnects: e.g. when the device's network changed. */
   reconnect(): void {
-    if (this.closed) return;
-    if (!this.wanted) {
-      void this.connect().catch(() => {});
-      return;
-    }
-    if (this.transport) this.transport.drop('reconnect requested');
-    else {
-      this.clearTimer('reconnectTimer');
-      void this.openSocket();
-    }
+    this.life.reconnect();
   }
 
   /**
@@ -233,252 +142,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * including messages still in the offline queue — is rejected with
    * ClientClosedError. Resolves once the socket has closed.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.wanted = false;
-    const err = new ClientClosedError();
-    for (const t of ['reconnectTimer', 'connectTimer'] as const) this.clearTimer(t);
-    this.tokenRefresh.cancel();
-    this.writer.stop();
-    this.heartbeat.stop();
-    for (const w of this.connectWaiters.splice(0)) w.reject(err);
-    this.requests.failWaiting(err);
-    this.membership.close(err);
-    this.outbox.close(err);
-    this.streams.endAll();
-    const t = this.transport;
-    if (t) {
-      const closedNow = new Promise<void>((resolve) => {
-        const done = setTimeout(() => {
-          t.drop('close timeout');
-          resolve();
-        }, 2_000);
-        this.onTransportGone = () => {
-          clearTimeout(done);
-          resolve();
-        };
-      });
-      if (t.isOpen) t.close(CloseCode.Normal, 'client closed');
-      else t.drop('client closed');
-      await closedNow;
-    } else this.setState('disconnected', { willReconnect: false });
-  }
-
-  private onTransportGone: (() => void) | null = null;
-
-  private async openSocket(): Promise<void> {
-    if (!this.wanted || this.transport) return;
-    this.setState('connecting');
-    const attemptEpoch = ++this.epoch;
-    let token: string | undefined;
-    let Ctor: WebSocketConstructor;
-    try {
-      token = await this.credentials.forConnect();
-      Ctor = await resolveWebSocket(this.opts.WebSocket);
-    } catch (err) {
-      if (attemptEpoch !== this.epoch || !this.wanted) return;
-      if (err instanceof AuthError) return this.stop(err);
-      this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('connect_failed', (err as Error).message));
-      this.scheduleReconnect(LocalCloseCode.Abnormal, String((err as Error).message), 0);
-      return;
-    }
-    if (attemptEpoch !== this.epoch || !this.wanted || this.transport) return;
-    // Direct conversations to recover: ask the server to hold DMs until our sync has replayed them (no duplicates).
-    const resume = this.direct.requestResume();
-    let url: string;
-    try {
-      const u = new URL(this.opts.url);
-      if (this.opts.user !== undefined && token === undefined) u.searchParams.set('user', this.opts.user);
-      if (token !== undefined && this.opts.tokenTransport === 'query') u.searchParams.set('token', token);
-      if (resume && (token === undefined || this.opts.tokenTransport === 'query')) u.searchParams.set('resume', '1');
-      url = u.toString();
-    } catch (err) {
-      return this.stop(new SwitchboardError('invalid_url', `invalid url ${this.opts.url}: ${(err as Error).message}`));
-    }
-    this.credentials.current = token;
-    let t: Transport;
-    try {
-      t = new Transport(Ctor, url, {
-        open: () => {
-          if (this.transport !== t) return;
-          this.heartbeat.heard();
-          if (token !== undefined && this.opts.tokenTransport !== 'query') this.writer.write(resume ? { type: 'auth', token, resume: true } : { type: 'auth', token }, true);
-        },
-        text: (data) => this.onText(t, data),
-        close: (code, reason) => this.onTransportClose(t, code, reason),
-      });
-    } catch (err) {
-      return this.stop(new SwitchboardError('connect_failed', `cannot open a WebSocket to ${this.opts.url}: ${(err as Error).message}`));
-    }
-    this.transport = t;
-    const timeout = this.opts.connectTimeoutMs ?? 10_000;
-    this.connectTimer = setTimeout(() => {
-      if (this.transport === t && !this.session) t.drop('connect timeout');
-    }, timeout);
-  }
-
-  private onText(t: Transport, data: string): void {
-    if (this.transport !== t) return;
-    this.heartbeat.heard();
-    const { messages, invalid } = parseFrame(data);
-    for (const line of invalid) this.emit('error', new SwitchboardError('invalid_frame', `the server sent a line that is not a protocol message: ${line.slice(0, 200)}`));
-    for (const m of messages) {
-      if (this.transport !== t) return;
-      try {
-        this.onPush(m);
-      } catch (err) {
-        // A push not in the protocol's shape (the app's own listeners cannot throw here: the emitter catches them).
-        // Thrown from the socket's handler it would end a Node process; a session that cannot even be set up from
-        // its `connected` is dropped and tried again.
-        this.emit('error', new SwitchboardError('invalid_frame', `the server sent a ${m.type} push this client cannot handle: ${(err as Error).message}`));
-        if (m.type === 'connected' || !this.session) {
-          this.session = null;
-          t.drop('invalid connected push');
-        }
-      }
-    }
-  }
-
-  private onPush(m: ServerPush): void {
-    switch (m.type) {
-      case 'connected':
-        return this.onConnected(m);
-      case 'reply':
-        return this.requests.take(m.id)?.onReply(m.data);
-      case 'error': {
-        const p = this.requests.take(m.id);
-        const err = new ServerError(m.code, m.message, p?.type);
-        if (!p) return this.emit('error', err);
-        p.onError(err);
-        return;
-      }
-      case 'pong':
-        return this.requests.take(m.id)?.onReply({});
-      case 'message':
-        return this.onMessage(m);
-      case 'unread':
-        this.direct.onUnread(m);
-        return this.emit('unread', m);
-      case 'presence':
-        return this.emit('presence', m);
-      case 'typing':
-        if (m.from !== this.me) this.emit('typing', m);
-        return;
-      case 'signal':
-        return this.emit('signal', m);
-      case 'notice':
-        return this.emit('notice', m);
-      default:
-        // A push type from a newer server: ignored.
-        return;
-    }
-  }
-
-  private onConnected(c: ConnectedPush): void {
-    // Checked before anything changes: a push out of shape must not count as a session (it would reset the backoff).
-    if (typeof c.limits !== 'object' || c.limits === null || typeof c.heartbeat !== 'object' || c.heartbeat === null || typeof c.user !== 'string')
-      throw new TypeError('connected push without user, limits or heartbeat');
-    this.clearTimer('connectTimer');
-    this.session = c;
-    this.me = c.user;
-    this.epoch++;
-    this.writer.configure(c.limits);
-    const reconnected = this.hadSession;
-    this.hadSession = true;
-    this.authFailures = 0;
-    this.credentials.forgetRefusal();
-    this.backoff?.reset();
-    this.attempt = 0;
-    this.heartbeat.start(c.heartbeat);
-    this.tokenRefresh.schedule();
-
-    // Recovery: what the app had before the drop comes back first.
-    this.membership.recover();
-    this.direct.recover();
-    this.requests.sendWaiting();
-    this.outbox.flush();
-
-    this.setState('connected');
-    this.emit('connected', c, reconnected);
-    for (const w of this.connectWaiters.splice(0)) w.resolve(c);
-  }
-
-  private onTransportClose(t: Transport, code: number, reason: string): void {
-    if (this.transport !== t) return;
-    this.transport = null;
-    const gone = this.onTransportGone;
-    this.onTransportGone = null;
-    this.clearTimer('connectTimer');
-    this.tokenRefresh.cancel();
-    this.writer.reset();
-    this.heartbeat.stop();
-    const hadSession = this.session !== null;
-    this.session = null;
-    this.epoch++;
-    this.membership.connectionLost();
-    this.outbox.connectionLost();
-    this.requests.loseAll();
-    if (!this.wanted) {
-      this.setState('disconnected', { closeCode: code, reason, willReconnect: false });
-      gone?.();
-      return;
-    }
-    if (code === CloseCode.Unauthorized || code === CloseCode.TokenExpired) {
-      this.authFailures++;
-      if (code === CloseCode.Unauthorized || !hadSession) this.credentials.refuseCurrent();
-    }
-    const decision = closeDecision(code, { canGetToken: this.opts.getToken !== undefined, authFailures: this.authFailures - 1 });
-    if (!decision.reconnect) {
-      const err =
-        decision.kind === 'auth'
-          ? new AuthError(code, reason, code === CloseCode.TokenExpired ? 'the token expired and there is no getToken to fetch a new one' : undefined)
-          : new CloseError(code, reason);
-      this.stop(err, code, reason);
-      return;
-    }
-    this.scheduleReconnect(code, reason, decision.minDelayMs);
-  }
-
-  private scheduleReconnect(code: number, reason: string, minDelayMs: number): void {
-    if (!this.backoff) {
-      this.stop(new CloseError(code, reason, `connection closed (${code}${reason ? ` ${reason}` : ''}) and reconnect is off`), code, reason);
-      return;
-    }
-    const max = this.opts.reconnect ? this.opts.reconnect.maxAttempts : undefined;
-    if (max !== undefined && this.attempt + 1 >= max) {
-      const why = `${code}${reason ? ` ${reason}` : ''}`;
-      this.stop(new SwitchboardError('reconnect_gave_up', `no session after ${this.attempt + 1} attempts (last: ${why})`), code, reason);
-      return;
-    }
-    const delay = Math.max(minDelayMs, this.backoff.next());
-    this.attempt++;
-    this.setState('disconnected', { closeCode: code, reason, willReconnect: true, retryInMs: delay });
-    this.clearTimer('reconnectTimer');
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      void this.openSocket();
-    }, delay);
-  }
-
-  /** Stops reconnecting after a fatal close: the app must act (new credentials, `connect()` again). */
-  private stop(err: SwitchboardError, code?: number, reason?: string): void {
-    this.wanted = false;
-    this.clearTimer('reconnectTimer');
-    this.setState('disconnected', { closeCode: code, reason, willReconnect: false, error: err });
-    this.emit('error', err);
-    for (const w of this.connectWaiters.splice(0)) w.reject(err);
-    this.requests.failWaiting(err);
-  }
-
-  private setState(state: ConnectionState, extra: Partial<StateChange> = {}): void {
-    if (state === this._state && state !== 'disconnected') return;
-    if (state === this._state && extra.willReconnect === undefined) return;
-    const previous = this._state;
-    this._state = state;
-    const change: StateChange = { state, previous, attempt: this.attempt };
-    for (const [k, v] of Object.entries(extra)) if (v !== undefined) (change as unknown as Record<string, unknown>)[k] = v;
-    this.emit('state', change);
+  close(): Promise<void> {
+    return this.life.close();
   }
 
   // ── requests ──────────────────────────────────────────────────────────
@@ -491,7 +156,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * offline queue, `join`/`leave` the recovery.
    */
   request<K extends Exclude<CommandType, 'auth'>>(command: CommandInput<K> & { type: K }, opts: RequestOptions = {}): Promise<ReplyData[K]> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
+    if (this.life.closed) return Promise.reject(new ClientClosedError());
     const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs ?? 10_000;
     return this.requests.call(command as Record<string, unknown> & { type: K }, timeoutMs) as Promise<ReplyData[K]>;
   }
@@ -506,8 +171,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * position). Rejects with ServerError (`forbidden`, `limit_exceeded`, …).
    */
   join(room: string, opts: { since?: number; timeoutMs?: number } = {}): Promise<JoinResult> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    return this.membership.join(room, opts);
+    if (this.life.closed) return Promise.reject(new ClientClosedError());
+    return this.conversations.join(room, opts);
   }
 
   /**
@@ -518,26 +183,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * joined and left with requests, which reject like requests.
    */
   leave(room: string, opts: RequestOptions = {}): Promise<{ room: string }> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    return this.membership.leave(room, opts);
-  }
-
-  // ── incoming messages ─────────────────────────────────────────────────
-
-  private onMessage(m: MessagePush): void {
-    if (this.me === null || typeof m.seq !== 'number') return;
-    const key = keyOfMessage(m, this.me);
-    if (key === null) return;
-    if (!this.seq.has(key)) {
-      if (m.room !== undefined) {
-        if (this.membership.wasLeft(m.room)) return;
-        // A room joined outside the SDK's tracking (request({type:'join'})): passed through as is.
-        this.emit('message', m, { conversation: { room: m.room } });
-        return;
-      }
-      this.direct.firstSeen(key, m.seq);
-    }
-    this.seq.push(key, m);
+    if (this.life.closed) return Promise.reject(new ClientClosedError());
+    return this.conversations.leave(room, opts);
   }
 
   // ── messages ──────────────────────────────────────────────────────────
@@ -558,20 +205,14 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   private enqueue(target: QueuedTarget, cmd: OutgoingMessage, opts: MessageOptions): Promise<MessageAck> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
+    if (this.life.closed) return Promise.reject(new ClientClosedError());
     return this.outbox.add(target, cmd, opts);
-  }
-
-  /** Whether the outbox may send to a conversation now. */
-  private canSend(target: QueuedTarget): boolean {
-    if ('to' in target) return true;
-    return this.membership.canPublish(target.room);
   }
 
   /** Typing indicator (ephemeral: dropped while disconnected). */
   typing(target: { room: string } | { to: string }, active = true): void {
-    if (!this.session) return;
-    this.writer.write({ type: 'typing', ...target, active });
+    if (!this.life.session) return;
+    this.life.writer.write({ type: 'typing', ...target, active });
   }
 
   /**
@@ -579,8 +220,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
    * (NotConnectedError otherwise); ServerError `user_offline`.
    */
   signal(to: string, callId: string, kind: SignalKind, data?: unknown, opts: SignalOptions = {}): Promise<{ sessions: number }> {
-    if (this.closed) return Promise.reject(new ClientClosedError());
-    if (!this.session) return Promise.reject(new NotConnectedError('call signaling needs a live connection'));
+    if (this.life.closed) return Promise.reject(new ClientClosedError());
+    if (!this.life.session) return Promise.reject(new NotConnectedError('call signaling needs a live connection'));
     const cmd: CommandInput<'signal'> & { type: 'signal' } = { type: 'signal', to, callId, kind };
     if (data !== undefined) cmd.data = data;
     if (opts.session !== undefined) cmd.session = opts.session;
@@ -638,7 +279,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** The conversation a message belongs to, for this user. */
   conversationOf(m: MessagePush): Conversation {
     if (m.room !== undefined) return { room: m.room };
-    const me = this.me;
+    const me = this.life.user;
     return { with: m.from === me ? (m.to ?? m.from) : m.from };
   }
 
@@ -705,15 +346,9 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   // ── misc ──────────────────────────────────────────────────────────────
 
-  private clearTimer(name: 'reconnectTimer' | 'connectTimer'): void {
-    const t = this[name];
-    if (t) clearTimeout(t);
-    this[name] = null;
-  }
-
   /** @internal For tests: the live transport (to cut it as a network failure would). */
   get _transport(): Transport | null {
-    return this.transport;
+    return this.life.transport;
   }
 
   /** @internal For tests and diagnostics. */

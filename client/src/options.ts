@@ -97,6 +97,9 @@ export interface ClientEvents {
   error: (error: SwitchboardError) => void;
 }
 
+/** How a part of the client raises its events (Emitter.emit is protected: the client hands out this function). */
+export type EmitEvent = <K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>) => void;
+
 export interface MessageOptions<C extends ContentType = ContentType> {
   contentType?: C;
   /** Idempotency key (default: a fresh UUID). Reusing the key of a stored message returns its ack with `duplicate: true`. */
