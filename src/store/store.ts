@@ -1,10 +1,21 @@
 /**
  * The Store: where messages, sequence numbers, memberships and read positions
- * live. The hub never sees SQL; it sees this interface, implemented by the
- * embedded SQLite store (default) and the PostgreSQL store.
+ * live, and the room registry and webhook queue below. The hub never sees
+ * SQL; it sees this interface, implemented by the embedded SQLite store
+ * (default) and the PostgreSQL store.
  *
  * Conversations are named `r:<room>` for rooms and `d:<userA> <userB>` (sorted,
  * space-separated — user ids cannot contain spaces) for direct messages.
+ *
+ * The room registry (`rooms`, `room_members`) holds the rooms the app's
+ * backend manages through the server API: each room's kind, durability and
+ * retention, and the member lists of its private rooms. It is read whole when
+ * the server starts. Member lists are the backend's word on who may join; they
+ * are not the conversation memberships (with read positions) above.
+ *
+ * The webhook queue (`webhook_events`) holds the events to deliver to the
+ * app's backend, at least once: an event stays until its receiver answered
+ * 2xx, and is tried again at `nextAt` after a failure, also after a restart.
  */
 import type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, StoredMessage } from '../hub/persistence.js';
 
@@ -60,6 +71,35 @@ export interface CountTrim {
   next: CountCursor | null;
 }
 
+/** A room in the registry (rooms the app's backend manages through the server API). */
+export interface RoomRecord {
+  /** The room's name (protocol ROOM_NAME). */
+  name: string;
+  kind: 'public' | 'private' | 'push';
+  durable: boolean;
+  /** Retention for this room; null: the server's store.retention setting. */
+  maxCount: number | null;
+  maxAgeDays: number | null;
+  /** ms since the epoch. */
+  createdAt: number;
+}
+
+/** An event waiting in the webhook queue until its receiver answers 2xx. */
+export interface WebhookEvent {
+  /** Unique event id. */
+  id: string;
+  /** The configured endpoint's name. */
+  endpoint: string;
+  /** The exact JSON text that is signed and sent. */
+  body: string;
+  /** Deliveries tried so far. */
+  attempts: number;
+  /** ms since the epoch: not to be tried before. */
+  nextAt: number;
+  /** ms since the epoch. */
+  createdAt: number;
+}
+
 /**
  * Calls complete in the order they were made. The hub relies on it: a history
  * read issued after an append sees that append, and its result arrives after
@@ -86,6 +126,42 @@ export interface Store {
   getUpload(id: string): Promise<Upload | null>;
   /** The uploader, or a member of a conversation where a stored message refers to the file. */
   canReadUpload(id: string, user: string): Promise<boolean>;
+
+  /* The room registry. Names and users are ordered by their bytes (code points), the same in both stores. */
+  /** False (and nothing written) if a room of that name exists. */
+  createRoom(room: RoomRecord): Promise<boolean>;
+  /** Replaces kind, durable, maxCount and maxAgeDays (not createdAt); false if there is no such room. */
+  updateRoom(room: RoomRecord): Promise<boolean>;
+  /** Removes the room and its members in one transaction; false if there is no such room. Its messages stay. */
+  deleteRoom(name: string): Promise<boolean>;
+  getRoom(name: string): Promise<RoomRecord | null>;
+  /** Every room, ordered by name. */
+  listRooms(): Promise<RoomRecord[]>;
+  /**
+   * Adds to a private room's member list, managed by the backend; false if already a member. A room that is not
+   * in the registry may have members too (they are just stored).
+   */
+  addRoomMember(room: string, user: string): Promise<boolean>;
+  /** False if not a member. */
+  removeRoomMember(room: string, user: string): Promise<boolean>;
+  /** Ordered by user. */
+  listRoomMembers(room: string): Promise<string[]>;
+  /** Every (room, user), ordered by room and user: for loading at start. */
+  allRoomMembers(): Promise<{ room: string; user: string }[]>;
+
+  /* The webhook queue (at-least-once delivery: an event stays until its receiver answered 2xx). */
+  /** In one transaction; an event whose id is already queued is left as it is. */
+  enqueueWebhooks(events: readonly WebhookEvent[]): Promise<void>;
+  /** An endpoint's events with nextAt <= now, ordered by (nextAt, createdAt, id), at most `limit`. */
+  dueWebhooks(endpoint: string, now: number, limit: number): Promise<WebhookEvent[]>;
+  /** Delivered: removes the event (no error if it is not queued). */
+  deleteWebhook(id: string): Promise<void>;
+  /** A delivery failed: records the attempts so far and when to try next. */
+  retryWebhook(id: string, attempts: number, nextAt: number): Promise<void>;
+  countWebhooks(endpoint: string): Promise<number>;
+  /** Removes an endpoint's oldest events (by createdAt, id) beyond the newest `keep`; returns how many went. */
+  dropOldestWebhooks(endpoint: string, keep: number): Promise<number>;
+
   /*
    * Retention, in bounded steps (store/retention.ts runs a pass): a step removes at most `limit` messages, so
    * that writes queued behind it wait milliseconds, not the length of a pass. These two calls are not ordered

@@ -240,3 +240,32 @@ describe('PostgreSQL uploads being shared', () => {
     });
   });
 });
+
+describe('PostgreSQL room registry and webhook queue in a database whose text follows language rules', () => {
+  it('lists and orders by bytes, as SQLite does', async (t) => {
+    const db = await createTestDatabase({ icuLocale: 'en-US' });
+    if (!db) return t.skip('PostgreSQL unavailable');
+    const store = new PostgresStore(db.url);
+    try {
+      await store.open();
+      const room = (name: string) => ({ name, kind: 'public' as const, durable: false, maxCount: null, maxAgeDays: null, createdAt: 1 });
+      for (const name of ['b', 'a', 'B']) await store.createRoom(room(name));
+      assert.deepEqual((await store.listRooms()).map((r) => r.name), ['B', 'a', 'b']);
+      for (const user of ['bob', 'amy', 'Bob']) await store.addRoomMember('a', user);
+      await store.addRoomMember('B', 'zoe');
+      assert.deepEqual(await store.listRoomMembers('a'), ['Bob', 'amy', 'bob']);
+      assert.deepEqual(
+        (await store.allRoomMembers()).map((m) => `${m.room}/${m.user}`),
+        ['B/zoe', 'a/Bob', 'a/amy', 'a/bob'],
+      );
+      const hook = (id: string) => ({ id, endpoint: 'e', body: '{}', attempts: 0, nextAt: 5, createdAt: 5 });
+      await store.enqueueWebhooks(['x-b', 'x-a', 'x-B'].map(hook));
+      assert.deepEqual((await store.dueWebhooks('e', 5, 10)).map((e) => e.id), ['x-B', 'x-a', 'x-b'], 'ties go by id, in bytes');
+      assert.equal(await store.dropOldestWebhooks('e', 1), 2);
+      assert.deepEqual((await store.dueWebhooks('e', 5, 10)).map((e) => e.id), ['x-b']);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});

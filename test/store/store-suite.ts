@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { retentionPass } from '../../src/store/retention.js';
 import { emptyBatch, type CountCursor, type NewMessage, type Store, type WriteBatch } from '../../src/store/store.js';
+import { registrySuite } from './registry-suite.js';
 
 let n = 0;
 function msg(conv: string, from: string, body: string, key: string | null = null, fileId: string | null = null): NewMessage {
@@ -186,6 +187,9 @@ export function storeSuite(name: string, open: (purpose?: 'retention') => Promis
       await Promise.all([p1, p2]);
       assert.deepEqual(order, ['commit', 'history:1']);
     });
+
+    // The room registry and the webhook queue (registry-suite.ts), on this store.
+    registrySuite({ store: () => store, reopen: async () => void (store = await reopen()), skip: () => skip });
 
     describe('retention steps', () => {
       let own: OpenedStore | null = null;

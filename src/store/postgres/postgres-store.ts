@@ -1,15 +1,17 @@
 /**
  * The PostgreSQL store. One connection, used by one call at a time in the
  * order the calls were made (the Store contract), and one more, opened on
- * first use, for retention. A group commit is a handful of set-based
- * statements (unnest arrays) in one transaction, however many messages it
- * carries. Sequence numbers come from a row per conversation that
- * the transaction bumps, so they stay gap-free when several nodes share the
- * database.
+ * first use, for retention. The room registry and the webhook queue are in
+ * registry.ts, a base class that shares the ordered connection. A group
+ * commit is a handful of set-based statements (unnest arrays) in one
+ * transaction, however many messages it carries. Sequence numbers come from
+ * a row per conversation that the transaction bumps, so they stay gap-free
+ * when several nodes share the database.
  */
 import pg from 'pg';
 import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, UploadTrim, WriteBatch } from '../store.js';
 import { planCountTrim } from '../count-trim.js';
+import { PostgresRegistry } from './registry.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 import { SerialConnection } from './serial-connection.js';
 
@@ -29,9 +31,9 @@ interface MessageRow {
   key: string | null;
 }
 
-export class PostgresStore implements Store {
+/** `db`, the ordered connection every call but retention's runs on, comes from PostgresRegistry. */
+export class PostgresStore extends PostgresRegistry implements Store {
   readonly kind = 'postgres';
-  private readonly db: SerialConnection;
   /**
    * Retention's own connection. Its deletes take only old messages' rows, which a commit reads at most (a resend
    * whose key matches one of them), so commits do not queue behind its steps. A step that waits for a lock that
@@ -40,7 +42,7 @@ export class PostgresStore implements Store {
   private readonly trimDb: SerialConnection;
 
   constructor(url: string) {
-    this.db = new SerialConnection(url);
+    super(new SerialConnection(url));
     this.trimDb = new SerialConnection(url, { lock_timeout: 10_000, statement_timeout: 30_000 });
   }
 

@@ -49,4 +49,33 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    CREATE INDEX upload_links_by_conv ON upload_links (conv, last_seq);
    ALTER TABLE uploads ADD COLUMN unlinked BOOLEAN NOT NULL DEFAULT true;
    CREATE INDEX uploads_unlinked ON uploads (ts) WHERE unlinked;`,
+  // The room registry: rooms the app's backend manages through the server API, and the member lists of its
+  // private rooms (not `members`, which is conversation membership with read positions). A member list may name a
+  // room that is not registered. Names and users compare by bytes (COLLATE "C"), so that lists come in the order
+  // SQLite gives them, whatever the database's locale. The webhook queue: events for the app's backend, each kept
+  // until its receiver answered 2xx; due ones are read per endpoint in (next_at, created_at, id) order, and the
+  // oldest go first when an endpoint's queue is cut back.
+  `CREATE TABLE rooms (
+     name TEXT COLLATE "C" PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('public', 'private', 'push')),
+     durable BOOLEAN NOT NULL,
+     max_count BIGINT,
+     max_age_days DOUBLE PRECISION,
+     created_at BIGINT NOT NULL
+   );
+   CREATE TABLE room_members (
+     room TEXT COLLATE "C" NOT NULL,
+     "user" TEXT COLLATE "C" NOT NULL,
+     PRIMARY KEY (room, "user")
+   );
+   CREATE TABLE webhook_events (
+     id TEXT COLLATE "C" PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     body TEXT NOT NULL,
+     attempts INT NOT NULL,
+     next_at BIGINT NOT NULL,
+     created_at BIGINT NOT NULL
+   );
+   CREATE INDEX webhook_events_due ON webhook_events (endpoint, next_at, created_at, id);
+   CREATE INDEX webhook_events_by_age ON webhook_events (endpoint, created_at, id);`,
 ];

@@ -55,4 +55,32 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX upload_links_by_conv ON upload_links (conv, last_seq);
    ALTER TABLE uploads ADD COLUMN unlinked INTEGER NOT NULL DEFAULT 1;
    CREATE INDEX uploads_unlinked ON uploads (ts) WHERE unlinked = 1;`,
+  // The room registry: rooms the app's backend manages through the server API, and the member lists of its
+  // private rooms (not `members`, which is conversation membership with read positions). A member list may name a
+  // room that is not registered. The webhook queue: events for the app's backend, each kept until its receiver
+  // answered 2xx; due ones are read per endpoint in (next_at, created_at, id) order, and the oldest go first when an
+  // endpoint's queue is cut back.
+  `CREATE TABLE rooms (
+     name TEXT PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('public', 'private', 'push')),
+     durable INTEGER NOT NULL,
+     max_count INTEGER,
+     max_age_days REAL,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE TABLE room_members (
+     room TEXT NOT NULL,
+     user TEXT NOT NULL,
+     PRIMARY KEY (room, user)
+   ) WITHOUT ROWID;
+   CREATE TABLE webhook_events (
+     id TEXT PRIMARY KEY,
+     endpoint TEXT NOT NULL,
+     body TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX webhook_events_due ON webhook_events (endpoint, next_at, created_at);
+   CREATE INDEX webhook_events_by_age ON webhook_events (endpoint, created_at);`,
 ];

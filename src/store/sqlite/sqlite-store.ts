@@ -5,7 +5,7 @@
  * for one.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, Store, Upload, UploadTrim, WriteBatch } from '../store.js';
+import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, RoomRecord, Store, Upload, UploadTrim, WebhookEvent, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
@@ -133,6 +133,53 @@ export class SqliteStore implements Store {
   }
   trimUploads(before: number, limit: number): Promise<UploadTrim> {
     return this.call({ op: 'trimUploads', before, limit }) as Promise<UploadTrim>;
+  }
+
+  createRoom(room: RoomRecord): Promise<boolean> {
+    return this.call({ op: 'createRoom', room }) as Promise<boolean>;
+  }
+  updateRoom(room: RoomRecord): Promise<boolean> {
+    return this.call({ op: 'updateRoom', room }) as Promise<boolean>;
+  }
+  deleteRoom(name: string): Promise<boolean> {
+    return this.call({ op: 'deleteRoom', name }) as Promise<boolean>;
+  }
+  getRoom(name: string): Promise<RoomRecord | null> {
+    return this.call({ op: 'getRoom', name }) as Promise<RoomRecord | null>;
+  }
+  listRooms(): Promise<RoomRecord[]> {
+    return this.call({ op: 'listRooms' }) as Promise<RoomRecord[]>;
+  }
+  addRoomMember(room: string, user: string): Promise<boolean> {
+    return this.call({ op: 'addRoomMember', room, user }) as Promise<boolean>;
+  }
+  removeRoomMember(room: string, user: string): Promise<boolean> {
+    return this.call({ op: 'removeRoomMember', room, user }) as Promise<boolean>;
+  }
+  listRoomMembers(room: string): Promise<string[]> {
+    return this.call({ op: 'listRoomMembers', room }) as Promise<string[]>;
+  }
+  allRoomMembers(): Promise<{ room: string; user: string }[]> {
+    return this.call({ op: 'allRoomMembers' }) as Promise<{ room: string; user: string }[]>;
+  }
+
+  async enqueueWebhooks(events: readonly WebhookEvent[]): Promise<void> {
+    await this.call({ op: 'enqueueWebhooks', events: [...events] });
+  }
+  dueWebhooks(endpoint: string, now: number, limit: number): Promise<WebhookEvent[]> {
+    return this.call({ op: 'dueWebhooks', endpoint, now, limit }) as Promise<WebhookEvent[]>;
+  }
+  async deleteWebhook(eventId: string): Promise<void> {
+    await this.call({ op: 'deleteWebhook', eventId });
+  }
+  async retryWebhook(eventId: string, attempts: number, nextAt: number): Promise<void> {
+    await this.call({ op: 'retryWebhook', eventId, attempts, nextAt });
+  }
+  countWebhooks(endpoint: string): Promise<number> {
+    return this.call({ op: 'countWebhooks', endpoint }) as Promise<number>;
+  }
+  dropOldestWebhooks(endpoint: string, keep: number): Promise<number> {
+    return this.call({ op: 'dropOldestWebhooks', endpoint, keep }) as Promise<number>;
   }
 
   private call(payload: Payload): Promise<unknown> {

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { planCountTrim, type CountCandidate } from '../count-trim.js';
 import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
+import { registryOps, type RegistryRequest } from './registry-ops.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
 
@@ -42,6 +43,8 @@ export type Request =
   | { id: number; op: 'trimOlder'; before: number; limit: number }
   | { id: number; op: 'trimToCount'; keep: number; from: CountCursor; limit: number }
   | { id: number; op: 'trimUploads'; before: number; limit: number }
+  /** The room registry and the webhook queue (registry-ops.ts). */
+  | RegistryRequest
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
@@ -157,6 +160,8 @@ const q = {
   trimConv: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq <= ?'),
 };
 
+const registry = registryOps(db);
+
 const commit = db.transaction((text: string): PackedResults => {
   const [joins, messages, leaves, reads] = JSON.parse(text) as PackedBatch;
   for (let i = 0; i < joins.length; i += 2) q.join.run(joins[i]!, joins[i + 1]!, joins[i + 1]!);
@@ -271,6 +276,22 @@ function handle(req: Request): unknown {
       return trimUploads(req.before, req.limit);
     case 'trimToCount':
       return trimToCount(req.keep, req.from, req.limit);
+    case 'createRoom':
+    case 'updateRoom':
+    case 'deleteRoom':
+    case 'getRoom':
+    case 'listRooms':
+    case 'addRoomMember':
+    case 'removeRoomMember':
+    case 'listRoomMembers':
+    case 'allRoomMembers':
+    case 'enqueueWebhooks':
+    case 'dueWebhooks':
+    case 'deleteWebhook':
+    case 'retryWebhook':
+    case 'countWebhooks':
+    case 'dropOldestWebhooks':
+      return registry(req);
     case 'close':
       db.close();
       return null;
