@@ -26,6 +26,7 @@ import { describeStore, openStore } from './store/open-store.js';
 import { RetentionTimer } from './store/retention.js';
 import type { Store } from './store/store.js';
 import { readTlsFiles, type TlsFiles } from './transport/tls-files.js';
+import { Webhooks } from './webhooks/webhooks.js';
 import { resolve } from 'node:path';
 
 export interface RunningServer {
@@ -66,6 +67,8 @@ const CHAT_PAGE_HEADERS = {
  * writes its bytes a moment before its record (media/sweep.ts).
  */
 const STRAY_BLOB_AGE_MS = 3_600_000;
+/** How long a stop waits for webhook deliveries in flight before aborting them (they stay queued). */
+const WEBHOOK_STOP_GRACE_MS = 2_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { dev, error } = resolveDevMode(config.auth, config.server.host);
@@ -115,12 +118,16 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     Math.min(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),
     now,
   );
+  // Events for the app's backend, queued in the store and delivered by each endpoint's own loop (webhooks/).
+  const webhooks = config.webhooks.endpoints.length > 0 ? new Webhooks({ config: config.webhooks, queue: store, log: log.child({ part: 'webhooks' }), now }) : null;
   const hub = new Hub({
     tick: flusher.tick,
     now,
     nextId: messageIdSource(now),
     roomRules: config.rooms.rules,
+    events: webhooks?.events,
     persistence: committer,
+    registry: store,
     recoveryLimit: config.store.recoveryLimit,
     historyMaxLimit: config.store.historyMaxLimit,
     maxHeld: limits.maxQueueMessages,
@@ -133,6 +140,9 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     sessionPolicy: config.sessions.policy,
     maxSessionsPerUser: config.sessions.maxPerUser,
   });
+  // The rooms the backend manages are answered from memory: read them whole before the first connection.
+  const [managedRooms, roomMembers] = await Promise.all([store.listRooms(), store.allRoomMembers()]);
+  hub.directory.load(managedRooms, roomMembers);
   const gateway = new Gateway({
     config,
     hub,
@@ -205,6 +215,8 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     throw err;
   }
   wheel.start();
+  // What the store still holds from before (a stop, a crash) goes first.
+  webhooks?.start();
   ready = true;
   const sweep = new AbortController();
   const swept = blobs
@@ -239,6 +251,9 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
       http.closeAllConnections();
       await closed;
       await committer.drain();
+      // After the last hub event (the sessions' disconnects, the last messages stored): what waits in memory is
+      // written to the store; deliveries in flight get a moment, then stay queued for the next start.
+      await webhooks?.stop(Math.min(config.shutdown.graceMs, WEBHOOK_STOP_GRACE_MS));
       await store.close();
       log.info('stopped');
     })());

@@ -26,10 +26,13 @@ function scoped(actor: BackendActor, scope: Scope): Verdict {
   return refuse(ErrorCode.Forbidden, `this API key has no ${scope} scope`);
 }
 
-/** Join a room: a private one needs a grant. (The backend joins no rooms; it publishes to them.) */
-export function mayJoin(actor: Actor, room: string, kind: RoomKind): Verdict {
+/**
+ * Join a room: a private one needs a grant in the user's token, or the user on the room's member list that the
+ * backend keeps (`listed`). (The backend joins no rooms; it publishes to them.)
+ */
+export function mayJoin(actor: Actor, room: string, kind: RoomKind, listed = false): Verdict {
   if (isBackend(actor)) return refuse(ErrorCode.Forbidden, 'the server API joins no rooms');
-  if (kind === 'private' && !matchesAny(actor.grants, room)) return refuse(ErrorCode.Forbidden, `room ${room} is private and your token does not grant it`);
+  if (kind === 'private' && !listed && !matchesAny(actor.grants, room)) return refuse(ErrorCode.Forbidden, `room ${room} is private and your token does not grant it`);
   return null;
 }
 
@@ -55,9 +58,9 @@ export function maySendDirect(actor: Actor): Verdict {
 }
 
 /** See who is in a room: a private room's list is for its members and those its grant names. */
-export function maySeePresence(actor: Actor, room: string, kind: RoomKind): Verdict {
+export function maySeePresence(actor: Actor, room: string, kind: RoomKind, listed = false): Verdict {
   if (isBackend(actor)) return scoped(actor, 'read');
-  if (kind === 'private' && !hasJoined(actor, room) && !matchesAny(actor.grants, room)) return refuse(ErrorCode.Forbidden, `room ${room} is private`);
+  if (kind === 'private' && !listed && !hasJoined(actor, room) && !matchesAny(actor.grants, room)) return refuse(ErrorCode.Forbidden, `room ${room} is private`);
   return null;
 }
 

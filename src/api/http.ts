@@ -26,23 +26,47 @@ export function sendError(res: ServerResponse, err: ApiError): void {
   send(res, err.status, body);
 }
 
-/** Reads a JSON body of at most `max` bytes; refuses more with 413 as soon as it is seen, without reading on. */
-export async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) throw tooLarge(max);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw tooLarge(max);
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
-  } catch (e) {
-    throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(e as Error).message}`);
-  }
+/**
+ * Most bytes of an oversized body read and thrown away after the 413: a client that is still sending would see its
+ * writes fail (EPIPE) before it could read the answer if the connection were cut at once; past this it is cut.
+ */
+const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Reads a JSON body of at most `max` bytes; refuses more with 413 as soon as it is seen, and reads no more of it. */
+export function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    const refuse = (): void => {
+      refused = true;
+      chunks.length = 0;
+      reject(tooLarge(max));
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) refuse();
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (refused) {
+        if (size > max + DISCARD_MAX_BYTES) req.destroy();
+        return;
+      }
+      if (size > max) return refuse();
+      chunks.push(chunk);
+    });
+    req.on('error', (err) => {
+      if (!refused) reject(err);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      if (size === 0) return resolve({});
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown);
+      } catch (e) {
+        reject(new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(e as Error).message}`));
+      }
+    });
+  });
 }
 
 function tooLarge(max: number): ApiError {

@@ -8,6 +8,8 @@ const ERRORS: Record<string, string> = {
   '401': 'unauthorized: no API key, or an unknown one',
   '403': 'forbidden: the key lacks the scope, or the rule refuses',
   '404': 'not_found',
+  '405': 'method_not_allowed (the Allow header lists the methods the path takes)',
+  '409': 'conflict (a room that exists already), or unavailable (POST /tokens on a server that cannot sign tokens)',
   '413': 'payload_too_large: the body is over api.maxBodyBytes',
   '503': 'unavailable: the store cannot take it now; retry with the same key',
 };

@@ -24,7 +24,7 @@ export interface RouteContext<P, Q, B> {
 }
 
 export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType, B extends z.ZodType = z.ZodType> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Below /api/v1, with `{name}` segments. */
   path: string;
   summary: string;
@@ -87,6 +87,8 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       body: S.batchBody,
       response: S.batchResult,
       run: async ({ actor, body }) => {
+        // A key without the publish scope is refused as a whole, not message by message.
+        check(maySendDirect(actor));
         if (body.messages.length > deps.maxBatch) throw new ApiError(400, 'invalid_request', `at most ${deps.maxBatch} messages in one batch (api.maxBatch)`, 'messages');
         // Every publish is handed to the store in this same turn: the committer writes them as one transaction.
         const pending = body.messages.map((m) => {
@@ -223,15 +225,82 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     route({
       method: 'GET',
       path: '/rooms',
-      summary: 'Rooms with members on this server, with their kind and counts.',
+      summary: 'Rooms the server API manages, and rooms in use on this server, with their settings and counts.',
       params: S.noQuery,
       query: S.noQuery,
       body: null,
       response: S.roomsResult,
-      run: ({ actor }) => {
-        check(mayReadDirect(actor));
-        return { rooms: hub.roomList() };
-      },
+      run: ({ actor }) => ({ rooms: hub.admin.list(actor) }),
+    }),
+    route({
+      method: 'POST',
+      path: '/rooms',
+      summary: 'Create a managed room: its kind, durability and retention win over the room rules.',
+      params: S.noQuery,
+      query: S.noQuery,
+      body: S.createRoomBody,
+      response: S.roomView,
+      run: ({ actor, body }) => hub.admin.create(actor, body.name, body),
+    }),
+    route({
+      method: 'GET',
+      path: '/rooms/{room}',
+      summary: "A room's effective settings (managed or from the room rules) and counts.",
+      params: S.roomParam,
+      query: S.noQuery,
+      body: null,
+      response: S.roomView,
+      run: ({ actor, params }) => hub.admin.view(actor, params.room),
+    }),
+    route({
+      method: 'PATCH',
+      path: '/rooms/{room}',
+      summary: "Change a managed room's settings; a new kind applies at once, durability once the room is empty.",
+      params: S.roomParam,
+      query: S.noQuery,
+      body: S.updateRoomBody,
+      response: S.roomView,
+      run: ({ actor, params, body }) => hub.admin.update(actor, params.room, body),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/rooms/{room}',
+      summary: 'Delete a managed room and its member list: its sessions leave it (told with a `left` push); stored messages stay.',
+      params: S.roomParam,
+      query: S.noQuery,
+      body: null,
+      response: S.countResult,
+      run: ({ actor, params }) => hub.admin.remove(actor, params.room),
+    }),
+    route({
+      method: 'GET',
+      path: '/rooms/{room}/members',
+      summary: "A room's member list (who may join it when it is private, besides token grants).",
+      params: S.roomParam,
+      query: S.noQuery,
+      body: null,
+      response: S.membersResult,
+      run: ({ actor, params }) => hub.admin.members(actor, params.room),
+    }),
+    route({
+      method: 'POST',
+      path: '/rooms/{room}/members',
+      summary: "Add a user to a room's member list.",
+      params: S.roomParam,
+      query: S.noQuery,
+      body: S.memberBody,
+      response: S.addedResult,
+      run: ({ actor, params, body }) => hub.admin.addMember(actor, params.room, body.user),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/rooms/{room}/members/{user}',
+      summary: "Take a user off a room's member list: its sessions leave the room at once (told with a `left` push).",
+      params: S.memberParams,
+      query: S.noQuery,
+      body: null,
+      response: S.removedResult,
+      run: ({ actor, params }) => hub.admin.removeMember(actor, params.room, params.user),
     }),
     route({
       method: 'POST',

@@ -69,8 +69,36 @@ export const historyResult = z.object({
   lastSeq: z.number().int(),
   hasMore: z.boolean(),
 });
-export const roomsResult = z.object({
-  rooms: z.array(z.object({ room: z.string(), kind: z.enum(['public', 'private', 'push']), durable: z.boolean(), users: z.number().int(), sessions: z.number().int() })),
+const kind = z.enum(['public', 'private', 'push']);
+export const roomView = z.object({
+  room: z.string(),
+  kind,
+  durable: z.boolean(),
+  /** Created through the server API (its settings win over the room rules). */
+  managed: z.boolean(),
+  maxCount: z.number().int().nullable(),
+  maxAgeDays: z.number().nullable(),
+  createdAt: z.number().int().nullable(),
+  /** Users and sessions in the room on this server now. */
+  users: z.number().int(),
+  sessions: z.number().int(),
 });
+export const roomsResult = z.object({ rooms: z.array(roomView) });
+const roomSettings = {
+  kind: kind.optional(),
+  /** Store its messages (history, recovery, offline delivery). Default true. */
+  durable: z.boolean().optional(),
+  /** Keep at most this many messages (null: the server's store.retention.maxCount). */
+  maxCount: z.number().int().positive().nullable().optional(),
+  /** Drop messages older than this (null: the server's store.retention.maxAgeDays). */
+  maxAgeDays: z.number().positive().nullable().optional(),
+};
+export const createRoomBody = z.strictObject({ name: room, ...roomSettings });
+export const updateRoomBody = z.strictObject(roomSettings);
+export const memberBody = z.strictObject({ user });
+export const memberParams = z.object({ room, user });
+export const membersResult = z.object({ room: z.string(), users: z.array(z.string()) });
+export const addedResult = z.object({ added: z.boolean() });
+export const removedResult = z.object({ removed: z.boolean(), sessions: z.number().int() });
 export const tokenResult = z.object({ token: z.string(), expiresAt: z.number().int() });
 export const errorBody = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });

@@ -23,6 +23,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.UserOffline]: 404,
   [ErrorCode.Unavailable]: 503,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
 };
 
 interface Compiled {
@@ -53,11 +55,8 @@ export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: S
     void handle(req, res, pathname.slice(API_PREFIX.length)).catch((err: unknown) => {
       if (!(err instanceof ApiError)) opts.log.error({ err, path: pathname }, 'server API call failed');
       const e = toApiError(err);
-      if (e.status === 413) {
-        // The rest of an oversized body is not read: the connection ends with the answer.
-        res.setHeader('connection', 'close');
-        req.resume();
-      }
+      // (The rest of an oversized body is read and thrown away by readJson: cutting the connection now would fail
+      // the client's writes before it could read this answer.)
       if (!res.headersSent) sendError(res, e);
     });
     return true;

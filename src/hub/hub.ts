@@ -5,7 +5,7 @@
  * every routed message to the fan-out, which delivers it. It encodes nothing
  * and does no I/O, so it can be driven by tests with fake sessions.
  */
-import type { Actor, BackendActor, UserActor } from '../access/actor.js';
+import { isBackend, type Actor, type BackendActor, type UserActor } from '../access/actor.js';
 import { matchesPattern } from '../access/patterns.js';
 import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
 import type { DirectRoute, FanOut } from '../fanout/fanout.js';
@@ -18,9 +18,11 @@ import { dmConv, roomConv, type ConvTarget } from './conversations.js';
 import type { HubEvents } from './events.js';
 import { check, HubError } from './errors.js';
 import { messagePush, newMessage, type Stamped } from './messages.js';
-import type { MemberRef, NewMessage, Persistence } from './persistence.js';
+import type { MemberRef, NewMessage, Persistence, RoomRegistry } from './persistence.js';
+import { RoomAdmin } from './room-admin.js';
 import { Recovery } from './recovery.js';
-import { RoomState } from './room-state.js';
+import { RoomDirectory } from './room-directory.js';
+import { Membership } from './membership.js';
 import type { HubSession } from './session.js';
 
 export interface RoomRule {
@@ -35,6 +37,8 @@ export interface HubOptions {
   now: () => number;
   nextId: () => string;
   roomRules: readonly RoomRule[];
+  /** Where the rooms the backend manages are kept (the store); without it they cannot be managed. */
+  registry?: RoomRegistry | null;
   /** Told of online/offline, joins and leaves, messages and disconnects (webhooks). */
   events?: HubEvents;
   /** Delivery; by default a LocalFanout on `tick` (a broker wraps one to reach other nodes). */
@@ -65,7 +69,7 @@ export type ConnectResult = { ok: true } | { ok: false; code: number; reason: st
 export type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult };
 
 export class Hub {
-  private readonly rooms = new Map<string, RoomState>();
+  private readonly rooms: Membership;
   /**
    * Last sequence number of each direct conversation, for a hub without a store only (with one, the store
    * numbers them). Non-durable rooms keep theirs on the RoomState, which goes when its last member leaves.
@@ -77,6 +81,10 @@ export class Hub {
   readonly fanout: FanOut<HubSession>;
   private readonly recovery: Recovery;
   private readonly events: HubEvents;
+  /** Rooms the backend manages (server API): their settings win over the room rules. */
+  readonly directory = new RoomDirectory();
+  /** The server API's management of rooms and their members. */
+  readonly admin: RoomAdmin;
   /** The user whose older sessions a new one is replacing (sessions.policy = replace), while it does. */
   private replacing: string | null = null;
 
@@ -84,6 +92,15 @@ export class Hub {
     this.persistence = opts.persistence ?? null;
     this.events = opts.events ?? {};
     this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes });
+    this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents);
+    this.admin = new RoomAdmin({
+      directory: this.directory,
+      registry: opts.registry ?? null,
+      rooms: this.rooms,
+      effective: (name) => ({ kind: this.roomKind(name), durable: this.isDurable(name) }),
+      storing: this.persistence !== null,
+      now: opts.now,
+    });
     this.recovery = new Recovery(
       this.persistence,
       this.fanout,
@@ -126,7 +143,7 @@ export class Hub {
     if (!this.fanout.removeSession(s)) return;
     for (const name of s.rooms) {
       const room = this.rooms.get(name);
-      if (room) this.removeMember(room, s);
+      if (room) this.rooms.remove(room, s);
     }
     s.rooms.clear();
     this.events.sessionDisconnected?.(s.id, s.user, code, reason);
@@ -184,6 +201,8 @@ export class Hub {
   }
 
   private rule(name: string): RoomRule {
+    const managed = this.directory.get(name);
+    if (managed) return { match: name, kind: managed.kind, durable: managed.durable };
     for (const r of this.opts.roomRules) if (matchesPattern(r.match, name)) return r;
     return PUBLIC;
   }
@@ -196,12 +215,12 @@ export class Hub {
    */
   join(s: HubSession, name: string, since?: number): JoinResult | Promise<JoinResult> {
     const kind = this.roomKind(name);
-    check(mayJoin(s, name, kind));
+    check(mayJoin(s, name, kind, this.directory.isMember(name, s.user)));
     const durable = this.isDurable(name);
     if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? (this.rooms.get(name)?.lastSeq ?? 0) : this.rooms.get(name)!.seq };
     this.checkRoomLimit(s);
     if (!durable) {
-      const room = this.addMember(s, name, kind, false);
+      const room = this.rooms.add(s, name, kind, false);
       const result: JoinResult = { room: name, kind, durable, seq: room.seq };
       if (since !== undefined) result.recovered = false;
       return result;
@@ -210,7 +229,7 @@ export class Hub {
     // in order: a plain join needs no store round trip.
     const known = this.rooms.get(name)?.lastSeq;
     if (since === undefined && known !== undefined) {
-      this.addMember(s, name, kind, true);
+      this.rooms.add(s, name, kind, true);
       return { room: name, kind, durable, seq: known };
     }
     const conv = roomConv(name);
@@ -226,7 +245,7 @@ export class Hub {
         result.recovered = replayed !== null;
         result.missed = replayed ?? Math.max(0, page.lastSeq - since);
       }
-      this.addMember(s, name, kind, true).lastSeq = page.lastSeq;
+      this.rooms.add(s, name, kind, true).lastSeq = page.lastSeq;
       return result;
     });
   }
@@ -235,7 +254,7 @@ export class Hub {
     const room = this.rooms.get(name);
     if (!room || !s.rooms.delete(name)) throw new HubError(ErrorCode.NotJoined, `not in room ${name}`);
     const lastOfUser = (room.presence.get(s.user) ?? 0) <= 1;
-    this.removeMember(room, s);
+    this.rooms.remove(room, s);
     // Leaving on purpose ends the membership (disconnecting does not: offline delivery relies on it).
     if (lastOfUser && room.durable) this.persistence?.leave({ user: s.user, conv: roomConv(name) });
   }
@@ -244,42 +263,13 @@ export class Hub {
     if (s.rooms.size >= this.opts.roomsPerSession) throw new HubError(ErrorCode.LimitExceeded, `at most ${this.opts.roomsPerSession} rooms per session`);
   }
 
-  private addMember(s: HubSession, name: string, kind: RoomKind, durable: boolean): RoomState {
-    let room = this.rooms.get(name);
-    if (!room) this.rooms.set(name, (room = new RoomState(name, kind, durable)));
-    s.rooms.add(name);
-    this.fanout.join(name, s);
-    const count = room.presence.get(s.user) ?? 0;
-    room.presence.set(s.user, count + 1);
-    if (count === 0) {
-      if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
-      if (this.opts.presenceEvents) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
-      this.events.memberJoined?.(name, s.user);
-    }
-    return room;
-  }
-
-  private removeMember(room: RoomState, s: HubSession): void {
-    const left = this.fanout.leave(room.name, s);
-    if (left < 0) return;
-    const count = room.presence.get(s.user) ?? 0;
-    if (count <= 1) {
-      room.presence.delete(s.user);
-      if (this.opts.presenceEvents && left > 0) this.fanout.toRoom(room.name, presenceEvent(room.name, s.user, 'leave'));
-      this.events.memberLeft?.(room.name, s.user);
-    } else room.presence.set(s.user, count - 1);
-    if (left === 0) this.rooms.delete(room.name);
-  }
-
   /** Rooms with members on this node, with their counts. */
-  roomList(): { room: string; kind: RoomKind; durable: boolean; users: number; sessions: number }[] {
-    const out = [];
-    for (const r of this.rooms.values()) out.push({ room: r.name, kind: r.kind, durable: r.durable, users: r.presence.size, sessions: this.fanout.members(r.name) });
-    return out;
+  roomList(): ReturnType<Membership['list']> {
+    return this.rooms.list();
   }
 
   presence(actor: Actor, name: string): { room: string; users: PresenceEntry[] } {
-    check(maySeePresence(actor, name, this.roomKind(name)));
+    check(maySeePresence(actor, name, this.roomKind(name), !isBackend(actor) && this.directory.isMember(name, actor.user)));
     const room = this.rooms.get(name);
     const users: PresenceEntry[] = [];
     if (room) for (const [user, sessions] of room.presence) users.push({ user, sessions });
@@ -440,7 +430,3 @@ export class Hub {
 }
 
 const PUBLIC: RoomRule = { match: '*', kind: 'public' };
-
-function presenceEvent(room: string, user: string, event: 'join' | 'leave'): PresencePush {
-  return { type: 'presence', room, user, event };
-}

@@ -84,3 +84,23 @@ export interface Persistence {
   memberships(user: string): Promise<Membership[]>;
   isMember(user: string, conv: string): Promise<boolean>;
 }
+
+/** A room the app's backend manages (server API), as the store keeps it. */
+export interface RoomRecord {
+  name: string;
+  kind: 'public' | 'private' | 'push';
+  durable: boolean;
+  /** Retention for this room; null: the server's store.retention setting. */
+  maxCount: number | null;
+  maxAgeDays: number | null;
+  createdAt: number;
+}
+
+/** Where the room registry is kept (the Store implements it). Every write answers whether it changed anything. */
+export interface RoomRegistry {
+  createRoom(room: RoomRecord): Promise<boolean>;
+  updateRoom(room: RoomRecord): Promise<boolean>;
+  deleteRoom(name: string): Promise<boolean>;
+  addRoomMember(room: string, user: string): Promise<boolean>;
+  removeRoomMember(room: string, user: string): Promise<boolean>;
+}

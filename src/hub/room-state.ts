@@ -11,7 +11,8 @@ export class RoomState {
 
   constructor(
     readonly name: string,
-    readonly kind: RoomKind,
+    /** The backend may change it while the room is in use (its durability waits until the room empties). */
+    public kind: RoomKind,
     /** Messages go through the store before anyone receives them. */
     readonly durable: boolean,
   ) {}

@@ -29,6 +29,10 @@ export const ErrorCode = {
   Unavailable: 'unavailable',
   /** Something failed on the server; the request may be retried. */
   Internal: 'internal',
+  /** No such room, member or session (server API). */
+  NotFound: 'not_found',
+  /** It exists already (server API: creating a room that is there). */
+  Conflict: 'conflict',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -69,6 +69,13 @@ export interface PresencePush {
 }
 
 /** Sent after `connected` when the server stores conversations: every conversation the user belongs to. */
+/** This session is no longer in the room: the app's backend removed the user from it, or deleted it. */
+export interface LeftPush {
+  type: 'left';
+  room: string;
+  reason: 'removed' | 'deleted';
+}
+
 export interface UnreadPush {
   type: 'unread';
   conversations: UnreadEntry[];
@@ -86,6 +93,7 @@ export type ServerPush =
   | UnreadPush
   | ConnectedPush
   | NoticePush
+  | LeftPush
   | ReplyPush
   | ErrorPush
   | PongPush

@@ -135,7 +135,7 @@ describe('server API', () => {
     assert.deepEqual(user.json, { user: 'pres', online: true, sessions: [{ id: c.session }] });
     assert.deepEqual((await call('GET', '/users/nobody/presence', { key: KEYS.read })).json, { user: 'nobody', online: false, sessions: [] });
     const rooms = (await call('GET', '/rooms', { key: KEYS.read })).json.rooms as Msg[];
-    assert.deepEqual(rooms.find((r) => r.room === 'lobby'), { room: 'lobby', kind: 'public', durable: true, users: 1, sessions: 1 });
+    assert.deepEqual(rooms.find((r) => r.room === 'lobby'), { room: 'lobby', kind: 'public', durable: true, managed: false, maxCount: null, maxAgeDays: null, createdAt: null, users: 1, sessions: 1 });
   });
 
   it('pages the history of a room and of a direct conversation as the WebSocket does', async () => {
@@ -175,6 +175,13 @@ describe('server API', () => {
     assert.deepEqual([emptyText.status, emptyText.json.field], [400, 'body']);
     const big = await call('POST', '/rooms/r/publish', { body: { body: 'x'.repeat(20_000) } });
     assert.deepEqual([big.status, big.json.code], [413, 'payload_too_large']);
+    // A client still sending a large body reads the 413 rather than a broken pipe.
+    for (let i = 0; i < 5; i++) {
+      const huge = await call('POST', '/rooms/r/publish', { raw: JSON.stringify({ body: 'y'.repeat(3_000_000) }) });
+      assert.equal(huge.status, 413);
+    }
+    const batchNoScope = await call('POST', '/publish/batch', { key: KEYS.read, body: { messages: [{ room: 'r', body: 'x' }] } });
+    assert.deepEqual([batchNoScope.status, batchNoScope.json.code], [403, 'forbidden']);
     assert.equal((await call('GET', '/nope')).status, 404);
     assert.equal((await call('GET', '/rooms/r/publish')).status, 405);
     const health = await fetch(`${server().url}/healthz`);

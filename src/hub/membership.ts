@@ -1,0 +1,103 @@
+/**
+ * The rooms that have members on this node: who is in each (presence counts
+ * per user), its kind, durability and sequence numbers, and the effects of a
+ * session entering or leaving — the fan-out's membership, the stored
+ * conversation membership, presence pushes and events.
+ */
+import type { FanOut } from '../fanout/fanout.js';
+import type { PresencePush } from '../protocol/pushes.js';
+import type { RoomKind } from '../protocol/replies.js';
+import { roomConv } from './conversations.js';
+import type { HubEvents } from './events.js';
+import type { Persistence } from './persistence.js';
+import { RoomState } from './room-state.js';
+import type { HubSession } from './session.js';
+
+export class Membership {
+  readonly map = new Map<string, RoomState>();
+
+  constructor(
+    private readonly fanout: FanOut<HubSession>,
+    private readonly persistence: Persistence | null,
+    private readonly events: HubEvents,
+    private readonly presenceEvents: boolean,
+  ) {}
+
+  get(name: string): RoomState | undefined {
+    return this.map.get(name);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  add(s: HubSession, name: string, kind: RoomKind, durable: boolean): RoomState {
+    let room = this.map.get(name);
+    if (!room) this.map.set(name, (room = new RoomState(name, kind, durable)));
+    s.rooms.add(name);
+    this.fanout.join(name, s);
+    const count = room.presence.get(s.user) ?? 0;
+    room.presence.set(s.user, count + 1);
+    if (count === 0) {
+      if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
+      if (this.presenceEvents) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
+      this.events.memberJoined?.(name, s.user);
+    }
+    return room;
+  }
+
+  remove(room: RoomState, s: HubSession): void {
+    const left = this.fanout.leave(room.name, s);
+    if (left < 0) return;
+    const count = room.presence.get(s.user) ?? 0;
+    if (count <= 1) {
+      room.presence.delete(s.user);
+      if (this.presenceEvents && left > 0) this.fanout.toRoom(room.name, presenceEvent(room.name, s.user, 'leave'));
+      this.events.memberLeft?.(room.name, s.user);
+    } else room.presence.set(s.user, count - 1);
+    if (left === 0) this.map.delete(room.name);
+  }
+
+  /** Rooms with members on this node, with their counts. */
+  list(): { room: string; kind: RoomKind; durable: boolean; users: number; sessions: number }[] {
+    const out = [];
+    for (const r of this.map.values()) out.push({ room: r.name, kind: r.kind, durable: r.durable, ...this.roomCounts(r.name) });
+    return out;
+  }
+
+  /** Users and sessions in a room on this node. */
+  roomCounts(name: string): { users: number; sessions: number } {
+    const r = this.map.get(name);
+    return { users: r?.presence.size ?? 0, sessions: this.fanout.members(name) };
+  }
+
+  /** A managed room's kind changed: a room in use follows at once (its durability, once it empties). */
+  kindChanged(name: string, kind: RoomKind): void {
+    const r = this.map.get(name);
+    if (r) r.kind = kind;
+  }
+
+  /**
+   * Takes a user's sessions (every user's, with `user` null) out of a room at once, each told with a `left` push,
+   * as if they had left; how many sessions.
+   */
+  evict(name: string, user: string | null, reason: 'removed' | 'deleted'): number {
+    const room = this.map.get(name);
+    if (!room) return 0;
+    const users = user === null ? [...room.presence.keys()] : room.presence.has(user) ? [user] : [];
+    let n = 0;
+    for (const u of users)
+      for (const s of [...this.fanout.sessionsOf(u)]) {
+        if (!s.rooms.delete(name)) continue;
+        this.remove(room, s);
+        this.fanout.toSessions([s], { type: 'left', room: name, reason });
+        n++;
+      }
+    if (room.durable) for (const u of users) this.persistence?.leave({ user: u, conv: roomConv(name) });
+    return n;
+  }
+}
+
+function presenceEvent(room: string, user: string, event: 'join' | 'leave'): PresencePush {
+  return { type: 'presence', room, user, event };
+}
