@@ -17,9 +17,9 @@
  * app's backend, at least once: an event stays until its receiver answered
  * 2xx, and is tried again at `nextAt` after a failure, also after a restart.
  */
-import type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, StoredMessage } from '../hub/persistence.js';
+import type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, RoomRecord, StoredMessage } from '../hub/persistence.js';
 
-export type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, StoredMessage };
+export type { Appended, HistoryPage, HistoryQuery, MemberRef, Membership, NewMessage, ReadMark, RoomRecord, StoredMessage };
 
 /** Everything one group commit writes, in one transaction. */
 export interface WriteBatch {
@@ -69,19 +69,6 @@ export interface CountTrim {
   removed: number;
   /** Where the next step goes on; null when every conversation has been looked at. */
   next: CountCursor | null;
-}
-
-/** A room in the registry (rooms the app's backend manages through the server API). */
-export interface RoomRecord {
-  /** The room's name (protocol ROOM_NAME). */
-  name: string;
-  kind: 'public' | 'private' | 'push';
-  durable: boolean;
-  /** Retention for this room; null: the server's store.retention setting. */
-  maxCount: number | null;
-  maxAgeDays: number | null;
-  /** ms since the epoch. */
-  createdAt: number;
 }
 
 /** An event waiting in the webhook queue until its receiver answers 2xx. */
