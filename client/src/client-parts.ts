@@ -6,14 +6,13 @@
  * which matters: rooms and DMs are recovered before waiting requests and
  * queued messages go out.
  */
-import type { SwitchboardClient } from './client.js';
 import { ConnectionLifecycle } from './connection/lifecycle.js';
 import { Conversations } from './conversations.js';
 import { Credentials } from './credentials.js';
 import { StreamGroup } from './events.js';
 import { Media } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
-import type { ClientOptions, EmitEvent } from './options.js';
+import type { ClientOptions, EmitEvent, RequestOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { dispatchPush } from './push-dispatch.js';
 import { randomKey } from './random-key.js';
@@ -31,8 +30,8 @@ export interface ClientParts {
 
 export interface ClientLink {
   emit: EmitEvent;
-  /** The client's own `request`: leaving a room the client does not keep is done with requests as the app's. */
-  request: SwitchboardClient['request'];
+  /** The client's own `request`: a room the client does not keep is left with requests as the app's. */
+  request(command: { type: 'join' | 'leave'; room: string }, opts: RequestOptions): Promise<{ room: string }>;
 }
 
 export function wireParts(options: ClientOptions, { emit, request }: ClientLink): ClientParts {
