@@ -4,35 +4,31 @@
  * does the connecting, recovery after reconnects and the offline queue.
  *
  * This class holds the state (the conversations, the open one, the user) and
- * answers the SDK's events. The parts of the page (sidebar, header, message
- * list, composer, banner, drawer) show what they are given and report what the
- * user does: every change of state goes through here, which renders the parts
+ * answers the SDK's events. The parts of the page (chat-view.ts: sidebar,
+ * header, message list, composer, drawer; the banner) show what they are given
+ * and report what the user does; the parts that talk to the server for the
+ * page (room joins, history, read positions, the outbox) get a few functions
+ * from here. Every change of state goes through here, which renders the parts
  * it touched.
  */
-import {
-  SwitchboardClient,
-  type Conversation,
-  type MessagePush,
-  type StateChange,
-  type TypingPush,
-  type UnreadPush,
-} from '../../client/src/index.js';
+import { SwitchboardClient, type Conversation, type MessagePush, type StateChange, type TypingPush, type UnreadPush } from '../../client/src/index.js';
 import { CloseCode } from '../../src/protocol/codes.js';
 import { Calls } from './calls.js';
-import { Composer } from './composer.js';
+import { ChatView, type ChatState } from './chat-view.js';
 import { ConnectionBanner } from './connection-banner.js';
 import { describeClose, describeState, errorText, OnlineAwareWebSocket } from './connection.js';
-import { ConversationHeader } from './conversation-header.js';
-import { addMessages, convKey, label, newConv, ROOM_NAME, targetOf, unreadOf, USER_ID, type Conv } from './conversation.js';
-import { avatar, byId, plural } from './dom.js';
-import { Drawer } from './drawer.js';
+import { addMessages, convKey, label, newConv, ROOM_NAME, USER_ID, type Conv } from './conversation.js';
+import { avatar, plural } from './dom.js';
+import { el } from './elements.js';
 import type { Endpoints } from './endpoints.js';
-import { MessageList, type RenderReason } from './message-list.js';
+import { HistoryLoader } from './history-loader.js';
 import { Outbox } from './outbox.js';
+import { ReadMarker } from './read-marker.js';
+import { RoomJoins } from './room-joins.js';
 import { loadConversations, saveConversations } from './saved-conversations.js';
-import { Sidebar } from './sidebar.js';
 import { toast } from './toast.js';
-import { IncomingTyping, OutgoingTyping, typingText } from './typing.js';
+import { IncomingTyping, OutgoingTyping } from './typing.js';
+import { applyUnreadSummary } from './unread-summary.js';
 
 export interface Credentials {
   user?: string;
@@ -40,58 +36,19 @@ export interface Credentials {
 }
 
 const DEFAULT_ROOM = 'general';
-const PAGE_SIZE = 30;
-
-const el = {
-  me: byId('me'),
-  meBox: byId('me-box'),
-  banner: byId('banner'),
-  bannerText: byId('banner-text'),
-  bannerAction: byId<HTMLButtonElement>('banner-action'),
-  sidebar: byId('sidebar'),
-  menu: byId<HTMLButtonElement>('menu'),
-  scrim: byId('scrim'),
-  rooms: byId('rooms'),
-  joinForm: byId<HTMLFormElement>('join-form'),
-  joinRoom: byId<HTMLInputElement>('join-room'),
-  dms: byId('dms'),
-  dmForm: byId<HTMLFormElement>('dm-form'),
-  dmUser: byId<HTMLInputElement>('dm-user'),
-  peopleH: byId('people-h'),
-  people: byId('people'),
-  conversation: byId('conversation'),
-  convAvatar: byId('conv-avatar'),
-  convTitle: byId('conv-title'),
-  convSub: byId('conv-sub'),
-  callActions: byId('call-actions'),
-  callAudio: byId<HTMLButtonElement>('call-audio'),
-  callVideo: byId<HTMLButtonElement>('call-video'),
-  scroller: byId('scroller'),
-  historyState: byId('history-state'),
-  messages: byId('messages'),
-  jump: byId<HTMLButtonElement>('jump'),
-  typing: byId('typing'),
-  composer: byId<HTMLFormElement>('composer'),
-  file: byId<HTMLInputElement>('file'),
-  text: byId<HTMLTextAreaElement>('text'),
-  send: byId<HTMLButtonElement>('send'),
-  dropHint: byId('drop-hint'),
-  attach: byId('attach'),
-};
 
 export class ChatApp {
   readonly client: SwitchboardClient;
   private readonly calls: Calls;
   private readonly banner: ConnectionBanner;
-  private readonly list: MessageList;
+  private readonly view: ChatView;
   private readonly outbox: Outbox;
-  private readonly sidebar: Sidebar;
-  private readonly header: ConversationHeader;
-  private readonly composer: Composer;
-  private readonly drawer: Drawer;
+  private readonly joins: RoomJoins;
+  private readonly history: HistoryLoader;
+  private readonly reads: ReadMarker;
   private readonly typingIn = new IncomingTyping((c) => {
-    if (c === this.current) this.renderTyping();
-    if (c.kind === 'dm') this.renderSidebar();
+    if (c === this.current) this.view.renderTyping();
+    if (c.kind === 'dm') this.view.renderSidebar();
   });
   private readonly typingOut: OutgoingTyping;
   private readonly abort = new AbortController();
@@ -103,7 +60,6 @@ export class ChatApp {
   private restored = false;
   private maxText = 8000;
   private noteIds = 0;
-  private readTimer: ReturnType<typeof setTimeout> | undefined;
   private lastNotice = '';
   /** This session's unread summary has come. */
   private summarySeen = false;
@@ -120,17 +76,17 @@ export class ChatApp {
       ...(cred.token !== undefined ? { token: cred.token } : { user: cred.user! }),
       WebSocket: OnlineAwareWebSocket,
     });
-    this.banner = new ConnectionBanner(el, this.client, this.abort.signal);
+    const signal = this.abort.signal;
+    this.banner = new ConnectionBanner(el, this.client, signal);
     this.typingOut = new OutgoingTyping(this.client, (key) => this.convs.get(key) ?? null);
     this.outbox = new Outbox(this.client, cred, endpoints.http, {
       isOpen: (c) => c === this.current,
-      render: (reason) => this.render(reason),
-      forget: (c, p) => this.list.forget(c, `p:${p.key}`),
+      render: (reason) => this.view.render(reason),
+      forget: (c, p) => this.view.list.forget(c, `p:${p.key}`),
       queueChanged: () => this.banner.render(),
     });
-    this.list = new MessageList(
-      el,
-      {
+    this.view = new ChatView(() => this.state(), {
+      items: {
         me: () => this.me,
         sender: () => this.me ?? this.cred.user ?? 'me',
         connected: () => this.client.state === 'connected',
@@ -138,38 +94,50 @@ export class ChatApp {
         retry: (c, p) => this.outbox.retry(c, p),
         discard: (c, p) => this.outbox.discard(c, p),
       },
-      (c) => void this.loadOlder(c),
-    );
-    this.sidebar = new Sidebar(
-      el,
-      { select: (c) => this.select(c), leave: (c) => void this.leaveRoom(c), openRoom: (name) => this.openRoom(name), openDm: (user) => this.openDm(user) },
-      this.abort.signal,
-    );
-    this.header = new ConversationHeader(
-      el,
-      (video) => {
+      loadOlder: (c) => void this.history.loadOlder(c),
+      sidebar: { select: (c) => this.select(c), leave: (c) => void this.leaveRoom(c), openRoom: (name) => this.openRoom(name), openDm: (user) => this.openDm(user) },
+      call: (video) => {
         if (this.current?.kind === 'dm') void this.calls.start(this.current.name, video);
       },
-      this.abort.signal,
-    );
-    this.composer = new Composer(
-      el,
-      {
+      composer: {
         send: () => this.sendText(),
         typed: (hasText) => this.typingOut.input(this.current, hasText),
         files: (files) => this.sendFiles(files),
         isOpen: () => this.current !== null,
       },
-      this.abort.signal,
-    );
-    this.drawer = new Drawer(el, this.abort.signal);
+    }, signal);
     this.calls = new Calls(this.client, {
       openDm: (user) => this.openDm(user, false),
       note: (user, text) => this.addNote(this.conv('dm', user), text),
       toast: (text) => toast(text),
-      restoreTitle: () => this.renderTitle(),
-      signal: this.abort.signal,
+      restoreTitle: () => this.view.renderTitle(),
+      signal,
     });
+    const gone = (c: Conv): boolean => this.signedOut || !this.convs.has(c.key);
+    this.joins = new RoomJoins(this.client, {
+      find: (room) => this.convs.get(convKey('room', room)),
+      gone,
+      summarySeen: () => this.summarySeen,
+      joined: (c) => {
+        if (c === this.current) this.history.loadInitial(c);
+      },
+      note: (c, text) => this.addNote(c, text, true),
+      stoppedTyping: (c, user) => this.typingIn.clear(c, user),
+      view: this.view,
+    });
+    this.history = new HistoryLoader(this.client, {
+      current: () => this.current,
+      me: () => this.me,
+      known: (c) => this.convs.has(c.key),
+      markReadSoon: () => this.reads.soon(),
+      view: this.view,
+    });
+    this.reads = new ReadMarker(this.client, { current: () => this.current, gone, changed: () => this.view.renderSidebar() });
+  }
+
+  private state(): ChatState {
+    const { convs, current, peopleRoom, me, signedOut } = this;
+    return { convs, current, peopleRoom, me, signedOut, connected: this.client.state === 'connected', ringing: this.calls.ringing };
   }
 
   start(): void {
@@ -178,17 +146,7 @@ export class ChatApp {
     c.on('connected', (info) => this.onConnected(info.user, info.limits.maxTextLength));
     c.on('message', (m, { conversation }) => this.onMessage(m, conversation));
     c.on('unread', (u) => this.onUnread(u));
-    c.on('presence', (p) => {
-      const conv = this.convs.get(convKey('room', p.room));
-      if (!conv) return;
-      if (p.event === 'join') conv.members.set(p.user, Math.max(1, conv.members.get(p.user) ?? 0));
-      else {
-        conv.members.delete(p.user);
-        this.typingIn.clear(conv, p.user);
-      }
-      this.renderSidebar();
-      this.renderHeader();
-    });
+    c.on('presence', (p) => this.joins.onPresence(p));
     c.on('typing', (t) => this.onTyping(t));
     c.on('notice', (n) => {
       if (n.text === this.lastNotice) return;
@@ -215,15 +173,14 @@ export class ChatApp {
     this.signedOut = true;
     if (this.calls.active) this.calls.hangup();
     this.abort.abort();
-    clearTimeout(this.readTimer);
+    this.reads.stop();
     this.banner.stop();
     this.typingOut.stop();
     // Else a typist's timeout could still write the old session's "… is typing" into the next one's page.
     for (const c of this.convs.values()) this.typingIn.forgetAll(c);
     this.outbox.close(this.convs.values());
     await this.client.close();
-    this.list.clear();
-    this.sidebar.clear();
+    this.view.clear();
     document.title = 'Switchboard';
   }
 
@@ -240,9 +197,9 @@ export class ChatApp {
         c.members.clear();
         this.typingIn.forgetAll(c);
       }
-      this.renderSidebar();
-      this.renderHeader();
-      this.renderTyping();
+      this.view.renderSidebar();
+      this.view.renderHeader();
+      this.view.renderTyping();
     }
     this.banner.render();
     this.outbox.refresh(this.current);
@@ -260,13 +217,11 @@ export class ChatApp {
       this.restored = true;
       this.restore();
     }
-    for (const c of this.convs.values()) {
-      if (c.kind === 'room' && c.join === 'joined') void this.client.join(c.name).then(() => this.refreshPresence(c), () => {});
-    }
-    if (this.current) this.loadInitial(this.current);
+    this.joins.sessionOpened(this.convs.values());
+    if (this.current) this.history.loadInitial(this.current);
     this.banner.render();
-    this.renderComposer();
-    this.markReadSoon();
+    this.view.renderComposer();
+    this.reads.soon();
   }
 
   // ── conversations ────────────────────────────────────────────────────
@@ -278,7 +233,7 @@ export class ChatApp {
     c = newConv(kind, name);
     this.convs.set(key, c);
     this.save();
-    this.renderSidebar();
+    this.view.renderSidebar();
     return c;
   }
 
@@ -294,66 +249,20 @@ export class ChatApp {
     for (const u of saved?.dms ?? []) if (USER_ID.test(u)) this.conv('dm', u);
     const first = (saved?.current ? this.convs.get(saved.current) : undefined) ?? [...this.convs.values()][0];
     if (first) this.select(first, false);
-    else this.renderConversation();
+    else this.view.renderConversation();
     this.save();
   }
 
   private openRoom(name: string, select = true): Conv {
     const c = this.conv('room', name);
     if (select) this.select(c);
-    void this.ensureJoined(c);
+    void this.joins.ensureJoined(c);
     return c;
   }
 
   private openDm(user: string, focus = true): void {
     const c = this.conv('dm', user);
     this.select(c, focus);
-  }
-
-  private ensureJoined(c: Conv): Promise<boolean> {
-    if (c.kind !== 'room') return Promise.resolve(true);
-    if ((c.join === 'joining' || c.join === 'joined') && c.joinPromise) return c.joinPromise;
-    c.join = 'joining';
-    this.renderHeader();
-    c.joinPromise = this.client.join(c.name).then(
-      (r) => {
-        c.join = 'joined';
-        c.durable = r.durable;
-        c.pushOnly = r.kind === 'push';
-        // A new member has read everything before its join (the server starts its read position there).
-        if (!c.inSummary) {
-          if (this.summarySeen) c.readSeq = Math.max(c.readSeq, r.seq);
-          else c.joinSeq = r.seq;
-        }
-        void this.refreshPresence(c);
-        this.renderSidebar();
-        this.renderHeader();
-        this.renderComposer();
-        if (c === this.current) this.loadInitial(c);
-        return true;
-      },
-      (err) => {
-        if (this.signedOut || !this.convs.has(c.key)) return false;
-        c.join = 'failed';
-        c.joinPromise = null;
-        this.addNote(c, `Could not join ${label(c)}: ${errorText(err)}`, true);
-        this.renderHeader();
-        this.renderComposer();
-        return false;
-      },
-    );
-    return c.joinPromise;
-  }
-
-  private async refreshPresence(c: Conv): Promise<void> {
-    try {
-      const list = await this.client.presence(c.name);
-      c.members = new Map(list.map((u) => [u.user, u.sessions]));
-      this.renderSidebar();
-      this.renderHeader();
-    } catch {
-      // shown as unknown until the next presence event
-    }
   }
 
   private async leaveRoom(c: Conv): Promise<void> {
@@ -363,10 +272,10 @@ export class ChatApp {
       this.current = null;
       const next = [...this.convs.values()][0];
       if (next) this.select(next, false);
-      else this.renderConversation();
+      else this.view.renderConversation();
     }
     this.save();
-    this.renderSidebar();
+    this.view.renderSidebar();
     try {
       await this.client.leave(c.name);
     } catch (err) {
@@ -378,17 +287,17 @@ export class ChatApp {
     if (this.current !== c) {
       this.typingOut.stop();
       // What was on screen has been seen.
-      if (this.current) this.markRead(this.current);
+      if (this.current) this.reads.now(this.current);
     }
     this.current = c;
     if (c.kind === 'room') this.peopleRoom = c;
     this.save();
-    this.renderConversation();
-    this.drawer.close();
-    if (c.kind === 'room') void this.ensureJoined(c);
-    this.loadInitial(c);
-    this.markReadSoon();
-    if (focus && matchMedia('(min-width: 721px)').matches) this.composer.focus();
+    this.view.renderConversation();
+    this.view.drawer.close();
+    if (c.kind === 'room') void this.joins.ensureJoined(c);
+    this.history.loadInitial(c);
+    this.reads.soon();
+    if (focus && matchMedia('(min-width: 721px)').matches) this.view.composer.focus();
   }
 
   // ── messages ─────────────────────────────────────────────────────────
@@ -398,97 +307,27 @@ export class ChatApp {
     if (addMessages(c, [m], this.me) === 0) return;
     this.typingIn.clear(c, m.from);
     if (c === this.current) {
-      this.render(m.from === this.me ? 'mine' : 'append');
-      this.markReadSoon();
+      this.view.render(m.from === this.me ? 'mine' : 'append');
+      this.reads.soon();
     }
-    this.renderSidebar();
+    this.view.renderSidebar();
   }
 
   private onUnread(u: UnreadPush): void {
     this.summarySeen = true;
-    for (const c of this.convs.values()) c.inSummary = false;
-    for (const e of u.conversations) {
-      const c = e.room !== undefined ? this.conv('room', e.room) : e.with !== undefined ? this.conv('dm', e.with) : null;
-      if (!c) continue;
-      c.inSummary = true;
-      c.lastSeq = Math.max(c.lastSeq, e.lastSeq);
-      c.readSeq = Math.max(c.readSeq, e.readSeq);
-      if (c.kind === 'room' && c.join === 'none') void this.ensureJoined(c);
-    }
-    for (const c of this.convs.values()) {
-      if (c.joinSeq !== undefined && !c.inSummary) c.readSeq = Math.max(c.readSeq, c.joinSeq);
-      c.joinSeq = undefined;
-    }
+    applyUnreadSummary(u, this.convs, { conv: (kind, name) => this.conv(kind, name), join: (c) => void this.joins.ensureJoined(c) });
     if (!this.current) {
       const first = [...this.convs.values()][0];
       if (first) this.select(first, false);
     }
-    this.renderSidebar();
-    this.markReadSoon();
-  }
-
-  /** The first page of a conversation's history, once. */
-  private loadInitial(c: Conv): void {
-    if (c.loadedOnce) return;
-    if (c.kind === 'room' && c.join !== 'joined') return; // after the join
-    c.loadedOnce = true;
-    void this.loadOlder(c);
-  }
-
-  /** Pages history backwards from the oldest message shown (the newest page first). */
-  private async loadOlder(c: Conv): Promise<void> {
-    if (c.history === 'loading' || c.history === 'done') return;
-    c.history = 'loading';
-    this.list.renderHistoryState(this.current);
-    const before = c.msgs[0]?.seq;
-    try {
-      const page = await this.client.history(targetOf(c), before === undefined ? { limit: PAGE_SIZE } : { before, limit: PAGE_SIZE });
-      if (!this.convs.has(c.key)) return;
-      addMessages(c, page.messages, this.me);
-      c.lastSeq = Math.max(c.lastSeq, page.lastSeq);
-      const oldest = c.msgs[0]?.seq;
-      c.history = oldest === undefined || page.messages.length === 0 || oldest <= Math.max(1, page.oldestSeq) ? 'done' : 'idle';
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'connection_lost' || code === 'timeout' || code === 'not_connected') {
-        // Asked again once connected.
-        c.history = 'idle';
-        if (c.msgs.length === 0) c.loadedOnce = false;
-      } else {
-        c.history = 'error';
-        if (c === this.current) toast(`Could not load earlier messages: ${errorText(err)}`, 'error');
-      }
-    }
-    if (c !== this.current) return;
-    this.render('older');
-    this.renderSidebar();
-    this.markReadSoon();
-    // Not enough to fill the screen yet: keep going.
-    if (c.history === 'idle' && this.list.underfilled()) void this.loadOlder(c);
+    this.view.renderSidebar();
+    this.reads.soon();
   }
 
   private addNote(c: Conv, text: string, error = false): void {
     c.notes.push({ id: ++this.noteIds, afterSeq: c.lastSeq, ts: Date.now(), text, ...(error ? { error } : {}) });
-    if (c === this.current) this.render('append');
+    if (c === this.current) this.view.render('append');
   }
-
-  /** Marks the open conversation read (shortly: a burst of messages makes one `read`). */
-  private markReadSoon(): void {
-    const c = this.current;
-    clearTimeout(this.readTimer);
-    if (c) this.readTimer = setTimeout(() => this.markRead(c), 300);
-  }
-
-  private markRead(c: Conv): void {
-    if (this.signedOut || document.visibilityState !== 'visible' || c.lastSeq <= c.readSeq || !this.convs.has(c.key)) return;
-    c.readSeq = c.lastSeq;
-    this.renderSidebar();
-    this.client.read(targetOf(c), c.lastSeq).catch(() => {
-      // The next view marks it again.
-    });
-  }
-
-  // ── typing ───────────────────────────────────────────────────────────
 
   private onTyping(t: TypingPush): void {
     const c = t.room !== undefined ? this.convs.get(convKey('room', t.room)) : this.convs.get(convKey('dm', t.from));
@@ -499,12 +338,12 @@ export class ChatApp {
 
   private sendText(): void {
     const c = this.current;
-    const text = this.composer.text;
+    const text = this.view.composer.text;
     if (!c || !text) return;
     if (text.length > this.maxText) return toast(`That message is too long (at most ${this.maxText} characters).`, 'error');
-    if (c.kind === 'room' && c.join === 'failed') void this.ensureJoined(c);
+    if (c.kind === 'room' && c.join === 'failed') void this.joins.ensureJoined(c);
     this.typingOut.stop();
-    this.composer.clear();
+    this.view.composer.clear();
     this.outbox.sendText(c, text);
   }
 
@@ -514,60 +353,19 @@ export class ChatApp {
     this.outbox.sendFiles(c, files);
   }
 
-  // ── rendering ────────────────────────────────────────────────────────
-
-  private renderSidebar(): void {
-    if (this.signedOut) return;
-    this.sidebar.render({ convs: this.convs, current: this.current, peopleRoom: this.peopleRoom, me: this.me, connected: this.client.state === 'connected' });
-    this.renderTitle();
-  }
-
-  /** "(3) Switchboard": unread messages (the open conversation's too, while the tab is in the background). */
-  private renderTitle(): void {
-    if (this.calls.ringing) return; // the title says who is calling
-    let unread = 0;
-    for (const c of this.convs.values()) unread += unreadOf(c);
-    document.title = unread ? `(${unread}) Switchboard` : 'Switchboard';
-  }
-
-  private renderHeader(): void {
-    this.header.render(this.current, { convs: this.convs, me: this.me, connected: this.client.state === 'connected' });
-  }
-
-  private renderTyping(): void {
-    el.typing.textContent = typingText([...(this.current?.typing.keys() ?? [])]);
-  }
-
-  private renderComposer(): void {
-    this.composer.render(this.current);
-  }
-
-  private renderConversation(): void {
-    this.list.clear();
-    this.renderHeader();
-    this.renderTyping();
-    this.renderComposer();
-    this.renderSidebar();
-    this.render('switch');
-  }
-
-  private render(reason: RenderReason): void {
-    this.list.render(this.current, reason);
-  }
-
   // ── UI wiring ────────────────────────────────────────────────────────
 
   private wireUi(): void {
     const signal = this.abort.signal;
-    const on = <K extends keyof HTMLElementEventMap>(target: HTMLElement, type: K, fn: (e: HTMLElementEventMap[K]) => void): void =>
-      target.addEventListener(type, fn, { signal });
-
-    on(el.scroller, 'scroll', () => {
-      this.list.updateJump();
-      const c = this.current;
-      if (c && c.loadedOnce && c.history === 'idle' && this.list.nearTop()) void this.loadOlder(c);
-    });
-    on(el.jump, 'click', () => this.list.scrollToEnd());
-    document.addEventListener('visibilitychange', () => this.markReadSoon(), { signal });
+    el.scroller.addEventListener(
+      'scroll',
+      () => {
+        this.view.list.updateJump();
+        this.history.scrolled();
+      },
+      { signal },
+    );
+    el.jump.addEventListener('click', () => this.view.list.scrollToEnd(), { signal });
+    document.addEventListener('visibilitychange', () => this.reads.soon(), { signal });
   }
 }
