@@ -22,9 +22,12 @@ export class Media {
   async upload(data: UploadData, opts: UploadOptions): Promise<UploadResult> {
     const fetchFn = this.options.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new SwitchboardError('no_fetch', 'no fetch available: pass options.fetch');
-    return uploadFile(fetchFn.bind(globalThis), this.httpBase, await this.credentials.forUpload(), data, {
-      ...opts,
-      timeoutMs: opts.timeoutMs ?? this.options.uploadTimeoutMs ?? 60_000,
+    return uploadFile({
+      fetch: fetchFn.bind(globalThis),
+      httpBase: this.httpBase,
+      auth: await this.credentials.forUpload(),
+      data,
+      opts: { ...opts, timeoutMs: opts.timeoutMs ?? this.options.uploadTimeoutMs ?? 60_000 },
     });
   }
 

@@ -60,13 +60,16 @@ export function mediaTypeOf(mime: string): MediaContentType {
   return 'file';
 }
 
-export async function uploadFile(
-  fetchFn: typeof fetch,
-  httpBase: string,
-  auth: UploadAuth,
-  data: UploadData,
-  opts: UploadOptions & { timeoutMs: number },
-): Promise<UploadResult> {
+export interface UploadRequest {
+  fetch: typeof fetch;
+  /** Where the server's HTTP routes are (httpBaseOf). */
+  httpBase: string;
+  auth: UploadAuth;
+  data: UploadData;
+  opts: UploadOptions & { timeoutMs: number };
+}
+
+export async function uploadFile({ fetch: fetchFn, httpBase, auth, data, opts }: UploadRequest): Promise<UploadResult> {
   const blobLike = typeof Blob !== 'undefined' && data instanceof Blob ? data : null;
   const name = opts.name ?? (blobLike && typeof (blobLike as { name?: unknown }).name === 'string' ? (blobLike as unknown as { name: string }).name : 'file');
   const mime = opts.mime ?? (blobLike?.type || 'application/octet-stream');

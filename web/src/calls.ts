@@ -115,7 +115,7 @@ export class Calls {
   async start(peer: string, video: boolean): Promise<void> {
     if (this.call) return this.hooks.toast('You are already in a call.');
     if (this.client.state !== 'connected') return this.hooks.toast('Calls need a connection to the server.');
-    const call = this.newCall(randomKey(), peer, 'caller', video, 'calling');
+    const call = this.newCall({ id: randomKey(), peer, role: 'caller', video, state: 'calling' });
     this.show();
     try {
       call.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: video ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false });
@@ -200,7 +200,7 @@ export class Calls {
         this.busyNoted.add(s.from);
         return;
       }
-      const call = this.newCall(s.callId, s.from, 'callee', data.video === true, 'incoming');
+      const call = this.newCall({ id: s.callId, peer: s.from, role: 'callee', video: data.video === true, state: 'incoming' });
       call.peerSession = s.session;
       call.offerSdp = data.sdp ?? '';
       this.send(call, 'ringing');
@@ -302,7 +302,7 @@ export class Calls {
 
   // ── UI ────────────────────────────────────────────────────────────────
 
-  private newCall(id: string, peer: string, role: Call['role'], video: boolean, state: CallState): Call {
+  private newCall({ id, peer, role, video, state }: Pick<Call, 'id' | 'peer' | 'role' | 'video' | 'state'>): Call {
     const call: Call = { id, peer, peerSession: null, role, video, state, pc: null, local: null, remote: new MediaStream(), remoteDescribed: false, queuedCandidates: [], timers: [] };
     this.call = call;
     this.title.textContent = peer;

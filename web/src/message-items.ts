@@ -54,7 +54,7 @@ export function itemsOf(c: Conv, ctx: MessageContext): Item[] {
     if (e.m) {
       const m = e.m;
       const cont: boolean = prev !== null && prev.from === m.from && m.ts - prev.ts < GROUP_MS;
-      items.push({ key: `m:${m.seq}`, cont, build: () => messageEl(ctx, m.from, m.ts, m.contentType, m.body) });
+      items.push({ key: `m:${m.seq}`, cont, build: () => messageEl(ctx, { from: m.from, ts: m.ts, contentType: m.contentType, body: m.body }) });
       prev = { from: m.from, ts: m.ts };
     } else if (e.n) {
       const n = e.n;
@@ -72,7 +72,20 @@ export function itemsOf(c: Conv, ctx: MessageContext): Item[] {
   return items;
 }
 
-function messageEl(ctx: MessageContext, from: string, ts: number, contentType: string, body: unknown, extra?: Child, pending = false, previewUrl?: string): HTMLLIElement {
+/** A message as the list shows it: one of the conversation's, or one of the user's still on its way (`pending`). */
+interface ShownMessage {
+  from: string;
+  ts: number;
+  contentType: string;
+  body: unknown;
+  /** Under the body: a pending message's status. */
+  extra?: Child;
+  pending?: boolean;
+  /** The local image shown until the upload is done. */
+  previewUrl?: string;
+}
+
+function messageEl(ctx: MessageContext, { from, ts, contentType, body, extra, pending = false, previewUrl }: ShownMessage): HTMLLIElement {
   const mine = from === ctx.me();
   const li = h(
     'li',
@@ -186,5 +199,5 @@ function pendingEl(ctx: MessageContext, c: Conv, p: Pending): HTMLLIElement {
   } else {
     status = h('div', { class: 'status-line' }, p.state === 'sent' ? 'Sent' : offline ? 'Waiting for the connection…' : 'Sending…');
   }
-  return messageEl(ctx, ctx.sender(), p.ts, p.contentType, p.body, status, true, p.previewUrl);
+  return messageEl(ctx, { from: ctx.sender(), ts: p.ts, contentType: p.contentType, body: p.body, extra: status, pending: true, previewUrl: p.previewUrl });
 }

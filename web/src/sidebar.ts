@@ -39,8 +39,14 @@ export class Sidebar {
     private readonly actions: SidebarActions,
     signal: AbortSignal,
   ) {
-    nameForm(el.joinForm, el.joinRoom, { sigil: /^#/, valid: ROOM_NAME, invalid: 'Room names are 1–100 characters: letters, digits and _ . : -' }, (name) => actions.openRoom(name), signal);
-    nameForm(el.dmForm, el.dmUser, { sigil: /^@/, valid: USER_ID, invalid: 'User names have no spaces.' }, (name) => actions.openDm(name), signal);
+    nameForm({
+      form: el.joinForm,
+      input: el.joinRoom,
+      rule: { sigil: /^#/, valid: ROOM_NAME, invalid: 'Room names are 1–100 characters: letters, digits and _ . : -' },
+      open: (name) => actions.openRoom(name),
+      signal,
+    });
+    nameForm({ form: el.dmForm, input: el.dmUser, rule: { sigil: /^@/, valid: USER_ID, invalid: 'User names have no spaces.' }, open: (name) => actions.openDm(name), signal });
   }
 
   render(view: SidebarView): void {
@@ -114,14 +120,17 @@ export class Sidebar {
   }
 }
 
+interface NameForm {
+  form: HTMLFormElement;
+  input: HTMLInputElement;
+  /** `sigil`: a prefix the user may type (`#room`, `@user`); `invalid`: what the browser says of a name `valid` refuses. */
+  rule: { sigil: RegExp; valid: RegExp; invalid: string };
+  open(name: string): void;
+  signal: AbortSignal;
+}
+
 /** A one-field form that opens a conversation by name; the browser says what is wrong with a name the server would refuse. */
-function nameForm(
-  form: HTMLFormElement,
-  input: HTMLInputElement,
-  rule: { sigil: RegExp; valid: RegExp; invalid: string },
-  open: (name: string) => void,
-  signal: AbortSignal,
-): void {
+function nameForm({ form, input, rule, open, signal }: NameForm): void {
   form.addEventListener(
     'submit',
     (e) => {
