@@ -14,7 +14,7 @@ import { Media } from './media.js';
 import type { QueuedTarget } from './offline-queue.js';
 import type { ClientOptions, EmitEvent, RequestOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import { dispatchPush } from './push-dispatch.js';
+import { dispatchPush, type PushTargets } from './push-dispatch.js';
 import { randomKey } from './random-key.js';
 import { Requests, type SessionLink } from './requests.js';
 import { TokenRefresh } from './token-refresh.js';
@@ -67,6 +67,13 @@ export function wireParts(options: ClientOptions, { emit, request }: ClientLink)
   const canSend = (target: QueuedTarget): boolean => 'to' in target || conversations.canPublish(target.room);
   const outbox = new Outbox(options.maxQueue ?? 1000, session, canSend, () => (options.generateKey ?? randomKey)());
   const media = new Media(options, credentials);
+  const pushTargets: PushTargets = {
+    requests,
+    me: () => life.user,
+    message: (m) => conversations.onMessage(m, life.user),
+    unread: (u) => conversations.onUnread(u),
+    emit,
+  };
   life = new ConnectionLifecycle({
     options,
     credentials,
@@ -92,14 +99,7 @@ export function wireParts(options: ClientOptions, { emit, request }: ClientLink)
         outbox.close(err);
         streams.endAll();
       },
-      push: (m) =>
-        dispatchPush(m, {
-          requests,
-          me: () => life.user,
-          message: (msg) => conversations.onMessage(msg, life.user),
-          unread: (u) => conversations.onUnread(u),
-          emit,
-        }),
+      push: (m) => dispatchPush(m, pushTargets),
     },
   });
   return { life, requests, conversations, outbox, media, streams };
