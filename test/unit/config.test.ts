@@ -75,6 +75,7 @@ describe('config defaults', () => {
     assert.equal(c.compression.enabled, false);
     assert.equal(c.log.level, 'info');
     assert.deepEqual(c.shutdown, { graceMs: 5000, drainMs: 0 });
+    assert.deepEqual(c.webhooks, { endpoints: [], maxQueued: 100_000, retryBaseMs: 1000, retryMaxMs: 3_600_000 });
     assert.deepEqual(loadConfig({ env: {} }), c);
     assert.deepEqual(configSchema.parse({}), c);
   });
@@ -90,6 +91,11 @@ describe('config defaults', () => {
     assert.equal(configKeys.get('rooms.rules'), 'json');
     assert.equal(configKeys.get('auth.jwt.algorithms'), 'json');
     assert.equal(configKeys.get('limits.maxFrameBytes'), 'number');
+    assert.equal(configKeys.get('webhooks.endpoints'), 'json');
+    assert.equal(configKeys.get('webhooks.maxQueued'), 'number');
+    assert.equal(configKeys.get('webhooks.maxAttempts'), 'number');
+    assert.equal(configKeys.get('webhooks.retryBaseMs'), 'number');
+    assert.equal(configKeys.get('webhooks.retryMaxMs'), 'number');
     assert.equal(configKeys.has('server'), false, 'objects are not leaves');
     assert.equal(configKeys.has('auth.jwt'), false);
   });
@@ -226,6 +232,20 @@ describe('config errors', () => {
     assert.ok(!msg.includes('defaults'), msg);
     const flag = configError(() => loadConfig({ overrides: { 'rooms.rules': '[{"match":""}]' } }));
     assert.match(flag, /flag --rooms\.rules/);
+  });
+
+  it('webhook endpoints come from the environment as JSON; a bad one names its field and the variable', () => {
+    const endpoint = { name: 'app', url: 'https://app.example.com/hooks', secret: 's'.repeat(16), events: ['message.created'], rooms: ['support-*'] };
+    const c = loadConfig({ env: { SWITCHBOARD_WEBHOOKS_ENDPOINTS: JSON.stringify([endpoint]), SWITCHBOARD_WEBHOOKS_MAX_ATTEMPTS: '10' } });
+    assert.deepEqual(c.webhooks.endpoints, [{ ...endpoint, timeoutMs: 5000 }]);
+    assert.equal(c.webhooks.maxAttempts, 10);
+    const msg = configError(() => loadConfig({ env: { SWITCHBOARD_WEBHOOKS_ENDPOINTS: JSON.stringify([{ ...endpoint, secret: 'short' }]) } }));
+    assert.match(msg, /webhooks\.endpoints\.0\.secret/);
+    assert.match(msg, /environment variable SWITCHBOARD_WEBHOOKS_ENDPOINTS/);
+    const url = configError(() => loadConfig({ overrides: { 'webhooks.endpoints': JSON.stringify([{ ...endpoint, url: 'file:///etc/passwd' }]) } }));
+    assert.match(url, /webhooks\.endpoints\.0\.url/);
+    const backoff = configError(() => loadConfig({ overrides: { 'webhooks.retryBaseMs': '5000', 'webhooks.retryMaxMs': '1000' } }));
+    assert.match(backoff, /retryMaxMs/);
   });
 
   it('a cross-field error names where the offending values came from', () => {
