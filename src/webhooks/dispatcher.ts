@@ -246,7 +246,7 @@ export class EndpointDispatcher {
       this.failing = true;
       this.failedSince = now;
       log.warn(
-        { endpoint: this.name, url, event: id, attempts, error: failure },
+        { endpoint: this.name, url: safeUrl(url), event: id, attempts, error: failure },
         'webhook delivery failed: retrying with backoff, one delivery at a time until the endpoint answers 2xx',
       );
     } else {
@@ -324,6 +324,12 @@ async function discard(res: Response): Promise<void> {
   } catch {
     // The status is what counts; a body cut short (the timeout, say) changes nothing.
   }
+}
+
+/** The URL for a log line: without a password or a query, either of which may hold a credential. */
+function safeUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
 function describe(err: unknown): string {
