@@ -168,7 +168,10 @@ export function markdown(res: BenchResults): string {
   }
   lines.push('');
 
-  if (res.targets.length) {
+  if (meta.options.quick) {
+    lines.push('Targets are judged on full runs only (`npm run bench`): a `--quick` run is a smoke test, too small and short to reach them.');
+    lines.push('');
+  } else if (res.targets.length) {
     lines.push('### Targets');
     lines.push('');
     lines.push('| target | goal | measured | met |');

@@ -72,6 +72,10 @@ test('bench --quick runs every workload against both targets and reports deliver
     assert.ok(f.stored && f.stored.rows === f.stored.acknowledged && f.stored.rows > 0, `f: store rows ${f.stored?.rows} vs acks ${f.stored?.acknowledged}`);
     assert.match(stdout, /\| workload \| target \|/, 'the markdown table is printed');
     assert.match(stdout, /### Durable messages \(f\)/, 'the durable table is printed');
+    // A smoke run cannot reach the goals: no targets table full of "no", and a line saying why.
+    assert.deepEqual(res.targets, [], 'a --quick run judges no targets');
+    assert.doesNotMatch(stdout, /### Targets/);
+    assert.match(stdout, /Targets are judged on full runs only/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
