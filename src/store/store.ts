@@ -48,6 +48,14 @@ export interface Retention {
   maxAgeMs?: number;
 }
 
+/** What one conversation's trim removes (Store.trimConversation): messages either rule says go. */
+export interface ConversationTrimRule {
+  /** Keep the conversation's last this many messages. */
+  keep?: number;
+  /** Remove messages older than this (ms since the epoch). */
+  before?: number;
+}
+
 /** Where trimming conversations to a count goes on (Store.trimToCount); `{ after: '' }` starts a pass. */
 export interface CountCursor {
   /** The next step looks at the conversations whose ids come after this one. */
@@ -151,7 +159,7 @@ export interface Store {
 
   /*
    * Retention, in bounded steps (store/retention.ts runs a pass): a step removes at most `limit` messages, so
-   * that writes queued behind it wait milliseconds, not the length of a pass. These two calls are not ordered
+   * that writes queued behind it wait milliseconds, not the length of a pass. These calls are not ordered
    * with the others (PostgreSQL runs them on a connection of their own).
    */
   /** Removes up to `limit` of the messages older than `before` (ms since the epoch), oldest first; returns how many went. */
@@ -161,8 +169,16 @@ export interface Store {
    * `limit` conversations and removes up to `limit` messages.
    */
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim>;
+  /**
+   * Removes up to `limit` of one conversation's oldest messages (by seq) that lie beyond its last `keep` or are
+   * older than `before` (ms since the epoch); returns how many went. What goes is always the conversation's
+   * oldest part: a step looks at no more than its `limit` oldest messages, and the age rule stops at the first
+   * message that is not older than `before` (one stamped earlier behind it, as a clock stepped back can leave,
+   * waits until that one goes). Neither set: nothing goes. A managed room's own retention uses it.
+   */
+  trimConversation(conv: string, rule: ConversationTrimRule, limit: number): Promise<number>;
   /*
-   * Both trims also drop a file's link to a conversation (what lets its members download it) once no message
+   * All three trims also drop a file's link to a conversation (what lets its members download it) once no message
    * there up to the last one that referred to the file is left.
    */
   /**

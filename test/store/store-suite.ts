@@ -346,6 +346,52 @@ export function storeSuite(name: string, open: (purpose?: 'retention') => Promis
         assert.equal(await s.canReadUpload('f-skew', 'u2'), false);
         assert.deepEqual(await unused(1_000, 10), [['f-again', 'f-skew'], false]);
       });
+
+      it('trims one conversation to its last messages or by age, a bounded step at a time, and lets its files go', async (t) => {
+        if (skip) return t.skip('store unavailable');
+        const s = own!.store;
+        await upload('f-room', 60);
+        // Seq i is stamped 3,000 + i; the picture is seq 5. A neighbour with the same times must stay whole.
+        await s.commit(
+          batch({
+            joins: [{ user: 'u2', conv: 'r:own' }, { user: 'u1', conv: 'r:own' }],
+            messages: range(1, 10).map((i) => at(msg('r:own', 'u1', `o${i}`, null, i === 5 ? 'f-room' : null), 3_000 + i)),
+          }),
+        );
+        await s.commit(batch({ messages: range(1, 10).map((i) => at(msg('r:own-next', 'u1', `n${i}`), 3_000 + i)) }));
+        assert.deepEqual(await unused(1_000, 10), [[], false], 'in use: its mark goes, so only a trim can set it again');
+
+        // By count: the last 6 stay, at most 3 go per step.
+        assert.equal(await s.trimConversation('r:own', { keep: 6 }, 3), 3);
+        assert.deepEqual(await kept('r:own'), range(4, 10));
+        assert.equal(await s.trimConversation('r:own', { keep: 6 }, 3), 1);
+        assert.equal(await s.trimConversation('r:own', { keep: 6 }, 3), 0, 'nothing beyond the last 6 left');
+        assert.deepEqual(await kept('r:own'), range(5, 10));
+        assert.equal(await s.canReadUpload('f-room', 'u2'), true, 'the picture is still there');
+
+        // By age: older than 3,007 (seq 5 and 6), the picture with them.
+        assert.equal(await s.trimConversation('r:own', { before: 3_007 }, 10), 2);
+        assert.deepEqual(await kept('r:own'), range(7, 10));
+        assert.equal(await s.canReadUpload('f-room', 'u2'), false, 'no message refers to it any more');
+        assert.deepEqual(await unused(1_000, 10), [['f-room'], false]);
+
+        // Both rules: whatever either says goes (the last 3 by count is 8–10, but 8 is older than 3,009).
+        assert.equal(await s.trimConversation('r:own', { keep: 3, before: 3_009 }, 10), 2);
+        assert.deepEqual(await kept('r:own'), [9, 10]);
+        assert.equal(await s.trimConversation('r:own', {}, 10), 0, 'no rule, nothing goes');
+
+        // The age rule stops at the first message that stays: one stamped earlier behind it waits for it.
+        await s.commit(batch({ messages: [at(msg('r:own', 'u1', 'late clock'), 5_000), at(msg('r:own', 'u1', 'stepped back'), 4_000)] }));
+        assert.equal(await s.trimConversation('r:own', { before: 4_500 }, 10), 2);
+        assert.deepEqual(await kept('r:own'), [11, 12]);
+        assert.equal(await s.trimConversation('r:own', { before: 5_001 }, 10), 2);
+        assert.deepEqual(await kept('r:own'), []);
+        const [next] = await s.commit(batch({ messages: [msg('r:own', 'u1', 'after')] }));
+        assert.equal(next!.seq, 13, 'sequence numbers go on');
+
+        assert.deepEqual(await kept('r:own-next'), range(1, 10), 'other conversations are left alone');
+        assert.equal(await s.trimConversation('r:nothing-here', { keep: 1, before: 10_000_000 }, 10), 0);
+      });
     });
   });
 }

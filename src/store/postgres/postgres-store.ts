@@ -9,7 +9,8 @@
  * when several nodes share the database.
  */
 import pg from 'pg';
-import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, UploadTrim, WriteBatch } from '../store.js';
+import type { Appended, ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, UploadTrim, WriteBatch } from '../store.js';
+import { planConversationTrim } from '../conversation-trim.js';
 import { planCountTrim } from '../count-trim.js';
 import { PostgresRegistry } from './registry.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
@@ -247,6 +248,22 @@ export class PostgresStore extends PostgresRegistry implements Store {
         );
         await pruneLinks(c, plan.convs);
         return { removed: rowCount ?? 0, next: plan.next };
+      }),
+    );
+  }
+
+  trimConversation(conv: string, rule: ConversationTrimRule, limit: number): Promise<number> {
+    return this.trimDb.run((c) =>
+      retentionTurn(c, async () => {
+        const last = await c.query<{ last_seq: string }>('SELECT last_seq FROM conversations WHERE id = $1', [conv]);
+        if (last.rows.length === 0) return 0;
+        const { rows } = await c.query<{ seq: string; ts: string }>('SELECT seq, ts FROM messages WHERE conv = $1 ORDER BY seq LIMIT $2', [conv, limit]);
+        const oldest = rows.map((r) => ({ seq: Number(r.seq), ts: Number(r.ts) }));
+        const upTo = planConversationTrim(Number(last.rows[0]!.last_seq), oldest, rule);
+        if (upTo === null) return 0;
+        const { rowCount } = await c.query('DELETE FROM messages WHERE conv = $1 AND seq <= $2', [conv, upTo]);
+        await pruneLinks(c, [conv]);
+        return rowCount ?? 0;
       }),
     );
   }

@@ -5,7 +5,7 @@
  * for one.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Appended, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, RoomRecord, Store, Upload, UploadTrim, WebhookEvent, WriteBatch } from '../store.js';
+import type { Appended, ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, RoomRecord, Store, Upload, UploadTrim, WebhookEvent, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
@@ -130,6 +130,9 @@ export class SqliteStore implements Store {
   }
   trimToCount(keep: number, from: CountCursor, limit: number): Promise<CountTrim> {
     return this.call({ op: 'trimToCount', keep, from, limit }) as Promise<CountTrim>;
+  }
+  trimConversation(conv: string, rule: ConversationTrimRule, limit: number): Promise<number> {
+    return this.call({ op: 'trimConversation', conv, rule, limit }) as Promise<number>;
   }
   trimUploads(before: number, limit: number): Promise<UploadTrim> {
     return this.call({ op: 'trimUploads', before, limit }) as Promise<UploadTrim>;

@@ -7,8 +7,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { planConversationTrim } from '../conversation-trim.js';
 import { planCountTrim, type CountCandidate } from '../count-trim.js';
-import type { CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
+import type { ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
 import { registryOps, type RegistryRequest } from './registry-ops.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
@@ -42,6 +43,7 @@ export type Request =
   | { id: number; op: 'canReadUpload'; fileId: string; user: string }
   | { id: number; op: 'trimOlder'; before: number; limit: number }
   | { id: number; op: 'trimToCount'; keep: number; from: CountCursor; limit: number }
+  | { id: number; op: 'trimConversation'; conv: string; rule: ConversationTrimRule; limit: number }
   | { id: number; op: 'trimUploads'; before: number; limit: number }
   /** The room registry and the webhook queue (registry-ops.ts). */
   | RegistryRequest
@@ -158,6 +160,7 @@ const q = {
      FROM conversations c WHERE c.id > ? ORDER BY c.id LIMIT ?`,
   ),
   trimConv: db.prepare<[string, number]>('DELETE FROM messages WHERE conv = ? AND seq <= ?'),
+  oldestOf: db.prepare<[string, number], { seq: number; ts: number }>('SELECT seq, ts FROM messages WHERE conv = ? ORDER BY seq LIMIT ?'),
 };
 
 const registry = registryOps(db);
@@ -205,6 +208,17 @@ const trimToCount = db.transaction((keep: number, from: CountCursor, limit: numb
     pruneLinks(conv);
   }
   return { removed, next: plan.next };
+});
+
+/** Read lazily: the plan stops at the first message that stays, so a conversation with nothing to lose costs one row. */
+const trimConversation = db.transaction((conv: string, rule: ConversationTrimRule, limit: number): number => {
+  const last = q.lastSeq.get(conv)?.last_seq;
+  if (last === undefined) return 0;
+  const upTo = planConversationTrim(last, q.oldestOf.iterate(conv, limit), rule);
+  if (upTo === null) return 0;
+  const removed = q.trimConv.run(conv, upTo).changes;
+  pruneLinks(conv);
+  return removed;
 });
 
 function pruneLinks(conv: string): void {
@@ -276,6 +290,8 @@ function handle(req: Request): unknown {
       return trimUploads(req.before, req.limit);
     case 'trimToCount':
       return trimToCount(req.keep, req.from, req.limit);
+    case 'trimConversation':
+      return trimConversation(req.conv, req.rule, req.limit);
     case 'createRoom':
     case 'updateRoom':
     case 'deleteRoom':
