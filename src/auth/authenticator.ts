@@ -54,10 +54,11 @@ export class Authenticator {
       }));
     } catch (e) {
       if (e instanceof errors.JWTExpired) return { ok: false, code: CloseCode.TokenExpired, reason: 'token expired' };
-      return { ok: false, code: CloseCode.Unauthorized, reason: 'invalid token' };
+      return { ok: false, code: CloseCode.Unauthorized, reason: `invalid token: ${whyRefused(e)}` };
     }
     const user = payload.sub;
-    if (typeof user !== 'string' || !USER_ID.test(user)) return { ok: false, code: CloseCode.Unauthorized, reason: 'invalid sub claim' };
+    if (typeof user !== 'string' || !USER_ID.test(user))
+      return { ok: false, code: CloseCode.Unauthorized, reason: 'invalid token: "sub" claim is not a user id (1-128 characters, no spaces)' };
     const claim = payload[this.cfg.jwt.roomsClaim];
     const grants = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string') : [];
     return { ok: true, identity: { user, grants, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null } };
@@ -68,6 +69,30 @@ export class Authenticator {
     if (!DEV_NAME.test(name)) return { ok: false, code: CloseCode.Unauthorized, reason: 'user names are 1-64 characters of A-Z a-z 0-9 _ . @ -' };
     return { ok: true, identity: { user: name, grants: [], expiresAt: null } };
   }
+}
+
+/**
+ * Which check a token failed, from jose's error: the close reason (and so the 'connection refused' log line) says
+ * it, since "invalid token" alone leaves an operator guessing between a wrong secret, issuer or audience. Built
+ * from the error's code and claim name only, never from the token or a value in it (an attacker's text in the log).
+ */
+function whyRefused(e: unknown): string {
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    const claim = e.claim;
+    if (e.reason === 'missing') return `no "${claim}" claim`;
+    if (e.reason === 'invalid') return `"${claim}" claim is not a number`;
+    if (claim === 'iss') return '"iss" claim is not auth.jwt.issuer';
+    if (claim === 'aud') return '"aud" claim does not name auth.jwt.audience';
+    if (claim === 'nbf') return 'not valid yet ("nbf" claim is in the future)';
+    return `"${claim}" claim check failed`;
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) return 'bad signature (signed with another key?)';
+  if (e instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed (auth.jwt.algorithms)';
+  if (e instanceof errors.JOSENotSupported) return 'unsupported algorithm';
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return 'not a signed JWT';
+  // jose's way of saying the token's algorithm cannot be used with the key (an HS256 token against a public key).
+  if (e instanceof TypeError) return "algorithm does not fit the server's key";
+  return 'could not be verified';
 }
 
 /** A PEM public key given inline or as a path to a file; an error that names the key and says what was wrong. */

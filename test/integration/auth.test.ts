@@ -67,7 +67,7 @@ describe('token auth (dev off)', { concurrency: true }, () => {
     assert.equal((await c.waitClosed()).code, 4001);
     const line = await srv.waitForLog((l) => l.msg === 'connection refused' && l.forwardedFor === '203.0.113.7', { from });
     assert.equal(line.code, 4001);
-    assert.equal(line.reason, 'invalid token');
+    assert.match(String(line.reason), /^invalid token: bad signature/, 'the reason says which check failed');
     assert.match(String(line.remote), /127\.0\.0\.1/);
     assert.ok(!JSON.stringify(srv.logs().slice(from)).includes(token.split('.')[2]!), 'the token is not logged');
   });
@@ -195,6 +195,37 @@ describe('token auth (dev off)', { concurrency: true }, () => {
     const closed = await c.waitClosed(exp * 1000 - Date.now() + 2_000);
     assert.equal(closed.code, 4002);
     assert.ok(Date.now() >= exp * 1000 - 50, 'not before exp');
+  });
+});
+
+describe('a required issuer (auth.jwt.issuer), as in the README', () => {
+  const server = serverFor(['--auth.jwt.secret', TEST_SECRET, '--auth.jwt.issuer', 'my-app']);
+  after(closeAllClients);
+
+  it('refuses a token without iss, or with another, with 4001, and the log line says the iss claim failed', async () => {
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['no-iss', {}, /no "iss" claim/],
+      ['wrong-iss', { iss: 'someone-else' }, /"iss" claim is not auth\.jwt\.issuer/],
+    ];
+    for (const [who, claims, reason] of cases) {
+      const from = server().logs().length;
+      const token = await makeToken(who, { claims });
+      const c = await connect(`${server().wsUrl}?token=${token}`);
+      const closed = await c.waitClosed();
+      assert.equal(closed.code, 4001);
+      assert.match(closed.reason, reason, 'the client is told too');
+      const line = await server().waitForLog((l) => l.msg === 'connection refused' && typeof l.reason === 'string' && reason.test(l.reason), { from });
+      assert.equal(line.level, 30, 'at info');
+      assert.equal(line.code, 4001);
+      assert.ok(!JSON.stringify(server().logs().slice(from)).includes(token.split('.')[2]!), 'the token is not logged');
+      assert.ok(!JSON.stringify(server().logs().slice(from)).includes('someone-else'), 'nor a value from it');
+    }
+  });
+
+  it('accepts the README\'s token, which carries iss', async () => {
+    const c = await connectToken(server().wsUrl, await makeToken('alice', { claims: { iss: 'my-app' }, exp: epochSeconds(3600) }));
+    assert.equal(c.messages[0]!.user, 'alice');
+    await c.close();
   });
 });
 

@@ -28,10 +28,11 @@ function identity(r: AuthResult): Identity {
   return r.identity;
 }
 
-function refused(r: AuthResult, code: number): void {
+function refused(r: AuthResult, code: number, reason?: RegExp): void {
   assert.equal(r.ok, false, 'expected a refusal');
   assert.equal(!r.ok && r.code, code, JSON.stringify(r));
   assert.ok(!r.ok && r.reason.length > 0);
+  if (reason) assert.match(!r.ok ? r.reason : '', reason);
 }
 
 describe('Authenticator with an HS256 secret', () => {
@@ -53,7 +54,7 @@ describe('Authenticator with an HS256 secret', () => {
 
   it('with auth.jwt.requireExp, a token without exp is refused with 4001', async () => {
     const strict = new Authenticator(authConfig({ jwt: { secret: SECRET, requireExp: true } }), false);
-    refused(await strict.verifyToken(await hsToken({ sub: 'bob' })), CloseCode.Unauthorized);
+    refused(await strict.verifyToken(await hsToken({ sub: 'bob' })), CloseCode.Unauthorized, /^invalid token: no "exp" claim$/);
     identity(await strict.verifyToken(await hsToken({ sub: 'bob', exp: nowSec() + 60 })));
   });
 
@@ -69,33 +70,40 @@ describe('Authenticator with an HS256 secret', () => {
   });
 
   it('an expired token is refused with 4002', async () => {
-    refused(await auth.verifyToken(await hsToken({ sub: 'alice', exp: nowSec() - 60 })), CloseCode.TokenExpired);
+    refused(await auth.verifyToken(await hsToken({ sub: 'alice', exp: nowSec() - 60 })), CloseCode.TokenExpired, /^token expired$/);
   });
 
   it('a token signed with another secret is refused with 4001', async () => {
-    refused(await auth.verifyToken(await hsToken({ sub: 'alice' }, { secret: 'another-secret-of-16+chars' })), CloseCode.Unauthorized);
+    refused(await auth.verifyToken(await hsToken({ sub: 'alice' }, { secret: 'another-secret-of-16+chars' })), CloseCode.Unauthorized, /^invalid token: bad signature/);
   });
 
   it('garbage is refused with 4001', async () => {
-    for (const t of ['garbage', 'a.b.c', '', 'eyJhbGciOiJIUzI1NiJ9..', 'x'.repeat(5000)]) refused(await auth.verifyToken(t), CloseCode.Unauthorized);
+    for (const t of ['garbage', 'a.b.c', '', 'x'.repeat(5000)]) refused(await auth.verifyToken(t), CloseCode.Unauthorized, /^invalid token: not a signed JWT$/);
+    refused(await auth.verifyToken('eyJhbGciOiJIUzI1NiJ9..'), CloseCode.Unauthorized, /^invalid token: /);
   });
 
   it('an unsigned (alg none) token is refused with 4001', async () => {
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    refused(await auth.verifyToken(`${b64({ alg: 'none' })}.${b64({ sub: 'alice' })}.`), CloseCode.Unauthorized);
+    refused(await auth.verifyToken(`${b64({ alg: 'none' })}.${b64({ sub: 'alice' })}.`), CloseCode.Unauthorized, /^invalid token: algorithm not allowed/);
   });
 
   it('a token without sub is refused with 4001', async () => {
-    refused(await auth.verifyToken(await hsToken({ name: 'alice', exp: nowSec() + 60 })), CloseCode.Unauthorized);
+    refused(await auth.verifyToken(await hsToken({ name: 'alice', exp: nowSec() + 60 })), CloseCode.Unauthorized, /^invalid token: no "sub" claim$/);
   });
 
   it('a sub that is not a valid user id is refused with 4001', async () => {
-    for (const sub of ['has space', 'x'.repeat(129), 'ctl\u0001']) refused(await auth.verifyToken(await hsToken({ sub })), CloseCode.Unauthorized);
+    for (const sub of ['has space', 'x'.repeat(129), 'ctl\u0001'])
+      refused(await auth.verifyToken(await hsToken({ sub })), CloseCode.Unauthorized, /^invalid token: "sub" claim is not a user id/);
   });
 
   it('a token not yet valid (nbf in the future) is refused', async () => {
-    const r = await auth.verifyToken(await hsToken({ sub: 'alice', nbf: nowSec() + 3600 }));
-    assert.equal(r.ok, false);
+    refused(await auth.verifyToken(await hsToken({ sub: 'alice', nbf: nowSec() + 3600 })), CloseCode.Unauthorized, /^invalid token: not valid yet \("nbf"/);
+  });
+
+  it('a reason names the failed check, never a value from the token', async () => {
+    const r = await auth.verifyToken(await hsToken({ sub: 'alice', exp: 'tomorrow' as unknown as number }));
+    refused(r, CloseCode.Unauthorized, /^invalid token: "exp" claim is not a number$/);
+    assert.ok(!r.ok && !r.reason.includes('tomorrow'));
   });
 
   it('reads grants from a configured claim name', async () => {
@@ -106,7 +114,7 @@ describe('Authenticator with an HS256 secret', () => {
 
   it('restricts algorithms when configured', async () => {
     const only512 = new Authenticator(authConfig({ jwt: { secret: SECRET, algorithms: ['HS512'] } }), false);
-    refused(await only512.verifyToken(await hsToken({ sub: 'a' })), CloseCode.Unauthorized);
+    refused(await only512.verifyToken(await hsToken({ sub: 'a' })), CloseCode.Unauthorized, /^invalid token: algorithm not allowed \(auth\.jwt\.algorithms\)$/);
     assert.ok((await only512.verifyToken(await hsToken({ sub: 'a' }, { alg: 'HS512' }))).ok);
   });
 });
@@ -121,14 +129,18 @@ describe('Authenticator issuer and audience', () => {
     assert.ok((await auth.verifyToken(multi)).ok, 'aud may be an array containing ours');
   });
 
-  it('refuses a wrong or missing issuer or audience with 4001', async () => {
-    const cases: JWTPayload[] = [
-      { sub: 'a', iss: 'https://evil.example', aud: 'switchboard' },
-      { sub: 'a', aud: 'switchboard' },
-      { sub: 'a', iss: 'https://app.example', aud: 'other' },
-      { sub: 'a', iss: 'https://app.example' },
+  it('refuses a wrong or missing issuer or audience with 4001, saying which', async () => {
+    const cases: [JWTPayload, RegExp][] = [
+      [{ sub: 'a', iss: 'https://evil.example', aud: 'switchboard' }, /^invalid token: "iss" claim is not auth\.jwt\.issuer$/],
+      [{ sub: 'a', aud: 'switchboard' }, /^invalid token: no "iss" claim$/],
+      [{ sub: 'a', iss: 'https://app.example', aud: 'other' }, /^invalid token: "aud" claim does not name auth\.jwt\.audience$/],
+      [{ sub: 'a', iss: 'https://app.example' }, /^invalid token: no "aud" claim$/],
     ];
-    for (const c of cases) refused(await auth.verifyToken(await hsToken(c)), CloseCode.Unauthorized);
+    for (const [c, reason] of cases) {
+      const r = await auth.verifyToken(await hsToken(c));
+      refused(r, CloseCode.Unauthorized, reason);
+      assert.ok(!r.ok && !r.reason.includes('evil'), 'the token\'s own values are not repeated');
+    }
   });
 
   it('does not check iss/aud when not configured', async () => {
@@ -173,9 +185,9 @@ describe('Authenticator with an ES256 public key', () => {
 
   it('refuses a token signed by another key, an HS256 token, and an expired one', async () => {
     const auth = new Authenticator(authConfig({ jwt: { publicKey: pem } }), false);
-    refused(await auth.verifyToken(await esToken({ sub: 'alice' }, otherPrivate)), CloseCode.Unauthorized);
+    refused(await auth.verifyToken(await esToken({ sub: 'alice' }, otherPrivate)), CloseCode.Unauthorized, /^invalid token: bad signature/);
     // Algorithm confusion: an HMAC token "signed" with the PEM text must not pass.
-    refused(await auth.verifyToken(await hsToken({ sub: 'alice' }, { secret: pem })), CloseCode.Unauthorized);
+    refused(await auth.verifyToken(await hsToken({ sub: 'alice' }, { secret: pem })), CloseCode.Unauthorized, /^invalid token: algorithm does not fit the server's key$/);
     refused(await auth.verifyToken(await esToken({ sub: 'alice', exp: nowSec() - 10 })), CloseCode.TokenExpired);
   });
 });
