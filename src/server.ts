@@ -190,6 +190,8 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
       removeFiles: async (ids) => {
         for (const id of ids) await blobs?.remove(id).catch((err: unknown) => log.warn({ err, file: id }, 'could not remove an unused upload'));
       },
+      // Managed rooms' own retention, on top of the above (the stricter wins).
+      rooms: () => hub.directory.all(),
     },
     now,
     {

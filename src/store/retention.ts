@@ -10,6 +10,12 @@
  * remove (bench/retention.ts). The next pass starts `intervalMs` after one ends:
  * passes never overlap.
  *
+ * Rooms managed through the server API may carry retention of their own, on
+ * top of the server's: the stricter wins (a room can keep less than the
+ * server keeps, never more). After the server-wide steps, a pass trims each
+ * room whose own limit is stricter, in steps of its own (Store.trimConversation);
+ * the other rooms cost it nothing. The rooms are read at the start of each pass.
+ *
  * Files go with the messages: a pass ends by looking, in steps too, at the
  * uploads older than `unusedUploadsMaxAgeMs` that may be unused (never sent,
  * or their messages removed since they were last looked at), removing the
@@ -17,7 +23,17 @@
  * `removeFiles` for their bytes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CountCursor, Retention, Store } from './store.js';
+import type { ConversationTrimRule, CountCursor, Retention, RoomRecord, Store } from './store.js';
+
+const DAY_MS = 86_400_000;
+
+/** A managed room's own limits (RoomRecord's): null takes the server's. */
+export type RoomRetention = Pick<RoomRecord, 'name' | 'maxCount' | 'maxAgeDays'>;
+
+/** The server's limits, and the managed rooms' own on top of them. */
+export interface RetentionPolicy extends Retention {
+  rooms?: Iterable<RoomRetention>;
+}
 
 export interface RetentionOptions extends Retention {
   intervalMs: number;
@@ -26,6 +42,11 @@ export interface RetentionOptions extends Retention {
   unusedUploadsMaxAgeMs?: number;
   /** Removes the bytes of uploads whose records a pass removed. */
   removeFiles?: (ids: string[]) => Promise<void>;
+  /**
+   * The managed rooms, read at the start of each pass. Set, the timer runs even with no limits of the server's
+   * own, since a room may get some at any time; a pass with nothing to do at all is skipped, lease and all.
+   */
+  rooms?: () => Iterable<RoomRetention>;
 }
 
 export interface RetentionEvents {
@@ -56,8 +77,27 @@ function stepper(opts: PassOptions): Step {
   };
 }
 
-/** One pass: by age, oldest first, then conversation by conversation by count. Returns how many messages went. */
-export async function retentionPass(store: Store, policy: Retention, now: number, stepSize: number, opts: PassOptions = {}): Promise<number> {
+/** A room's conversation (hub/conversations.ts roomConv; the store part imports nothing of the hub's code). */
+const roomConv = (room: string): string => `r:${room}`;
+
+/** The rooms whose own limits are stricter than the server's, each with the part of its rule that is: the rest is done. */
+export function roomTrims(policy: RetentionPolicy, now: number): { conv: string; rule: ConversationTrimRule }[] {
+  const trims: { conv: string; rule: ConversationTrimRule }[] = [];
+  for (const room of policy.rooms ?? []) {
+    const rule: ConversationTrimRule = {};
+    if (room.maxCount !== null && (policy.maxCount === undefined || room.maxCount < policy.maxCount)) rule.keep = room.maxCount;
+    const ageMs = room.maxAgeDays === null ? undefined : room.maxAgeDays * DAY_MS;
+    if (ageMs !== undefined && (policy.maxAgeMs === undefined || ageMs < policy.maxAgeMs)) rule.before = now - ageMs;
+    if (rule.keep !== undefined || rule.before !== undefined) trims.push({ conv: roomConv(room.name), rule });
+  }
+  return trims;
+}
+
+/**
+ * One pass: by age, oldest first, then conversation by conversation by count, then the rooms with stricter limits
+ * of their own, one after the other. Returns how many messages went.
+ */
+export async function retentionPass(store: Store, policy: RetentionPolicy, now: number, stepSize: number, opts: PassOptions = {}): Promise<number> {
   const { signal } = opts;
   const step = stepper(opts);
   let removed = 0;
@@ -77,6 +117,32 @@ export async function retentionPass(store: Store, policy: Retention, now: number
       const trimmed = await step(() => store.trimToCount(keep, from, stepSize));
       removed += trimmed.removed;
       cursor = trimmed.next;
+    }
+  }
+  // Read before the first step: rooms changed through the API during the pass wait for the next one.
+  for (const { conv, rule } of roomTrims(policy, now)) {
+    if (signal?.aborted) break;
+    removed += await trimRoom(store, conv, rule, stepSize, step, signal);
+  }
+  return removed;
+}
+
+/**
+ * Trims one room's conversation until a step removes less than a full one. A room that gains messages faster than
+ * the steps remove them would keep that going for ever: once a step was full, the pass looks at what the room
+ * holds, and stops the room once that many more have gone (they are its oldest: everything it held then). What
+ * came during the pass waits for the next one.
+ */
+async function trimRoom(store: Store, conv: string, rule: ConversationTrimRule, stepSize: number, step: Step, signal?: AbortSignal): Promise<number> {
+  let removed = 0;
+  let bound = Infinity;
+  while (!signal?.aborted && removed < bound) {
+    const n = await step(() => store.trimConversation(conv, rule, stepSize));
+    removed += n;
+    if (n < stepSize) break;
+    if (bound === Infinity) {
+      const held = await store.history({ conv, limit: 1 });
+      bound = removed + (held.lastSeq - held.oldestSeq + 1);
     }
   }
   return removed;
@@ -118,8 +184,14 @@ export class RetentionTimer {
   ) {}
 
   start(): void {
-    if (this.opts.maxAgeMs === undefined && this.opts.maxCount === undefined && this.opts.unusedUploadsMaxAgeMs === undefined) return;
+    if (!this.serverWide() && !this.opts.rooms) return;
     this.schedule();
+  }
+
+  /** Whether the server's own settings give every pass something to do. */
+  private serverWide(): boolean {
+    const { opts } = this;
+    return opts.maxAgeMs !== undefined || opts.maxCount !== undefined || opts.unusedUploadsMaxAgeMs !== undefined;
   }
 
   /** No pass starts from now on; resolves once the one under way (if any) has ended with its current step. */
@@ -144,16 +216,20 @@ export class RetentionTimer {
   private async runPass(): Promise<void> {
     const { opts } = this;
     const pass: PassOptions = { signal: this.stopping.signal, paced: true };
-    const run = async (): Promise<[number, number]> => {
-      const now = this.now();
-      const removed = await retentionPass(this.store, opts, now, opts.stepSize, pass);
-      const files =
-        opts.unusedUploadsMaxAgeMs === undefined || !opts.removeFiles
-          ? 0
-          : await unusedUploadsPass(this.store, now - opts.unusedUploadsMaxAgeMs, opts.stepSize, opts.removeFiles, pass);
-      return [removed, files];
-    };
     try {
+      const rooms = [...(opts.rooms?.() ?? [])];
+      // Nothing to do (no limits of the server's, none of any room's): no pass, not even a look for the lease.
+      if (!this.serverWide() && !rooms.some((r) => r.maxCount !== null || r.maxAgeDays !== null)) return;
+      const policy: RetentionPolicy = { maxAgeMs: opts.maxAgeMs, maxCount: opts.maxCount, rooms };
+      const run = async (): Promise<[number, number]> => {
+        const now = this.now();
+        const removed = await retentionPass(this.store, policy, now, opts.stepSize, pass);
+        const files =
+          opts.unusedUploadsMaxAgeMs === undefined || !opts.removeFiles
+            ? 0
+            : await unusedUploadsPass(this.store, now - opts.unusedUploadsMaxAgeMs, opts.stepSize, opts.removeFiles, pass);
+        return [removed, files];
+      };
       const done = this.store.retentionLease ? await this.store.retentionLease(run) : await run();
       if (done) this.events.passed(done[0], done[1]);
       else this.events.skipped?.();

@@ -1,9 +1,11 @@
 /** Retention passes, step by step, against a store that records each step. */
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { RetentionTimer, retentionPass, unusedUploadsPass } from '../../src/store/retention.js';
+import { RetentionTimer, retentionPass, unusedUploadsPass, type RoomRetention } from '../../src/store/retention.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CountCursor, CountTrim, Store, UploadTrim } from '../../src/store/store.js';
+import type { ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Store, UploadTrim } from '../../src/store/store.js';
+
+const DAY = 86_400_000;
 
 class SteppingStore {
   readonly steps: string[] = [];
@@ -46,7 +48,24 @@ class SteppingStore {
     const [conv, n] = this.convs[i]!;
     return { removed: Math.min(n, limit), next: i === this.convs.length - 1 ? null : { after: conv } };
   }
+  /** What each trimConversation step of a conversation removes, in turn (0 once none are left); `full`: always a full step. */
+  perConv = new Map<string, number[] | 'full'>();
+  async trimConversation(conv: string, rule: ConversationTrimRule, limit: number): Promise<number> {
+    this.steps.push(`conv ${conv} keep ${rule.keep ?? '-'} before ${rule.before ?? '-'} ${limit}`);
+    const plan = this.perConv.get(conv);
+    if (plan === 'full') return limit;
+    return Math.min(plan?.shift() ?? 0, limit);
+  }
+  /** What each conversation holds, as [oldest seq, last seq]. */
+  held = new Map<string, [number, number]>();
+  async history(q: HistoryQuery): Promise<HistoryPage> {
+    this.steps.push(`held ${q.conv}`);
+    const [oldestSeq, lastSeq] = this.held.get(q.conv) ?? [0, 0];
+    return { messages: [], oldestSeq, lastSeq };
+  }
 }
+
+const room = (name: string, maxCount: number | null, maxAgeDays: number | null): RoomRetention => ({ name, maxCount, maxAgeDays });
 
 /** The timer's own timeouts do not keep the process alive (unref): this does, until the test ends. */
 function keepAlive(t: TestContext): void {
@@ -189,5 +208,86 @@ describe('retention', () => {
     });
     assert.deepEqual(events, ['skipped', 'passed 1']);
     assert.deepEqual(store.steps, ['lease', 'older 9000 2'], 'no step without the lease');
+  });
+
+  it("applies a managed room's own limits after the server-wide steps where they are stricter, and leaves the other rooms be", async () => {
+    const store = new SteppingStore();
+    const rooms = [
+      room('count', 5, null),
+      room('looser', 500, 30),
+      room('same', 100, 2),
+      room('none', null, null),
+      room('age', 200, 1),
+      room('both', 2, 0.5),
+      room('mixed', 1_000, 0.25),
+    ];
+    await retentionPass(store as unknown as Store, { maxAgeMs: 2 * DAY, maxCount: 100, rooms }, 10 * DAY, 3);
+    assert.deepEqual(store.steps, [
+      `older ${8 * DAY} 3`,
+      "count 100 3 after ''",
+      'conv r:count keep 5 before - 3',
+      `conv r:age keep - before ${9 * DAY} 3`,
+      `conv r:both keep 2 before ${9.5 * DAY} 3`,
+      `conv r:mixed keep - before ${9.75 * DAY} 3`,
+    ]);
+
+    // No limits of the server's: every room limit is the stricter one.
+    const alone = new SteppingStore();
+    alone.perConv.set('r:x', [3, 1]);
+    const removed = await retentionPass(alone as unknown as Store, { rooms: [room('x', 3, null), room('y', null, 1), room('z', null, null)] }, 10 * DAY, 3);
+    assert.equal(removed, 4);
+    assert.deepEqual(alone.steps, ['conv r:x keep 3 before - 3', 'held r:x', 'conv r:x keep 3 before - 3', `conv r:y keep - before ${9 * DAY} 3`]);
+  });
+
+  it('trims a room until a step is not full, and stops one that grows faster than it is trimmed once what it held has gone', async () => {
+    const store = new SteppingStore();
+    store.perConv.set('r:busy', 'full');
+    // After the first step: seqs 4–10 are left, 7 messages: the pass removes those and stops.
+    store.held.set('r:busy', [4, 10]);
+    store.perConv.set('r:calm', [3, 3, 2]);
+    store.held.set('r:calm', [4, 8]);
+    const removed = await retentionPass(store as unknown as Store, { rooms: [room('busy', 1, null), room('calm', 1, null)] }, 0, 3);
+    assert.equal(removed, 3 + 3 + 3 + 3 + (3 + 3 + 2));
+    const busy = 'conv r:busy keep 1 before - 3';
+    const calm = 'conv r:calm keep 1 before - 3';
+    assert.deepEqual(store.steps, [busy, 'held r:busy', busy, busy, busy, calm, 'held r:calm', calm, calm]);
+  });
+
+  it('runs for the rooms alone when the server has no limits, and skips every pass (lease and all) while no room has any', async (t) => {
+    keepAlive(t);
+    class SharedStore extends SteppingStore {
+      async retentionLease<T>(pass: () => Promise<T>): Promise<T | null> {
+        this.steps.push('lease');
+        return pass();
+      }
+    }
+    const store = new SharedStore();
+    store.perConv.set('r:a', [2, 1]);
+    const rooms = [room('a', null, null), room('b', null, null)];
+    let reads = 0;
+    let thirdRead!: () => void;
+    const readThrice = new Promise<void>((resolve) => (thirdRead = resolve));
+    let onPassed = (removed: number): void => assert.fail(`a pass ran (${removed})`);
+    const timer = new RetentionTimer(
+      store as unknown as Store,
+      {
+        intervalMs: 1,
+        stepSize: 2,
+        rooms: () => {
+          if (++reads === 3) thirdRead();
+          return rooms;
+        },
+      },
+      () => 10 * DAY,
+      { passed: (removed) => onPassed(removed), failed: (err) => assert.fail(String(err)) },
+    );
+    timer.start();
+    await readThrice;
+    assert.deepEqual(store.steps, [], 'no room with limits: nothing at all');
+    const passed = new Promise<number>((resolve) => (onPassed = resolve));
+    rooms[0] = room('a', 7, null);
+    assert.equal(await passed, 3);
+    await timer.stop();
+    assert.deepEqual(store.steps.slice(0, 4), ['lease', 'conv r:a keep 7 before - 2', 'held r:a', 'conv r:a keep 7 before - 2']);
   });
 });
