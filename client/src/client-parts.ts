@@ -72,6 +72,7 @@ export function wireParts(options: ClientOptions, { emit, request }: ClientLink)
     me: () => life.user,
     message: (m) => conversations.onMessage(m, life.user),
     unread: (u) => conversations.onUnread(u),
+    left: (room) => conversations.removed(room),
     emit,
   };
   life = new ConnectionLifecycle({

@@ -99,6 +99,11 @@ export class Conversations {
     this.membership.close(err);
   }
 
+  /** The server took the session out of a room (the backend removed the user, or deleted the room). */
+  removed(room: string): void {
+    this.membership.removed(room);
+  }
+
   onUnread(u: UnreadPush): void {
     this.direct.onUnread(u);
   }

@@ -13,6 +13,7 @@ import type {
   GapEvent,
   MessageMeta,
   MessagePush,
+  LeftPush,
   NoticePush,
   PresencePush,
   RecoveryEvent,
@@ -89,6 +90,8 @@ export interface ClientEvents {
   /** The unread summary the server sends after each connect. */
   unread: (summary: UnreadPush) => void;
   notice: (notice: NoticePush) => void;
+  /** The app's backend took this user out of a room (or deleted it): the client no longer keeps it joined. */
+  left: (event: LeftPush) => void;
   /** Messages that could not be recovered. */
   gap: (gap: GapEvent) => void;
   /** A conversation was recovered after a reconnect. */

@@ -16,6 +16,8 @@ export interface PushTargets {
   message(m: MessagePush): void;
   /** Heard before the app hears it, so recovery knows where the direct conversations stand. */
   unread(u: UnreadPush): void;
+  /** The server took the session out of a room: no longer kept joined. */
+  left(room: string): void;
   emit: EmitEvent;
 }
 
@@ -46,6 +48,9 @@ export function dispatchPush(m: Exclude<ServerPush, ConnectedPush>, to: PushTarg
       return to.emit('signal', m);
     case 'notice':
       return to.emit('notice', m);
+    case 'left':
+      to.left(m.room);
+      return to.emit('left', m);
     default:
       // A push type from a newer server: ignored.
       return;

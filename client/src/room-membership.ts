@@ -114,6 +114,21 @@ export class RoomMembership {
     return p;
   }
 
+  /**
+   * The server took this session out of the room (the app's backend removed the user, or deleted the room): it is
+   * no longer kept joined, and what is queued for it is dropped as after leave(). The membership has ended already.
+   */
+  removed(room: string): void {
+    const d = this.desired.get(room);
+    this.desired.delete(room);
+    this.joined.delete(room);
+    this.pendingLeaves.delete(room);
+    this.seq.forget(roomKey(room));
+    this.left.add(room);
+    if (d) for (const w of d.waiters.splice(0)) w.reject(new SwitchboardError('left', `taken out of ${room} by the server`));
+    this.hooks.ready();
+  }
+
   /** Stops keeping a room joined and ends the membership (offline: after the next connect). */
   async leave(room: string, opts: RequestOptions): Promise<{ room: string }> {
     const d = this.desired.get(room);

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { commandSchemas, CommandType, MediaBody, MEDIA_CONTENT_TYPES, RequestId } from '../../src/protocol/commands.js';
 import type {
   ConnectedPush,
+  LeftPush,
   MessagePush,
   NoticePush,
   PresencePush,
@@ -28,6 +29,7 @@ export type {
   ErrorCode,
   HistoryResult,
   JoinResult,
+  LeftPush,
   MediaBody,
   MessagePush,
   NoticePush,

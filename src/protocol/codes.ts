@@ -41,7 +41,10 @@ export const CloseCode = {
   Normal: 1000,
   /** Server shutting down (graceful stop); reconnect to another node or later. */
   GoingAway: 1001,
-  /** The connection ended without a close frame (never sent; what a peer sees when a socket just goes). */
+  /**
+   * The connection ended without a close frame: never sent by a server (RFC 6455 reserves it), but what each side
+   * reports itself when a socket just goes (a network failure, a failed handshake).
+   */
   Abnormal: 1006,
   /** Binary frame where text was expected. */
   Unsupported: 1003,

@@ -153,6 +153,7 @@ export class ChatApp {
       this.lastNotice = n.text;
       toast(n.text);
     });
+    c.on('left', (e) => this.onRemoved(e.room, e.reason));
     c.on('gap', (g) => {
       const conv = 'room' in g.conversation ? this.convs.get(convKey('room', g.conversation.room)) : this.convs.get(convKey('dm', g.conversation.with));
       if (conv) this.addNote(conv, `${plural(g.to - g.from + 1, 'message')} could not be recovered${g.reason === 'not-durable' ? ' (this room does not store messages)' : ''}.`, true);
@@ -265,7 +266,23 @@ export class ChatApp {
     this.select(c, focus);
   }
 
+  /** The server took us out of a room: it leaves the list, as if left here. */
+  private onRemoved(room: string, reason: 'removed' | 'deleted'): void {
+    const c = this.convs.get(convKey('room', room));
+    toast(reason === 'deleted' ? `#${room} was deleted.` : `You were removed from #${room}.`);
+    if (c) this.forgetRoom(c);
+  }
+
   private async leaveRoom(c: Conv): Promise<void> {
+    this.forgetRoom(c);
+    try {
+      await this.client.leave(c.name);
+    } catch (err) {
+      toast(`Could not leave ${label(c)}: ${errorText(err)}`, 'error');
+    }
+  }
+
+  private forgetRoom(c: Conv): void {
     this.convs.delete(c.key);
     if (this.peopleRoom === c) this.peopleRoom = null;
     if (this.current === c) {
@@ -276,11 +293,6 @@ export class ChatApp {
     }
     this.save();
     this.view.renderSidebar();
-    try {
-      await this.client.leave(c.name);
-    } catch (err) {
-      toast(`Could not leave ${label(c)}: ${errorText(err)}`, 'error');
-    }
   }
 
   private select(c: Conv, focus = true): void {

@@ -2,7 +2,6 @@
  * Connection helpers: what each close code means for the user (docs/protocol.md
  * §7), and a WebSocket that does not dial while the browser says it is offline.
  */
-import { LocalCloseCode } from '../../client/src/connection/local-close-codes.js';
 import type { StateChange, SwitchboardError } from '../../client/src/index.js';
 import { CloseCode } from '../../src/protocol/codes.js';
 
@@ -11,7 +10,7 @@ const CLOSE_CODES: Record<number, [string, string]> = {
   [CloseCode.Normal]: ['normal', 'the connection was closed'],
   [CloseCode.GoingAway]: ['going away', 'the server is restarting'],
   [CloseCode.Unsupported]: ['unsupported data', 'the app sent data the server does not accept'],
-  [LocalCloseCode.Abnormal]: ['connection lost', 'the network connection dropped'],
+  [CloseCode.Abnormal]: ['connection lost', 'the network connection dropped'],
   [CloseCode.TooBig]: ['message too big', 'a message exceeded the size limit'],
   [CloseCode.TryAgainLater]: ['try again later', 'the server is full'],
   [CloseCode.Unauthorized]: ['unauthorized', 'the user name or token was refused'],
@@ -22,6 +21,7 @@ const CLOSE_CODES: Record<number, [string, string]> = {
   [CloseCode.Flood]: ['flood', 'too many messages were sent too fast'],
   [CloseCode.TooManySessions]: ['too many sessions', 'close another tab or device first'],
   [CloseCode.AuthTimeout]: ['auth timeout', 'no credentials were sent in time'],
+  [CloseCode.Disconnected]: ['disconnected', 'the server disconnected this session'],
 };
 
 /** What a close means, e.g. "the server is restarting (1001 going away)"; the server's reason, when it gave one, is more precise. */
@@ -72,7 +72,7 @@ class OfflineSocket {
   constructor() {
     setTimeout(() => {
       this.readyState = 3;
-      this.onclose?.({ code: LocalCloseCode.Abnormal, reason: 'offline' });
+      this.onclose?.({ code: CloseCode.Abnormal, reason: 'offline' });
     }, 0);
   }
   send(): void {}

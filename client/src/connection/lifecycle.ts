@@ -19,7 +19,6 @@ import type { TokenRefresh } from '../token-refresh.js';
 import type { ConnectedPush, ConnectionState, ServerPush, StateChange } from '../types.js';
 import { closeDecision } from './close-policy.js';
 import { connectUrl } from './connect-url.js';
-import { LocalCloseCode } from './local-close-codes.js';
 import { resolveWebSocket, Transport, type WebSocketConstructor } from './transport.js';
 
 /** What the rest of the client hears of the sessions. */
@@ -188,7 +187,7 @@ export class ConnectionLifecycle {
       if (attemptEpoch !== this._epoch || !this.wanted) return;
       if (err instanceof AuthError) return this.stop(err);
       this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('connect_failed', (err as Error).message));
-      this.scheduleReconnect(LocalCloseCode.Abnormal, String((err as Error).message), 0);
+      this.scheduleReconnect(CloseCode.Abnormal, String((err as Error).message), 0);
       return;
     }
     if (attemptEpoch !== this._epoch || !this.wanted || this._transport) return;

@@ -6,7 +6,6 @@
  * passed in (`options.WebSocket`).
  */
 import { CloseCode } from '../../../src/protocol/codes.js';
-import { LocalCloseCode } from './local-close-codes.js';
 
 /** The part of the WebSocket API the SDK uses: the browser API, which `ws` implements too. */
 export interface WebSocketLike {
@@ -81,7 +80,7 @@ export class Transport {
     ws.onerror = () => {
       // A close follows.
     };
-    ws.onclose = (ev) => this.finish(typeof ev?.code === 'number' ? ev.code : LocalCloseCode.Abnormal, typeof ev?.reason === 'string' ? ev.reason : '');
+    ws.onclose = (ev) => this.finish(typeof ev?.code === 'number' ? ev.code : CloseCode.Abnormal, typeof ev?.reason === 'string' ? ev.reason : '');
   }
 
   get isOpen(): boolean {
@@ -122,7 +121,7 @@ export class Transport {
     } catch {
       // already gone
     }
-    this.finish(LocalCloseCode.Abnormal, reason);
+    this.finish(CloseCode.Abnormal, reason);
   }
 
   private finish(code: number, reason: string): void {
