@@ -1,4 +1,4 @@
-import { configKeys, envName } from '../config/load.js';
+import { configDescriptions, configKeys, envName } from '../config/load.js';
 import { configSchema } from '../config/schema.js';
 
 function defaultOf(key: string, defaults: unknown): string {
@@ -9,7 +9,10 @@ function defaultOf(key: string, defaults: unknown): string {
 
 export function helpText(): string {
   const defaults = configSchema.parse({});
-  const rows = [...configKeys.keys()].map((k) => `  --${k.padEnd(30)} ${envName(k).padEnd(44)} ${defaultOf(k, defaults)}`);
+  // Each key, then what it does on a line of its own (the schema's description), so that no line gets too long.
+  const rows = [...configKeys.keys()].map(
+    (k) => `  --${k.padEnd(30)} ${envName(k).padEnd(44)} ${defaultOf(k, defaults)}\n${' '.repeat(6)}${configDescriptions.get(k) ?? ''}`,
+  );
   return `switchboard — real-time messaging server
 
 Usage: switchboard [start] [options]

@@ -18,8 +18,13 @@ type Leaves = Map<string, LeafKind>;
 
 export const ENV_PREFIX = 'SWITCHBOARD_';
 
+const descriptions = new Map<string, string>();
+
 /** Dotted key → what kind of value it takes, read off the schema itself so it never drifts. */
-export const configKeys: Leaves = collectLeaves(configSchema, '', new Map());
+export const configKeys: Leaves = collectLeaves(configSchema, '', new Map(), descriptions);
+
+/** Dotted key → its one-line description (the schema's `.describe()`), for `--help`. */
+export const configDescriptions: ReadonlyMap<string, string> = descriptions;
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
@@ -30,12 +35,25 @@ function unwrap(schema: z.ZodType): z.ZodType {
   }
 }
 
-function collectLeaves(schema: z.ZodType, prefix: string, out: Leaves): Leaves {
+/** The description on the schema or on one of the wrappers around it (the outermost wins). */
+function descriptionOf(schema: z.ZodType): string | undefined {
+  let s = schema;
+  for (;;) {
+    if (s.description) return s.description;
+    const def = s.def as { type: string; innerType?: z.ZodType };
+    if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional') && def.innerType) s = def.innerType;
+    else return undefined;
+  }
+}
+
+function collectLeaves(schema: z.ZodType, prefix: string, out: Leaves, described: Map<string, string>): Leaves {
   const s = unwrap(schema);
   if (s instanceof z.ZodObject) {
-    for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodType>)) collectLeaves(v, prefix ? `${prefix}.${k}` : k, out);
+    for (const [k, v] of Object.entries(s.shape as Record<string, z.ZodType>)) collectLeaves(v, prefix ? `${prefix}.${k}` : k, out, described);
     return out;
   }
+  const description = descriptionOf(schema);
+  if (description) described.set(prefix, description);
   const t = (s.def as { type: string }).type;
   out.set(prefix, t === 'number' ? 'number' : t === 'boolean' ? 'boolean' : t === 'string' || t === 'enum' ? 'string' : 'json');
   return out;

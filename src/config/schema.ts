@@ -49,49 +49,63 @@ const webhookEndpoint = z.strictObject({
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      host: z.string().min(1).default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8080),
-      /** Path of the WebSocket endpoint. */
-      path: z.string().startsWith('/').default('/ws'),
-      /** Folder served at `/`. Unset: the bundled web chat; empty string: serve no files. */
-      webRoot: z.string().optional(),
+      host: z.string().min(1).default('127.0.0.1').describe('address to listen on (0.0.0.0 for all)'),
+      port: z.number().int().min(0).max(65535).default(8080).describe('port to listen on (0 picks a free one)'),
+      path: z.string().startsWith('/').default('/ws').describe('path of the WebSocket endpoint'),
+      webRoot: z.string().optional().describe('folder served at / (unset: the bundled web chat; "": serve no files)'),
       tls: z
-        .strictObject({ cert: z.string().optional(), key: z.string().optional() })
+        .strictObject({
+          cert: z.string().optional().describe('PEM certificate file; with server.tls.key set too, the server speaks HTTPS/WSS'),
+          key: z.string().optional().describe('PEM private key file of server.tls.cert'),
+        })
         .prefault({})
         .refine((t) => (t.cert === undefined) === (t.key === undefined), 'tls needs both cert and key (file paths)'),
       /**
        * How long a client may take to send a request's headers (the WebSocket upgrade too) before its connection
        * is dropped: a connection trickling headers holds a socket and counts toward no other limit.
        */
-      headersTimeoutMs: z.number().int().min(1000).max(300_000).default(20_000),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(300_000)
+        .default(20_000)
+        .describe("a client that takes longer to send a request's headers is answered 408 and dropped"),
       /**
        * Web pages (`https://app.example.com`, or `*`) that may connect from a browser and use the HTTP routes
        * across origins (CORS). Empty: no Origin check and no CORS headers. The server's own page always may.
        */
-      allowedOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is scheme://host[:port], or *')).default([]),
+      allowedOrigins: z
+        .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is scheme://host[:port], or *'))
+        .default([])
+        .describe('browser origins (https://app.example.com, or *) that may connect and use the HTTP routes (CORS)'),
     })
     .prefault({}),
   auth: z
     .strictObject({
-      /** Accept `?user=NAME` without a token. Unset: on only when no JWT key is configured and the host is loopback. */
-      dev: z.boolean().optional(),
+      dev: z.boolean().optional().describe('accept ?user=NAME without a token (unset: on only with no JWT key and a loopback host)'),
       /** Dev identities on a non-loopback address must be asked for by name. */
-      allowDevOnPublicHost: z.boolean().default(false),
-      /** How long a connection without a token may wait before sending `auth`. */
-      timeoutMs: z.number().int().positive().default(5000),
+      allowDevOnPublicHost: z.boolean().default(false).describe('allow dev identities on a non-loopback address (never in production)'),
+      timeoutMs: z.number().int().positive().default(5000).describe('how long a connection without credentials may take to send `auth` (then 4009)'),
       jwt: z
         .strictObject({
-          /** HS256/384/512 shared secret. */
-          secret: z.string().min(16, 'jwt secret must be at least 16 characters').optional(),
-          /** PEM public key (SPKI) for RS*, PS* or ES* tokens, or a path to a PEM file. */
-          publicKey: z.string().optional(),
-          algorithms: z.array(z.string()).optional(),
-          issuer: z.string().optional(),
-          audience: z.string().optional(),
-          /** Refuse tokens without an `exp` claim (4001): a token that never expires cannot be taken back. */
-          requireExp: z.boolean().default(false),
-          /** Claim listing the private rooms the user may join (names or `prefix*`). */
-          roomsClaim: z.string().default('rooms'),
+          secret: z
+            .string()
+            .min(16, 'jwt secret must be at least 16 characters')
+            .optional()
+            .describe('HS256/384/512 shared secret (16+ characters) that verifies tokens; best given in the environment'),
+          publicKey: z.string().optional().describe('PEM public key (SPKI) for RS*, PS* or ES* tokens, or a path to a PEM file'),
+          algorithms: z
+            .array(z.string())
+            .optional()
+            .describe('token algorithms accepted, e.g. ["ES256"] (unset: HS256/384/512 for a secret, any the public key can verify)'),
+          issuer: z.string().optional().describe('the `iss` claim every token must carry (unset: not checked)'),
+          audience: z.string().optional().describe('a value the `aud` claim of every token must name (unset: not checked)'),
+          requireExp: z
+            .boolean()
+            .default(false)
+            .describe('refuse tokens without an `exp` claim (4001): a token that never expires cannot be taken back'),
+          roomsClaim: z.string().default('rooms').describe('claim listing the private rooms the user may join (names or `prefix*`)'),
         })
         .prefault({})
         .refine((j) => !(j.secret && j.publicKey), 'configure either auth.jwt.secret or auth.jwt.publicKey, not both'),
@@ -99,136 +113,166 @@ export const configSchema = z.strictObject({
     .prefault({}),
   sessions: z
     .strictObject({
-      /** `multiple`: a user may hold several sessions; `replace`: a new session closes the user's older ones. */
-      policy: z.enum(['multiple', 'replace']).default('multiple'),
-      maxPerUser: z.number().int().positive().default(10),
+      policy: z
+        .enum(['multiple', 'replace'])
+        .default('multiple')
+        .describe("multiple: a user may hold several sessions; replace: a new session closes the user's older ones (4003)"),
+      maxPerUser: z.number().int().positive().default(10).describe('sessions per user under policy multiple (then 4007)'),
     })
     .prefault({}),
   heartbeat: z
     .strictObject({
-      intervalMs: z.number().int().min(50).default(25_000),
-      timeoutMs: z.number().int().min(50).default(10_000),
+      intervalMs: z.number().int().min(50).default(25_000).describe('how often the server pings each session'),
+      timeoutMs: z.number().int().min(50).default(10_000).describe('how long a session may take to answer a ping before it is closed (4004)'),
     })
     .prefault({}),
   limits: z
     .strictObject({
-      maxConnections: z.number().int().positive().default(10_000),
+      maxConnections: z.number().int().positive().default(10_000).describe('connections per server (then 1013)'),
       /**
        * Connections that came without credentials and may still send `auth` (for up to auth.timeoutMs). Past it
        * such connections are refused (1013): they would otherwise take the places of users who can identify.
        */
-      maxUnidentified: z.number().int().positive().default(1_000),
-      maxFrameBytes: z.number().int().min(1024).default(64 * 1024),
-      maxTextLength: z.number().int().positive().default(8_000),
-      messagesPerSecond: z.number().positive().default(50),
-      burst: z.number().int().positive().default(100),
-      /** Messages refused for rate within one second before the session is closed (4006). */
-      maxRateStrikes: z.number().int().positive().default(20),
-      roomsPerSession: z.number().int().positive().default(100),
-      /** Bytes queued for a session that has not read them yet before it is closed (4005). */
-      maxQueueBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
-      /** Messages queued for a session that has not read them yet before it is closed (4005). */
-      maxQueueMessages: z.number().int().positive().default(10_000),
+      maxUnidentified: z.number().int().positive().default(1_000).describe('connections waiting to send their first `auth` (then 1013)'),
+      maxFrameBytes: z.number().int().min(1024).default(64 * 1024).describe('largest message accepted, fragments reassembled (then 1009)'),
+      maxTextLength: z.number().int().positive().default(8_000).describe('longest text message body'),
+      messagesPerSecond: z
+        .number()
+        .positive()
+        .default(50)
+        .describe('sustained messages per session (every line a client sends counts, ping and typing too)'),
+      burst: z.number().int().positive().default(100).describe('messages per session at once, above the sustained rate'),
+      maxRateStrikes: z.number().int().positive().default(20).describe('messages refused for rate within one second before a flood close (4006)'),
+      roomsPerSession: z.number().int().positive().default(100).describe('rooms one session may join'),
+      maxQueueBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024)
+        .describe('bytes queued for a session that has not read them yet before it is closed (4005)'),
+      maxQueueMessages: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('messages queued for a session that has not read them yet before it is closed (4005)'),
       /**
        * Longest pause between two writes to the sockets. After a flush to sessions that receive steadily
        * (members of busy rooms) the server pauses as long as the flush took, at most this long, so that what
        * arrives meanwhile shares frames (fewer writes per delivery); a quiet server writes at once (session/
        * flusher.ts). 0: write every event-loop turn, however busy.
        */
-      flushIntervalMs: z.number().int().min(0).max(1000).default(10),
-      /** How long a closing connection may take to answer the close frame before it is cut off. */
-      closeTimeoutMs: z.number().int().positive().default(5_000),
+      flushIntervalMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(1000)
+        .default(10)
+        .describe('longest pause between two rounds of socket writes on a busy server (0: write every event-loop turn)'),
+      closeTimeoutMs: z
+        .number()
+        .int()
+        .positive()
+        .default(5_000)
+        .describe('how long a closing connection may take to answer the close frame before it is cut off'),
     })
     .prefault({}),
   compression: z
     .strictObject({
-      /** Offer permessage-deflate to clients that ask for it. */
-      enabled: z.boolean().default(false),
-      /** Frames smaller than this are sent uncompressed. */
-      thresholdBytes: z.number().int().nonnegative().default(1024),
+      enabled: z.boolean().default(false).describe('offer permessage-deflate to clients that ask for it'),
+      thresholdBytes: z.number().int().nonnegative().default(1024).describe('frames smaller than this are sent uncompressed'),
     })
     .prefault({}),
   welcome: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      /** `{user}` is replaced by the user id. */
-      text: z.string().default('Welcome to Switchboard, {user}!'),
+      enabled: z.boolean().default(true).describe('send the System welcome notice on connect'),
+      text: z.string().default('Welcome to Switchboard, {user}!').describe('text of the welcome notice; {user} is replaced by the user id'),
     })
     .prefault({}),
   rooms: z
     .strictObject({
       /** First matching rule decides a room's kind; unmatched rooms are public. */
-      rules: z.array(roomRule).default([
-        { match: 'private:*', kind: 'private', durable: true },
-        { match: 'push:*', kind: 'push', durable: true },
-      ]),
-      /** Send join/leave presence events to room members. */
-      presenceEvents: z.boolean().default(true),
+      rules: z
+        .array(roomRule)
+        .default([
+          { match: 'private:*', kind: 'private', durable: true },
+          { match: 'push:*', kind: 'push', durable: true },
+        ])
+        .describe("JSON list of {match, kind, durable}: the first match decides a room's kind; setting it replaces the defaults"),
+      presenceEvents: z.boolean().default(true).describe('send join/leave presence events to room members'),
     })
     .prefault({}),
   store: z
     .strictObject({
-      /** `postgres://…` to use PostgreSQL; unset: the embedded SQLite store in `store.file`. */
       url: z
         .string()
         .regex(/^postgres(ql)?:\/\//, 'store.url must be a postgres:// URL')
-        .optional(),
-      /** SQLite database file (created on first start). */
-      file: z.string().default('data/switchboard.db'),
-      /** SQLite fsync policy: `full` survives power loss, `normal` survives a process crash. */
-      synchronous: z.enum(['full', 'normal']).default('full'),
+        .optional()
+        .describe('postgres://user:pass@host/db to use PostgreSQL (unset: the embedded SQLite store in store.file)'),
+      file: z.string().default('data/switchboard.db').describe('SQLite database file (created on first start)'),
+      synchronous: z
+        .enum(['full', 'normal'])
+        .default('full')
+        .describe('SQLite fsync policy: full survives power loss, normal survives a process crash'),
       /** The SQLite writer's page cache, in MiB (its RSS grows by up to this much as the database grows). */
-      cacheMiB: z.number().int().min(1).default(64),
-      /** Messages waiting to be stored before publishes are refused with `unavailable`. */
-      maxPending: z.number().int().positive().default(50_000),
-      /** Most messages written in one transaction. */
-      maxBatch: z.number().int().positive().default(5_000),
+      cacheMiB: z.number().int().min(1).default(64).describe("the SQLite writer's page cache, in MiB"),
+      maxPending: z.number().int().positive().default(50_000).describe('messages waiting to be stored before publishes are refused with `unavailable`'),
+      maxBatch: z.number().int().positive().default(5_000).describe('most messages written in one transaction'),
       /** Most missed messages replayed on a recovering join or sync; more is answered "too old". */
-      recoveryLimit: z.number().int().positive().default(1_000),
+      recoveryLimit: z.number().int().positive().default(1_000).describe('most missed messages one join or sync with `since` replays'),
       /**
        * Most bytes one recovering join or sync replays; what it missed beyond that is answered "too old" and the
        * client pages it from history at its own pace (one replay far above the outbound queue limit would close
        * even a client that reads at full speed as a slow consumer).
        */
-      recoveryMaxBytes: z.number().int().min(1024).default(1024 * 1024),
-      /** Largest history page. */
-      historyMaxLimit: z.number().int().positive().default(200),
+      recoveryMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024)
+        .describe('most bytes one join or sync with `since` replays; beyond it the client pages history'),
+      historyMaxLimit: z.number().int().positive().default(200).describe('largest history page'),
       retention: z
         .strictObject({
-          /** Keep at most this many messages per conversation. */
-          maxCount: z.number().int().positive().optional(),
-          /** Drop messages older than this many days. */
-          maxAgeDays: z.number().positive().optional(),
-          /** How long after one retention pass the next starts. */
-          intervalMs: z.number().int().positive().default(60_000),
+          maxCount: z.number().int().positive().optional().describe('keep at most this many messages per conversation (unset: no limit)'),
+          maxAgeDays: z.number().positive().optional().describe('drop messages older than this many days (unset: no limit)'),
+          intervalMs: z.number().int().positive().default(60_000).describe('how long after one retention pass the next starts'),
           /** Most messages removed (and conversations or unused uploads looked at) in one step of a pass: writes wait for one step at most. */
-          stepSize: z.number().int().positive().default(500),
+          stepSize: z.number().int().positive().default(500).describe('most messages removed in one retention step (one short transaction)'),
         })
         .prefault({}),
     })
     .prefault({}),
   uploads: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      /** Where uploaded files are kept. */
-      dir: z.string().default('data/uploads'),
-      maxBytes: z.number().int().positive().default(20 * 1024 * 1024),
+      enabled: z.boolean().default(true).describe('accept media uploads at /upload'),
+      dir: z.string().default('data/uploads').describe('folder where uploaded files are kept'),
+      maxBytes: z.number().int().positive().default(20 * 1024 * 1024).describe('largest upload, in bytes'),
       /**
        * Bytes each user may upload per hour (refilled continuously); past it uploads are refused with 429 until
        * enough time has passed. Counted per server, in memory.
        */
-      userBytesPerHour: z.number().int().positive().default(1024 * 1024 * 1024),
-      /** An upload that sends nothing for this long is dropped (and its partial file removed). */
-      idleTimeoutMs: z.number().int().min(1000).default(30_000),
+      userBytesPerHour: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024 * 1024)
+        .describe('bytes each user may upload per hour (then 429 with Retry-After)'),
+      idleTimeoutMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(30_000)
+        .describe('an upload that sends nothing for this long is dropped (and its partial file removed)'),
       /**
        * Uploads that no stored message refers to — never sent, or their messages gone with retention — are
        * removed (record and bytes) once this many hours old, by the background retention pass.
        */
-      unusedMaxAgeHours: z.number().min(0).default(24),
-      /** Allowed MIME types; `type/*` allows a whole family. */
+      unusedMaxAgeHours: z.number().min(0).default(24).describe('an upload no stored message refers to is deleted once this many hours old'),
       allowedTypes: z
         .array(z.string())
-        .default(['image/*', 'audio/*', 'video/*', 'text/plain', 'application/pdf', 'application/zip', 'application/octet-stream']),
+        .default(['image/*', 'audio/*', 'video/*', 'text/plain', 'application/pdf', 'application/zip', 'application/octet-stream'])
+        .describe('MIME types accepted; type/* allows a whole family'),
     })
     .prefault({}),
   api: z
@@ -245,13 +289,11 @@ export const configSchema = z.strictObject({
             scopes: z.array(z.enum(['publish', 'read', 'admin'])).min(1),
           }),
         )
-        .default([]),
-      /** Largest request body the API reads; larger ones are refused with 413. */
-      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024),
-      /** Most messages in one batch publish. */
-      maxBatch: z.number().int().positive().max(10_000).default(1000),
-      /** Longest lifetime of a client token the API mints. */
-      tokenMaxTtlSeconds: z.number().int().positive().default(86_400),
+        .default([])
+        .describe('JSON list of server API keys {name, hash, scopes}; `switchboard api-key` makes a key and prints its entry'),
+      maxBodyBytes: z.number().int().min(1024).default(1024 * 1024).describe('largest server API request body; larger ones are refused with 413'),
+      maxBatch: z.number().int().positive().max(10_000).default(1000).describe('most messages in one batch publish'),
+      tokenMaxTtlSeconds: z.number().int().positive().default(86_400).describe('longest lifetime (and the default) of a client token the API mints'),
     })
     .prefault({}),
   webhooks: z
@@ -260,36 +302,44 @@ export const configSchema = z.strictObject({
       endpoints: z
         .array(webhookEndpoint)
         .default([])
-        .refine((list) => new Set(list.map((e) => e.name)).size === list.length, 'endpoint names must be unique'),
+        .refine((list) => new Set(list.map((e) => e.name)).size === list.length, 'endpoint names must be unique')
+        .describe('JSON list of webhook receivers {name, url, secret, events, rooms?, timeoutMs?} (empty: no webhooks)'),
       /** Most events kept per endpoint (queued in the store, not yet answered 2xx); past it the oldest are dropped, counted and logged. */
-      maxQueued: z.number().int().positive().default(100_000),
+      maxQueued: z.number().int().positive().default(100_000).describe('events kept per endpoint until answered 2xx; past it the oldest are dropped'),
       /**
        * Deliveries of one event before it is given up (dropped, counted and logged). Unset: never; an event is
        * retried, at most retryMaxMs apart, until its receiver answers 2xx or maxQueued pushes it out.
        */
-      maxAttempts: z.number().int().positive().optional(),
+      maxAttempts: z.number().int().positive().optional().describe('failed deliveries after which an event is given up (unset: retried until delivered)'),
       /** The n-th retry waits a random time between 0 and min(retryMaxMs, retryBaseMs * 2^(n-1)) (full jitter). */
-      retryBaseMs: z.number().int().positive().default(1000),
-      retryMaxMs: z.number().int().positive().default(3_600_000),
+      retryBaseMs: z.number().int().positive().default(1000).describe('the first retry waits up to this long, doubling with each retry (random, full jitter)'),
+      retryMaxMs: z.number().int().positive().default(3_600_000).describe('longest wait between two attempts of one event'),
     })
     .prefault({})
     .refine((w) => w.retryMaxMs >= w.retryBaseMs, 'webhooks.retryMaxMs must be at least webhooks.retryBaseMs'),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      /** Write logs to this file instead of stdout. */
-      file: z.string().optional(),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('least severe log level written: fatal, error, warn, info, debug, trace, or silent'),
+      file: z.string().optional().describe('write JSON logs to this file instead of stdout (reopened on SIGHUP)'),
     })
     .prefault({}),
   shutdown: z
     .strictObject({
-      /** How long a graceful stop waits for sockets to close before it ends them. */
-      graceMs: z.number().int().nonnegative().default(5_000),
+      graceMs: z.number().int().nonnegative().default(5_000).describe('how long a graceful stop waits for sockets to close before it ends them'),
       /**
        * How long a graceful stop first goes on serving its sessions while `/readyz` answers 503 and new
        * connections are refused, so that a load balancer sees it leave before its sessions are closed.
        */
-      drainMs: z.number().int().nonnegative().max(600_000).default(0),
+      drainMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .max(600_000)
+        .default(0)
+        .describe('how long a graceful stop first keeps serving while /readyz answers 503 and new connections are refused'),
     })
     .prefault({}),
 });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { configKeys } from '../../src/config/load.js';
 import { runCli, startServer } from '../helpers/server.js';
 
 describe('command line', { concurrency: true }, () => {
@@ -90,6 +91,17 @@ describe('command line', { concurrency: true }, () => {
     for (const key of ['--limits.maxFrameBytes', '--sessions.policy', '--heartbeat.intervalMs', '--auth.jwt.secret', '--welcome.enabled']) assert.ok(r.stdout.includes(key), key);
     assert.ok(r.stdout.includes('SWITCHBOARD_LIMITS_MAX_FRAME_BYTES'));
     assert.equal((await runCli(['-h'])).stdout, r.stdout);
+  });
+
+  it('--help says in a word what every key is for', async () => {
+    const lines = (await runCli(['--help'])).stdout.split('\n');
+    for (const key of configKeys.keys()) {
+      const at = lines.findIndex((l) => l.startsWith(`  --${key} `));
+      assert.ok(at >= 0, `--${key} listed`);
+      const description = lines[at + 1] ?? '';
+      assert.match(description, /^ {6}\S/, `--${key}: a description under it`);
+      assert.ok(description.trim().split(/\s+/).length >= 3, `--${key}: "${description.trim()}" says something`);
+    }
   });
 
   it('--print-config prints the effective config as JSON with secrets masked, and exits 0', async () => {

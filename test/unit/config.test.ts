@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseArgs } from '../../src/cli/args.js';
-import { ConfigError, configKeys, envName, loadConfig, redactConfig, unknownEnvironment } from '../../src/config/load.js';
+import { ConfigError, configDescriptions, configKeys, envName, loadConfig, redactConfig, unknownEnvironment } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
@@ -98,6 +98,20 @@ describe('config defaults', () => {
     assert.equal(configKeys.get('webhooks.retryMaxMs'), 'number');
     assert.equal(configKeys.has('server'), false, 'objects are not leaves');
     assert.equal(configKeys.has('auth.jwt'), false);
+  });
+
+  it('describes every key in one line, from the schema (what --help prints)', () => {
+    const missing = [...configKeys.keys()].filter((k) => !configDescriptions.get(k)?.trim());
+    assert.deepEqual(missing, [], 'every key needs a .describe() in src/config/schema.ts');
+    for (const [key, text] of configDescriptions) {
+      assert.ok(configKeys.has(key), `${key}: described but not a key`);
+      assert.doesNotMatch(text, /\n/, `${key}: one line`);
+      assert.ok(text.length <= 120, `${key}: ${text.length} characters; keep it to one short line`);
+    }
+    // Read through the wrappers: a description on a key with a default, on an optional one, after a refine.
+    assert.match(configDescriptions.get('server.port')!, /port/);
+    assert.match(configDescriptions.get('auth.jwt.issuer')!, /iss/);
+    assert.match(configDescriptions.get('webhooks.endpoints')!, /webhook/);
   });
 });
 
