@@ -13,6 +13,8 @@ import { closeAllClients, connectUser } from '../helpers/client.js';
 import { startServer, tempDataDir } from '../helpers/server.js';
 
 const SECRET = 'whsec-test-0123456789abcdef';
+/** A start beside a test file that runs a score of processes at once (cli.test.ts) took over 10 s on 2 busy cores. */
+const START_TIMEOUT_MS = 30_000;
 
 interface Received {
   id: string;
@@ -154,6 +156,7 @@ describe('webhooks', () => {
     // The endpoint list from the environment, as JSON.
     const srv = await startServer(['--auth.dev', 'true', '--webhooks.retryBaseMs', '50'], {
       t,
+      timeoutMs: START_TIMEOUT_MS,
       env: { SWITCHBOARD_WEBHOOKS_ENDPOINTS: JSON.stringify([endpoint(rx.url)]) },
     });
     const has = (type: string, data: Record<string, unknown> = {}) => () => rx.delivered().some(is(type, data));
@@ -216,7 +219,7 @@ describe('webhooks', () => {
     // The first 12 requests fail.
     const rx = await Receiver.start((n) => ({ status: n < 12 ? 500 : 200 }));
     t.after(() => rx.close());
-    const srv = await startServer(flags([endpoint(rx.url, { events: ['user.online'] })]), { t });
+    const srv = await startServer(flags([endpoint(rx.url, { events: ['user.online'] })]), { t, timeoutMs: START_TIMEOUT_MS });
     const users = Array.from({ length: 8 }, (_, i) => `user${i}`);
     for (const u of users) await connectUser(srv.wsUrl, u);
     const online = (): Set<unknown> => new Set(rx.delivered().filter(is('user.online')).map((r) => r.data.user));
@@ -240,7 +243,7 @@ describe('webhooks', () => {
     const url = `http://127.0.0.1:${port}/hooks`;
     const dir = tempDataDir();
     const store = ['--store.file', join(dir, 'sb.db'), '--uploads.dir', join(dir, 'uploads')];
-    const srv1 = await startServer(flags([endpoint(url)], store), { t });
+    const srv1 = await startServer(flags([endpoint(url)], store), { t, timeoutMs: START_TIMEOUT_MS });
     const alice = await connectUser(srv1.wsUrl, 'alice');
     await alice.call({ type: 'join', room: 'support-7' });
     const sent: string[] = [];
@@ -251,7 +254,7 @@ describe('webhooks', () => {
     const session = alice.session!;
     assert.equal(await srv1.stop(), 0);
 
-    const srv2 = await startServer(flags([endpoint(url)], store), { t });
+    const srv2 = await startServer(flags([endpoint(url)], store), { t, timeoutMs: START_TIMEOUT_MS });
     const rx = await Receiver.start(() => ({ status: 200 }), port);
     t.after(() => rx.close());
     const delivered = (): Received[] => rx.delivered();
@@ -275,7 +278,7 @@ describe('webhooks', () => {
     t.after(closeAllClients);
     const rx = await Receiver.start(() => ({ status: 200, delayMs: 4000 }));
     t.after(() => rx.close());
-    const srv = await startServer(flags([endpoint(rx.url, { timeoutMs: 10_000 })]), { t });
+    const srv = await startServer(flags([endpoint(rx.url, { timeoutMs: 10_000 })]), { t, timeoutMs: START_TIMEOUT_MS });
     const alice = await connectUser(srv.wsUrl, 'alice');
     const bob = await connectUser(srv.wsUrl, 'bob');
     await alice.call({ type: 'join', room: 'support-slow' });
