@@ -204,6 +204,12 @@ export function redactConfig(config: Config): Config {
   };
   for (const key of SECRET_KEYS) mask(key, () => '***');
   for (const key of URL_KEYS) mask(key, maskUrlPassword);
+  // Each webhook endpoint signs with its own secret, and its URL may carry credentials.
+  const hooks = (copy.webhooks as { endpoints?: { secret?: unknown; url?: unknown }[] } | undefined)?.endpoints ?? [];
+  for (const e of hooks) {
+    if (e.secret !== undefined) e.secret = '***';
+    e.url = maskUrlPassword(e.url);
+  }
   return copy as Config;
 }
 
