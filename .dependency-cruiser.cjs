@@ -56,6 +56,19 @@ module.exports = {
       to: { path: '^src/(fanout|outbound|store|transport|commands|media)/' },
     },
     {
+      name: 'webhooks-listen-to-the-hub',
+      severity: 'error',
+      comment: 'webhooks implement the hub\'s HubEvents port and keep their queue in the store; only the server wires them',
+      from: { path: '^src/webhooks/' },
+      to: { path: '^src/(fanout|outbound|transport|commands|media|api)/|^src/hub/(?!events\\.ts$)' },
+    },
+    {
+      name: 'only-the-server-wires-webhooks',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/webhooks/', '^src/server\\.ts$'] },
+      to: { path: '^src/webhooks/' },
+    },
+    {
       name: 'store-implements-the-port',
       severity: 'error',
       comment: 'the store may know the hub\'s persistence port and nothing else of it',
