@@ -82,6 +82,20 @@ module.exports = {
       to: { path: '^src/transport/' },
     },
     {
+      name: 'hot-path-counts-through-interfaces',
+      severity: 'error',
+      comment:
+        'the outbound layer, the fan-out, the hub and the command pipeline count through small counters interfaces of their own (no-op by default); observe/metrics.ts implements them, and only observe/ knows prom-client',
+      from: { path: '^src/(outbound|fanout|hub|commands)/' },
+      to: { path: ['^src/observe/', 'node_modules/prom-client/'] },
+    },
+    {
+      name: 'only-observe-knows-prom-client',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/observe/' },
+      to: { path: 'node_modules/prom-client/' },
+    },
+    {
       name: 'server-imports-no-client-web-bench-or-test',
       severity: 'error',
       from: { path: '^src/' },

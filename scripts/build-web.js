@@ -2,12 +2,15 @@
 // Builds the web chat (web/) into dist/web/, which the server serves at `/`:
 // type-checks web/src with its own tsconfig (DOM lib), bundles web/src/main.ts
 // and the SDK with esbuild into one minified ES module with a source map,
-// minifies style.css and copies the static files.
+// minifies style.css and copies the static files. The admin console (web/admin,
+// type-checked with the chat) goes the same way into dist/web/admin/, served at
+// `/admin/`: admin.js with uPlot bundled in (no CDN), admin.css with the chat's
+// styles and uPlot's, index.html and the icon.
 //
 //   node scripts/build-web.js            build once (run by `npm run build`)
 //   node scripts/build-web.js --watch    rebuild on change (no type-check)
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -15,6 +18,8 @@ import * as esbuild from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const web = join(root, 'web');
 const out = join(root, 'dist', 'web');
+const admin = join(web, 'admin');
+const adminOut = join(out, 'admin');
 const watch = process.argv.includes('--watch');
 
 if (!watch) {
@@ -27,7 +32,7 @@ if (!watch) {
 }
 
 rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
+mkdirSync(adminOut, { recursive: true });
 
 /** Static files: everything at the top of web/ except the sources and their config. */
 function copyStatic() {
@@ -35,7 +40,14 @@ function copyStatic() {
     if (!e.isFile() || e.name === 'tsconfig.json' || e.name === 'style.css') continue;
     copyFileSync(join(web, e.name), join(out, e.name));
   }
+  copyFileSync(join(admin, 'index.html'), join(adminOut, 'index.html'));
+  copyFileSync(join(web, 'icon.svg'), join(adminOut, 'icon.svg'));
 }
+
+/** uPlot's MIT notice, kept at the top of the admin bundle (its own header comment is not one esbuild keeps). */
+const uplotPkg = JSON.parse(readFileSync(join(root, 'node_modules', 'uplot', 'package.json'), 'utf8'));
+const uplotCopyright = readFileSync(join(root, 'node_modules', 'uplot', 'LICENSE'), 'utf8').match(/^Copyright.*$/m)?.[0] ?? 'Leon Sorokin';
+const uplotNotice = `/*! uPlot ${uplotPkg.version} | ${uplotCopyright} | MIT License | ${uplotPkg.homepage} */`;
 
 const common = { absWorkingDir: root, bundle: true, minify: true, sourcemap: true, logLevel: 'warning', legalComments: 'none' };
 const configs = [
@@ -48,6 +60,16 @@ const configs = [
     target: ['es2022', 'chrome100', 'firefox100', 'safari15.4'],
   },
   { ...common, entryPoints: [join(web, 'style.css')], outfile: join(out, 'style.css'), target: ['chrome100', 'firefox100', 'safari15.4'] },
+  {
+    ...common,
+    entryPoints: [join(admin, 'src', 'main.ts')],
+    outfile: join(adminOut, 'admin.js'),
+    banner: { js: uplotNotice },
+    format: 'esm',
+    platform: 'browser',
+    target: ['es2022', 'chrome100', 'firefox100', 'safari15.4'],
+  },
+  { ...common, entryPoints: [join(admin, 'style.css')], outfile: join(adminOut, 'admin.css'), target: ['chrome100', 'firefox100', 'safari15.4'] },
 ];
 
 copyStatic();

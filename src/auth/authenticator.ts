@@ -17,6 +17,8 @@ export interface Identity {
   grants: readonly string[];
   /** When the credential stops being valid (ms since epoch), or null for never. */
   expiresAt: number | null;
+  /** How it was established (the metrics count sessions by it); unset: a token. */
+  via?: 'token' | 'dev';
 }
 
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; code: CloseCode; reason: string };
@@ -61,13 +63,13 @@ export class Authenticator {
       return { ok: false, code: CloseCode.Unauthorized, reason: 'invalid token: "sub" claim is not a user id (1-128 characters, no spaces)' };
     const claim = payload[this.cfg.jwt.roomsClaim];
     const grants = Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string') : [];
-    return { ok: true, identity: { user, grants, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null } };
+    return { ok: true, identity: { user, grants, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null, via: 'token' } };
   }
 
   devIdentity(name: string): AuthResult {
     if (!this.devMode) return { ok: false, code: CloseCode.Unauthorized, reason: 'dev identities are disabled; send a token' };
     if (!DEV_NAME.test(name)) return { ok: false, code: CloseCode.Unauthorized, reason: 'user names are 1-64 characters of A-Z a-z 0-9 _ . @ -' };
-    return { ok: true, identity: { user: name, grants: [], expiresAt: null } };
+    return { ok: true, identity: { user: name, grants: [], expiresAt: null, via: 'dev' } };
   }
 }
 

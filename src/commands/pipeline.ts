@@ -48,7 +48,19 @@ export interface PipelineDeps {
   limits: PipelineLimits;
   log: { error(obj: object, msg: string): void };
   now(): number;
+  /** Counted as messages arrive and publishes are acknowledged (metrics); by default nothing. */
+  counters?: CommandCounters;
 }
+
+/** What the metrics (observe/metrics.ts) are told: one call per message received, one per publish or send acked. */
+export interface CommandCounters {
+  /** A message arrived (rate-limited or not): its command type, or `invalid` (not JSON, no known type). */
+  received(type: CommandType | 'invalid'): void;
+  /** A publish or send was acknowledged `ms` after it was run (a stored one: once the store has it). */
+  acked(type: 'publish' | 'send', ms: number): void;
+}
+
+const NO_COUNTERS: CommandCounters = { received: () => {}, acked: () => {} };
 
 /** A command the hub handles (not auth or ping). */
 type Routed = CommandOf<RoutedType>;
@@ -61,12 +73,15 @@ export class CommandPipeline {
    * once it is done, in order, so that a client may send `auth`, `join` and `publish` back to back.
    */
   private parked: Parkable[] | null = null;
+  private readonly counters: CommandCounters;
 
   constructor(
     private readonly host: PipelineHost,
     private readonly deps: PipelineDeps,
     private readonly rate: RateGate,
-  ) {}
+  ) {
+    this.counters = deps.counters ?? NO_COUNTERS;
+  }
 
   private get live(): boolean {
     return this.host.state === 'pending' || this.host.state === 'open';
@@ -77,11 +92,12 @@ export class CommandPipeline {
     if (!this.live) return;
     const raw = message.ok ? message.value : undefined;
     const id = requestIdOf(raw);
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    this.counters.received(isCommandType(type) ? type : 'invalid');
     const verdict = this.rate.take(this.deps.now());
     if (verdict === 'flood') return this.host.close(CloseCode.Flood, 'flooding: too many messages');
     if (verdict === 'refuse') return this.error(id, ErrorCode.RateLimited, `more than ${this.deps.limits.messagesPerSecond} messages per second`);
     if (!message.ok) return this.error(undefined, ErrorCode.InvalidJson, `not valid JSON: ${message.error}`);
-    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
     if (!isCommandType(type)) return this.error(id, ErrorCode.UnknownType, type === undefined ? 'a message needs a type' : `unknown type ${JSON.stringify(type)}`);
     const parsed = commandSchemas[type].safeParse(raw);
     if (!parsed.success) {
@@ -120,17 +136,29 @@ export class CommandPipeline {
   }
 
   private run(cmd: Routed): void {
+    // A publish's or send's time to its ack (the metrics' histogram); performance is Node's global clock.
+    const timed = cmd.type === 'publish' || cmd.type === 'send' ? cmd.type : null;
+    const start = timed ? performance.now() : 0;
     try {
       const data = (handlers[cmd.type] as (s: HubSession, c: Routed, ...rest: unknown[]) => unknown)(this.host.session, cmd, this.deps.hub, this.deps.limits);
       // Durable operations answer once the store has: the reply then follows whatever they delivered.
       if (data instanceof Promise) {
-        const settled = data.then((v: unknown) => this.reply(cmd.id, v), (err: unknown) => this.fail(cmd.id, err));
+        const settled = data.then(
+          (v: unknown) => {
+            this.reply(cmd.id, v);
+            if (timed) this.counters.acked(timed, performance.now() - start);
+          },
+          (err: unknown) => this.fail(cmd.id, err),
+        );
         if (cmd.type === 'join') {
           this.parked = [];
           // Whatever happens to the reply, what waits behind the join must not wait for ever.
           void settled.catch((err: unknown) => this.internalError(cmd.id, err)).then(this.unpark);
         }
-      } else this.reply(cmd.id, data);
+      } else {
+        this.reply(cmd.id, data);
+        if (timed) this.counters.acked(timed, performance.now() - start);
+      }
     } catch (err) {
       this.fail(cmd.id, err);
     }

@@ -23,7 +23,19 @@ export interface LocalFanoutOptions {
   /** Most bytes of them (default 4 MiB, a session's outbound queue limit). */
   maxHeldBytes?: number;
   listener?: FanOutListener;
+  /** Told how many sessions each push was handed to (metrics); by default nobody. */
+  counters?: DeliveryCounters;
 }
+
+/**
+ * Deliveries, counted once per push whatever the number of its recipients (a room message to 10,000 members is one
+ * call with 10,000). Implemented by the metrics (observe/metrics.ts).
+ */
+export interface DeliveryCounters {
+  delivered(sessions: number): void;
+}
+
+const NO_COUNTERS: DeliveryCounters = { delivered: () => {} };
 
 const EMPTY: ReadonlySet<never> = new Set();
 
@@ -36,12 +48,14 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
   private readonly tick: Tick;
   private readonly maxHeld: number;
   private readonly maxHeldBytes: number;
+  private readonly counters: DeliveryCounters;
   private sessions = 0;
 
   constructor(private readonly opts: LocalFanoutOptions) {
     this.tick = opts.tick;
     this.maxHeld = opts.maxHeld ?? 10_000;
     this.maxHeldBytes = opts.maxHeldBytes ?? 4 * 1024 * 1024;
+    this.counters = opts.counters ?? NO_COUNTERS;
   }
 
   // ── sessions ────────────────────────────────────────────────────────────
@@ -120,6 +134,7 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
     const room = this.rooms.get(name);
     if (!room) return;
     for (const g of room.groups) this.append(g, push);
+    this.counters.delivered(room.size);
   }
 
   /** Encodes once for the group and appends to its batch for this turn, starting one if needed. */
@@ -140,10 +155,15 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
 
   direct(route: DirectRoute, push: MessagePush): void {
     const enc = new Encodings(push);
+    let n = 0;
     route.users.forEach((user, i) => {
       if (route.users.indexOf(user) !== i) return;
-      for (const r of this.sessionsOf(user)) this.directTo(r, route, enc.for(r.codec));
+      for (const r of this.sessionsOf(user)) {
+        this.directTo(r, route, enc.for(r.codec));
+        n++;
+      }
     });
+    this.counters.delivered(n);
   }
 
   private directTo(r: S, route: DirectRoute, bytes: Buffer): void {
@@ -160,6 +180,7 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
       r.send(enc.for(r.codec));
       n++;
     }
+    this.counters.delivered(n);
     return n;
   }
 
@@ -171,6 +192,7 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
         s.send(enc.for(s.codec));
         n++;
       }
+    this.counters.delivered(n);
     return n;
   }
 
@@ -185,6 +207,7 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
       out.push(b);
     }
     for (const b of out) s.send(b);
+    this.counters.delivered(out.length);
     return bytes;
   }
 

@@ -9,7 +9,7 @@ import { isBackend, type Actor, type BackendActor, type UserActor } from '../acc
 import { matchesPattern } from '../access/patterns.js';
 import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
 import type { DirectRoute, FanOut } from '../fanout/fanout.js';
-import { LocalFanout, type LocalFanoutOptions } from '../fanout/local-fanout.js';
+import { LocalFanout, type DeliveryCounters, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
 import type { MessagePush, PresencePush, ServerPush, SignalPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
@@ -43,6 +43,8 @@ export interface HubOptions {
   events?: HubEvents;
   /** Delivery; by default a LocalFanout on `tick` (a broker wraps one to reach other nodes). */
   fanout?: FanOut<HubSession>;
+  /** The default fan-out's delivery counts (metrics). */
+  deliveries?: DeliveryCounters;
   /** Where durable conversations are stored; without it every conversation is ephemeral. */
   persistence?: Persistence | null;
   /** Most missed messages replayed by a recovering join or sync (default 1000). */
@@ -91,7 +93,7 @@ export class Hub {
   constructor(private readonly opts: HubOptions) {
     this.persistence = opts.persistence ?? null;
     this.events = opts.events ?? {};
-    this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes });
+    this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes, counters: opts.deliveries });
     this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents);
     this.admin = new RoomAdmin({
       directory: this.directory,
@@ -268,6 +270,11 @@ export class Hub {
     return this.rooms.list();
   }
 
+  /** Messages per room since the last call (rooms with members and messages only); the counts start again. */
+  takeMessageCounts(visit: (room: string, messages: number) => void): void {
+    this.rooms.takeMessageCounts(visit);
+  }
+
   presence(actor: Actor, name: string): { room: string; users: PresenceEntry[] } {
     check(maySeePresence(actor, name, this.roomKind(name), !isBackend(actor) && this.directory.isMember(name, actor.user)));
     const room = this.rooms.get(name);
@@ -303,6 +310,7 @@ export class Hub {
       const room = this.rooms.get(name);
       if (!room) return { id: m.id, seq: 0, ts: m.ts };
       const seq = ++room.seq;
+      room.messages++;
       const push = messagePush(m, dest, seq);
       this.fanout.toRoom(name, push);
       this.events.messageCreated?.(push, true);
@@ -313,6 +321,7 @@ export class Hub {
       const room = this.rooms.get(name);
       if (room) {
         room.lastSeq = seq;
+        room.messages++;
         this.fanout.toRoom(name, push);
       }
       this.events.messageCreated?.(push, true);

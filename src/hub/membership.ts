@@ -71,6 +71,18 @@ export class Membership {
     return { users: r?.presence.size ?? 0, sessions: this.fanout.members(name) };
   }
 
+  /**
+   * Hands each room's messages since the last call to `visit` and starts them again from 0 (rooms without any are
+   * skipped): the stats' message rate per room, at the cost of one addition per message.
+   */
+  takeMessageCounts(visit: (room: string, messages: number) => void): void {
+    for (const r of this.map.values())
+      if (r.messages > 0) {
+        visit(r.name, r.messages);
+        r.messages = 0;
+      }
+  }
+
   /** A managed room's kind changed: a room in use follows at once (its durability, once it empties). */
   kindChanged(name: string, kind: RoomKind): void {
     const r = this.map.get(name);

@@ -8,6 +8,8 @@ export class RoomState {
   seq = 0;
   /** Last delivered seq of a durable room, known from the join that created this state onward. */
   lastSeq: number | undefined = undefined;
+  /** Messages delivered to the room since the stats last took the count (Membership.takeMessageCounts). */
+  messages = 0;
 
   constructor(
     readonly name: string,

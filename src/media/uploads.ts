@@ -35,6 +35,15 @@ const SAFE_NAME = /^[^/\\]{1,200}$/;
  */
 const FILE_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'";
 
+/** Uploads stored and refused (metrics, observe/metrics.ts). */
+export interface UploadCounters {
+  stored(bytes: number): void;
+  /** `reason`: the error code answered (unauthorized, rate_limited, invalid_name, unsupported_type, too_large). */
+  refused(reason: string): void;
+}
+
+const NO_COUNTERS: UploadCounters = { stored: () => {}, refused: () => {} };
+
 export function uploadRoutes(
   cfg: Config['uploads'],
   auth: Authenticator,
@@ -42,9 +51,14 @@ export function uploadRoutes(
   blobs: BlobStore,
   log: Logger,
   now: () => number,
+  counters: UploadCounters = NO_COUNTERS,
 ): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
   const allowed = (mime: string): boolean => cfg.allowedTypes.some((p) => matchesPattern(p, mime));
   const budget = new UploadBudget(cfg.userBytesPerHour, now);
+  const refuseUpload = (req: IncomingMessage, res: ServerResponse, status: number, error: string, message: string): void => {
+    counters.refused(error);
+    refuse(req, res, status, error, message);
+  };
 
   async function who(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Identity | null> {
     const r = await identifyRequest(auth, req.headers, url);
@@ -56,20 +70,21 @@ export function uploadRoutes(
   async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const identity = await who(req, res, url);
     if (!identity) {
+      counters.refused('unauthorized');
       req.resume();
       return;
     }
     const wait = budget.waitMs(identity.user);
     if (wait > 0) {
       res.setHeader('retry-after', Math.ceil(wait / 1000));
-      return refuse(req, res, 429, 'rate_limited', `more than uploads.userBytesPerHour (${cfg.userBytesPerHour} bytes) uploaded in the last hour`);
+      return refuseUpload(req, res, 429, 'rate_limited', `more than uploads.userBytesPerHour (${cfg.userBytesPerHour} bytes) uploaded in the last hour`);
     }
     const mime = (req.headers['content-type'] ?? 'application/octet-stream').split(';', 1)[0]!.trim().toLowerCase();
     const name = url.searchParams.get('name') ?? 'file';
-    if (!SAFE_NAME.test(name) || UNSHOWABLE.test(name)) return refuse(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes, no control or invisible characters (docs/api.md)');
-    if (!MIME_TYPE.test(mime) || !allowed(mime)) return refuse(req, res, 415, 'unsupported_type', `${mime.slice(0, 100)} is not an allowed upload type`);
+    if (!SAFE_NAME.test(name) || UNSHOWABLE.test(name)) return refuseUpload(req, res, 400, 'invalid_name', 'name: 1-200 characters, no slashes, no control or invisible characters (docs/api.md)');
+    if (!MIME_TYPE.test(mime) || !allowed(mime)) return refuseUpload(req, res, 415, 'unsupported_type', `${mime.slice(0, 100)} is not an allowed upload type`);
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > cfg.maxBytes) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
+    if (declared > cfg.maxBytes) return refuseUpload(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
     const id = randomBytes(16).toString('base64url');
     // A client that stops sending would hold the socket, a file descriptor and a partial file for as long as it
     // keeps the connection open.
@@ -78,13 +93,14 @@ export function uploadRoutes(
     try {
       size = await blobs.put(id, req, cfg.maxBytes);
     } catch (e) {
-      if (e instanceof TooLargeError) return refuse(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
+      if (e instanceof TooLargeError) return refuseUpload(req, res, 413, 'too_large', `uploads are limited to ${cfg.maxBytes} bytes`);
       throw e;
     } finally {
       req.setTimeout(0);
     }
     await store.addUpload({ id, owner: identity.user, name, mime, size, ts: now() });
     budget.charge(identity.user, size);
+    counters.stored(size);
     log.debug({ user: identity.user, id, size, mime }, 'upload stored');
     send(res, 201, { id, url: `/files/${id}`, name, mime, size });
   }

@@ -113,6 +113,11 @@ export class Outbox {
     this.flusher.mark(this);
   }
 
+  /** Bytes held here while the socket drains (counted against the limits; not yet in the socket). */
+  get heldBytesNow(): number {
+    return this.closed ? 0 : this.heldBytes;
+  }
+
   /** Drops everything queued; nothing is written after this. */
   close(): void {
     this.closed = true;
@@ -135,12 +140,15 @@ export class Outbox {
     if (!force && (this.holding || this.wire.bufferedBytes > this.holdAbove)) return this.hold();
     const first = items[0]!;
     let messages: number;
+    let bytes = 0;
     let ok = true;
     if (n === 1 && first instanceof SharedBatch && this.starts[0] === 0 && this.wire.preframed) {
       // The common fan-out case: the same frame for every member of the room.
       messages = first.chunks.length;
       first.written = true;
-      ok = this.wire.writeFrame((first.frame ??= frameOf(first.chunks, 0, messages, this.framing)));
+      const frame = (first.frame ??= frameOf(first.chunks, 0, messages, this.framing));
+      bytes = frame.length;
+      ok = this.wire.writeFrame(frame);
     } else {
       for (let i = 0; i < n; i++) {
         const it = items[i]!;
@@ -151,8 +159,15 @@ export class Outbox {
       }
       messages = scratch.length;
       if (messages > 0) {
-        if (this.wire.preframed) ok = this.wire.writeFrame(frameOf(scratch, 0, messages, this.framing));
-        else this.wire.sendPayload(joinedPayload(scratch, 0, messages, this.framing));
+        if (this.wire.preframed) {
+          const frame = frameOf(scratch, 0, messages, this.framing);
+          bytes = frame.length;
+          ok = this.wire.writeFrame(frame);
+        } else {
+          const payload = joinedPayload(scratch, 0, messages, this.framing);
+          bytes = payload.length;
+          this.wire.sendPayload(payload);
+        }
       }
       scratch.length = 0;
     }
@@ -164,7 +179,10 @@ export class Outbox {
     } else items.fill(null, 0, n);
     this.count = 0;
     this.counted = this.heldMessages = this.heldBytes = 0;
-    if (messages > 0) this.backlog = ok ? 0 : this.backlog + messages;
+    if (messages > 0) {
+      this.backlog = ok ? 0 : this.backlog + messages;
+      this.flusher.wrote(messages, bytes);
+    }
     if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.owner.overflowed(NOTHING_HELD);
   }
 

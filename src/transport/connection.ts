@@ -45,6 +45,8 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
   wheelSlot = -1;
   state: State = 'pending';
   peer: Peer | undefined;
+  /** How the session authenticated (metrics). */
+  via: 'token' | 'dev' = 'token';
   readonly preframed: boolean;
   private expiresAt: number | null = null;
   private beat: Beat = 'idle';
@@ -98,6 +100,11 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     return this.preframed ? this.socket.writableLength : this.ws.bufferedAmount;
   }
 
+  /** Bytes on their way to the client: in the socket, and held by the outbox while the socket drains. */
+  get queuedBytes(): number {
+    return this.bufferedBytes + this.outbox.heldBytesNow;
+  }
+
   writeFrame(frame: Buffer): boolean {
     return this.socket.write(frame);
   }
@@ -145,6 +152,8 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.stopAwaitingAuth();
     this.state = 'closing';
     this.closeCode = code;
+    const { closes } = this.ctx.tallies;
+    closes.set(code, (closes.get(code) ?? 0) + 1);
     // What the client was already told this turn (replies, the error that explains the close) goes out first;
     // a slow consumer's backlog is exactly what must not.
     if (code !== CloseCode.SlowConsumer) this.outbox.flush(true);
@@ -199,12 +208,14 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.user = identity.user;
     this.grants = identity.grants;
     this.expiresAt = identity.expiresAt;
+    this.via = identity.via ?? 'token';
     const verdict = this.ctx.hub.connect(this, { resume });
     if (!verdict.ok) {
       this.close(verdict.code, verdict.reason);
       return;
     }
     this.state = 'open';
+    this.ctx.tallies.opened[this.via]++;
     this.stopAwaitingAuth();
     const { config } = this.ctx;
     this.outbox.push(this.ctx.encodeConnected(this.codec, this.id, this.user));

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config/schema.js';
-import type { PipelineDeps } from '../commands/pipeline.js';
+import type { CommandCounters, PipelineDeps } from '../commands/pipeline.js';
 import type { Hub } from '../hub/hub.js';
 import type { Codec } from '../protocol/codec.js';
 import type { Flusher } from '../outbound/flusher.js';
@@ -23,9 +23,24 @@ export interface GatewayContext {
   readonly commands: PipelineDeps;
   /** Slow-consumer closes, logged without flooding. */
   readonly slowCloses: SlowCloseLog;
+  /** What the connections count for the metrics and the admin stats (plain additions; read when asked). */
+  readonly tallies: ConnectionTallies;
   now(): number;
   /** The connection has fully closed; drop it from the gateway's set. */
   forget(c: HubSession): void;
   /** A connection that was waiting for its `auth` message stopped waiting (identified, or closed). */
   identifiedOrGone(): void;
 }
+
+export interface ConnectionTallies {
+  /** Connections the server closed (or refused), by close code: a small fixed set of codes. */
+  readonly closes: Map<number, number>;
+  /** Sessions opened since start, by how they authenticated. */
+  readonly opened: { token: number; dev: number };
+}
+
+/** What the gateway is given; it builds the rest of the context. */
+export type GatewayOptions = Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'commands' | 'tallies'> & {
+  /** The command pipelines' counters (metrics). */
+  commandCounters?: CommandCounters;
+};

@@ -14,7 +14,7 @@ import type { Codec, ConnectedSettings } from '../protocol/codec.js';
 import { DEFAULT_CODEC } from '../protocol/codecs.js';
 import { CloseCode } from '../protocol/codes.js';
 import { Connection, SLOW_CLOSE_LINGER_PERIODS, type Peer } from './connection.js';
-import type { GatewayContext } from './context.js';
+import type { ConnectionTallies, GatewayContext, GatewayOptions } from './context.js';
 import { SlowCloseLog } from './slow-close-log.js';
 
 const ignore = (): void => {};
@@ -31,12 +31,14 @@ export class Gateway {
   private onEmpty: (() => void) | null = null;
   readonly ctx: GatewayContext;
 
-  constructor(ctx: Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'commands'>) {
+  constructor(opts: GatewayOptions) {
+    const { commandCounters, ...ctx } = opts;
     const { heartbeat, limits } = ctx.config;
     this.ctx = {
       ...ctx,
-      slowCloses: new SlowCloseLog(ctx.log),
-      commands: { hub: ctx.hub, limits, log: ctx.log, now: ctx.now },
+      slowCloses: new SlowCloseLog(ctx.log, 1000, ctx.now),
+      tallies: { closes: new Map(), opened: { token: 0, dev: 0 } },
+      commands: { hub: ctx.hub, limits, log: ctx.log, now: ctx.now, counters: commandCounters },
       encodeConnected: connectedEncoders({
         heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
         limits: {
@@ -71,6 +73,29 @@ export class Gateway {
 
   get connections(): number {
     return this.conns.size;
+  }
+
+  /** Closes by code and sessions opened since start (counted by the connections). */
+  get tallies(): ConnectionTallies {
+    return this.ctx.tallies;
+  }
+
+  /** The latest slow-consumer closes (oldest first) and how many there were since start. */
+  get slowCloses(): { total: number; recent: SlowCloseLog['recent'] } {
+    return this.ctx.slowCloses;
+  }
+
+  /**
+   * Open sessions by how they authenticated, and the bytes waiting to reach their clients (in the sockets, and held
+   * by outboxes while their sockets drain). A walk over the connections: for a scrape or a stats call, not a turn.
+   */
+  sessionsAndQueues(): { token: number; dev: number; queueBytes: number } {
+    const out = { token: 0, dev: 0, queueBytes: 0 };
+    for (const c of this.conns) {
+      if (c.state === 'open') out[c.via]++;
+      if (c.state !== 'closed') out.queueBytes += c.queuedBytes;
+    }
+    return out;
   }
 
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

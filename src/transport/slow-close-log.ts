@@ -17,7 +17,14 @@ export interface SlowClose {
   droppedBytes: number;
 }
 
+/** How many of the latest slow-consumer closes the stats show (`recent`). */
+export const RECENT_SLOW_CLOSES = 20;
+
 export class SlowCloseLog {
+  /** Every slow-consumer close since start. */
+  total = 0;
+  /** The latest RECENT_SLOW_CLOSES, oldest first, with when they happened (ms): the admin stats show them. */
+  readonly recent: (SlowClose & { ts: number })[] = [];
   private timer: NodeJS.Timeout | null = null;
   private closes = 0;
   private unsentBytes = 0;
@@ -27,9 +34,13 @@ export class SlowCloseLog {
   constructor(
     private readonly log: Logger,
     private readonly intervalMs = 1000,
+    private readonly now: () => number = Date.now,
   ) {}
 
   record(c: SlowClose): void {
+    this.total++;
+    if (this.recent.length === RECENT_SLOW_CLOSES) this.recent.shift();
+    this.recent.push({ ts: this.now(), ...c });
     if (this.timer === null) {
       this.log.warn(c, 'slow consumer: session closed (4005)');
       this.startInterval();
