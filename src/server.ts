@@ -13,6 +13,8 @@ import type { Config } from './config/schema.js';
 import { Hub } from './hub/hub.js';
 import { messageIdSource } from './transport/ids.js';
 import type { Logger } from './observe/logger.js';
+import { Metrics } from './observe/metrics.js';
+import { metricsRoute } from './observe/metrics-route.js';
 import { CloseCode } from './protocol/codes.js';
 import { Flusher } from './outbound/flusher.js';
 import { Gateway } from './transport/gateway.js';
@@ -109,8 +111,10 @@ interface Parts {
 /** Everything on top of an open store; the caller closes the store if this fails. */
 async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth, dev, failed }: Parts): Promise<RunningServer> {
   const now = Date.now;
-  const committer = new Committer(store, config.store, log.child({ part: 'store' }));
-  const flusher = new Flusher(config.limits.flushIntervalMs);
+  // Counted by the parts through their counters interfaces; read by /metrics and the admin stats (observe/).
+  const metrics = new Metrics({ prometheus: config.metrics.enabled, now });
+  const committer = new Committer(store, config.store, log.child({ part: 'store' }), metrics.store);
+  const flusher = new Flusher(config.limits.flushIntervalMs, undefined, metrics.outbound);
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
     Math.max(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),
@@ -127,6 +131,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     roomRules: config.rooms.rules,
     events: webhooks?.events,
     persistence: committer,
+    deliveries: metrics.fanout,
     registry: store,
     recoveryLimit: config.store.recoveryLimit,
     historyMaxLimit: config.store.historyMaxLimit,
@@ -151,11 +156,13 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     auth,
     log: log.child({ part: 'gateway' }),
     now,
+    commandCounters: metrics.commands,
   });
+  metrics.attach({ hub, gateway, committer, flusher, webhooks: webhooks ? () => webhooks.stats() : undefined });
   let ready = false;
   const { webRoot } = config.server;
   const web = webRoot === undefined ? { root: BUNDLED_WEB, headers: CHAT_PAGE_HEADERS } : webRoot ? { root: webRoot } : null;
-  const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now) : undefined;
+  const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now, metrics.media) : undefined;
   const api = serverApi({
     hub,
     now,
@@ -167,7 +174,10 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     signToken: tokenSigner(config.auth.jwt, now),
     log: log.child({ part: 'api' }),
     version: 'v1',
+    observe: metrics.api,
+    stats: () => metrics.stats(),
   });
+  const scrape = metricsRoute(metrics, config.metrics, config.api.keys, log.child({ part: 'metrics' }));
   const http = createHttpServer(config, web, tlsFiles, {
     upgrade: (req, socket, head) =>
       gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
@@ -176,7 +186,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
         socket.destroy();
       }),
     ready: () => ready,
-    route: (req, res, pathname) => api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
+    route: (req, res, pathname) => scrape(req, res, pathname) || api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
   });
   const { retention: r } = config.store;
   const retention = new RetentionTimer(

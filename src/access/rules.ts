@@ -93,6 +93,11 @@ export function mayReadFile(actor: Actor, shared: boolean): Verdict {
   return shared ? null : refuse(ErrorCode.Forbidden, 'no such file');
 }
 
+/** Read the server's own figures (admin stats; /metrics when it asks for a key): the backend's `read` scope. */
+export function mayObserve(actor: Actor): Verdict {
+  return isBackend(actor) ? scoped(actor, 'read') : refuse(ErrorCode.Forbidden, "only the server API reads the server's figures");
+}
+
 /** Manage rooms and members, disconnect users, mint tokens. */
 export function mayAdminister(actor: Actor): Verdict {
   return isBackend(actor) ? scoped(actor, 'admin') : refuse(ErrorCode.Forbidden, 'only the server API manages rooms and users');

@@ -47,7 +47,7 @@ export interface ApiDeps {
 
 const SYSTEM = 'System';
 
-function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(r: Route<P, Q, B>): Route {
+export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(r: Route<P, Q, B>): Route {
   return r as unknown as Route;
 }
 

@@ -102,3 +102,42 @@ export const addedResult = z.object({ added: z.boolean() });
 export const removedResult = z.object({ removed: z.boolean(), sessions: z.number().int() });
 export const tokenResult = z.object({ token: z.string(), expiresAt: z.number().int() });
 export const errorBody = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });
+
+const count = z.number().int().nonnegative();
+/** GET /admin/stats: what the admin console draws (docs/operations.md, "Stats"). */
+export const adminStats = z.object({
+  /** When these figures were taken (ms since epoch). */
+  ts: z.number().int(),
+  uptimeSec: z.number().int(),
+  /** Sockets, whatever their state (waiting for `auth`, open, closing). */
+  connections: count,
+  sessions: count,
+  users: count,
+  rooms: count,
+  /** Counters since start, never going down: rates are differences between two calls over their `ts`. */
+  totals: z.object({
+    /** Messages received from clients over WebSocket, every command type. */
+    messagesIn: count,
+    /** Pushes handed to sessions (a room message to N members: N). */
+    deliveries: count,
+    framesOut: count,
+    bytesOut: count,
+    slowConsumerCloses: count,
+  }),
+  store: z.object({
+    /** Over the commits of the last minute; null when there were none. */
+    commitP50Ms: z.number().nullable(),
+    commitP99Ms: z.number().nullable(),
+    /** Messages accepted and not yet stored. */
+    backlog: count,
+  }),
+  /** Bytes waiting to reach clients: in sockets, and held while they drain. */
+  queueBytes: count,
+  /** At most 10, most sessions first. */
+  topRoomsByMembers: z.array(z.object({ room: z.string(), sessions: count, users: count })),
+  /** At most 10, busiest first: messages per second over about the last 10 s. */
+  topRoomsByRate: z.array(z.object({ room: z.string(), messagesPerSec: z.number() })),
+  /** The last 20, newest first. */
+  recentSlowConsumers: z.array(z.object({ ts: z.number().int(), session: z.string(), user: z.string(), unsentBytes: count, droppedMessages: count })),
+});
+export type AdminStats = z.infer<typeof adminStats>;

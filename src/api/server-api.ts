@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HubError } from '../hub/errors.js';
 import { ErrorCode } from '../protocol/codes.js';
+import { adminRoutes, type AdminDeps } from './admin-routes.js';
 import { ApiError, parse, readJson, send, sendError } from './http.js';
 import { ApiKeys, keyOf, type ApiKeyEntry } from './keys.js';
 import { openApiDocument } from './openapi.js';
@@ -32,27 +33,42 @@ interface Compiled {
   segments: string[];
 }
 
-export interface ServerApiOptions extends ApiDeps {
+export interface ServerApiOptions extends ApiDeps, AdminDeps {
   keys: readonly ApiKeyEntry[];
   maxBodyBytes: number;
   log: Logger;
   version: string;
+  /**
+   * Told of every request once answered (metrics): its route's path template (`/api/v1/rooms/{room}/publish`,
+   * never the filled-in path; `unmatched` for a path no route has), its status and how long it took.
+   */
+  observe?: (method: string, route: string, status: number, seconds: number) => void;
 }
 
+/** The route label of a request that matched no route. */
+export const UNMATCHED = 'unmatched';
+
 export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
-  const routes = apiRoutes(opts);
+  const routes = [...apiRoutes(opts), ...adminRoutes(opts)];
   const compiled: Compiled[] = routes.map((route) => ({ route, segments: route.path.split('/').slice(1) }));
   const keys = new ApiKeys(opts.keys);
   const openapi = JSON.stringify(openApiDocument(routes, opts.version));
 
   return (req, res, pathname) => {
     if (pathname !== API_PREFIX && !pathname.startsWith(`${API_PREFIX}/`)) return false;
+    const matched = { route: UNMATCHED };
+    const { observe } = opts;
+    if (observe) {
+      const start = performance.now();
+      res.once('close', () => observe(req.method ?? '?', matched.route, res.statusCode, (performance.now() - start) / 1000));
+    }
     if (pathname === `${API_PREFIX}/openapi.json` && req.method === 'GET') {
+      matched.route = pathname;
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(openapi) });
       res.end(openapi);
       return true;
     }
-    void handle(req, res, pathname.slice(API_PREFIX.length)).catch((err: unknown) => {
+    void handle(req, res, pathname.slice(API_PREFIX.length), matched).catch((err: unknown) => {
       if (!(err instanceof ApiError)) opts.log.error({ err, path: pathname }, 'server API call failed');
       const e = toApiError(err);
       // (The rest of an oversized body is read and thrown away by readJson: cutting the connection now would fail
@@ -62,11 +78,12 @@ export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: S
     return true;
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, path: string, matched: { route: string }): Promise<void> {
     const segments = path.split('/').slice(1);
     const candidates = compiled.filter((c) => c.segments.length === segments.length && c.segments.every((s, i) => s.startsWith('{') || s === segments[i]));
     if (candidates.length === 0) throw new ApiError(404, 'not_found', `no such endpoint: ${API_PREFIX}${path}`);
     const match = candidates.find((c) => c.route.method === req.method);
+    matched.route = `${API_PREFIX}${(match ?? candidates[0]!).route.path}`;
     if (!match) {
       res.setHeader('allow', [...new Set(candidates.map((c) => c.route.method))].join(', '));
       throw new ApiError(405, 'method_not_allowed', `${req.method ?? '?'} is not allowed here`);

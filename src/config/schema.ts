@@ -326,6 +326,21 @@ export const configSchema = z.strictObject({
       file: z.string().optional().describe('write JSON logs to this file instead of stdout (reopened on SIGHUP)'),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true).describe('serve Prometheus metrics at metrics.path (docs/operations.md lists them)'),
+      path: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~\/-]*$/, 'a path such as /metrics')
+        .refine((p) => p !== '/api' && !p.startsWith('/api/'), 'not under /api (the server API)')
+        .default('/metrics')
+        .describe('path of the Prometheus metrics'),
+      requireKey: z
+        .boolean()
+        .default(false)
+        .describe('ask a scrape for an API key with the read or admin scope (Authorization: Bearer KEY); default: open, like most exporters'),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceMs: z.number().int().nonnegative().default(5_000).describe('how long a graceful stop waits for sockets to close before it ends them'),
