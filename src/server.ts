@@ -19,6 +19,7 @@ import { CloseCode } from './protocol/codes.js';
 import { Flusher } from './outbound/flusher.js';
 import { Gateway } from './transport/gateway.js';
 import { TimerWheel } from './transport/heartbeat.js';
+import { adminPage } from './transport/admin-page.js';
 import { createHttpServer } from './transport/http-server.js';
 import { FsBlobStore, type BlobStore } from './media/blob-store.js';
 import { sweepStrayBlobs } from './media/sweep.js';
@@ -61,6 +62,17 @@ const BUNDLED_WEB = fileURLToPath(new URL('../web/', import.meta.url));
 const CHAT_PAGE_HEADERS = {
   'content-security-policy':
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+/**
+ * The admin console (`/admin/`, transport/admin-page.ts), served from the bundled build whatever `server.webRoot`
+ * says: stricter still than the chat — its own scripts and styles (no inline ones), its own API calls, no media.
+ */
+const BUNDLED_ADMIN = fileURLToPath(new URL('../web/admin/', import.meta.url));
+const ADMIN_PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
 };
@@ -162,6 +174,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   let ready = false;
   const { webRoot } = config.server;
   const web = webRoot === undefined ? { root: BUNDLED_WEB, headers: CHAT_PAGE_HEADERS } : webRoot ? { root: webRoot } : null;
+  const admin = adminPage({ root: BUNDLED_ADMIN, headers: ADMIN_PAGE_HEADERS });
   const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now, metrics.media) : undefined;
   const api = serverApi({
     hub,
@@ -186,7 +199,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
         socket.destroy();
       }),
     ready: () => ready,
-    route: (req, res, pathname) => scrape(req, res, pathname) || api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
+    route: (req, res, pathname) => scrape(req, res, pathname) || admin(req, res, pathname) || api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
   });
   const { retention: r } = config.store;
   const retention = new RetentionTimer(

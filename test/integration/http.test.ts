@@ -1,6 +1,9 @@
-/** The HTTP side: the web page at /, health, the page's client config, 404s, and upgrades only on the WebSocket path. */
+/** The HTTP side: the web page at /, the admin console at /admin/, health, the page's client config, 404s, and upgrades only on the WebSocket path. */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
@@ -24,6 +27,40 @@ describe('http', () => {
     const head = await fetch(`${server().url}/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.match(head.headers.get('content-type') ?? '', /^text\/html/);
+  });
+
+  it('GET /admin/ serves the admin console under its own policy, with a custom server.webRoot or none too', async (t) => {
+    const own = mkdtempSync(join(tmpdir(), 'switchboard-webroot-'));
+    t.after(() => rmSync(own, { recursive: true, force: true }));
+    writeFileSync(join(own, 'index.html'), '<!doctype html><title>my app</title>');
+    mkdirSync(join(own, 'admin'));
+    writeFileSync(join(own, 'admin', 'index.html'), '<!doctype html><title>not the console</title>');
+    writeFileSync(join(own, 'admin', 'mine.txt'), 'mine');
+    const custom = await startServer(['--auth.dev', 'true', '--server.webRoot', own], { t });
+    const none = await startServer(['--auth.dev', 'true', '--server.webRoot', ''], { t });
+    for (const url of [server().url, custom.url, none.url]) {
+      const redirect = await fetch(`${url}/admin`, { redirect: 'manual' });
+      assert.equal(redirect.status, 301, url);
+      assert.equal(redirect.headers.get('location'), 'admin/', 'relative, so that a proxy prefix stays');
+      const res = await fetch(`${url}/admin/`);
+      assert.equal(res.status, 200, url);
+      assert.match(await res.text(), /<title>Switchboard admin<\/title>/, url);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /script-src 'self'; style-src 'self';.*connect-src 'self';.*frame-ancestors 'none'/, url);
+      assert.doesNotMatch(csp, /unsafe/, url);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY');
+      const js = await fetch(`${url}/admin/admin.js`);
+      assert.equal(js.status, 200);
+      assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+      await js.arrayBuffer();
+      // Everything under /admin/ is the console's: a web root's own admin/ files are not served.
+      const mine = await fetch(`${url}/admin/mine.txt`);
+      assert.equal(mine.status, 404, url);
+      await mine.arrayBuffer();
+    }
+    assert.match(await (await fetch(`${custom.url}/`)).text(), /my app/, 'the custom web root still serves /');
+    assert.equal((await fetch(`${none.url}/`)).status, 404, 'and "" still serves nothing at /');
+    await Promise.all([custom.stop(), none.stop()]);
   });
 
   it('GET /healthz and /readyz answer 200', async () => {
