@@ -13,6 +13,7 @@ import type { Config } from './config/schema.js';
 import { Hub } from './hub/hub.js';
 import { messageIdSource } from './transport/ids.js';
 import type { Logger } from './observe/logger.js';
+import { DebugTools } from './observe/debug.js';
 import { Metrics } from './observe/metrics.js';
 import { metricsRoute } from './observe/metrics-route.js';
 import { CloseCode } from './protocol/codes.js';
@@ -189,6 +190,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     version: 'v1',
     observe: metrics.api,
     stats: () => metrics.stats(),
+    debug: config.debug.enabled ? new DebugTools() : null,
   });
   const scrape = metricsRoute(metrics, config.metrics, config.api.keys, log.child({ part: 'metrics' }));
   const http = createHttpServer(config, web, tlsFiles, {

@@ -98,7 +98,7 @@ export function mayObserve(actor: Actor): Verdict {
   return isBackend(actor) ? scoped(actor, 'read') : refuse(ErrorCode.Forbidden, "only the server API reads the server's figures");
 }
 
-/** Manage rooms and members, disconnect users, mint tokens. */
+/** Manage rooms and members, disconnect users, mint tokens; profile the process (debug). */
 export function mayAdminister(actor: Actor): Verdict {
   return isBackend(actor) ? scoped(actor, 'admin') : refuse(ErrorCode.Forbidden, 'only the server API manages rooms and users');
 }

@@ -1,5 +1,6 @@
-/** JSON over HTTP for the server API: bodies read under a size cap, answers and errors of one shape. */
+/** JSON over HTTP for the server API: bodies read under a size cap, answers and errors of one shape; file downloads. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
 import type { z } from 'zod';
 
 /** An answer other than success: `{code, message, field}` with an HTTP status. */
@@ -81,4 +82,42 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S
   const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
   const message = issue.code === 'unrecognized_keys' ? `unknown field(s): ${field}` : field ? `${field}: ${issue.message}` : issue.message;
   throw new ApiError(400, 'invalid_request', message, field || undefined);
+}
+
+/**
+ * What a route that answers a file (not JSON) declares instead of a response schema: its content type, for the
+ * OpenAPI document. Its `run` returns a `Download`.
+ */
+export class FileAnswer {
+  constructor(
+    readonly contentType: string,
+    readonly description: string,
+  ) {}
+}
+
+/** A file to download: a Buffer (sent with its length) or a stream (sent chunked as it is read, never whole in memory). */
+export class Download {
+  constructor(
+    readonly contentType: string,
+    /** The name the client saves it under: letters, digits, `.`, `-`, `_` only. */
+    readonly filename: string,
+    readonly body: Buffer | Readable,
+  ) {}
+}
+
+export function sendDownload(res: ServerResponse, d: Download): void {
+  const headers: Record<string, string | number> = {
+    'content-type': d.contentType,
+    'content-disposition': `attachment; filename="${d.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  };
+  if (Buffer.isBuffer(d.body)) {
+    res.writeHead(200, { ...headers, 'content-length': d.body.length });
+    res.end(d.body);
+    return;
+  }
+  res.writeHead(200, headers);
+  // A client that goes away ends the stream too (and with it whatever produces it); a failing stream cuts the answer.
+  pipeline(d.body, res, () => {});
 }

@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the server API, generated from the same schemas that validate its requests. */
 import { z } from 'zod';
+import { FileAnswer } from './http.js';
 import type { Route } from './routes.js';
 import { errorBody } from './schemas.js';
 
@@ -9,7 +10,7 @@ const ERRORS: Record<string, string> = {
   '403': 'forbidden: the key lacks the scope, or the rule refuses',
   '404': 'not_found',
   '405': 'method_not_allowed (the Allow header lists the methods the path takes)',
-  '409': 'conflict (a room that exists already), or unavailable (POST /tokens on a server that cannot sign tokens)',
+  '409': 'conflict (a room that exists already), unavailable (POST /tokens on a server that cannot sign tokens), or busy (a profile or heap snapshot under way)',
   '413': 'payload_too_large: the body is over api.maxBodyBytes',
   '503': 'unavailable: the store cannot take it now; retry with the same key',
 };
@@ -34,7 +35,13 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
       operationId: `${r.method.toLowerCase()}${r.path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_, c: string) => c.toUpperCase()).replace(/\W/g, '')}`,
       parameters,
       responses: {
-        '200': { description: 'done', content: { 'application/json': { schema: schema(r.response, 'output') } } },
+        '200':
+          r.response instanceof FileAnswer
+            ? {
+                description: `${r.response.description}, as a download (Content-Disposition: attachment)`,
+                content: { [r.response.contentType]: { schema: { type: 'string', format: 'binary' } } },
+              }
+            : { description: 'done', content: { 'application/json': { schema: schema(r.response, 'output') } } },
         ...Object.fromEntries(Object.entries(ERRORS).map(([code, description]) => [code, { description, content: { 'application/json': { schema: schema(errorBody, 'output') } } }])),
       },
     };

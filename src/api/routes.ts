@@ -13,7 +13,7 @@ import { check } from '../hub/errors.js';
 import { checkBody } from '../protocol/commands.js';
 import { CloseCode } from '../protocol/codes.js';
 import type { NoticePush } from '../protocol/pushes.js';
-import { ApiError } from './http.js';
+import { ApiError, type FileAnswer } from './http.js';
 import * as S from './schemas.js';
 
 export interface RouteContext<P, Q, B> {
@@ -31,7 +31,8 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   params: P;
   query: Q;
   body: B | null;
-  response: z.ZodType;
+  /** The JSON answer's schema, or a file's content type (its `run` returns a `Download`). */
+  response: z.ZodType | FileAnswer;
   run(ctx: RouteContext<z.infer<P>, z.infer<Q>, z.infer<B>>): unknown;
 }
 

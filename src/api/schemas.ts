@@ -141,3 +141,7 @@ export const adminStats = z.object({
   recentSlowConsumers: z.array(z.object({ ts: z.number().int(), session: z.string(), user: z.string(), unsentBytes: count, droppedMessages: count })),
 });
 export type AdminStats = z.infer<typeof adminStats>;
+export const profileQuery = z.strictObject({
+  /** How long to profile: 1-60 s (default 10). */
+  seconds: z.coerce.number().int().min(1).max(60).default(10),
+});

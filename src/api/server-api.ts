@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { HubError } from '../hub/errors.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { adminRoutes, type AdminDeps } from './admin-routes.js';
-import { ApiError, parse, readJson, send, sendError } from './http.js';
+import { ApiError, Download, parse, readJson, send, sendDownload, sendError } from './http.js';
 import { ApiKeys, keyOf, type ApiKeyEntry } from './keys.js';
 import { openApiDocument } from './openapi.js';
 import { apiRoutes, type ApiDeps, type Route } from './routes.js';
@@ -101,7 +101,8 @@ export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: S
     const query = parse(route.query, Object.fromEntries(new URL(req.url ?? '/', 'http://x').searchParams));
     const body = route.body ? parse(route.body, await readJson(req, opts.maxBodyBytes)) : undefined;
     const result = await route.run({ actor, params, query, body });
-    send(res, 200, result);
+    if (result instanceof Download) sendDownload(res, result);
+    else send(res, 200, result);
   }
 }
 

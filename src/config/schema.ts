@@ -341,6 +341,15 @@ export const configSchema = z.strictObject({
         .describe('ask a scrape for an API key with the read or admin scope (Authorization: Bearer KEY); default: open, like most exporters'),
     })
     .prefault({}),
+  debug: z
+    .strictObject({
+      /** Heavy and revealing (a heap snapshot holds every message and token in memory): off unless asked for. */
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe('offer CPU profiles and heap snapshots at /api/v1/debug/* to API keys with the admin scope'),
+    })
+    .prefault({}),
   shutdown: z
     .strictObject({
       graceMs: z.number().int().nonnegative().default(5_000).describe('how long a graceful stop waits for sockets to close before it ends them'),
