@@ -126,7 +126,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   const now = Date.now;
   // Counted by the parts through their counters interfaces; read by /metrics and the admin stats (observe/).
   const metrics = new Metrics({ prometheus: config.metrics.enabled, now });
-  const committer = new Committer(store, config.store, log.child({ part: 'store' }), metrics.store);
+  const committer = new Committer(store, { ...config.store, repeatIntervalMs: config.log.repeatIntervalMs }, log.child({ part: 'store' }), metrics.store);
   const flusher = new Flusher(config.limits.flushIntervalMs, undefined, metrics.outbound);
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
@@ -136,7 +136,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     now,
   );
   // Events for the app's backend, queued in the store and delivered by each endpoint's own loop (webhooks/).
-  const webhooks = config.webhooks.endpoints.length > 0 ? new Webhooks({ config: config.webhooks, queue: store, log: log.child({ part: 'webhooks' }), now }) : null;
+  const webhooks = config.webhooks.endpoints.length > 0 ? new Webhooks({ config: config.webhooks, queue: store, log: log.child({ part: 'webhooks' }), now, repeatIntervalMs: config.log.repeatIntervalMs }) : null;
   const hub = new Hub({
     tick: flusher.tick,
     now,
@@ -176,7 +176,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   const { webRoot } = config.server;
   const web = webRoot === undefined ? { root: BUNDLED_WEB, headers: CHAT_PAGE_HEADERS } : webRoot ? { root: webRoot } : null;
   const admin = adminPage({ root: BUNDLED_ADMIN, headers: ADMIN_PAGE_HEADERS });
-  const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now, metrics.media) : undefined;
+  const media = blobs ? uploadRoutes(config.uploads, auth, store, blobs, log.child({ part: 'media' }), now, metrics.media, config.log.repeatIntervalMs) : undefined;
   const api = serverApi({
     hub,
     now,
@@ -191,6 +191,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     observe: metrics.api,
     stats: () => metrics.stats(),
     debug: config.debug.enabled ? new DebugTools() : null,
+    repeatIntervalMs: config.log.repeatIntervalMs,
   });
   const scrape = metricsRoute(metrics, config.metrics, config.api.keys, log.child({ part: 'metrics' }));
   const http = createHttpServer(config, web, tlsFiles, {

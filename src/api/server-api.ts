@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HubError } from '../hub/errors.js';
+import { LogThrottle } from '../observe/log-throttle.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { adminRoutes, type AdminDeps } from './admin-routes.js';
 import { ApiError, Download, parse, readJson, send, sendDownload, sendError } from './http.js';
@@ -43,6 +44,8 @@ export interface ServerApiOptions extends ApiDeps, AdminDeps {
    * never the filled-in path; `unmatched` for a path no route has), its status and how long it took.
    */
   observe?: (method: string, route: string, status: number, seconds: number) => void;
+  /** A failure that repeats (a store that is down fails every call) is logged at once, then once per this many ms with a count (default 10 s). */
+  repeatIntervalMs?: number;
 }
 
 /** The route label of a request that matched no route. */
@@ -53,6 +56,7 @@ export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: S
   const compiled: Compiled[] = routes.map((route) => ({ route, segments: route.path.split('/').slice(1) }));
   const keys = new ApiKeys(opts.keys);
   const openapi = JSON.stringify(openApiDocument(routes, opts.version));
+  const failures = new LogThrottle(opts.log, opts.repeatIntervalMs);
 
   return (req, res, pathname) => {
     if (pathname !== API_PREFIX && !pathname.startsWith(`${API_PREFIX}/`)) return false;
@@ -69,7 +73,7 @@ export function serverApi(opts: ServerApiOptions): (req: IncomingMessage, res: S
       return true;
     }
     void handle(req, res, pathname.slice(API_PREFIX.length), matched).catch((err: unknown) => {
-      if (!(err instanceof ApiError)) opts.log.error({ err, path: pathname }, 'server API call failed');
+      if (!(err instanceof ApiError)) failures.error({ err, path: pathname }, 'server API call failed');
       const e = toApiError(err);
       // (The rest of an oversized body is read and thrown away by readJson: cutting the connection now would fail
       // the client's writes before it could read this answer.)

@@ -324,6 +324,16 @@ export const configSchema = z.strictObject({
         .default('info')
         .describe('least severe log level written: fatal, error, warn, info, debug, trace, or silent'),
       file: z.string().optional().describe('write JSON logs to this file instead of stdout (reopened on SIGHUP)'),
+      /**
+       * An error that can repeat per message or request (a store that is down fails every commit) is logged at
+       * once, then at most once per this interval with a count of its repeats (`repeated`) and the last one's error.
+       */
+      repeatIntervalMs: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe('a repeating error is logged at once, then once per this many ms with the count of its repeats'),
     })
     .prefault({}),
   metrics: z

@@ -18,6 +18,7 @@ import { fileIdOf } from '../protocol/file-reference.js';
 import { UNSHOWABLE } from '../protocol/commands.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observe/logger.js';
+import { LogThrottle } from '../observe/log-throttle.js';
 import type { Store } from '../store/store.js';
 import { TooLargeError, type BlobStore } from './blob-store.js';
 import { UploadBudget } from './upload-budget.js';
@@ -52,9 +53,12 @@ export function uploadRoutes(
   log: Logger,
   now: () => number,
   counters: UploadCounters = NO_COUNTERS,
+  /** A failure that repeats (a store that is down fails every upload) is logged at once, then once per this many ms with a count. */
+  repeatIntervalMs?: number,
 ): (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean {
   const allowed = (mime: string): boolean => cfg.allowedTypes.some((p) => matchesPattern(p, mime));
   const budget = new UploadBudget(cfg.userBytesPerHour, now);
+  const failures = new LogThrottle(log, repeatIntervalMs);
   const refuseUpload = (req: IncomingMessage, res: ServerResponse, status: number, error: string, message: string): void => {
     counters.refused(error);
     refuse(req, res, status, error, message);
@@ -152,7 +156,7 @@ export function uploadRoutes(
     work.catch((err: unknown) => {
       // A client that went away or stalled is not the server's failure.
       if (req.destroyed || err instanceof UploadStalled) log.debug({ err: (err as Error).message }, 'media request ended by the client');
-      else log.error({ err }, 'media request failed');
+      else failures.error({ err }, 'media request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal', message: 'internal error' });
       else res.destroy();
     });

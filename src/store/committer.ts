@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { AppendDone, Persistence } from '../hub/persistence.js';
+import { LogThrottle } from '../observe/log-throttle.js';
 import { emptyBatch, type Appended, type HistoryPage, type HistoryQuery, type Membership, type MemberRef, type NewMessage, type ReadMark, type Store, type WriteBatch } from './store.js';
 
 export type { AppendDone, Persistence };
@@ -17,6 +18,11 @@ const MEMBERSHIPS_WINDOW_MS = 2;
 export interface CommitterOptions {
   maxPending: number;
   maxBatch: number;
+  /**
+   * A store that is down fails every batch: the first failure is logged at once, the rest counted into one line
+   * per this many ms (observe/log-throttle.ts; default 10 s).
+   */
+  repeatIntervalMs?: number;
 }
 
 /** Told of every commit (metrics, observe/metrics.ts): how long it took, how many messages it wrote, whether it did. */
@@ -40,13 +46,16 @@ export class Committer implements Persistence {
   private membershipsTimer = false;
   /** When the last memberships query went out (ms, performance.now()). */
   private lastMembershipsAt = -Infinity;
+  private readonly failures: LogThrottle;
 
   constructor(
     private readonly store: Store,
     private readonly opts: CommitterOptions,
     private readonly log: Logger,
     private readonly counters: CommitCounters = NO_COUNTERS,
-  ) {}
+  ) {
+    this.failures = new LogThrottle(log, opts.repeatIntervalMs);
+  }
 
   /** Messages accepted but not yet durable. */
   get backlog(): number {
@@ -144,8 +153,10 @@ export class Committer implements Persistence {
     return Promise.resolve();
   }
 
-  drain(): Promise<void> {
-    return this.written();
+  /** Waits for what is queued, then logs the failures counted and not yet told. */
+  async drain(): Promise<void> {
+    await this.written();
+    this.failures.flush();
   }
 
   private schedule(): void {
@@ -183,7 +194,7 @@ export class Committer implements Persistence {
         finished();
         this.counters.committed(performance.now() - started, batch.messages.length, false);
         this.pending -= done.length;
-        this.log.error({ err: err.message, messages: batch.messages.length }, 'store commit failed');
+        this.failures.error({ err: err.message, messages: batch.messages.length }, 'store commit failed');
         for (const d of done) d(err, null);
         this.write();
       },

@@ -225,7 +225,7 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
       (summary) => {
         if (summary && this.state === 'open') this.push(summary);
       },
-      (err: unknown) => this.ctx.log.warn({ session: this.id, err }, 'unread summary failed'),
+      (err: unknown) => this.ctx.repeats.warn({ session: this.id, err }, 'unread summary failed'),
     );
     this.nextBeatAt = this.ctx.now() + config.heartbeat.intervalMs;
     this.scheduleNext(this.ctx.now());

@@ -5,6 +5,7 @@ import type { CommandCounters, PipelineDeps } from '../commands/pipeline.js';
 import type { Hub } from '../hub/hub.js';
 import type { Codec } from '../protocol/codec.js';
 import type { Flusher } from '../outbound/flusher.js';
+import type { LogThrottle } from '../observe/log-throttle.js';
 import type { TimerWheel } from './heartbeat.js';
 import type { HubSession } from '../hub/session.js';
 import type { SlowCloseLog } from './slow-close-log.js';
@@ -23,6 +24,8 @@ export interface GatewayContext {
   readonly commands: PipelineDeps;
   /** Slow-consumer closes, logged without flooding. */
   readonly slowCloses: SlowCloseLog;
+  /** Errors that can repeat per connection or command (a store that is down fails each): logged once per interval with a count. */
+  readonly repeats: LogThrottle;
   /** What the connections count for the metrics and the admin stats (plain additions; read when asked). */
   readonly tallies: ConnectionTallies;
   now(): number;
@@ -40,7 +43,7 @@ export interface ConnectionTallies {
 }
 
 /** What the gateway is given; it builds the rest of the context. */
-export type GatewayOptions = Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'commands' | 'tallies'> & {
+export type GatewayOptions = Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'commands' | 'tallies' | 'repeats'> & {
   /** The command pipelines' counters (metrics). */
   commandCounters?: CommandCounters;
 };

@@ -16,6 +16,7 @@ import { CloseCode } from '../protocol/codes.js';
 import { Connection, SLOW_CLOSE_LINGER_PERIODS, type Peer } from './connection.js';
 import type { ConnectionTallies, GatewayContext, GatewayOptions } from './context.js';
 import { SlowCloseLog } from './slow-close-log.js';
+import { LogThrottle } from '../observe/log-throttle.js';
 
 const ignore = (): void => {};
 
@@ -34,11 +35,13 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     const { commandCounters, ...ctx } = opts;
     const { heartbeat, limits } = ctx.config;
+    const repeats = new LogThrottle(ctx.log, ctx.config.log.repeatIntervalMs);
     this.ctx = {
       ...ctx,
+      repeats,
       slowCloses: new SlowCloseLog(ctx.log, 1000, ctx.now),
       tallies: { closes: new Map(), opened: { token: 0, dev: 0 } },
-      commands: { hub: ctx.hub, limits, log: ctx.log, now: ctx.now, counters: commandCounters },
+      commands: { hub: ctx.hub, limits, log: repeats, now: ctx.now, counters: commandCounters },
       encodeConnected: connectedEncoders({
         heartbeat: { intervalMs: heartbeat.intervalMs, timeoutMs: heartbeat.timeoutMs },
         limits: {
@@ -109,7 +112,7 @@ export class Gateway {
     try {
       if (!full) identity = await identifyRequest(this.ctx.auth, req.headers, url);
     } catch (err) {
-      this.ctx.log.error({ err }, 'identifying a connection failed');
+      this.ctx.repeats.error({ err }, 'identifying a connection failed');
       identity = { ok: false, code: CloseCode.Unauthorized, reason: 'could not verify credentials' };
     } finally {
       this.upgrading--;
@@ -147,7 +150,7 @@ export class Gateway {
           }
         } catch (err) {
           // One connection's failure must not take the server down with it.
-          this.ctx.log.error({ err }, 'setting up a session failed');
+          this.ctx.repeats.error({ err }, 'setting up a session failed');
           ws.terminate();
         }
       });
@@ -187,6 +190,7 @@ export class Gateway {
     }
     for (const c of [...this.conns]) c.terminate();
     this.ctx.slowCloses.flush();
+    this.ctx.repeats.flush();
   }
 }
 

@@ -12,6 +12,7 @@
  * before a stop (or a crash) is delivered after the next start.
  */
 import type { Logger } from 'pino';
+import { LogThrottle } from '../observe/log-throttle.js';
 import type { Store, WebhookEvent } from '../store/store.js';
 import { retryDelay } from './backoff.js';
 import type { DropLog } from './drop-log.js';
@@ -45,6 +46,8 @@ export interface DispatcherOptions {
   concurrency: number;
   /** Due events read from the store at a time. */
   readBatch: number;
+  /** A store error that repeats is logged at once, then once per this many ms with a count (default 10 s). */
+  repeatIntervalMs?: number;
 }
 
 /** At most this much of an answer's body is read (and thrown away, so that the connection can be reused). */
@@ -82,9 +85,12 @@ export class EndpointDispatcher {
   private failing = false;
   private failedSince = 0;
   private notBefore = 0;
-  private storeErrorLoggedAt = -Infinity;
+  /** Errors that repeat per event (store errors, for as long as the store is down). */
+  private readonly errors: LogThrottle;
 
-  constructor(private readonly opts: DispatcherOptions) {}
+  constructor(private readonly opts: DispatcherOptions) {
+    this.errors = new LogThrottle(opts.log, opts.repeatIntervalMs);
+  }
 
   get name(): string {
     return this.opts.endpoint.name;
@@ -153,6 +159,7 @@ export class EndpointDispatcher {
     }
     await this.trimming;
     this.opts.drops.flush();
+    this.errors.flush();
   }
 
   private free(): number {
@@ -190,7 +197,7 @@ export class EndpointDispatcher {
       const ev = this.buffer.shift()!;
       if (this.inFlight.has(ev.id)) continue;
       const ctl = new AbortController();
-      const done = this.deliver(ev, ctl).catch((err: unknown) => this.opts.log.error({ err, endpoint: this.name }, 'webhook delivery failed unexpectedly'));
+      const done = this.deliver(ev, ctl).catch((err: unknown) => this.errors.error({ err, endpoint: this.name }, 'webhook delivery failed unexpectedly'));
       this.inFlight.set(ev.id, { ctl, done });
       void done.then(() => {
         this.inFlight.delete(ev.id);
@@ -299,10 +306,7 @@ export class EndpointDispatcher {
   }
 
   private storeError(err: unknown, message: string): void {
-    const now = this.opts.now();
-    if (now - this.storeErrorLoggedAt < 10_000) return;
-    this.storeErrorLoggedAt = now;
-    this.opts.log.error({ err, endpoint: this.name }, message);
+    this.errors.error({ err, endpoint: this.name }, message);
   }
 }
 

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { matchesAny } from '../access/patterns.js';
 import type { Config } from '../config/schema.js';
 import type { HubEvents } from '../hub/events.js';
+import { LogThrottle } from '../observe/log-throttle.js';
 import type { WebhookEvent } from '../store/store.js';
 import { EndpointDispatcher, type WebhookQueue } from './dispatcher.js';
 import { DropLog } from './drop-log.js';
@@ -35,6 +36,8 @@ export interface WebhooksOptions {
   concurrency?: number;
   /** Due events an endpoint reads from the store at a time (default 64). */
   readBatch?: number;
+  /** A store error that repeats is logged at once, then once per this many ms with a count (default 10 s). */
+  repeatIntervalMs?: number;
 }
 
 interface Endpoint {
@@ -61,13 +64,14 @@ export class Webhooks {
   private scheduled = false;
   private writing: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
-  private storeErrorLoggedAt = -Infinity;
+  private readonly storeErrors: LogThrottle;
   private closed = false;
 
   constructor(private readonly opts: WebhooksOptions) {
     const { config, queue, log } = opts;
     this.now = opts.now ?? Date.now;
     this.nextId = eventIdSource(this.now);
+    this.storeErrors = new LogThrottle(log, opts.repeatIntervalMs);
     this.endpoints = config.endpoints.map((c) => {
       const drops = new DropLog(c.name, log, this.now);
       const dispatcher = new EndpointDispatcher({
@@ -84,6 +88,7 @@ export class Webhooks {
         maxQueued: config.maxQueued,
         concurrency: opts.concurrency ?? 4,
         readBatch: opts.readBatch ?? 64,
+        repeatIntervalMs: opts.repeatIntervalMs,
       });
       return { config: c, dispatcher, drops };
     });
@@ -140,6 +145,7 @@ export class Webhooks {
     await this.writing;
     if (this.pending.length > 0) await this.write();
     await Promise.all(this.endpoints.map((ep) => ep.dispatcher.stop(graceMs)));
+    this.storeErrors.flush();
   }
 
   private add<T extends WebhookEventType>(type: T, room: string | null, data: () => WebhookEventData[T]): void {
@@ -200,11 +206,7 @@ export class Webhooks {
         for (const [ep, n] of counts) ep.drops.add(n, 'storeFailed');
         return;
       }
-      const now = this.now();
-      if (now - this.storeErrorLoggedAt >= 10_000) {
-        this.storeErrorLoggedAt = now;
-        this.opts.log.error({ err, events: batch.length }, 'webhook events could not be written to the store: kept in memory and tried again');
-      }
+      this.storeErrors.error({ err, events: batch.length }, 'webhook events could not be written to the store: kept in memory and tried again');
       // Kept, in order, ahead of what came meanwhile; tried again a little later.
       this.pending = batch.concat(this.pending);
       if (this.pending.length > this.opts.config.maxQueued) this.dropPending();
