@@ -26,12 +26,13 @@ import { FsBlobStore, type BlobStore } from './media/blob-store.js';
 import { sweepStrayBlobs } from './media/sweep.js';
 import { uploadRoutes } from './media/uploads.js';
 import { Committer } from './store/committer.js';
+import { StoreHealth } from './store/health.js';
 import { describeStore, openStore } from './store/open-store.js';
 import { RetentionTimer } from './store/retention.js';
 import type { Store } from './store/store.js';
 import { readTlsFiles, type TlsFiles } from './transport/tls-files.js';
 import { Webhooks } from './webhooks/webhooks.js';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 export interface RunningServer {
   readonly hub: Hub;
@@ -84,6 +85,9 @@ const ADMIN_PAGE_HEADERS = {
 const STRAY_BLOB_AGE_MS = 3_600_000;
 /** How long a stop waits for webhook deliveries in flight before aborting them (they stay queued). */
 const WEBHOOK_STOP_GRACE_MS = 2_000;
+/** How often the store's health is probed while commits say nothing of it (no traffic, or failing), and how long a probe may take. */
+const STORE_PROBE_INTERVAL_MS = 2_000;
+const STORE_PROBE_TIMEOUT_MS = 5_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const { dev, error } = resolveDevMode(config.auth, config.server.host);
@@ -126,7 +130,23 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   const now = Date.now;
   // Counted by the parts through their counters interfaces; read by /metrics and the admin stats (observe/).
   const metrics = new Metrics({ prometheus: config.metrics.enabled, now });
-  const committer = new Committer(store, { ...config.store, repeatIntervalMs: config.log.repeatIntervalMs }, log.child({ part: 'store' }), metrics.store);
+  // Readiness: whether the store works (store/health.ts), told by each commit and a probe every few seconds.
+  const health = new StoreHealth(
+    store,
+    {
+      intervalMs: STORE_PROBE_INTERVAL_MS,
+      timeoutMs: STORE_PROBE_TIMEOUT_MS,
+      dataDir: config.store.url || config.store.file === ':memory:' ? null : dirname(resolve(config.store.file)),
+      minFreeBytes: config.store.minFreeBytes,
+    },
+    log.child({ part: 'store' }),
+  );
+  const committer = new Committer(
+    store,
+    { ...config.store, repeatIntervalMs: config.log.repeatIntervalMs, outcomes: health },
+    log.child({ part: 'store' }),
+    metrics.store,
+  );
   const flusher = new Flusher(config.limits.flushIntervalMs, undefined, metrics.outbound);
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
@@ -202,6 +222,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
         socket.destroy();
       }),
     ready: () => ready,
+    unready: () => health.problem(),
     route: (req, res, pathname) => scrape(req, res, pathname) || admin(req, res, pathname) || api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
   });
   const { retention: r } = config.store;
@@ -230,6 +251,8 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     },
   );
   retention.start();
+  // The first look (free space, a probe) before the first request can ask.
+  await health.start();
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -239,6 +262,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
       });
     });
   } catch (err) {
+    health.stop();
     await retention.stop();
     throw err;
   }
@@ -264,6 +288,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   const stop = ({ drain = true }: { drain?: boolean } = {}): Promise<void> =>
     (stopping ??= (async () => {
       ready = false;
+      health.stop();
       const drainMs = drain ? config.shutdown.drainMs : 0;
       if (drainMs > 0) {
         log.info({ sessions: gateway.connections, drainMs }, 'draining: /readyz answers 503, new connections are refused');

@@ -232,6 +232,17 @@ export const configSchema = z.strictObject({
         .default(1024 * 1024)
         .describe('most bytes one join or sync with `since` replays; beyond it the client pages history'),
       historyMaxLimit: z.number().int().positive().default(200).describe('largest history page'),
+      /**
+       * The SQLite store's folder needs this much free space or /readyz answers 503 ("disk full"), before writes
+       * fail for want of it; after a full disk, readiness comes back once this much is free again (README, "Disk
+       * full"). Not checked for PostgreSQL, whose disk is the database server's.
+       */
+      minFreeBytes: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(64 * 1024 * 1024)
+        .describe("/readyz answers 503 while the SQLite store's disk has less free space than this (0: only failed writes count)"),
       retention: z
         .strictObject({
           maxCount: z.number().int().positive().optional().describe('keep at most this many messages per conversation (unset: no limit)'),

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { AppendDone, Persistence } from '../hub/persistence.js';
 import { LogThrottle } from '../observe/log-throttle.js';
+import type { CommitOutcomes } from './health.js';
 import { emptyBatch, type Appended, type HistoryPage, type HistoryQuery, type Membership, type MemberRef, type NewMessage, type ReadMark, type Store, type WriteBatch } from './store.js';
 
 export type { AppendDone, Persistence };
@@ -23,6 +24,8 @@ export interface CommitterOptions {
    * per this many ms (observe/log-throttle.ts; default 10 s).
    */
   repeatIntervalMs?: number;
+  /** Told each batch's outcome (store/health.ts, for readiness). */
+  outcomes?: CommitOutcomes;
 }
 
 /** Told of every commit (metrics, observe/metrics.ts): how long it took, how many messages it wrote, whether it did. */
@@ -186,6 +189,7 @@ export class Committer implements Persistence {
       (results) => {
         finished();
         this.counters.committed(performance.now() - started, batch.messages.length, true);
+        this.opts.outcomes?.committed();
         this.pending -= done.length;
         for (let i = 0; i < done.length; i++) done[i]!(null, results[i]!);
         this.write();
@@ -194,6 +198,7 @@ export class Committer implements Persistence {
         finished();
         this.counters.committed(performance.now() - started, batch.messages.length, false);
         this.pending -= done.length;
+        this.opts.outcomes?.failed(err);
         this.failures.error({ err: err.message, messages: batch.messages.length }, 'store commit failed');
         for (const d of done) d(err, null);
         this.write();

@@ -14,7 +14,13 @@ import type { TlsFiles } from './tls-files.js';
 
 export interface HttpHandlers {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Accepting connections (false before the start and from the first moment of a stop: draining). */
   ready(): boolean;
+  /**
+   * Why the server should get no traffic although it accepts connections ("store unreachable", "disk full"), or
+   * null: /readyz answers 503 with it. New connections are still taken (rooms that store nothing still work).
+   */
+  unready?(): string | null;
   /** Extra routes (server API, metrics); returns true when it answered. */
   route?(req: IncomingMessage, res: ServerResponse, pathname: string): boolean;
 }
@@ -39,7 +45,10 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
     if (!READ_ONLY.has(req.method ?? '') && !origins.allows(req)) return refuseRequest(req, res);
     const pathname = (req.url ?? '/').split('?', 1)[0]!;
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
-    if (pathname === '/readyz') return handlers.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'stopping' });
+    if (pathname === '/readyz') {
+      const reason = handlers.ready() ? (handlers.unready?.() ?? null) : 'draining';
+      return reason === null ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'unavailable', reason });
+    }
     if (pathname === CLIENT_CONFIG_PATH) return json(res, 200, { websocketPath: config.server.path });
     if (handlers.route?.(req, res, pathname)) return;
     if (pathname === config.server.path) return json(res, 426, { error: 'upgrade_required', message: 'connect with a WebSocket client' });

@@ -69,6 +69,7 @@ describe('http', () => {
     assert.deepEqual(await h.json(), { status: 'ok' });
     const r = await fetch(`${server().url}/readyz`);
     assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { status: 'ready' });
   });
 
   it('an unknown path is 404, and files outside the web root are not served', async () => {

@@ -52,7 +52,9 @@ describe('operations', { concurrency: true }, () => {
     assert.equal((await fetch(`${srv.url}/readyz`)).status, 200);
     srv.proc.kill('SIGTERM');
     await srv.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('draining'));
-    assert.equal((await fetch(`${srv.url}/readyz`)).status, 503);
+    const draining = await fetch(`${srv.url}/readyz`);
+    assert.equal(draining.status, 503);
+    assert.deepEqual(await draining.json(), { status: 'unavailable', reason: 'draining' });
     await c.call({ type: 'join', room: 'still-served' });
     const refused = await new Promise<number | undefined>((resolve, reject) => {
       const ws = new WebSocket(`${srv.wsUrl}?user=bob`);

@@ -50,7 +50,7 @@ export class SqliteStore implements Store {
       if (!p) return;
       this.pending.delete(res.id);
       if (res.ok) p.resolve(res.value);
-      else p.reject(new Error(`sqlite: ${res.error}`));
+      else p.reject(res.code === undefined ? new Error(`sqlite: ${res.error}`) : Object.assign(new Error(`sqlite: ${res.error}`), { code: res.code }));
     });
     worker.on('error', (err: Partial<Error>) => this.fail(worker, new Error(`the SQLite writer thread failed: ${err.message ?? String(err)}`)));
     worker.on('exit', (code) => this.fail(worker, new Error(`the SQLite writer thread exited with code ${code}`)));

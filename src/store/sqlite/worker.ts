@@ -49,7 +49,8 @@ export type Request =
   | RegistryRequest
   | { id: number; op: 'close' };
 
-export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+/** `code`: SQLite's (SQLITE_FULL, SQLITE_BUSY…) or the system's (ENOSPC), when the error had one. */
+export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; code?: string };
 
 const opts = workerData as WorkerOptions;
 // The thread dying of an error (a database it cannot open or migrate, say) reaches the main thread's `error`
@@ -331,7 +332,8 @@ parentPort!.on('message', (req: Request) => {
   try {
     res = { id: req.id, ok: true, value: handle(req) };
   } catch (e) {
-    res = { id: req.id, ok: false, error: (e as Error).message };
+    const { message, code } = e as Error & { code?: unknown };
+    res = typeof code === 'string' ? { id: req.id, ok: false, error: message, code } : { id: req.id, ok: false, error: message };
   }
   parentPort!.postMessage(res);
   if (req.op === 'close') {
