@@ -18,7 +18,6 @@
  *
  *   npm run build && node dist/bench/api.js [--quick] [options]     (npm run bench:api -- [options])
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,6 +28,7 @@ import { nowUs } from './load/client.js';
 import type { Histogram } from './load/histogram.js';
 import type { ConnSpec, PublisherSpec } from './load/messages.js';
 import { LoadPool, type MergedStats } from './load/pool.js';
+import { gitState, hasTaskset, pinGenerator } from './machine.js';
 import { machineBusyMs, sampleProc, type ProcSample } from './proc.js';
 import { REPO_ROOT, mergeConfig, startTarget, switchboardBenchConfig, type RunningTarget } from './server.js';
 
@@ -607,16 +607,6 @@ export function markdown(r: ApiBenchResults): string {
   return lines.join('\n');
 }
 
-function gitState(): { commit: string; dirty: boolean } | null {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return null;
-  }
-}
-
 function cpuModel(): string {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
@@ -637,17 +627,15 @@ async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const started = performance.now();
   const cpus = os.availableParallelism();
-  const hasTaskset = spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
-  const pin = args.pin ?? (!args.quick && cpus >= 2 && hasTaskset);
+  const taskset = hasTaskset();
+  const pin = args.pin ?? (!args.quick && cpus >= 2 && taskset);
   let serverCpus: string | null = null;
   let generatorCpus: string | null = null;
   let genCores = cpus;
   if (pin) {
-    if (cpus < 2 || !hasTaskset) throw new Error('pinning needs taskset and at least 2 CPUs (--no-pin)');
+    if (cpus < 2 || !taskset) throw new Error('pinning needs taskset and at least 2 CPUs (--no-pin)');
     serverCpus = args.serverCpus;
-    generatorCpus = cpus === 2 ? '1' : `1-${cpus - 1}`;
-    execFileSync('taskset', ['-a', '-p', '-c', generatorCpus, String(process.pid)], { stdio: 'ignore' });
-    genCores = cpus - 1;
+    ({ generatorCpus, genCores } = pinGenerator(cpus));
   }
   const out = args.out ?? (args.quick ? join(os.tmpdir(), `switchboard-bench-api-quick-${process.pid}.json`) : join(REPO_ROOT, 'bench', 'results', 'api.json'));
 

@@ -7,11 +7,11 @@
  *                          [--out FILE] [--docs|--no-docs] [--workers N] [--no-pin]
  *                          [--in-flight N] [--body N] [--server-node-args "--cpu-prof …"]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { LoadPool } from './load/pool.js';
+import { gitState, hasTaskset, pinGenerator } from './machine.js';
 import { evaluateTargets, markdown, updateDocs, writeJson, type BenchResults } from './report.js';
 import { REPO_ROOT, mergeConfig, switchboardBenchConfig, type TargetName } from './server.js';
 import { WORKLOAD_IDS, WORKLOADS, type BenchSettings, type WorkloadId, type WorkloadResult } from './workloads.js';
@@ -154,21 +154,6 @@ function openFilesLimit(): number | null {
   }
 }
 
-/** The commit measured, and whether the work tree differed from it. */
-function gitState(): { commit: string; dirty: boolean } | null {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return null;
-  }
-}
-
-function hasTaskset(): boolean {
-  return spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
-}
-
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const started = performance.now();
@@ -187,10 +172,7 @@ async function main(): Promise<void> {
   if (pin) {
     if (cpus < 2 || !hasTaskset()) throw new Error('--pin needs taskset and at least 2 CPUs');
     serverCpus = '0';
-    generatorCpus = cpus === 2 ? '1' : `1-${cpus - 1}`;
-    // -a: every thread of this process (and so every worker created after this) runs on the generator's CPUs.
-    execFileSync('taskset', ['-a', '-p', '-c', generatorCpus, String(process.pid)], { stdio: 'ignore' });
-    genCores = cpus - 1;
+    ({ generatorCpus, genCores } = pinGenerator(cpus));
   }
   const workers = args.workers ?? Math.max(1, pin ? genCores : cpus - 1);
   const out = args.out ?? (args.quick ? join(os.tmpdir(), 'switchboard-bench-quick.json') : join(REPO_ROOT, 'bench', 'results', 'latest.json'));
