@@ -11,6 +11,7 @@ import { connectToken, connectUser, type TestClient } from '../helpers/client.js
 import { makeToken, TEST_SECRET } from '../helpers/jwt.js';
 import { serverFor } from '../helpers/shared-server.js';
 import type { TestServer } from '../helpers/server.js';
+import { publishUntil, SLOW_CONSUMER_LIMITS } from '../helpers/slow-consumer.js';
 
 const KEYS = { admin: 'sbk_metrics-admin', read: 'sbk_metrics-read', pub: 'sbk_metrics-publish' };
 const hash = (k: string): string => createHash('sha256').update(k).digest('hex');
@@ -167,14 +168,7 @@ describe('metrics behind a key, slow consumers in the stats, and the debug endpo
     'true',
     '--debug.enabled',
     'true',
-    '--limits.maxQueueBytes',
-    '65536',
-    '--limits.messagesPerSecond',
-    '1000000',
-    '--limits.burst',
-    '1000000',
-    '--limits.maxFrameBytes',
-    String(1024 * 1024),
+    ...SLOW_CONSUMER_LIMITS,
     '--rooms.rules',
     JSON.stringify([{ match: '*', durable: false }]),
   ]);
@@ -195,15 +189,8 @@ describe('metrics behind a key, slow consumers in the stats, and the debug endpo
     for (const c of [slow, pub]) await c.call({ type: 'join', room: 'flood' });
     await slow.barrier();
     slow.socket.pause();
-    const body = 'x'.repeat(2_000);
-    let sent = 0;
-    while (sent < 20_000) {
-      pub.sendBatch(Array.from({ length: 100 }, () => ({ type: 'publish', room: 'flood', body })));
-      sent += 100;
-      await pub.waitFor((m) => m.type === 'message' && m.room === 'flood' && m.seq === sent, 10_000);
-      const stats = (await (await get(srv(), '/api/v1/admin/stats', KEYS.read)).json()) as Record<string, any>;
-      if (stats.totals.slowConsumerCloses > 0) break;
-    }
+    const closedOne = async (): Promise<boolean> => ((await (await get(srv(), '/api/v1/admin/stats', KEYS.read)).json()) as Record<string, any>).totals.slowConsumerCloses > 0;
+    await publishUntil(pub, 'flood', closedOne, { max: 20_000, keys: false });
     const s = (await (await get(srv(), '/api/v1/admin/stats', KEYS.read)).json()) as Record<string, any>;
     assert.equal(s.totals.slowConsumerCloses, 1);
     assert.equal(s.recentSlowConsumers.length, 1);

@@ -9,46 +9,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeAllClients, connectUser, roomMessages, type TestClient } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { publishUntil, SLOW_CONSUMER_LIMITS } from '../helpers/slow-consumer.js';
 
 const ROOM = 'firehose';
 
 /** Flags for a server that closes slow consumers early and lets one publisher send as fast as it can. */
-const SLOW_FLAGS = [
-  '--auth.dev',
-  'true',
-  '--limits.maxQueueBytes',
-  '65536',
-  // The publisher sends far faster than the default rate limit allows.
-  '--limits.messagesPerSecond',
-  '1000000',
-  '--limits.burst',
-  '1000000',
-  '--limits.maxFrameBytes',
-  String(1024 * 1024),
-];
+const SLOW_FLAGS = ['--auth.dev', 'true', ...SLOW_CONSUMER_LIMITS];
 
 const DETAIL = 'slow consumer: session closed (4005)';
 const isSummary = (l: Record<string, unknown>): boolean => typeof l.msg === 'string' && /^slow consumer: \d+ more sessions? closed \(4005\)$/.test(l.msg);
-
-/**
- * Publishes 2 kB messages to `room` in frames of 100 until `done()` (bounded, so a broken server fails instead of
- * hanging), pacing itself on its own copies. Returns how many it sent.
- */
-async function publishUntil(publisher: TestClient, room: string, done: () => boolean, start = 0): Promise<number> {
-  const body = 'x'.repeat(2_000);
-  const perFrame = 100;
-  const MAX = 40_000;
-  let sent = start;
-  while (!done() && sent - start < MAX) {
-    const batch = [];
-    for (let i = 0; i < perFrame; i++) batch.push({ type: 'publish', room, body, key: `m${sent + i}` });
-    publisher.sendBatch(batch);
-    sent += perFrame;
-    // Wait for the publisher's own copy of the last one: paces the loop to what the server has accepted.
-    await publisher.waitFor((m) => m.type === 'message' && m.room === room && m.seq === sent, 10_000);
-  }
-  return sent;
-}
 
 /** Resolves once `p` has settled; `settled()` says whether it has. */
 function watch(p: Promise<unknown>): () => boolean {
