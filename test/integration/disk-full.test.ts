@@ -13,26 +13,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { closeAllClients, connectUser, type Msg } from '../helpers/client.js';
 import { fullHistory, NO_RATE_LIMIT, range, seqs, tempDir } from '../helpers/durable.js';
+import { readyz, until } from '../helpers/readiness.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const TMPFS_BYTES = 16 * 1024 * 1024;
 const MIN_FREE_BYTES = 1024 * 1024;
 /** What the filler file leaves free: a few dozen messages' worth. */
 const LEFT_FREE_BYTES = 512 * 1024;
-
-/** Polls `cond` every 100 ms until it holds; fails after `timeoutMs`. */
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function readyz(url: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${url}/readyz`);
-  return { status: res.status, body: await res.json() };
-}
 
 function freeBytes(dir: string): number {
   const s = statfsSync(dir);

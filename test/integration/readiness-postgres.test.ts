@@ -11,25 +11,12 @@ import { join } from 'node:path';
 import { closeAllClients, connectUser, type Msg, type TestClient } from '../helpers/client.js';
 import { NO_RATE_LIMIT, tempDir } from '../helpers/durable.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { readyz, until } from '../helpers/readiness.js';
 import { startServer } from '../helpers/server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const OUTAGE_MS = 5_000;
 const REPEAT_INTERVAL_MS = 1_000;
-
-/** Polls `cond` every 100 ms until it holds; fails after `timeoutMs`. */
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function readyz(url: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${url}/readyz`);
-  return { status: res.status, body: await res.json() };
-}
 
 interface Publishing {
   acked: number;
