@@ -17,6 +17,7 @@ import type { Codec } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/codes.js';
 import { jsonCodec } from '../../src/protocol/json-codec.js';
 import type { MessagePush, ServerPush } from '../../src/protocol/pushes.js';
+import { FakeQueue } from '../helpers/fake-queue.js';
 
 /** A codec that counts what it encodes (the pushes, in order). */
 interface CountingCodec extends Codec {
@@ -62,43 +63,17 @@ function decodeAny(b: Buffer): Record<string, unknown> {
   return JSON.parse(text.startsWith(PREFIX) ? text.slice(PREFIX.length) : text) as Record<string, unknown>;
 }
 
-type Queued = { kind: 'direct'; bytes: Buffer } | { kind: 'shared'; batch: SharedBatch; start: number };
-
 let nextId = 0;
 
-class FakeRecipient implements Recipient {
+class FakeRecipient extends FakeQueue implements Recipient {
   readonly id: string;
-  /** What is queued this turn (read at flush time, as the real outbox does). */
-  queue: Queued[] = [];
-  /** Every message delivered so far, in order, as the exact Buffers handed over. */
-  readonly received: Buffer[] = [];
-  readonly closes: { code: number; reason: string }[] = [];
 
   constructor(
     readonly user: string,
     readonly codec?: Codec,
   ) {
+    super();
     this.id = `r${++nextId}`;
-  }
-
-  send(bytes: Buffer): void {
-    this.queue.push({ kind: 'direct', bytes });
-  }
-
-  sendShared(batch: SharedBatch, start: number): void {
-    this.queue.push({ kind: 'shared', batch, start });
-  }
-
-  close(code: number, reason: string): void {
-    this.closes.push({ code, reason });
-  }
-
-  drain(): void {
-    for (const q of this.queue) {
-      if (q.kind === 'direct') this.received.push(q.bytes);
-      else for (let i = q.start; i < q.batch.chunks.length; i++) this.received.push(q.batch.chunks[i]!);
-    }
-    this.queue = [];
   }
 
   /** The shared batches queued this turn. */

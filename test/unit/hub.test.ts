@@ -19,48 +19,22 @@ import { SharedBatch, type Tick } from '../../src/outbound/shared-batch.js';
 import { CloseCode, ErrorCode } from '../../src/protocol/codes.js';
 import { Flusher } from '../../src/outbound/flusher.js';
 import { Outbox } from '../../src/outbound/outbox.js';
-
-type Queued = { kind: 'direct'; bytes: Buffer } | { kind: 'shared'; batch: SharedBatch; start: number };
+import { FakeQueue } from '../helpers/fake-queue.js';
 
 let nextSessionId = 0;
 
-class FakeSession implements HubSession {
+class FakeSession extends FakeQueue implements HubSession {
   readonly id: string;
   grants: readonly string[];
   readonly rooms = new Set<string>();
-  /** What is queued this turn (read at flush time, as the real outbox does). */
-  queue: Queued[] = [];
-  /** Every message delivered so far, in order, as the exact Buffers the hub handed over. */
-  readonly received: Buffer[] = [];
-  readonly closes: { code: number; reason: string }[] = [];
 
   constructor(
     readonly user: string,
     grants: readonly string[] = [],
   ) {
+    super();
     this.id = `s${++nextSessionId}`;
     this.grants = grants;
-  }
-
-  send(bytes: Buffer): void {
-    this.queue.push({ kind: 'direct', bytes });
-  }
-
-  sendShared(batch: SharedBatch, start: number): void {
-    this.queue.push({ kind: 'shared', batch, start });
-  }
-
-  close(code: number, reason: string): void {
-    this.closes.push({ code, reason });
-  }
-
-  /** Moves this turn's queue into `received`. */
-  drain(): void {
-    for (const q of this.queue) {
-      if (q.kind === 'direct') this.received.push(q.bytes);
-      else for (let i = q.start; i < q.batch.chunks.length; i++) this.received.push(q.batch.chunks[i]!);
-    }
-    this.queue = [];
   }
 
   /** Decoded messages received so far. */
