@@ -6,15 +6,14 @@
  * No timing is asserted — this machine may be busy with other tests.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runScript } from '../helpers/run-script.js';
+import { REPO_ROOT } from '../helpers/server.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const API_BENCH = join(ROOT, 'dist', 'bench', 'api.js');
+const API_BENCH = join(REPO_ROOT, 'dist', 'bench', 'api.js');
 
 interface Phase {
   name: string;
@@ -33,17 +32,8 @@ test('bench api --quick measures single, WebSocket and batch publishing', { time
   const dir = mkdtempSync(join(tmpdir(), 'api-bench-smoke-'));
   try {
     const out = join(dir, 'api.json');
-    const child = spawn(process.execPath, [API_BENCH, '--quick', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // SIGTERM first: the bench then stops its server and removes its temporary folder.
-    const term = setTimeout(() => child.kill('SIGTERM'), 50_000);
-    const kill = setTimeout(() => child.kill('SIGKILL'), 55_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(term);
-    clearTimeout(kill);
+    const { code, stdout, stderr } = await runScript(API_BENCH, ['--quick', '--out', out], { termMs: 50_000, killMs: 55_000 });
     assert.equal(code, 0, `bench api exited with ${code}\n${stderr}`);
 
     const res = JSON.parse(readFileSync(out, 'utf8')) as { meta: { machine: { cpus: number }; subscribers: { connected: number } }; single: Phase; websocket: Phase; batch: Phase; batchUnpaced: Phase; failures: string[] };

@@ -4,15 +4,14 @@
  * is asserted — this machine may be busy with other tests.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runScript } from '../helpers/run-script.js';
+import { REPO_ROOT } from '../helpers/server.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const RUN = join(ROOT, 'dist', 'bench', 'run.js');
+const RUN = join(REPO_ROOT, 'dist', 'bench', 'run.js');
 
 interface Result {
   workload: string;
@@ -31,14 +30,7 @@ test('bench --quick runs every workload against both targets and reports deliver
   const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
   try {
     const out = join(dir, 'quick.json');
-    const child = spawn(process.execPath, [RUN, '--quick', '--no-pin', '--no-docs', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 170_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(killer);
+    const { code, stdout, stderr } = await runScript(RUN, ['--quick', '--no-pin', '--no-docs', '--out', out], { killMs: 170_000 });
     assert.equal(code, 0, `bench exited with ${code}\n${stderr}`);
 
     const res = JSON.parse(readFileSync(out, 'utf8')) as { meta: { machine: { cpus: number; node: string } }; results: Result[]; targets: unknown[] };
