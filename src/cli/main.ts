@@ -1,7 +1,7 @@
 /** The `switchboard` command: flags + environment + file → config → a running server, stopped by SIGTERM/SIGINT. */
 import { ConfigError, loadConfig, redactConfig, unknownEnvironment } from '../config/load.js';
 import { createLogger, type ProcessLog } from '../observe/logger.js';
-import { startServer } from '../server.js';
+import { startServer, type RunningServer } from '../server.js';
 import { apiKeyCommand } from './api-key.js';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
@@ -37,7 +37,27 @@ export async function main(argv: readonly string[]): Promise<void> {
   const unknown = unknownEnvironment(process.env);
   if (unknown.length > 0)
     log.warn({ variables: unknown }, 'ignored environment variables that name no setting (`meant`: the setting they may have been meant for)');
-  let server;
+  // Signals are handled from before the server starts: one that came between its "listening" line and the end of
+  // start-up would otherwise end the process with no graceful stop (and no exit code).
+  let server: RunningServer | undefined;
+  let stopWanted = false;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) process.exit(1);
+    log.info({ signal }, 'signal received');
+    if (server) stopAndExit();
+    else stopWanted = true;
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // logrotate and certificate renewals send SIGHUP, whose default would end the process without a graceful stop.
+  process.on('SIGHUP', () => {
+    if (config.log.file) {
+      logs.reopen();
+      log.info({ signal: 'SIGHUP', file: config.log.file }, 'log file reopened');
+    }
+    server?.reload();
+  });
   try {
     server = await startServer(config, log);
   } catch (err) {
@@ -50,7 +70,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   /** Stops the server (once, however often asked) and exits with process.exitCode: 0 unless something failed. */
   const stopAndExit = (drain = true): void => {
-    server.stop({ drain }).then(
+    server!.stop({ drain }).then(
       () => {
         log.flush();
         process.exit();
@@ -62,6 +82,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
     );
   };
+  if (stopWanted) stopAndExit();
   void server.failed.then((err) => {
     // Durable publishes could only fail from here on: better a restart (clients reconnect and recover) than a
     // server that accepts sessions it cannot serve.
@@ -69,21 +90,5 @@ export async function main(argv: readonly string[]): Promise<void> {
     // Also when a signal had already begun the stop: that exit must not claim success.
     process.exitCode = 1;
     stopAndExit(false);
-  });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) process.exit(1);
-    log.info({ signal }, 'signal received');
-    stopAndExit();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  // logrotate and certificate renewals send SIGHUP, whose default would end the process without a graceful stop.
-  process.on('SIGHUP', () => {
-    if (config.log.file) {
-      logs.reopen();
-      log.info({ signal: 'SIGHUP', file: config.log.file }, 'log file reopened');
-    }
-    server.reload();
   });
 }
