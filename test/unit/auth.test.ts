@@ -45,11 +45,11 @@ describe('Authenticator with an HS256 secret', () => {
   it('a valid token gives the user, grants from the rooms claim, and the expiry', async () => {
     const exp = nowSec() + 3600;
     const id = identity(await auth.verifyToken(await hsToken({ sub: 'alice', exp, rooms: ['private:team', 'private:ops-*'] })));
-    assert.deepEqual(id, { user: 'alice', grants: ['private:team', 'private:ops-*'], expiresAt: exp * 1000 });
+    assert.deepEqual(id, { user: 'alice', grants: ['private:team', 'private:ops-*'], expiresAt: exp * 1000, via: 'token' });
   });
 
   it('a token without exp never expires; without rooms grants nothing', async () => {
-    assert.deepEqual(identity(await auth.verifyToken(await hsToken({ sub: 'bob' }))), { user: 'bob', grants: [], expiresAt: null });
+    assert.deepEqual(identity(await auth.verifyToken(await hsToken({ sub: 'bob' }))), { user: 'bob', grants: [], expiresAt: null, via: 'token' });
   });
 
   it('with auth.jwt.requireExp, a token without exp is refused with 4001', async () => {
@@ -173,6 +173,7 @@ describe('Authenticator with an ES256 public key', () => {
       user: 'alice',
       grants: ['private:x'],
       expiresAt: exp * 1000,
+      via: 'token',
     });
   });
 
@@ -210,7 +211,7 @@ describe('devIdentity', () => {
   it('accepts valid names in dev mode, with no grants and no expiry', () => {
     const auth = new Authenticator(authConfig(), true);
     for (const name of ['alice', 'Bob_2', 'a.b-c', 'me@example.com', 'x'.repeat(64)])
-      assert.deepEqual(identity(auth.devIdentity(name)), { user: name, grants: [], expiresAt: null });
+      assert.deepEqual(identity(auth.devIdentity(name)), { user: name, grants: [], expiresAt: null, via: 'dev' });
   });
 
   it('refuses invalid names with 4001', () => {
