@@ -61,23 +61,22 @@ const BUNDLED_WEB = fileURLToPath(new URL('../web/', import.meta.url));
  * frame them: a script that got into a message could not run or send anything elsewhere, and the chat cannot be
  * shown under another page's clicks. (A custom `server.webRoot` sets its own policy.)
  */
-const CHAT_PAGE_HEADERS = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
+const CHAT_PAGE_HEADERS = pageHeaders(
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+);
 /**
  * The admin console (`/admin/`, transport/admin-page.ts), served from the bundled build whatever `server.webRoot`
  * says: stricter still than the chat — its own scripts and styles (no inline ones), its own API calls, no media.
  */
 const BUNDLED_ADMIN = fileURLToPath(new URL('../web/admin/', import.meta.url));
-const ADMIN_PAGE_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
+const ADMIN_PAGE_HEADERS = pageHeaders(
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+);
+
+/** A bundled page's headers: its content policy, no framing by other sites, no referrer. */
+function pageHeaders(csp: string): Record<string, string> {
+  return { 'content-security-policy': csp, 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' };
+}
 /**
  * The start-up sweep of the uploads folder leaves files written more recently than this: an upload under way
  * writes its bytes a moment before its record (media/sweep.ts).
