@@ -79,6 +79,14 @@ export const configSchema = z.strictObject({
         .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is scheme://host[:port], or *'))
         .default([])
         .describe('browser origins (https://app.example.com, or *) that may connect and use the HTTP routes (CORS)'),
+      /**
+       * Processes serving one listening port on this machine (Node's cluster module), coordinated through the
+       * broker: `auto` is one per core. More than one needs `broker.url` and a shared store (PostgreSQL).
+       */
+      workers: z
+        .union([z.literal('auto'), z.number().int().min(1).max(256)])
+        .default(1)
+        .describe('processes behind the one listening port (auto: one per core); more than 1 needs broker.url and store.url'),
     })
     .prefault({}),
   auth: z
@@ -254,6 +262,38 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  broker: z
+    .strictObject({
+      /**
+       * What carries messages between nodes: unset, this process is the whole server (in-process delivery); a
+       * redis:// or nats:// URL joins every node that names the same broker (and prefix) into one server.
+       */
+      url: z
+        .string()
+        .regex(/^(redis|rediss|nats|memory):\/\//, 'broker.url must be a redis://, rediss:// or nats:// URL')
+        .optional()
+        .describe('redis://host:6379 or nats://host:4222 to run several nodes as one (unset: this process alone)'),
+      /** Keeps several Switchboard clusters apart on one broker: every channel and key starts with it. */
+      prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,32}$/, '1-32 characters of A-Z a-z 0-9 _ -')
+        .default('switchboard')
+        .describe('start of every channel name on the broker (several clusters may share one broker)'),
+      /** How often a node tells the others it is alive (with its presence version). */
+      heartbeatMs: z.number().int().min(100).max(60_000).default(2_000).describe('how often a node tells the others it is alive'),
+      /**
+       * How long a node's sessions and presence outlive its last word: a node killed without a goodbye leaves no
+       * ghost after this.
+       */
+      leaseMs: z.number().int().min(500).max(300_000).default(15_000).describe("how long a silent node's sessions still count as online"),
+      /**
+       * A durable message that arrives from another node with a seq past the next one waits this long for the
+       * missing ones (they are usually a hop behind) before they are read from the store.
+       */
+      gapWaitMs: z.number().int().min(0).max(10_000).default(50).describe('how long a message past a gap waits for the missing ones before the store is read'),
+    })
+    .prefault({})
+    .refine((b) => b.heartbeatMs * 2 < b.leaseMs, 'broker.leaseMs must be more than twice broker.heartbeatMs'),
   uploads: z
     .strictObject({
       enabled: z.boolean().default(true).describe('accept media uploads at /upload'),
