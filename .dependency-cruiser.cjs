@@ -24,6 +24,20 @@ module.exports = {
       to: { pathNot: ['^src/hub/', '^src/protocol/', '^src/access/', '^src/fanout/'] },
     },
     {
+      name: 'broker-knows-nothing-of-the-server',
+      severity: 'error',
+      comment: 'a broker moves opaque bytes between nodes on named channels: no rooms, sessions or pushes',
+      from: { path: '^src/broker/' },
+      to: { path: '^src/', pathNot: '^src/broker/' },
+    },
+    {
+      name: 'cluster-joins-the-hub-port-to-a-broker',
+      severity: 'error',
+      comment: 'the cluster layer implements the hub\'s ClusterPort over the Broker interface; it reaches no socket, store or fan-out',
+      from: { path: '^src/cluster/' },
+      to: { path: '^src/(outbound|store|transport|commands|media|api|webhooks|access)/|^src/hub/(?!cluster\\.ts$)|^src/fanout/(?!fanout\\.ts$)' },
+    },
+    {
       name: 'access-is-pure',
       severity: 'error',
       from: { path: '^src/access/' },

@@ -199,7 +199,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       response: S.userPresenceResult,
       run: ({ actor, params }) => {
         check(mayReadDirect(actor));
-        const sessions = [...hub.sessionsOf(params.user)].map((s) => ({ id: s.id }));
+        const sessions = hub.sessionIdsOf(params.user).map((id) => ({ id }));
         return { user: params.user, online: sessions.length > 0, sessions };
       },
     }),

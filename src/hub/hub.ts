@@ -7,22 +7,26 @@
  */
 import { isBackend, type Actor, type BackendActor, type UserActor } from '../access/actor.js';
 import { matchesPattern } from '../access/patterns.js';
-import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect, mayType } from '../access/rules.js';
-import type { DirectRoute, FanOut } from '../fanout/fanout.js';
+import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect } from '../access/rules.js';
+import type { FanOut } from '../fanout/fanout.js';
 import { LocalFanout, type DeliveryCounters, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import type { MessagePush, PresencePush, ServerPush, SignalPush, UnreadPush } from '../protocol/pushes.js';
+import type { ServerPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
 import type { Ack, HistoryResult, JoinResult, PresenceEntry, RoomKind, SyncResult } from '../protocol/replies.js';
 import { dmConv, roomConv, type ConvTarget } from './conversations.js';
+import type { ClusterInbound, ClusterPort } from './cluster.js';
+import { RemoteDecisions } from './cluster-inbound.js';
 import type { HubEvents } from './events.js';
 import { check, HubError } from './errors.js';
-import { messagePush, newMessage, type Stamped } from './messages.js';
-import type { MemberRef, NewMessage, Persistence, RoomRegistry } from './persistence.js';
+import type { Persistence, RoomRegistry } from './persistence.js';
 import { RoomAdmin } from './room-admin.js';
 import { Recovery } from './recovery.js';
 import { RoomDirectory } from './room-directory.js';
+import { Ephemeral } from './ephemeral.js';
 import { Membership } from './membership.js';
+import { Publisher } from './publisher.js';
+import { Sequencer } from './sequencer.js';
 import type { HubSession } from './session.js';
 
 export interface RoomRule {
@@ -61,6 +65,12 @@ export interface HubOptions {
    */
   recoveryMaxBytes?: number;
   presenceEvents: boolean;
+  /** The other nodes of a cluster (src/cluster/); without it this hub is the whole server. */
+  cluster?: ClusterPort | null;
+  /** How long a durable message past a gap waits for the missing ones before they are read from the store (default 50). */
+  gapWaitMs?: number;
+  /** Runs `fn` after `ms`: the sequencer's waits (default setTimeout, unref'd). */
+  defer?: (fn: () => void, ms: number) => void;
   roomsPerSession: number;
   sessionPolicy: 'multiple' | 'replace';
   maxSessionsPerUser: number;
@@ -72,11 +82,6 @@ export type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult };
 
 export class Hub {
   private readonly rooms: Membership;
-  /**
-   * Last sequence number of each direct conversation, for a hub without a store only (with one, the store
-   * numbers them). Non-durable rooms keep theirs on the RoomState, which goes when its last member leaves.
-   */
-  private readonly dmSeqs = new Map<string, number>();
   /** user → until when (ms) new sessions are refused: a disconnect by the backend with a ban. */
   private readonly bans = new Map<string, number>();
   private readonly persistence: Persistence | null;
@@ -89,12 +94,27 @@ export class Hub {
   readonly admin: RoomAdmin;
   /** The user whose older sessions a new one is replacing (sessions.policy = replace), while it does. */
   private replacing: string | null = null;
+  readonly cluster: ClusterPort | null;
+  /** Durable room messages to this node's members in seq order, gaps filled from the store. */
+  readonly sequencer: Sequencer;
+  /** What the cluster layer hands over from other nodes (null without a cluster). */
+  readonly inbound: ClusterInbound | null;
+  private readonly ephemeral: Ephemeral;
+  private readonly publisher: Publisher;
 
   constructor(private readonly opts: HubOptions) {
     this.persistence = opts.persistence ?? null;
     this.events = opts.events ?? {};
     this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes, counters: opts.deliveries });
-    this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents);
+    this.cluster = opts.cluster ?? null;
+    this.sequencer = new Sequencer({
+      deliver: (room, push) => this.fanout.toRoom(room.name, push),
+      history: (q) => this.persistence!.history(q),
+      defer: opts.defer ?? ((fn, ms) => setTimeout(fn, ms).unref()),
+      gapWaitMs: opts.gapWaitMs ?? 50,
+      fillLimit: opts.recoveryLimit ?? 1000,
+    });
+    this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents, this.cluster, (room) => this.sequencer.catchUp(room));
     this.admin = new RoomAdmin({
       directory: this.directory,
       registry: opts.registry ?? null,
@@ -102,7 +122,38 @@ export class Hub {
       effective: (name) => ({ kind: this.roomKind(name), durable: this.isDurable(name) }),
       storing: this.persistence !== null,
       now: opts.now,
+      tell: this.cluster ? (op) => this.cluster!.control(op) : undefined,
     });
+    this.publisher = new Publisher({
+      rooms: this.rooms,
+      fanout: this.fanout,
+      cluster: this.cluster,
+      persistence: this.persistence,
+      events: this.events,
+      sequencer: this.sequencer,
+      nextId: opts.nextId,
+      now: opts.now,
+      isDurable: (name) => this.isDurable(name),
+      isOnline: (user) => this.isOnline(user),
+    });
+    this.ephemeral = new Ephemeral(this.fanout, this.cluster, (room) => this.rooms.get(room)?.kind ?? this.roomKind(room));
+    this.inbound = this.cluster
+      ? new RemoteDecisions({
+          cluster: this.cluster,
+          fanout: this.fanout,
+          rooms: this.rooms,
+          sequencer: this.sequencer,
+          directory: this.directory,
+          kindOf: (name) => this.roomKind(name),
+          ban: (user, until) => this.banLocal(user, until),
+          drop: (s, code, reason) => {
+            this.disconnect(s, code, reason);
+            s.close(code, reason);
+          },
+          sessionPolicy: opts.sessionPolicy,
+          maxSessionsPerUser: opts.maxSessionsPerUser,
+        })
+      : null;
     this.recovery = new Recovery(
       this.persistence,
       this.fanout,
@@ -117,7 +168,10 @@ export class Hub {
   connect(s: HubSession, opts: { resume?: boolean } = {}): ConnectResult {
     if (this.bans.size > 0 && this.isBanned(s.user)) return { ok: false, code: CloseCode.Disconnected, reason: 'refused by the server for a while; try again later' };
     const mine = this.fanout.sessionsOf(s.user);
-    const wasOnline = mine.size > 0;
+    // With a cluster the limits count the user's sessions on every node (the other nodes enforce them too, as
+    // they hear of this one: cluster-inbound.ts).
+    const total = this.cluster ? this.cluster.userSessions(s.user) : mine.size;
+    const wasOnline = total > 0;
     if (wasOnline) {
       if (this.opts.sessionPolicy === 'replace') {
         // The user stays online throughout: no offline event for the sessions replaced.
@@ -127,11 +181,12 @@ export class Hub {
           old.close(CloseCode.Replaced, 'replaced by a newer session');
         }
         this.replacing = null;
-      } else if (mine.size >= this.opts.maxSessionsPerUser) {
+      } else if (total >= this.opts.maxSessionsPerUser) {
         return { ok: false, code: CloseCode.TooManySessions, reason: `at most ${this.opts.maxSessionsPerUser} sessions per user` };
       }
     }
     this.fanout.addSession(s);
+    this.cluster?.sessionAdded(s.id, s.user, this.opts.now());
     if (opts.resume && this.persistence) this.fanout.hold(s, true);
     if (!wasOnline) this.events.userOnline?.(s.user);
     return { ok: true };
@@ -148,19 +203,27 @@ export class Hub {
       if (room) this.rooms.remove(room, s);
     }
     s.rooms.clear();
+    this.cluster?.sessionRemoved(s.id);
     this.events.sessionDisconnected?.(s.id, s.user, code, reason);
-    if (this.fanout.sessionsOf(s.user).size === 0 && this.replacing !== s.user) this.events.userOffline?.(s.user);
+    if (!this.isOnline(s.user) && this.replacing !== s.user) this.events.userOffline?.(s.user);
   }
 
-  /** Closes every session of a user on this node with `code`; how many. */
+  /** Closes every session of a user, on every node, with `code`; how many. */
   disconnectUser(user: string, code: number, reason: string): number {
-    const sessions = [...this.fanout.sessionsOf(user)];
-    for (const s of sessions) s.close(code, reason);
-    return sessions.length;
+    const all = this.cluster?.userSessions(user) ?? 0;
+    this.cluster?.control({ op: 'disconnectUser', user, code, reason });
+    const here = [...this.fanout.sessionsOf(user)];
+    for (const s of here) s.close(code, reason);
+    return Math.max(all, here.length);
   }
 
-  /** Refuses the user's new sessions until `until` (ms, on the hub's clock). */
+  /** Refuses the user's new sessions, on every node, until `until` (ms, on the hub's clock). */
   ban(user: string, until: number): void {
+    this.banLocal(user, until);
+    this.cluster?.control({ op: 'ban', user, until });
+  }
+
+  banLocal(user: string, until: number): void {
     this.bans.set(user, until);
   }
 
@@ -172,19 +235,28 @@ export class Hub {
     return false;
   }
 
-  /** Closes one session by id; false if this node has no such session. */
+  /** Closes one session by id, on whichever node holds it; false if none does. */
   disconnectSession(id: string, code: number, reason: string): boolean {
     const s = this.fanout.session(id);
-    s?.close(code, reason);
-    return s !== undefined;
+    if (s) s.close(code, reason);
+    else if (this.cluster?.hasSession(id)) this.cluster.control({ op: 'disconnectSession', session: id, code, reason });
+    else return false;
+    return true;
   }
 
+  /** Whether the user has a session on any node. */
   isOnline(user: string): boolean {
-    return this.fanout.sessionsOf(user).size > 0;
+    return this.cluster ? this.cluster.userSessions(user) > 0 : this.fanout.sessionsOf(user).size > 0;
   }
 
+  /** The user's sessions on this node. */
   sessionsOf(user: string): ReadonlySet<HubSession> {
     return this.fanout.sessionsOf(user);
+  }
+
+  /** The ids of the user's sessions on every node. */
+  sessionIdsOf(user: string): string[] {
+    return this.cluster ? this.cluster.sessionsOf(user).map((s) => s.id) : [...this.fanout.sessionsOf(user)].map((s) => s.id);
   }
 
   stats(): { sessions: number; users: number; rooms: number } {
@@ -277,9 +349,12 @@ export class Hub {
 
   presence(actor: Actor, name: string): { room: string; users: PresenceEntry[] } {
     check(maySeePresence(actor, name, this.roomKind(name), !isBackend(actor) && this.directory.isMember(name, actor.user)));
-    const room = this.rooms.get(name);
     const users: PresenceEntry[] = [];
-    if (room) for (const [user, sessions] of room.presence) users.push({ user, sessions });
+    if (this.cluster) for (const [user, sessions] of this.cluster.roomPresence(name)) users.push({ user, sessions });
+    else {
+      const room = this.rooms.get(name);
+      if (room) for (const [user, sessions] of room.presence) users.push({ user, sessions });
+    }
     return { room: name, users };
   }
 
@@ -303,29 +378,7 @@ export class Hub {
   }
 
   private roomMessage(name: string, from: string, contentType: string, body: unknown, key: string | undefined): Ack | Promise<Ack> {
-    const m: Stamped = { id: this.opts.nextId(), from, contentType, body, ts: this.opts.now(), key };
-    const dest = { room: name };
-    if (!this.isDurable(name)) {
-      // Nothing is kept of a non-durable room without members: a message to it reaches no one and gets no number.
-      const room = this.rooms.get(name);
-      if (!room) return { id: m.id, seq: 0, ts: m.ts };
-      const seq = ++room.seq;
-      room.messages++;
-      const push = messagePush(m, dest, seq);
-      this.fanout.toRoom(name, push);
-      this.events.messageCreated?.(push, true);
-      return { id: m.id, seq, ts: m.ts };
-    }
-    return this.store(newMessage(m, roomConv(name)), null, (seq) => {
-      const push = messagePush(m, dest, seq);
-      const room = this.rooms.get(name);
-      if (room) {
-        room.lastSeq = seq;
-        room.messages++;
-        this.fanout.toRoom(name, push);
-      }
-      this.events.messageCreated?.(push, true);
-    });
+    return this.publisher.room(name, from, contentType, body, key);
   }
 
   /** A direct message: reaches every session of the recipient and of the sender. */
@@ -336,35 +389,7 @@ export class Hub {
   /** A direct message from `from` (the actor itself, or a sender the backend names). */
   directFrom(actor: Actor, from: string, to: string, contentType: string, body: unknown, key?: string): Ack | Promise<Ack> {
     check(maySendDirect(actor));
-    const m: Stamped = { id: this.opts.nextId(), from, contentType, body, ts: this.opts.now(), key };
-    const conv = dmConv(from, to);
-    const users = [to, from];
-    if (!this.persistence) {
-      const seq = (this.dmSeqs.get(conv) ?? 0) + 1;
-      this.dmSeqs.set(conv, seq);
-      this.deliverDirect({ conv, seq, users }, messagePush(m, { to }, seq));
-      return { id: m.id, seq, ts: m.ts };
-    }
-    const joins: MemberRef[] = from === to ? [{ user: from, conv }] : [{ user: from, conv }, { user: to, conv }];
-    return this.store(newMessage(m, conv), joins, (seq) => this.deliverDirect({ conv, seq, users }, messagePush(m, { to }, seq)));
-  }
-
-  private deliverDirect(route: DirectRoute, push: MessagePush): void {
-    this.fanout.direct(route, push);
-    this.events.messageCreated?.(push, this.isOnline(route.users[0]!));
-  }
-
-  /** Queues a message for the store; once durable, `deliver` runs (unless it was a resend) and the ack resolves. */
-  private store(msg: NewMessage, joins: MemberRef[] | null, deliver: (seq: number) => void): Promise<Ack> {
-    return new Promise((resolve, reject) => {
-      const queued = this.persistence!.append(msg, joins, (err, r) => {
-        if (err || !r) return reject(new HubError(ErrorCode.Unavailable, 'the message could not be stored; send it again with the same key'));
-        if (r.refused) return reject(new HubError(ErrorCode.Forbidden, 'the message refers to a file you may not read'));
-        if (!r.duplicate) deliver(r.seq);
-        resolve(r.duplicate ? { id: r.id, seq: r.seq, ts: r.ts, duplicate: true } : { id: r.id, seq: r.seq, ts: r.ts });
-      });
-      if (!queued) reject(new HubError(ErrorCode.Unavailable, 'the server is storing too many messages; retry shortly'));
-    });
+    return this.publisher.direct(from, to, contentType, body, key);
   }
 
   // ── durable conversations: recovery, history, unread (recovery.ts) ───────
@@ -376,7 +401,7 @@ export class Hub {
   async sync(s: HubSession, since: Readonly<Record<string, number>>): Promise<SyncResult> {
     if (this.persistence) return this.recovery.sync(s, since);
     const result: SyncResult = { conversations: {} };
-    for (const p of Object.keys(since)) setOwn(result.conversations, p, { recovered: false, missed: 0, seq: this.dmSeqs.get(dmConv(s.user, p)) ?? 0 });
+    for (const p of Object.keys(since)) setOwn(result.conversations, p, { recovered: false, missed: 0, seq: this.publisher.dmSeq(dmConv(s.user, p)) });
     return result;
   }
 
@@ -398,42 +423,25 @@ export class Hub {
     return this.recovery.unread(actor);
   }
 
-  // ── ephemeral events ────────────────────────────────────────────────────
+  // ── ephemeral events (ephemeral.ts) ────────────────────────────────────
 
   typing(s: HubSession, target: { room?: string; to?: string }, active: boolean): void {
-    if (target.room !== undefined) {
-      const room = this.rooms.get(target.room);
-      check(mayType(s, target.room, room ? room.kind : this.roomKind(target.room)));
-      this.fanout.toRoom(target.room, { type: 'typing', room: target.room, from: s.user, active });
-    } else if (target.to !== undefined) {
-      this.fanout.toSessions(this.sessionsOf(target.to), { type: 'typing', to: target.to, from: s.user, active });
-    }
+    this.ephemeral.typing(s, target, active);
   }
 
   /** Call signaling, one to one: forwarded to every session of `to` (or just `session`), never stored. */
   signal(s: HubSession, to: string, callId: string, kind: string, data: unknown, session?: string): { sessions: number } {
-    check(maySendDirect(s));
-    let targets: Iterable<HubSession> = this.sessionsOf(to);
-    if (session !== undefined) {
-      const one = this.fanout.session(session);
-      targets = one && one.user === to ? [one] : [];
-    }
-    const push: SignalPush = { type: 'signal', from: s.user, session: s.id, callId, kind };
-    if (data !== undefined) push.data = data;
-    const n = this.fanout.toSessions(targets, push);
-    if (n === 0) throw new HubError(ErrorCode.UserOffline, session === undefined ? `${to} is not online` : `${to} has no session ${session}`);
-    return { sessions: n };
+    return this.ephemeral.signal(s, to, callId, kind, data, session);
   }
 
-  /** Sends a push to one session of this node; false if there is none by that id. */
+  /** Sends a push to one session, on whichever node holds it; false if none does. */
   pushToSession(id: string, push: ServerPush): boolean {
-    const s = this.fanout.session(id);
-    if (s) this.fanout.toSessions([s], push);
-    return s !== undefined;
+    return this.ephemeral.toSession(id, push);
   }
 
-  /** Sends a push to every connected session (server API broadcast, notices). */
+  /** Sends a push to every connected session, on every node (server API broadcast, notices); how many here. */
   broadcast(push: ServerPush): number {
+    this.cluster?.broadcast(push);
     return this.fanout.broadcast(push);
   }
 }

@@ -5,6 +5,7 @@
  * conversation membership, presence pushes and events.
  */
 import type { FanOut } from '../fanout/fanout.js';
+import type { ClusterPort } from './cluster.js';
 import type { PresencePush } from '../protocol/pushes.js';
 import type { RoomKind } from '../protocol/replies.js';
 import { roomConv } from './conversations.js';
@@ -21,6 +22,14 @@ export class Membership {
     private readonly persistence: Persistence | null,
     private readonly events: HubEvents,
     private readonly presenceEvents: boolean,
+    /**
+     * The other nodes: told of each session entering or leaving a room, and of the rooms with local members
+     * (watched). With a cluster, presence events come from the cluster's presence (`presenceChanged`), so that a
+     * user with sessions on two nodes joins once.
+     */
+    private readonly cluster: ClusterPort | null = null,
+    /** A durable room just watched: what it may have missed before its messages reached this node is read. */
+    private readonly watched: (room: RoomState) => void = () => {},
   ) {}
 
   get(name: string): RoomState | undefined {
@@ -33,16 +42,23 @@ export class Membership {
 
   add(s: HubSession, name: string, kind: RoomKind, durable: boolean): RoomState {
     let room = this.map.get(name);
-    if (!room) this.map.set(name, (room = new RoomState(name, kind, durable)));
+    if (!room) {
+      this.map.set(name, (room = new RoomState(name, kind, durable)));
+      if (this.cluster) {
+        const r = room;
+        void this.cluster.watchRoom(name).then(() => r.durable && !r.closed && this.watched(r));
+      }
+    }
     s.rooms.add(name);
     this.fanout.join(name, s);
     const count = room.presence.get(s.user) ?? 0;
     room.presence.set(s.user, count + 1);
     if (count === 0) {
       if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
-      if (this.presenceEvents) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
+      if (this.presenceEvents && !this.cluster) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
       this.events.memberJoined?.(name, s.user);
     }
+    this.cluster?.roomJoined(name, s.user);
     return room;
   }
 
@@ -52,10 +68,20 @@ export class Membership {
     const count = room.presence.get(s.user) ?? 0;
     if (count <= 1) {
       room.presence.delete(s.user);
-      if (this.presenceEvents && left > 0) this.fanout.toRoom(room.name, presenceEvent(room.name, s.user, 'leave'));
+      if (this.presenceEvents && left > 0 && !this.cluster) this.fanout.toRoom(room.name, presenceEvent(room.name, s.user, 'leave'));
       this.events.memberLeft?.(room.name, s.user);
     } else room.presence.set(s.user, count - 1);
-    if (left === 0) this.map.delete(room.name);
+    if (left === 0) {
+      room.closed = true;
+      this.map.delete(room.name);
+      this.cluster?.unwatchRoom(room.name);
+    }
+    this.cluster?.roomLeft(room.name, s.user);
+  }
+
+  /** A user is now in the room somewhere in the cluster, or in it nowhere: its members here are told. */
+  presenceChanged(name: string, user: string, event: 'join' | 'leave'): void {
+    if (this.presenceEvents && this.map.has(name)) this.fanout.toRoom(name, presenceEvent(name, user, event));
   }
 
   /** Rooms with members on this node, with their counts. */

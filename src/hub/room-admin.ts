@@ -11,6 +11,7 @@ import { mayAdminister, mayReadDirect } from '../access/rules.js';
 import { ErrorCode } from '../protocol/codes.js';
 import type { RoomKind } from '../protocol/replies.js';
 import { check, HubError } from './errors.js';
+import type { ControlOp } from './cluster.js';
 import type { Membership } from './membership.js';
 import type { RoomRecord, RoomRegistry } from './persistence.js';
 import type { RoomDirectory } from './room-directory.js';
@@ -44,6 +45,8 @@ export interface RoomAdminDeps {
   /** Whether rooms can be stored at all (a store is configured). */
   storing: boolean;
   now(): number;
+  /** The other nodes of a cluster, told of each change so that their directories and sessions follow. */
+  tell?: ((op: ControlOp) => void) | undefined;
 }
 
 export class RoomAdmin {
@@ -97,6 +100,7 @@ export class RoomAdmin {
     if (!(await registry.createRoom(record))) throw new HubError(ErrorCode.Conflict, `room ${name} exists already`);
     this.d.directory.set(record);
     this.d.rooms.kindChanged(name, record.kind);
+    this.d.tell?.({ op: 'roomSet', record });
     return this.viewOf(name);
   }
 
@@ -114,6 +118,7 @@ export class RoomAdmin {
     if (!(await registry.updateRoom(record))) throw new HubError(ErrorCode.NotFound, `room ${name} is not managed by the server API`);
     this.d.directory.set(record);
     this.d.rooms.kindChanged(name, record.kind);
+    this.d.tell?.({ op: 'roomSet', record });
     return this.viewOf(name);
   }
 
@@ -124,6 +129,7 @@ export class RoomAdmin {
     this.d.directory.delete(name);
     const sessions = this.d.rooms.evict(name, null, 'deleted');
     this.d.rooms.kindChanged(name, this.d.effective(name).kind);
+    this.d.tell?.({ op: 'roomDeleted', room: name });
     return { sessions };
   }
 
@@ -135,6 +141,7 @@ export class RoomAdmin {
   async addMember(actor: Actor, room: string, user: string): Promise<{ added: boolean }> {
     const added = await this.registry(actor).addRoomMember(room, user);
     this.d.directory.addMember(room, user);
+    this.d.tell?.({ op: 'memberAdded', room, user });
     return { added };
   }
 
@@ -142,6 +149,7 @@ export class RoomAdmin {
   async removeMember(actor: Actor, room: string, user: string): Promise<{ removed: boolean; sessions: number }> {
     const removed = await this.registry(actor).removeRoomMember(room, user);
     this.d.directory.removeMember(room, user);
+    this.d.tell?.({ op: 'memberRemoved', room, user });
     return { removed, sessions: this.d.rooms.evict(room, user, 'removed') };
   }
 }

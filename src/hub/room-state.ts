@@ -1,3 +1,4 @@
+import type { MessagePush } from '../protocol/pushes.js';
 import type { RoomKind } from '../protocol/replies.js';
 
 /** What the hub knows of a room with members on this node. Its members and batches are the fan-out's. */
@@ -10,6 +11,12 @@ export class RoomState {
   lastSeq: number | undefined = undefined;
   /** Messages delivered to the room since the stats last took the count (Membership.takeMessageCounts). */
   messages = 0;
+  /** Durable messages from past a gap, by seq, waiting for the ones before them (hub/sequencer.ts). */
+  pending: Map<number, MessagePush> | null = null;
+  /** A read of missed messages is scheduled or under way. */
+  filling = false;
+  /** Its last local member left: nothing more is delivered through this state. */
+  closed = false;
 
   constructor(
     readonly name: string,

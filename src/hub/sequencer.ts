@@ -1,0 +1,120 @@
+/**
+ * Durable room messages reach this node's members in seq order, with no gap and no duplicate, whichever node
+ * stored them. On one node that is free: commits complete in seq order. With several, node A's seq 5 can arrive
+ * before node B's seq 4 (two publishers, one broker hop each), and a broker that restarts loses what was in
+ * flight. So a message past the next expected seq waits, in the room's `pending`, for the ones before it: they
+ * usually arrive within a hop; after `gapWaitMs` they are read from the store (the store numbers a conversation's
+ * messages in commit order, so every seq below one that was delivered is already readable), and everything
+ * pending is delivered in order.
+ */
+import type { MessagePush } from '../protocol/pushes.js';
+import { pushOf, roomConv } from './conversations.js';
+import type { HistoryPage, HistoryQuery } from './persistence.js';
+import type { RoomState } from './room-state.js';
+
+export interface SequencerDeps {
+  /** Hands a push to the room's local members (the fan-out), in the order called. */
+  deliver(room: RoomState, push: MessagePush): void;
+  history(q: HistoryQuery): Promise<HistoryPage>;
+  /** Runs `fn` after `ms` (a timer the hub does not own). */
+  defer(fn: () => void, ms: number): void;
+  gapWaitMs: number;
+  /** Most messages one fill reads; a longer gap is filled in several reads. */
+  fillLimit: number;
+  /** Told when a gap could not be filled (the store no longer has those messages: retention). */
+  skipped?(room: string, from: number, to: number): void;
+  failed?(room: string, err: unknown): void;
+}
+
+export class Sequencer {
+  constructor(private readonly d: SequencerDeps) {}
+
+  /** A stored message for the room, from this node's commits or another node's. */
+  offer(room: RoomState, push: MessagePush): void {
+    const last = room.lastSeq;
+    const seq = push.seq;
+    if (last === undefined || seq === last + 1) {
+      this.deliver(room, push);
+      if (room.pending !== null) this.drain(room);
+      return;
+    }
+    if (seq <= last) return;
+    (room.pending ??= new Map()).set(seq, push);
+    this.scheduleFill(room, this.d.gapWaitMs);
+  }
+
+  /**
+   * Reads whatever the room may have missed after its last delivered seq (the broker was away, or the room was
+   * only just subscribed): delivered in order like any other.
+   */
+  catchUp(room: RoomState, delayMs = 0): void {
+    this.scheduleFill(room, delayMs);
+  }
+
+  private deliver(room: RoomState, push: MessagePush): void {
+    room.lastSeq = push.seq;
+    room.messages++;
+    this.d.deliver(room, push);
+  }
+
+  private drain(room: RoomState): void {
+    const pending = room.pending!;
+    for (let next = pending.get(room.lastSeq! + 1); next !== undefined; next = pending.get(room.lastSeq! + 1)) {
+      pending.delete(next.seq);
+      this.deliver(room, next);
+    }
+    // Anything at or below what was delivered (a duplicate that arrived meanwhile) goes too.
+    for (const seq of pending.keys()) if (seq <= room.lastSeq!) pending.delete(seq);
+    if (pending.size === 0) room.pending = null;
+  }
+
+  private scheduleFill(room: RoomState, ms: number): void {
+    if (room.filling) return;
+    room.filling = true;
+    this.d.defer(() => void this.fill(room), ms);
+  }
+
+  private async fill(room: RoomState): Promise<void> {
+    let failed = false;
+    try {
+      await this.readMissing(room);
+    } catch (err) {
+      this.d.failed?.(room.name, err);
+      failed = true;
+    }
+    room.filling = false;
+    // Still waiting (the store was away, or messages past a new gap arrived during the read): look again.
+    if (!room.closed && room.pending !== null) this.scheduleFill(room, failed ? Math.max(this.d.gapWaitMs, 1000) : this.d.gapWaitMs);
+  }
+
+  /** Reads from the last delivered seq to the store's end, page by page, delivering as it goes. */
+  private async readMissing(room: RoomState): Promise<void> {
+    for (;;) {
+      // A room left by its last member here is no longer delivered to.
+      if (room.closed) return;
+      const page = await this.d.history({ conv: roomConv(room.name), after: room.lastSeq ?? 0, limit: this.d.fillLimit });
+      if (room.closed) return;
+      for (const m of page.messages) if (m.seq > room.lastSeq!) this.offerStored(room, pushOf(m));
+      if (page.messages.length === this.d.fillLimit) continue;
+      // Up to the conversation's last seq as this read saw it, the store has had every message: what it did not
+      // return, retention removed. Later seqs may have been committed after the read, and are not skipped.
+      if (room.pending !== null) {
+        const lowest = Math.min(...room.pending.keys());
+        const upTo = Math.min(lowest - 1, page.lastSeq);
+        if (upTo > room.lastSeq!) {
+          this.d.skipped?.(room.name, room.lastSeq! + 1, upTo);
+          room.lastSeq = upTo;
+          this.drain(room);
+        }
+      }
+      return;
+    }
+  }
+
+  private offerStored(room: RoomState, push: MessagePush): void {
+    if (push.seq === room.lastSeq! + 1) {
+      this.deliver(room, push);
+      if (room.pending !== null) this.drain(room);
+    } else if (push.seq > room.lastSeq!) (room.pending ??= new Map()).set(push.seq, push);
+  }
+}
