@@ -25,6 +25,8 @@ import { createHttpServer } from './transport/http-server.js';
 import { FsBlobStore, type BlobStore } from './media/blob-store.js';
 import { sweepStrayBlobs } from './media/sweep.js';
 import { uploadRoutes } from './media/uploads.js';
+import { openBroker } from './broker/open-broker.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { Committer } from './store/committer.js';
 import { StoreHealth } from './store/health.js';
 import { describeStore, openStore } from './store/open-store.js';
@@ -156,7 +158,14 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   );
   // Events for the app's backend, queued in the store and delivered by each endpoint's own loop (webhooks/).
   const webhooks = config.webhooks.endpoints.length > 0 ? new Webhooks({ config: config.webhooks, queue: store, log: log.child({ part: 'webhooks' }), now, repeatIntervalMs: config.log.repeatIntervalMs }) : null;
+  // Several nodes as one (src/cluster/): what reaches sessions elsewhere crosses the broker.
+  const { broker: b } = config;
+  const cluster = b.url
+    ? new ClusterNode({ broker: openBroker(b.url, b.prefix), heartbeatMs: b.heartbeatMs, leaseMs: b.leaseMs, log: log.child({ part: 'cluster' }), now })
+    : null;
   const hub = new Hub({
+    cluster,
+    gapWaitMs: b.gapWaitMs,
     tick: flusher.tick,
     now,
     nextId: messageIdSource(now),
@@ -180,6 +189,10 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   // The rooms the backend manages are answered from memory: read them whole before the first connection.
   const [managedRooms, roomMembers] = await Promise.all([store.listRooms(), store.allRoomMembers()]);
   hub.directory.load(managedRooms, roomMembers);
+  if (cluster) {
+    cluster.attach(hub.inbound!);
+    await cluster.start();
+  }
   const gateway = new Gateway({
     config,
     hub,
@@ -221,7 +234,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
         socket.destroy();
       }),
     ready: () => ready,
-    unready: () => health.problem(),
+    unready: () => health.problem() ?? cluster?.problem() ?? null,
     route: (req, res, pathname) => scrape(req, res, pathname) || admin(req, res, pathname) || api(req, res, pathname) || (media?.(req, res, pathname) ?? false),
   });
   const { retention: r } = config.store;
@@ -263,6 +276,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   } catch (err) {
     health.stop();
     await retention.stop();
+    await cluster?.stop();
     throw err;
   }
   wheel.start();
@@ -302,6 +316,8 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
       await Promise.all([retention.stop(), swept]);
       http.closeAllConnections();
       await closed;
+      // After the sessions left (their presence went out as this node's last delta): the others forget it now.
+      await cluster?.stop();
       await committer.drain();
       // After the last hub event (the sessions' disconnects, the last messages stored): what waits in memory is
       // written to the store; deliveries in flight get a moment, then stay queued for the next start.

@@ -10,6 +10,8 @@ import type { RoomKind } from '../protocol/replies.js';
 import type { ClusterInbound, ClusterPort, ControlOp } from './cluster.js';
 import type { Membership } from './membership.js';
 import type { RoomDirectory } from './room-directory.js';
+import type { DirectOrder } from './direct-order.js';
+import type { RoomState } from './room-state.js';
 import type { Sequencer } from './sequencer.js';
 import type { HubSession } from './session.js';
 
@@ -17,7 +19,8 @@ export interface InboundDeps {
   cluster: ClusterPort;
   fanout: FanOut<HubSession>;
   rooms: Membership;
-  sequencer: Sequencer;
+  sequencer: Sequencer<RoomState>;
+  directOrder: DirectOrder | null;
   directory: RoomDirectory;
   /** The room's kind as the hub applies it (after a managed room changed). */
   kindOf(room: string): RoomKind;
@@ -44,7 +47,8 @@ export class RemoteDecisions implements ClusterInbound {
   }
 
   fromDirect(route: DirectRoute, push: MessagePush): void {
-    this.d.fanout.direct(route, push);
+    if (this.d.directOrder) this.d.directOrder.offer(route, push);
+    else this.d.fanout.direct(route, push);
   }
 
   fromUser(user: string, push: ServerPush, session?: string): void {
@@ -121,5 +125,6 @@ export class RemoteDecisions implements ClusterInbound {
 
   resynced(): void {
     for (const room of this.d.rooms.map.values()) if (room.durable) this.d.sequencer.catchUp(room);
+    this.d.directOrder?.catchUp();
   }
 }

@@ -19,7 +19,7 @@ import type { ClusterInbound, ClusterPort } from './cluster.js';
 import { RemoteDecisions } from './cluster-inbound.js';
 import type { HubEvents } from './events.js';
 import { check, HubError } from './errors.js';
-import type { Persistence, RoomRegistry } from './persistence.js';
+import type { HistoryQuery, Persistence, RoomRegistry } from './persistence.js';
 import { RoomAdmin } from './room-admin.js';
 import { Recovery } from './recovery.js';
 import { RoomDirectory } from './room-directory.js';
@@ -27,6 +27,8 @@ import { Ephemeral } from './ephemeral.js';
 import { Membership } from './membership.js';
 import { Publisher } from './publisher.js';
 import { Sequencer } from './sequencer.js';
+import { DirectOrder, DirectStream } from './direct-order.js';
+import type { RoomState } from './room-state.js';
 import type { HubSession } from './session.js';
 
 export interface RoomRule {
@@ -96,7 +98,9 @@ export class Hub {
   private replacing: string | null = null;
   readonly cluster: ClusterPort | null;
   /** Durable room messages to this node's members in seq order, gaps filled from the store. */
-  readonly sequencer: Sequencer;
+  readonly sequencer: Sequencer<RoomState>;
+  /** Direct messages likewise, with a cluster (one node delivers them in commit order, which is seq order). */
+  private readonly directOrder: DirectOrder | null;
   /** What the cluster layer hands over from other nodes (null without a cluster). */
   readonly inbound: ClusterInbound | null;
   private readonly ephemeral: Ephemeral;
@@ -107,13 +111,26 @@ export class Hub {
     this.events = opts.events ?? {};
     this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes, counters: opts.deliveries });
     this.cluster = opts.cluster ?? null;
-    this.sequencer = new Sequencer({
-      deliver: (room, push) => this.fanout.toRoom(room.name, push),
-      history: (q) => this.persistence!.history(q),
-      defer: opts.defer ?? ((fn, ms) => setTimeout(fn, ms).unref()),
+    const ordering = {
+      history: (q: HistoryQuery) => this.persistence!.history(q),
+      defer: opts.defer ?? ((fn: () => void, ms: number) => void setTimeout(fn, ms).unref()),
       gapWaitMs: opts.gapWaitMs ?? 50,
       fillLimit: opts.recoveryLimit ?? 1000,
+    };
+    this.sequencer = new Sequencer<RoomState>({
+      ...ordering,
+      deliver: (room, push) => {
+        room.messages++;
+        this.fanout.toRoom(room.name, push);
+      },
     });
+    this.directOrder =
+      this.cluster && this.persistence
+        ? new DirectOrder(
+            new Sequencer<DirectStream>({ ...ordering, deliver: (st, push) => this.fanout.direct({ conv: st.conv, seq: push.seq, users: [st.user] }, push) }),
+            (user) => this.fanout.sessionsOf(user).size > 0,
+          )
+        : null;
     this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents, this.cluster, (room) => this.sequencer.catchUp(room));
     this.admin = new RoomAdmin({
       directory: this.directory,
@@ -131,6 +148,7 @@ export class Hub {
       persistence: this.persistence,
       events: this.events,
       sequencer: this.sequencer,
+      directOrder: this.directOrder,
       nextId: opts.nextId,
       now: opts.now,
       isDurable: (name) => this.isDurable(name),
@@ -143,6 +161,7 @@ export class Hub {
           fanout: this.fanout,
           rooms: this.rooms,
           sequencer: this.sequencer,
+      directOrder: this.directOrder,
           directory: this.directory,
           kindOf: (name) => this.roomKind(name),
           ban: (user, until) => this.banLocal(user, until),
@@ -204,6 +223,7 @@ export class Hub {
     }
     s.rooms.clear();
     this.cluster?.sessionRemoved(s.id);
+    if (this.directOrder && this.fanout.sessionsOf(s.user).size === 0) this.directOrder.forget(s.user);
     this.events.sessionDisconnected?.(s.id, s.user, code, reason);
     if (!this.isOnline(s.user) && this.replacing !== s.user) this.events.userOffline?.(s.user);
   }

@@ -14,6 +14,8 @@ import type { HubEvents } from './events.js';
 import type { Membership } from './membership.js';
 import { messagePush, newMessage, type Stamped } from './messages.js';
 import type { MemberRef, NewMessage, Persistence } from './persistence.js';
+import type { DirectOrder } from './direct-order.js';
+import type { RoomState } from './room-state.js';
 import type { Sequencer } from './sequencer.js';
 import type { HubSession } from './session.js';
 
@@ -23,7 +25,9 @@ export interface PublisherDeps {
   cluster: ClusterPort | null;
   persistence: Persistence | null;
   events: HubEvents;
-  sequencer: Sequencer;
+  sequencer: Sequencer<RoomState>;
+  /** Stored direct messages in seq order on a node of a cluster (null: delivered as committed). */
+  directOrder: DirectOrder | null;
   nextId(): string;
   now(): number;
   isDurable(room: string): boolean;
@@ -90,7 +94,8 @@ export class Publisher {
   }
 
   private deliverDirect(route: DirectRoute, push: MessagePush): void {
-    this.d.fanout.direct(route, push);
+    if (this.d.directOrder) this.d.directOrder.offer(route, push);
+    else this.d.fanout.direct(route, push);
     this.d.cluster?.direct(route, push);
     this.d.events.messageCreated?.(push, this.d.isOnline(route.users[0]!));
   }

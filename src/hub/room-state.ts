@@ -1,8 +1,11 @@
 import type { MessagePush } from '../protocol/pushes.js';
 import type { RoomKind } from '../protocol/replies.js';
+import { roomConv } from './conversations.js';
+import type { Ordered } from './sequencer.js';
 
 /** What the hub knows of a room with members on this node. Its members and batches are the fan-out's. */
-export class RoomState {
+export class RoomState implements Ordered {
+  readonly conv: string;
   /** user → how many of that user's sessions are in the room. */
   readonly presence = new Map<string, number>();
   /** Last sequence number of a non-durable room (durable ones: the store numbers them). */
@@ -24,5 +27,7 @@ export class RoomState {
     public kind: RoomKind,
     /** Messages go through the store before anyone receives them. */
     readonly durable: boolean,
-  ) {}
+  ) {
+    this.conv = roomConv(name);
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Durable room messages reach this node's members in seq order, with no gap and no duplicate, whichever node
+ * Durable messages (a room's, or a user's direct ones) reach this node's sessions in seq order, with no gap and no duplicate, whichever node
  * stored them. On one node that is free: commits complete in seq order. With several, node A's seq 5 can arrive
  * before node B's seq 4 (two publishers, one broker hop each), and a broker that restarts loses what was in
  * flight. So a message past the next expected seq waits, in the room's `pending`, for the ones before it: they
@@ -8,13 +8,25 @@
  * pending is delivered in order.
  */
 import type { MessagePush } from '../protocol/pushes.js';
-import { pushOf, roomConv } from './conversations.js';
+import { pushOf } from './conversations.js';
 import type { HistoryPage, HistoryQuery } from './persistence.js';
-import type { RoomState } from './room-state.js';
 
-export interface SequencerDeps {
-  /** Hands a push to the room's local members (the fan-out), in the order called. */
-  deliver(room: RoomState, push: MessagePush): void;
+/** One conversation's stream of messages to some of this node's sessions (a room's members, a user's sessions). */
+export interface Ordered {
+  readonly conv: string;
+  /** Last seq delivered; undefined: none yet (the first one offered is delivered as it is). */
+  lastSeq: number | undefined;
+  /** Messages from past a gap, by seq, waiting for the ones before them. */
+  pending: Map<number, MessagePush> | null;
+  /** A read of missed messages is scheduled or under way. */
+  filling: boolean;
+  /** Nothing more is delivered through it (its last local session left). */
+  closed: boolean;
+}
+
+export interface SequencerDeps<T extends Ordered> {
+  /** Hands a push to the stream's local sessions (the fan-out), in the order called. */
+  deliver(stream: T, push: MessagePush): void;
   history(q: HistoryQuery): Promise<HistoryPage>;
   /** Runs `fn` after `ms` (a timer the hub does not own). */
   defer(fn: () => void, ms: number): void;
@@ -22,15 +34,15 @@ export interface SequencerDeps {
   /** Most messages one fill reads; a longer gap is filled in several reads. */
   fillLimit: number;
   /** Told when a gap could not be filled (the store no longer has those messages: retention). */
-  skipped?(room: string, from: number, to: number): void;
-  failed?(room: string, err: unknown): void;
+  skipped?(conv: string, from: number, to: number): void;
+  failed?(conv: string, err: unknown): void;
 }
 
-export class Sequencer {
-  constructor(private readonly d: SequencerDeps) {}
+export class Sequencer<T extends Ordered> {
+  constructor(private readonly d: SequencerDeps<T>) {}
 
   /** A stored message for the room, from this node's commits or another node's. */
-  offer(room: RoomState, push: MessagePush): void {
+  offer(room: T, push: MessagePush): void {
     const last = room.lastSeq;
     const seq = push.seq;
     if (last === undefined || seq === last + 1) {
@@ -47,17 +59,16 @@ export class Sequencer {
    * Reads whatever the room may have missed after its last delivered seq (the broker was away, or the room was
    * only just subscribed): delivered in order like any other.
    */
-  catchUp(room: RoomState, delayMs = 0): void {
+  catchUp(room: T, delayMs = 0): void {
     this.scheduleFill(room, delayMs);
   }
 
-  private deliver(room: RoomState, push: MessagePush): void {
+  private deliver(room: T, push: MessagePush): void {
     room.lastSeq = push.seq;
-    room.messages++;
     this.d.deliver(room, push);
   }
 
-  private drain(room: RoomState): void {
+  private drain(room: T): void {
     const pending = room.pending!;
     for (let next = pending.get(room.lastSeq! + 1); next !== undefined; next = pending.get(room.lastSeq! + 1)) {
       pending.delete(next.seq);
@@ -68,18 +79,18 @@ export class Sequencer {
     if (pending.size === 0) room.pending = null;
   }
 
-  private scheduleFill(room: RoomState, ms: number): void {
+  private scheduleFill(room: T, ms: number): void {
     if (room.filling) return;
     room.filling = true;
     this.d.defer(() => void this.fill(room), ms);
   }
 
-  private async fill(room: RoomState): Promise<void> {
+  private async fill(room: T): Promise<void> {
     let failed = false;
     try {
       await this.readMissing(room);
     } catch (err) {
-      this.d.failed?.(room.name, err);
+      this.d.failed?.(room.conv, err);
       failed = true;
     }
     room.filling = false;
@@ -88,11 +99,11 @@ export class Sequencer {
   }
 
   /** Reads from the last delivered seq to the store's end, page by page, delivering as it goes. */
-  private async readMissing(room: RoomState): Promise<void> {
+  private async readMissing(room: T): Promise<void> {
     for (;;) {
       // A room left by its last member here is no longer delivered to.
       if (room.closed) return;
-      const page = await this.d.history({ conv: roomConv(room.name), after: room.lastSeq ?? 0, limit: this.d.fillLimit });
+      const page = await this.d.history({ conv: room.conv, after: room.lastSeq ?? 0, limit: this.d.fillLimit });
       if (room.closed) return;
       for (const m of page.messages) if (m.seq > room.lastSeq!) this.offerStored(room, pushOf(m));
       if (page.messages.length === this.d.fillLimit) continue;
@@ -102,7 +113,7 @@ export class Sequencer {
         const lowest = Math.min(...room.pending.keys());
         const upTo = Math.min(lowest - 1, page.lastSeq);
         if (upTo > room.lastSeq!) {
-          this.d.skipped?.(room.name, room.lastSeq! + 1, upTo);
+          this.d.skipped?.(room.conv, room.lastSeq! + 1, upTo);
           room.lastSeq = upTo;
           this.drain(room);
         }
@@ -111,7 +122,7 @@ export class Sequencer {
     }
   }
 
-  private offerStored(room: RoomState, push: MessagePush): void {
+  private offerStored(room: T, push: MessagePush): void {
     if (push.seq === room.lastSeq! + 1) {
       this.deliver(room, push);
       if (room.pending !== null) this.drain(room);

@@ -1,0 +1,306 @@
+/**
+ * This node's membership of a cluster: the hub's `ClusterPort` over a `Broker`. It publishes what the hub
+ * decided for sessions elsewhere, hands the hub what other nodes decided for sessions here, subscribes only to
+ * the channels its sessions need (a room's while it has local members, a user's while the user has a session
+ * here), and keeps the cluster's presence: its own entries, broadcast as a versioned delta once per event-loop
+ * turn, and every other node's, each dropped when its node goes silent for longer than the lease.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Broker } from '../broker/broker.js';
+import type { DirectRoute } from '../fanout/fanout.js';
+import type { ClusterInbound, ClusterPort, ControlOp } from '../hub/cluster.js';
+import type { Logger } from '../observe/logger.js';
+import type { MessagePush, ServerPush } from '../protocol/pushes.js';
+import { PresenceState } from './presence-state.js';
+import { ALL, decodeEnvelope, encodeEnvelope, nodeChannel, roomChannel, userChannel, type Envelope } from './wire.js';
+
+export interface ClusterNodeOptions {
+  broker: Broker;
+  heartbeatMs: number;
+  leaseMs: number;
+  log: Logger;
+  now: () => number;
+  /** Default: host, pid and a random part (a restarted process is a new node). */
+  nodeId?: string;
+}
+
+/** What crossed the broker, for metrics. */
+export interface ClusterCounters {
+  published: number;
+  received: number;
+  dropped: number;
+  malformed: number;
+}
+
+export class ClusterNode implements ClusterPort {
+  readonly nodeId: string;
+  private inbound: ClusterInbound | null = null;
+  private readonly presence: PresenceState;
+  private readonly broker: Broker;
+  /** Local sessions per user: the user's channel is subscribed while there is one. */
+  private readonly localUsers = new Map<string, number>();
+  private readonly localSessions = new Map<string, string>();
+  /** Rooms watched, with the watchers waiting for the subscription to be in place. */
+  private readonly watched = new Map<string, (() => void)[]>();
+  private deltaScheduled = false;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private everUp = false;
+  readonly counters: ClusterCounters = { published: 0, received: 0, dropped: 0, malformed: 0 };
+
+  constructor(private readonly opts: ClusterNodeOptions) {
+    this.broker = opts.broker;
+    this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.presence = new PresenceState(this.nodeId, {
+      roomJoined: (room, user) => this.inbound?.presenceChanged(room, user, 'join'),
+      roomLeft: (room, user) => this.inbound?.presenceChanged(room, user, 'leave'),
+      remoteSession: (user, id, since) => this.inbound?.remoteSession(user, id, since),
+    });
+  }
+
+  /** The hub's side; set before `start`. */
+  attach(inbound: ClusterInbound): void {
+    this.inbound = inbound;
+  }
+
+  async start(): Promise<void> {
+    await this.broker.start({
+      message: (channel, payload) => this.onMessage(payload),
+      state: (up) => this.onState(up),
+      warn: (message, err) => this.opts.log.warn({ err, broker: this.broker.kind }, message),
+    });
+    this.broker.subscribe(ALL);
+    this.broker.subscribe(nodeChannel(this.nodeId));
+    this.everUp = true;
+    this.send(ALL, { t: 'hello', n: this.nodeId });
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
+    this.heartbeat.unref();
+    this.opts.log.info({ node: this.nodeId, broker: this.broker.kind }, 'joined the cluster');
+  }
+
+  /** After the hub let its sessions go: the others forget this node at once rather than after the lease. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.flushDelta();
+    this.send(ALL, { t: 'bye', n: this.nodeId });
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.broker.stop();
+  }
+
+  /** Why this node is not ready (the broker is unreachable), or null. */
+  problem(): string | null {
+    return this.broker.up || this.stopped ? null : `broker (${this.broker.kind}) unreachable`;
+  }
+
+  /** Other nodes alive, as far as this one knows. */
+  nodes(): string[] {
+    return this.presence.nodes();
+  }
+
+  // ── ClusterPort: delivery elsewhere ─────────────────────────────────────
+
+  toRoom(room: string, push: ServerPush): void {
+    this.send(roomChannel(room), { t: 'room', n: this.nodeId, r: room, p: push });
+  }
+
+  direct(route: DirectRoute, push: MessagePush): void {
+    route.users.forEach((user, i) => {
+      if (route.users.indexOf(user) === i) this.send(userChannel(user), { t: 'dm', n: this.nodeId, u: user, c: route.conv, s: route.seq, p: push });
+    });
+  }
+
+  toUser(user: string, push: ServerPush, session?: string): void {
+    const e: Envelope = { t: 'user', n: this.nodeId, u: user, p: push };
+    if (session !== undefined) e.x = session;
+    this.send(userChannel(user), e);
+  }
+
+  toSession(id: string, push: ServerPush): boolean {
+    const node = this.presence.sessionNode(id);
+    if (node === undefined || node === this.nodeId) return false;
+    this.send(nodeChannel(node), { t: 'sess', n: this.nodeId, x: id, p: push });
+    return true;
+  }
+
+  broadcast(push: ServerPush): void {
+    this.send(ALL, { t: 'all', n: this.nodeId, p: push });
+  }
+
+  control(op: ControlOp): void {
+    this.send(ALL, { t: 'ctl', n: this.nodeId, o: op });
+  }
+
+  // ── ClusterPort: this node's presence ───────────────────────────────────
+
+  sessionAdded(id: string, user: string, since: number): void {
+    this.presence.addSession(id, user, since);
+    this.localSessions.set(id, user);
+    const n = this.localUsers.get(user) ?? 0;
+    this.localUsers.set(user, n + 1);
+    if (n === 0) this.broker.subscribe(userChannel(user));
+    this.scheduleDelta();
+  }
+
+  sessionRemoved(id: string): void {
+    const user = this.localSessions.get(id);
+    this.presence.removeSession(id);
+    if (user !== undefined) {
+      this.localSessions.delete(id);
+      const n = this.localUsers.get(user) ?? 0;
+      if (n <= 1) {
+        this.localUsers.delete(user);
+        this.broker.unsubscribe(userChannel(user));
+      } else this.localUsers.set(user, n - 1);
+    }
+    this.scheduleDelta();
+  }
+
+  roomJoined(room: string, user: string): void {
+    this.presence.joinRoom(room, user);
+    this.scheduleDelta();
+  }
+
+  roomLeft(room: string, user: string): void {
+    this.presence.leaveRoom(room, user);
+    this.scheduleDelta();
+  }
+
+  watchRoom(room: string): Promise<void> {
+    this.broker.subscribe(roomChannel(room));
+    return new Promise((resolve) => {
+      const waiting = this.watched.get(room);
+      if (waiting) return void waiting.push(resolve);
+      this.watched.set(room, [resolve]);
+      // Our own ping coming back on the room's channel proves the subscription is in place.
+      this.send(roomChannel(room), { t: 'ping', n: this.nodeId, r: room });
+    });
+  }
+
+  unwatchRoom(room: string): void {
+    this.watched.delete(room);
+    this.broker.unsubscribe(roomChannel(room));
+  }
+
+  // ── ClusterPort: the cluster's presence ─────────────────────────────────
+
+  userSessions(user: string): number {
+    return this.presence.userSessions(user);
+  }
+
+  sessionsOf(user: string): readonly { id: string; node: string; since: number }[] {
+    return this.presence.sessionsOf(user);
+  }
+
+  hasSession(id: string): boolean {
+    return this.presence.sessionNode(id) !== undefined;
+  }
+
+  roomPresence(room: string): readonly (readonly [string, number])[] {
+    return this.presence.roomPresence(room);
+  }
+
+  // ── the broker ──────────────────────────────────────────────────────────
+
+  private send(channel: string, e: Envelope): void {
+    if (this.stopped) return;
+    if (this.broker.publish(channel, encodeEnvelope(e))) this.counters.published++;
+    else this.counters.dropped++;
+  }
+
+  private scheduleDelta(): void {
+    if (this.deltaScheduled) return;
+    this.deltaScheduled = true;
+    setImmediate(() => this.flushDelta());
+  }
+
+  private flushDelta(): void {
+    this.deltaScheduled = false;
+    const d = this.presence.takeDelta();
+    if (d) this.send(ALL, { t: 'pd', n: this.nodeId, d });
+  }
+
+  private beat(): void {
+    this.flushDelta();
+    this.send(ALL, { t: 'hb', n: this.nodeId, v: this.presence.version });
+    for (const node of this.presence.expire(this.opts.now(), this.opts.leaseMs))
+      this.opts.log.warn({ node, leaseMs: this.opts.leaseMs }, 'a node went silent for longer than its lease: its sessions are gone');
+  }
+
+  private onState(up: boolean): void {
+    if (this.stopped || !this.everUp) return;
+    if (!up) {
+      this.opts.log.warn({ broker: this.broker.kind }, 'lost the broker: serving local sessions only until it is back');
+      return;
+    }
+    this.opts.log.info({ broker: this.broker.kind }, 'broker back: catching up');
+    // Others missed our deltas (their next look at our heartbeat asks for a snapshot); we missed theirs.
+    this.send(ALL, { t: 'hello', n: this.nodeId });
+    for (const [room, waiting] of this.watched) if (waiting.length > 0) this.send(roomChannel(room), { t: 'ping', n: this.nodeId, r: room });
+    this.inbound?.resynced();
+  }
+
+  private onMessage(payload: Buffer): void {
+    const e = decodeEnvelope(payload);
+    if (e === null) {
+      this.counters.malformed++;
+      return;
+    }
+    this.counters.received++;
+    if (e.n === this.nodeId) {
+      if (e.t === 'ping') this.pinged(e.r);
+      return;
+    }
+    const inbound = this.inbound;
+    if (!inbound) return;
+    try {
+      this.dispatch(e, inbound);
+    } catch (err) {
+      this.counters.malformed++;
+      this.opts.log.warn({ err, from: e.n, kind: e.t }, 'a message from another node could not be applied');
+    }
+  }
+
+  private dispatch(e: Envelope, inbound: ClusterInbound): void {
+    const now = this.opts.now();
+    switch (e.t) {
+      case 'room':
+        return inbound.fromRoom(e.r, e.p);
+      case 'dm':
+        return inbound.fromDirect({ conv: e.c, seq: e.s, users: [e.u] }, e.p);
+      case 'user':
+        return inbound.fromUser(e.u, e.p, e.x);
+      case 'sess':
+        return inbound.fromSession(e.x, e.p);
+      case 'all':
+        return inbound.fromBroadcast(e.p);
+      case 'ctl':
+        return inbound.fromControl(e.o);
+      case 'pd':
+        if (!this.presence.applyDelta(e.n, e.d, now)) this.send(nodeChannel(e.n), { t: 'want', n: this.nodeId });
+        return;
+      case 'hb':
+        if (!this.presence.heard(e.n, e.v, now)) this.send(nodeChannel(e.n), { t: 'want', n: this.nodeId });
+        return;
+      case 'hello':
+      case 'want':
+        this.flushDelta();
+        this.send(nodeChannel(e.n), { t: 'snap', n: this.nodeId, s: this.presence.snapshot() });
+        return;
+      case 'snap':
+        return this.presence.applySnapshot(e.n, e.s, now);
+      case 'bye':
+        return this.presence.removeNode(e.n);
+      case 'ping':
+        return;
+    }
+  }
+
+  private pinged(room: string): void {
+    const waiting = this.watched.get(room);
+    if (!waiting || waiting.length === 0) return;
+    this.watched.set(room, []);
+    for (const resolve of waiting) resolve();
+  }
+}
