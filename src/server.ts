@@ -203,7 +203,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     now,
     commandCounters: metrics.commands,
   });
-  metrics.attach({ hub, gateway, committer, flusher, webhooks: webhooks ? () => webhooks.stats() : undefined });
+  metrics.attach({ hub, gateway, committer, flusher, webhooks: webhooks ? () => webhooks.stats() : undefined, cluster: cluster ?? undefined });
   let ready = false;
   const { webRoot } = config.server;
   const web = webRoot === undefined ? { root: BUNDLED_WEB, headers: CHAT_PAGE_HEADERS } : webRoot ? { root: webRoot } : null;

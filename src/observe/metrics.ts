@@ -39,6 +39,14 @@ export interface MetricSources {
   flusher: { report(): void };
   /** Per webhook endpoint (configured names), when webhooks are configured. */
   webhooks?: (() => Record<string, { queued: number; delivered: number; failedAttempts: number; dropped: number }>) | undefined;
+  /** This node's part of a cluster, when a broker is configured. */
+  cluster?:
+    | {
+        readonly counters: { readonly published: number; readonly received: number; readonly dropped: number; readonly malformed: number };
+        nodes(): readonly string[];
+        problem(): string | null;
+      }
+    | undefined;
 }
 
 export interface SlowCloseEntry {
@@ -376,6 +384,20 @@ export class Metrics {
     hooks('switchboard_webhook_deliveries_total', 'Webhook events delivered (answered 2xx), by configured endpoint', (e) => e.delivered);
     hooks('switchboard_webhook_retries_total', 'Webhook deliveries that failed and will be tried again (or were given up), by endpoint', (e) => e.failedAttempts);
     hooks('switchboard_webhook_drops_total', 'Webhook events dropped (queue full, maxAttempts reached, store failure at stop), by endpoint', (e) => e.dropped);
+    counter('switchboard_broker_messages_total', 'Messages between nodes, by what became of them (published, received, dropped: the broker was away, malformed)', ['outcome'], (c) => {
+      const k = m.sources?.cluster?.counters;
+      if (!k) return;
+      c.inc({ outcome: 'published' }, k.published);
+      c.inc({ outcome: 'received' }, k.received);
+      c.inc({ outcome: 'dropped' }, k.dropped);
+      c.inc({ outcome: 'malformed' }, k.malformed);
+    });
+    gauge('switchboard_broker_up', 'Whether this node reaches the broker (1) or not (0); absent without a broker', [], (g, s) => {
+      if (s.cluster) g.set(s.cluster.problem() === null ? 1 : 0);
+    });
+    gauge('switchboard_cluster_nodes', 'Other nodes this node hears (within their lease); absent without a broker', [], (g, s) => {
+      if (s.cluster) g.set(s.cluster.nodes().length);
+    });
     gauge('switchboard_webhook_queued_events', 'Webhook events waiting in the store, by endpoint (about)', ['endpoint'], (g, s) => {
       for (const [endpoint, e] of Object.entries(s.webhooks?.() ?? {})) g.set({ endpoint }, e.queued);
     });
