@@ -80,14 +80,15 @@ export class RedisBroker implements Broker {
         lastError = err;
         this.gate.warn(`redis ${role} connection (${where(this.url)}): ${errorText(err)}`, err);
       });
-      conn.on('close', () => this.changed());
     }
+    pub.on('close', () => this.changed());
     pub.on('ready', () => this.changed());
-    sub.on('ready', () => void this.resubscribe(sub));
     sub.on('close', () => {
       this.subEpoch++;
       this.subscribed = false;
+      this.changed();
     });
+    sub.on('ready', () => void this.resubscribe(sub));
     sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
       const name = this.wanted.get(channel.toString('latin1'));
       if (name !== undefined) this.gate.message(name, payload);
