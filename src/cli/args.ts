@@ -8,7 +8,7 @@ export interface CliArgs {
   overrides: Record<string, string>;
 }
 
-const ALIASES: Record<string, string> = { port: 'server.port', host: 'server.host', path: 'server.path' };
+const ALIASES: Record<string, string> = { port: 'server.port', host: 'server.host', path: 'server.path', workers: 'server.workers' };
 
 export function parseArgs(argv: readonly string[]): CliArgs {
   const out: CliArgs = { help: false, printConfig: false, overrides: {} };

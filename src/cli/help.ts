@@ -22,6 +22,8 @@ Usage: switchboard [start] [options]
   -c, --config FILE     JSON config file (or SWITCHBOARD_CONFIG)
   --print-config        print the effective config (secrets masked) and exit
   --port N, --host H    shortcuts for --server.port, --server.host
+  --workers N|auto      shortcut for --server.workers: N processes behind the one port (auto: one per
+                        core); more than 1 needs --broker.url and --store.url (PostgreSQL)
   --dev                 accept ?user=NAME identities (development only)
   -h, --help            this text
 

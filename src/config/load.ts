@@ -13,7 +13,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type LeafKind = 'string' | 'number' | 'boolean' | 'json';
+/**
+ * `numberOrWord`: a number or one of a few words (`server.workers`: a count or `auto`): a flag or variable that
+ * reads as a number is one, anything else is the word as written.
+ */
+type LeafKind = 'string' | 'number' | 'boolean' | 'numberOrWord' | 'json';
 type Leaves = Map<string, LeafKind>;
 
 export const ENV_PREFIX = 'SWITCHBOARD_';
@@ -25,6 +29,10 @@ export const configKeys: Leaves = collectLeaves(configSchema, '', new Map(), des
 
 /** Dotted key → its one-line description (the schema's `.describe()`), for `--help`. */
 export const configDescriptions: ReadonlyMap<string, string> = descriptions;
+
+/** Keys of kind numberOrWord → what they take, in words (`"auto" or a whole number from 1 to 256`), for errors. */
+const choices = new Map<string, string>();
+for (const [key, kind] of configKeys) if (kind === 'numberOrWord') choices.set(key, describeChoices(leafAt(key)));
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let s = schema;
@@ -55,8 +63,41 @@ function collectLeaves(schema: z.ZodType, prefix: string, out: Leaves, described
   const description = descriptionOf(schema);
   if (description) described.set(prefix, description);
   const t = (s.def as { type: string }).type;
-  out.set(prefix, t === 'number' ? 'number' : t === 'boolean' ? 'boolean' : t === 'string' || t === 'enum' ? 'string' : 'json');
+  const kind = t === 'number' ? 'number' : t === 'boolean' ? 'boolean' : t === 'string' || t === 'enum' ? 'string' : isNumberOrWord(s) ? 'numberOrWord' : 'json';
+  out.set(prefix, kind);
   return out;
+}
+
+/** A union of a number and string literals only. */
+function isNumberOrWord(s: z.ZodType): boolean {
+  if (!(s instanceof z.ZodUnion)) return false;
+  const options = s.def.options as z.ZodType[];
+  return (
+    options.some((o) => o instanceof z.ZodNumber) &&
+    options.every((o) => o instanceof z.ZodNumber || (o instanceof z.ZodLiteral && o.values.size > 0 && [...o.values].every((v) => typeof v === 'string')))
+  );
+}
+
+/** The schema of a leaf, its wrappers (default, optional) taken off. */
+function leafAt(key: string): z.ZodType {
+  let s: z.ZodType = configSchema;
+  for (const part of key.split('.')) s = (unwrap(s) as z.ZodObject).shape[part] as z.ZodType;
+  return unwrap(s);
+}
+
+/** `"auto" or a whole number from 1 to 256`. */
+function describeChoices(s: z.ZodType): string {
+  const forms: string[] = [];
+  for (const o of (s as z.ZodUnion).def.options as z.ZodType[]) {
+    if (o instanceof z.ZodLiteral) forms.push(...[...o.values].map((v) => JSON.stringify(v)));
+    else if (o instanceof z.ZodNumber) {
+      const what = o.isInt ? 'a whole number' : 'a number';
+      const { minValue: min, maxValue: max } = o;
+      const finite = (n: number | null): n is number => n !== null && Number.isFinite(n) && Math.abs(n) < Number.MAX_SAFE_INTEGER;
+      forms.push(finite(min) && finite(max) ? `${what} from ${min} to ${max}` : finite(min) ? `${what} of at least ${min}` : finite(max) ? `${what} of at most ${max}` : what);
+    }
+  }
+  return forms.length > 1 ? `${forms.slice(0, -1).join(', ')} or ${forms[forms.length - 1]}` : (forms[0] ?? 'a valid value');
 }
 
 /** `limits.maxFrameBytes` → `SWITCHBOARD_LIMITS_MAX_FRAME_BYTES` (`store.cacheMiB` → `…_CACHE_MIB`: a word starts with a capital and a small letter). */
@@ -98,6 +139,10 @@ function convert(kind: LeafKind, raw: string): unknown {
     case 'number': {
       const n = Number(raw);
       return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+    }
+    case 'numberOrWord': {
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) ? n : raw.trim();
     }
     case 'boolean':
       if (/^(true|1|yes|on)$/i.test(raw)) return true;
@@ -171,11 +216,20 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       const key = i.path.join('.');
       const from = originOf(origin, key) ?? (file ? `config file ${file}` : 'defaults');
       if (i.code === 'unrecognized_keys') return `${key ? key + ': ' : ''}unknown key(s) ${i.keys.join(', ')} (in ${from})`;
+      // A union's own message ("Invalid input") says nothing of what it takes.
+      const takes = choices.get(key);
+      if (takes) return `${key}: expected ${takes}, not ${JSON.stringify(valueAt(raw, i.path))} (from ${from})`;
       return `${key || '(root)'}: ${i.message} (from ${from})`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   return parsed.data;
+}
+
+function valueAt(raw: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
+  let node: unknown = raw;
+  for (const p of path) node = typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[p] : undefined;
+  return node;
 }
 
 /** Where the value at `key` came from: the key itself, its nearest parent, or the keys set under it. */
@@ -190,7 +244,7 @@ function originOf(origin: Map<string, string>, key: string): string | undefined 
 
 const SECRET_KEYS = new Set(['auth.jwt.secret']);
 /** Keys holding a URL whose password is masked. */
-const URL_KEYS = new Set(['store.url']);
+const URL_KEYS = new Set(['store.url', 'broker.url']);
 
 /** The effective config with secrets masked, for `--print-config` and the startup log. */
 export function redactConfig(config: Config): Config {
