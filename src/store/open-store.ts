@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -17,6 +18,8 @@ export async function openStore(
   try {
     await store.open();
   } catch (err) {
+    // A refusal that already says what to do (another process holds the SQLite file: sqlite/file-lock.ts).
+    if (err instanceof ConfigError) throw err;
     // The driver's message ("unable to open database file", "connect ECONNREFUSED") does not say which setting.
     const message = `cannot open the store ${describeStore(cfg)} (${cfg.url ? 'store.url' : 'store.file'}): ${(err as Error).message}`;
     throw new Error(message, { cause: err });

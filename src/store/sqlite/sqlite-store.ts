@@ -7,6 +7,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Appended, ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, RoomRecord, Store, Upload, UploadTrim, WebhookEvent, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
+import { lockDatabaseFile, type FileLock } from './file-lock.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
 
@@ -27,6 +28,8 @@ export class SqliteStore implements Store {
   private nextId = 1;
   /** Open and not being closed: only then is the writer's end a loss to report. */
   private running = false;
+  /** `<file>.lock`, held from open to close: one process per database file (file-lock.ts). */
+  private lock: FileLock | null = null;
 
   constructor(
     private readonly options: WorkerOptions,
@@ -40,6 +43,17 @@ export class SqliteStore implements Store {
   ) {}
 
   async open(): Promise<void> {
+    // A second server on the same file is refused before the writer thread opens it.
+    if (this.options.file !== ':memory:' && this.options.file !== '') this.lock = await lockDatabaseFile(this.options.file);
+    try {
+      await this.openWriter();
+    } catch (err) {
+      this.releaseLock();
+      throw err;
+    }
+  }
+
+  private async openWriter(): Promise<void> {
     // The checkpointer tells the writer when to copy the rest (checkpointer.ts), directly, not through this thread.
     const channel = this.options.file !== ':memory:' ? new MessageChannel() : null;
     const workerData: WorkerOptions = channel ? { ...this.options, checkpoints: channel.port1 } : this.options;
@@ -89,13 +103,23 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.running = false;
-    if (!this.worker) return;
-    const w = this.worker;
-    // The writer closes last: closing the last connection checkpoints everything and removes the WAL.
-    await this.stopCheckpointer();
-    await this.call({ op: 'close' });
-    this.worker = null;
-    await w.terminate();
+    try {
+      if (!this.worker) return;
+      const w = this.worker;
+      // The writer closes last: closing the last connection checkpoints everything and removes the WAL.
+      await this.stopCheckpointer();
+      await this.call({ op: 'close' });
+      this.worker = null;
+      await w.terminate();
+    } finally {
+      // Also after the writer thread ended by itself (close is then all that is left to do).
+      this.releaseLock();
+    }
+  }
+
+  private releaseLock(): void {
+    this.lock?.release();
+    this.lock = null;
   }
 
   async commit(batch: WriteBatch): Promise<Appended[]> {
