@@ -91,6 +91,7 @@ const STORE_PROBE_INTERVAL_MS = 2_000;
 const STORE_PROBE_TIMEOUT_MS = 5_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  (await import('./config/deployment.js')).checkDeployment(config); // the command's refusals (workers without a broker, nodes on SQLite), for every caller
   const { dev, error } = resolveDevMode(config.auth, config.server.host);
   if (error) throw new ConfigError(error);
   if (dev)
