@@ -1,12 +1,21 @@
-/** The `switchboard` command: flags + environment + file → config → a running server, stopped by SIGTERM/SIGINT. */
+/**
+ * The `switchboard` command: flags + environment + file → config → a running server, stopped by SIGTERM/SIGINT.
+ * With server.workers > 1 this process supervises that many workers instead, each running the server
+ * (workers.ts).
+ */
+import { checkDeployment, workerCount } from '../config/deployment.js';
 import { ConfigError, loadConfig, redactConfig, unknownEnvironment } from '../config/load.js';
 import { createLogger, type ProcessLog } from '../observe/logger.js';
 import { startServer, type RunningServer } from '../server.js';
 import { apiKeyCommand } from './api-key.js';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
+import { superviseWorkers, workerIndex } from './workers.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // A worker of a supervisor (workers.ts): it says which in every log line, and ends itself when it cannot start
+  // (its channel to the supervisor would keep it running).
+  const worker = workerIndex();
   let config;
   let logs: ProcessLog;
   try {
@@ -24,26 +33,39 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
       return;
     }
+    // Before anything opens or forks: workers without a broker, several nodes on one SQLite file…
+    checkDeployment(config);
     logs = createLogger(config.log);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`switchboard: ${err.message}\n`);
       process.exitCode = 2;
+      if (worker !== undefined) process.exit();
       return;
     }
     throw err;
   }
-  const { log } = logs;
+  const log = worker === undefined ? logs.log : logs.log.child({ worker });
   const unknown = unknownEnvironment(process.env);
-  if (unknown.length > 0)
+  // A worker's supervisor has said it already.
+  if (unknown.length > 0 && worker === undefined)
     log.warn({ variables: unknown }, 'ignored environment variables that name no setting (`meant`: the setting they may have been meant for)');
+  const workers = workerCount(config.server.workers);
+  if (worker === undefined && workers > 1) {
+    const code = await superviseWorkers({ count: workers, config, log, reopenLog: () => logs.reopen() });
+    log.flush();
+    process.exit(code);
+  }
   // Signals are handled from before the server starts: one that came between its "listening" line and the end of
   // start-up would otherwise end the process with no graceful stop (and no exit code).
   let server: RunningServer | undefined;
   let stopWanted = false;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) process.exit(1);
+    // A worker hears a Ctrl-C from the terminal and its supervisor's SIGTERM: one stop. Stopping at once is the
+    // supervisor's call (it SIGKILLs).
+    if (++signals > 1 && worker !== undefined) return;
+    if (signals > 1) process.exit(1);
     log.info({ signal }, 'signal received');
     if (server) stopAndExit();
     else stopWanted = true;
@@ -66,6 +88,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     log.flush();
     process.stderr.write(`switchboard: ${message}\n`);
     process.exitCode = err instanceof ConfigError ? 2 : 1;
+    if (worker !== undefined) process.exit();
     return;
   }
   /** Stops the server (once, however often asked) and exits with process.exitCode: 0 unless something failed. */
