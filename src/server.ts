@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { serverApi } from './api/server-api.js';
 import { tokenSigner } from './api/routes.js';
 import { Authenticator, resolveDevMode } from './auth/authenticator.js';
+import { checkDeployment } from './config/deployment.js';
 import { ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Hub } from './hub/hub.js';
@@ -91,7 +92,8 @@ const STORE_PROBE_INTERVAL_MS = 2_000;
 const STORE_PROBE_TIMEOUT_MS = 5_000;
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  (await import('./config/deployment.js')).checkDeployment(config); // the command's refusals (workers without a broker, nodes on SQLite), for every caller
+  // The command's refusals (workers without a broker, several nodes on SQLite), for every caller.
+  checkDeployment(config);
   const { dev, error } = resolveDevMode(config.auth, config.server.host);
   if (error) throw new ConfigError(error);
   if (dev)
