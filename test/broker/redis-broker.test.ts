@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisBroker } from '../../src/broker/redis-broker.js';
 import { brokerContract, Recorder, subscribed } from './contract.js';
-import { locate, REDIS, serverHarness, TestServer } from './servers.js';
+import { binary, REDIS, serverHarness, TestServer } from './servers.js';
 
 brokerContract('RedisBroker on a real Redis', serverHarness(REDIS));
 
@@ -75,12 +75,16 @@ async function killClient(admin: Redis, name: string): Promise<void> {
   await admin.client('KILL', 'ID', ids[0]!);
 }
 
-describe('RedisBroker’s two connections', { skip: locate(REDIS) === null && 'redis-server is not installed' }, () => {
+const redis = binary(REDIS);
+
+describe('RedisBroker’s two connections', { skip: 'skip' in redis && redis.skip }, () => {
   let server: TestServer;
   let proxy: HoldingProxy;
   let admin: Redis;
   before(async () => {
-    server = await TestServer.start(REDIS, locate(REDIS)!);
+    if ('missing' in redis) throw redis.missing;
+    if ('skip' in redis) return;
+    server = await TestServer.start(REDIS, redis.path);
     proxy = await HoldingProxy.start(server.port);
     admin = new Redis(server.url);
   });

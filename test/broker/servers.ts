@@ -45,18 +45,26 @@ function executable(path: string): boolean {
   }
 }
 
-/**
- * The binary's path; null (after saying why) when it is missing outside CI. Under CI=true a missing binary
- * throws: these tests must run there.
- */
-export function locate(kind: ServerKind): string | null {
+/** Where a server's binary is: its path, a reason to skip (missing outside CI), or why that fails (missing under CI=true). */
+export type Binary = { path: string } | { skip: string } | { missing: Error };
+
+const looked = new Map<ServerKind, Binary>();
+
+/** Looked up once per process, so that a missing binary is reported once. */
+export function binary(kind: ServerKind): Binary {
+  let b = looked.get(kind);
+  if (!b) looked.set(kind, (b = look(kind)));
+  return b;
+}
+
+function look(kind: ServerKind): Binary {
   const candidates = kind.binary.includes('/') ? [kind.binary] : (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, kind.binary));
   const found = candidates.find(executable);
-  if (found) return found;
+  if (found) return { path: found };
   const msg = `${kind.name} not found (${kind.binary.includes('/') ? kind.binary : `${kind.binary} on PATH`})`;
-  if (process.env['CI'] === 'true') throw new Error(`${msg} (CI=true: the broker tests must run)`);
+  if (process.env['CI'] === 'true') return { missing: new Error(`${msg} (CI=true: the broker tests must run)`) };
   console.warn(`skipping the ${kind.name} broker tests: ${msg}`);
-  return null;
+  return { skip: msg };
 }
 
 /** A port nothing listens on now: the system's choice for port 0, released at once. */
@@ -132,17 +140,13 @@ export class TestServer {
 
 /** The contract's harness on a server of the test's own, reached through openBroker as the server will. */
 export function serverHarness(kind: ServerKind): HarnessSetup {
-  let path: string | null;
-  try {
-    path = locate(kind);
-  } catch (err) {
-    return { setup: () => Promise.reject(err) }; // CI: every test fails, saying why
-  }
-  if (path === null) return { skip: `${kind.name} is not installed` };
-  const binary = path;
+  const b = binary(kind);
+  if ('skip' in b) return { skip: b.skip };
+  if ('missing' in b) return { setup: () => Promise.reject(b.missing) }; // CI: every test fails, saying why
+  const path = b.path;
   return {
     async setup(): Promise<Harness> {
-      const server = await TestServer.start(kind, binary);
+      const server = await TestServer.start(kind, path);
       return {
         open: (prefix) => openBroker(server.url, prefix),
         down: () => server.kill(),
