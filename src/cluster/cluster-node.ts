@@ -236,7 +236,7 @@ export class ClusterNode implements ClusterPort {
     }
     this.opts.log.info({ broker: this.broker.kind }, 'broker back: catching up');
     // Others missed our deltas (their next look at our heartbeat asks for a snapshot); we missed theirs.
-    this.send(ALL, { t: 'hello', n: this.nodeId });
+    this.send(ALL, { t: 'hello', n: this.nodeId, b: 1 });
     for (const [room, waiting] of this.watched) if (waiting.length > 0) this.send(roomChannel(room), { t: 'ping', n: this.nodeId, r: room });
     this.inbound?.resynced();
   }
@@ -284,6 +284,10 @@ export class ClusterNode implements ClusterPort {
         if (!this.presence.heard(e.n, e.v, now)) this.send(nodeChannel(e.n), { t: 'want', n: this.nodeId });
         return;
       case 'hello':
+        if (e.b === 1) inbound.resynced();
+        this.flushDelta();
+        this.send(nodeChannel(e.n), { t: 'snap', n: this.nodeId, s: this.presence.snapshot() });
+        return;
       case 'want':
         this.flushDelta();
         this.send(nodeChannel(e.n), { t: 'snap', n: this.nodeId, s: this.presence.snapshot() });

@@ -26,8 +26,11 @@ export type Envelope =
   | { t: 'pd'; n: string; d: PresenceDelta }
   /** Alive, at presence version `v`. */
   | { t: 'hb'; n: string; v: number }
-  /** Started (or back after losing the broker): every node answers with a snapshot. */
-  | { t: 'hello'; n: string }
+  /**
+   * Started, or back after losing the broker (`b`): every node answers with a snapshot, and on `b` reads what
+   * its durable conversations may have missed (what the returning node stored while cut off never crossed).
+   */
+  | { t: 'hello'; n: string; b?: 1 }
   /** Stopping: its sessions are gone. */
   | { t: 'bye'; n: string }
   /** Send me your snapshot (I missed a delta of yours). */

@@ -73,6 +73,6 @@ export interface ClusterInbound {
   presenceChanged(room: string, user: string, event: 'join' | 'leave'): void;
   /** A session of another node appeared: per-user limits are checked against it. */
   remoteSession(user: string, id: string, since: number): void;
-  /** The broker is back after an outage: durable rooms read what they may have missed. */
+  /** This node, or another, is back after losing the broker: durable conversations read what they may have missed. */
   resynced(): void;
 }
