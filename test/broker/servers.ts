@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { openBroker } from '../../src/broker/open-broker.js';
+import { freePort } from '../helpers/broker-process.js';
 import type { Harness, HarnessSetup } from './contract.js';
 
 export interface ServerKind {
@@ -65,18 +65,6 @@ function look(kind: ServerKind): Binary {
   if (process.env['CI'] === 'true') return { missing: new Error(`${msg} (CI=true: the broker tests must run)`) };
   console.warn(`skipping the ${kind.name} broker tests: ${msg}`);
   return { skip: msg };
-}
-
-/** A port nothing listens on now: the system's choice for port 0, released at once. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export class TestServer {
