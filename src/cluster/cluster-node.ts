@@ -13,7 +13,7 @@ import type { ClusterInbound, ClusterPort, ControlOp } from '../hub/cluster.js';
 import type { Logger } from '../observe/logger.js';
 import type { MessagePush, ServerPush } from '../protocol/pushes.js';
 import { PresenceState } from './presence-state.js';
-import { ALL, decodeEnvelope, encodeEnvelope, nodeChannel, roomChannel, userChannel, type Envelope } from './wire.js';
+import { ALL, decodeEnvelope, encodeEnvelope, nodeChannel, ownEnvelopes, roomChannel, userChannel, type Envelope } from './wire.js';
 
 export interface ClusterNodeOptions {
   broker: Broker;
@@ -48,10 +48,12 @@ export class ClusterNode implements ClusterPort {
   private stopped = false;
   private everUp = false;
   readonly counters: ClusterCounters = { published: 0, received: 0, dropped: 0, malformed: 0 };
+  private readonly mine: ReturnType<typeof ownEnvelopes>;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     this.broker = opts.broker;
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.mine = ownEnvelopes(this.nodeId);
     this.presence = new PresenceState(this.nodeId, {
       roomJoined: (room, user) => this.inbound?.presenceChanged(room, user, 'join'),
       roomLeft: (room, user) => this.inbound?.presenceChanged(room, user, 'leave'),
@@ -73,7 +75,7 @@ export class ClusterNode implements ClusterPort {
     this.broker.subscribe(ALL);
     this.broker.subscribe(nodeChannel(this.nodeId));
     this.everUp = true;
-    this.send(ALL, { t: 'hello', n: this.nodeId });
+    this.send(ALL, { n: this.nodeId, t: 'hello' });
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeat.unref();
     this.opts.log.info({ node: this.nodeId, broker: this.broker.kind }, 'joined the cluster');
@@ -83,7 +85,7 @@ export class ClusterNode implements ClusterPort {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.flushDelta();
-    this.send(ALL, { t: 'bye', n: this.nodeId });
+    this.send(ALL, { n: this.nodeId, t: 'bye' });
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.broker.stop();
@@ -102,17 +104,17 @@ export class ClusterNode implements ClusterPort {
   // ── ClusterPort: delivery elsewhere ─────────────────────────────────────
 
   toRoom(room: string, push: ServerPush): void {
-    this.send(roomChannel(room), { t: 'room', n: this.nodeId, r: room, p: push });
+    this.send(roomChannel(room), { n: this.nodeId, t: 'room', r: room, p: push });
   }
 
   direct(route: DirectRoute, push: MessagePush): void {
     route.users.forEach((user, i) => {
-      if (route.users.indexOf(user) === i) this.send(userChannel(user), { t: 'dm', n: this.nodeId, u: user, c: route.conv, s: route.seq, p: push });
+      if (route.users.indexOf(user) === i) this.send(userChannel(user), { n: this.nodeId, t: 'dm', u: user, c: route.conv, s: route.seq, p: push });
     });
   }
 
   toUser(user: string, push: ServerPush, session?: string): void {
-    const e: Envelope = { t: 'user', n: this.nodeId, u: user, p: push };
+    const e: Envelope = { n: this.nodeId, t: 'user', u: user, p: push };
     if (session !== undefined) e.x = session;
     this.send(userChannel(user), e);
   }
@@ -120,16 +122,16 @@ export class ClusterNode implements ClusterPort {
   toSession(id: string, push: ServerPush): boolean {
     const node = this.presence.sessionNode(id);
     if (node === undefined || node === this.nodeId) return false;
-    this.send(nodeChannel(node), { t: 'sess', n: this.nodeId, x: id, p: push });
+    this.send(nodeChannel(node), { n: this.nodeId, t: 'sess', x: id, p: push });
     return true;
   }
 
   broadcast(push: ServerPush): void {
-    this.send(ALL, { t: 'all', n: this.nodeId, p: push });
+    this.send(ALL, { n: this.nodeId, t: 'all', p: push });
   }
 
   control(op: ControlOp): void {
-    this.send(ALL, { t: 'ctl', n: this.nodeId, o: op });
+    this.send(ALL, { n: this.nodeId, t: 'ctl', o: op });
   }
 
   // ── ClusterPort: this node's presence ───────────────────────────────────
@@ -174,7 +176,7 @@ export class ClusterNode implements ClusterPort {
       if (waiting) return void waiting.push(resolve);
       this.watched.set(room, [resolve]);
       // Our own ping coming back on the room's channel proves the subscription is in place.
-      this.send(roomChannel(room), { t: 'ping', n: this.nodeId, r: room });
+      this.send(roomChannel(room), { n: this.nodeId, t: 'ping', r: room });
     });
   }
 
@@ -218,12 +220,12 @@ export class ClusterNode implements ClusterPort {
   private flushDelta(): void {
     this.deltaScheduled = false;
     const d = this.presence.takeDelta();
-    if (d) this.send(ALL, { t: 'pd', n: this.nodeId, d });
+    if (d) this.send(ALL, { n: this.nodeId, t: 'pd', d });
   }
 
   private beat(): void {
     this.flushDelta();
-    this.send(ALL, { t: 'hb', n: this.nodeId, v: this.presence.version });
+    this.send(ALL, { n: this.nodeId, t: 'hb', v: this.presence.version });
     for (const node of this.presence.expire(this.opts.now(), this.opts.leaseMs))
       this.opts.log.warn({ node, leaseMs: this.opts.leaseMs }, 'a node went silent for longer than its lease: its sessions are gone');
   }
@@ -236,12 +238,16 @@ export class ClusterNode implements ClusterPort {
     }
     this.opts.log.info({ broker: this.broker.kind }, 'broker back: catching up');
     // Others missed our deltas (their next look at our heartbeat asks for a snapshot); we missed theirs.
-    this.send(ALL, { t: 'hello', n: this.nodeId, b: 1 });
-    for (const [room, waiting] of this.watched) if (waiting.length > 0) this.send(roomChannel(room), { t: 'ping', n: this.nodeId, r: room });
+    this.send(ALL, { n: this.nodeId, t: 'hello', b: 1 });
+    for (const [room, waiting] of this.watched) if (waiting.length > 0) this.send(roomChannel(room), { n: this.nodeId, t: 'ping', r: room });
     this.inbound?.resynced();
   }
 
   private onMessage(payload: Buffer): void {
+    if (this.mine.own(payload) && !this.mine.ownPing(payload)) {
+      this.counters.received++;
+      return;
+    }
     const e = decodeEnvelope(payload);
     if (e === null) {
       this.counters.malformed++;
@@ -278,19 +284,19 @@ export class ClusterNode implements ClusterPort {
       case 'ctl':
         return inbound.fromControl(e.o);
       case 'pd':
-        if (!this.presence.applyDelta(e.n, e.d, now)) this.send(nodeChannel(e.n), { t: 'want', n: this.nodeId });
+        if (!this.presence.applyDelta(e.n, e.d, now)) this.send(nodeChannel(e.n), { n: this.nodeId, t: 'want' });
         return;
       case 'hb':
-        if (!this.presence.heard(e.n, e.v, now)) this.send(nodeChannel(e.n), { t: 'want', n: this.nodeId });
+        if (!this.presence.heard(e.n, e.v, now)) this.send(nodeChannel(e.n), { n: this.nodeId, t: 'want' });
         return;
       case 'hello':
         if (e.b === 1) inbound.resynced();
         this.flushDelta();
-        this.send(nodeChannel(e.n), { t: 'snap', n: this.nodeId, s: this.presence.snapshot() });
+        this.send(nodeChannel(e.n), { n: this.nodeId, t: 'snap', s: this.presence.snapshot() });
         return;
       case 'want':
         this.flushDelta();
-        this.send(nodeChannel(e.n), { t: 'snap', n: this.nodeId, s: this.presence.snapshot() });
+        this.send(nodeChannel(e.n), { n: this.nodeId, t: 'snap', s: this.presence.snapshot() });
         return;
       case 'snap':
         return this.presence.applySnapshot(e.n, e.s, now);

@@ -44,8 +44,21 @@ export const roomChannel = (room: string): string => `r.${room}`;
 export const userChannel = (user: string): string => `u.${user}`;
 export const nodeChannel = (node: string): string => `n.${node}`;
 
+/** Envelopes are built with `n` first (JSON keeps the order), so that a node knows its own from the first bytes. */
 export function encodeEnvelope(e: Envelope): Buffer {
   return Buffer.from(JSON.stringify(e));
+}
+
+/**
+ * Recognises this node's own envelopes without parsing them: a node hears its own publishes on every channel it
+ * shares with other nodes (every room message it sends comes back), and parsing each only to drop it would cost
+ * as much as a message from elsewhere. `own(bytes)` is its own envelope; `ownPing(bytes)` one of its room pings.
+ */
+export function ownEnvelopes(node: string): { own(bytes: Buffer): boolean; ownPing(bytes: Buffer): boolean } {
+  const prefix = Buffer.from(`{"n":${JSON.stringify(node)},`);
+  const ping = Buffer.from(`{"n":${JSON.stringify(node)},"t":"ping"`);
+  const starts = (bytes: Buffer, head: Buffer): boolean => bytes.length > head.length && bytes.compare(head, 0, head.length, 0, head.length) === 0;
+  return { own: (bytes) => starts(bytes, prefix), ownPing: (bytes) => starts(bytes, ping) };
 }
 
 const KINDS = new Set(['room', 'dm', 'user', 'sess', 'all', 'ctl', 'pd', 'hb', 'hello', 'bye', 'want', 'snap', 'ping']);
