@@ -3,7 +3,8 @@
  * which is seq order; with several, the two parties may send from different nodes, and a broker restart loses
  * what was in flight. Each local user's stream of each conversation goes through the sequencer (one stream per
  * user, since a message reaches a node once per recipient user's channel), and a user's streams go when its last
- * session here does.
+ * session here does. A stream's first message waits a moment for earlier ones still in flight (Sequencer.open):
+ * the first direct message of a conversation on a node arrives up to `broker.gapWaitMs` later than the rest.
  */
 import type { DirectRoute } from '../fanout/fanout.js';
 import type { MessagePush } from '../protocol/pushes.js';
@@ -37,9 +38,13 @@ export class DirectOrder {
       if (route.users.indexOf(user) !== i || !this.hasLocalSessions(user)) return;
       let mine = this.streams.get(user);
       if (!mine) this.streams.set(user, (mine = new Map()));
-      let stream = mine.get(route.conv);
-      if (!stream) mine.set(route.conv, (stream = new DirectStream(route.conv, user)));
-      this.sequencer.offer(stream, push);
+      const stream = mine.get(route.conv);
+      if (stream) this.sequencer.offer(stream, push);
+      else {
+        const opened = new DirectStream(route.conv, user);
+        mine.set(route.conv, opened);
+        this.sequencer.open(opened, push);
+      }
     });
   }
 

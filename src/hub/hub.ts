@@ -19,15 +19,17 @@ import type { ClusterInbound, ClusterPort } from './cluster.js';
 import { RemoteDecisions } from './cluster-inbound.js';
 import type { HubEvents } from './events.js';
 import { check, HubError } from './errors.js';
-import type { HistoryQuery, Persistence, RoomRegistry } from './persistence.js';
+import type { Persistence, RoomRegistry } from './persistence.js';
 import { RoomAdmin } from './room-admin.js';
 import { Recovery } from './recovery.js';
 import { RoomDirectory } from './room-directory.js';
 import { Ephemeral } from './ephemeral.js';
 import { Membership } from './membership.js';
+import { joinStored } from './room-join.js';
 import { Publisher } from './publisher.js';
-import { Sequencer } from './sequencer.js';
-import { DirectOrder, DirectStream } from './direct-order.js';
+import type { Sequencer } from './sequencer.js';
+import type { DirectOrder } from './direct-order.js';
+import { orderings } from './ordering.js';
 import type { RoomState } from './room-state.js';
 import type { HubSession } from './session.js';
 
@@ -111,26 +113,14 @@ export class Hub {
     this.events = opts.events ?? {};
     this.fanout = opts.fanout ?? new LocalFanout<HubSession>({ tick: opts.tick, maxHeld: opts.maxHeld, maxHeldBytes: opts.maxHeldBytes, counters: opts.deliveries });
     this.cluster = opts.cluster ?? null;
-    const ordering = {
-      history: (q: HistoryQuery) => this.persistence!.history(q),
-      defer: opts.defer ?? ((fn: () => void, ms: number) => void setTimeout(fn, ms).unref()),
-      gapWaitMs: opts.gapWaitMs ?? 50,
-      fillLimit: opts.recoveryLimit ?? 1000,
-    };
-    this.sequencer = new Sequencer<RoomState>({
-      ...ordering,
-      deliver: (room, push) => {
-        room.messages++;
-        this.fanout.toRoom(room.name, push);
-      },
-    });
-    this.directOrder =
-      this.cluster && this.persistence
-        ? new DirectOrder(
-            new Sequencer<DirectStream>({ ...ordering, deliver: (st, push) => this.fanout.direct({ conv: st.conv, seq: push.seq, users: [st.user] }, push) }),
-            (user) => this.fanout.sessionsOf(user).size > 0,
-          )
-        : null;
+    ({ rooms: this.sequencer, direct: this.directOrder } = orderings({
+      fanout: this.fanout,
+      persistence: this.persistence,
+      clustered: this.cluster !== null,
+      defer: opts.defer,
+      gapWaitMs: opts.gapWaitMs,
+      fillLimit: opts.recoveryLimit,
+    }));
     this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents, this.cluster, (room) => this.sequencer.catchUp(room));
     this.admin = new RoomAdmin({
       directory: this.directory,
@@ -161,7 +151,7 @@ export class Hub {
           fanout: this.fanout,
           rooms: this.rooms,
           sequencer: this.sequencer,
-      directOrder: this.directOrder,
+          directOrder: this.directOrder,
           directory: this.directory,
           kindOf: (name) => this.roomKind(name),
           ban: (user, until) => this.banLocal(user, until),
@@ -326,22 +316,10 @@ export class Hub {
       this.rooms.add(s, name, kind, true);
       return { room: name, kind, durable, seq: known };
     }
-    const conv = roomConv(name);
-    const after = since ?? Number.MAX_SAFE_INTEGER;
-    return this.persistence!.history({ conv, after, limit: since === undefined ? 0 : (this.opts.recoveryLimit ?? 1000) + 1 }).then((page) => {
-      // The store answers in call order: messages stored before this read are in `page`, later ones will reach the member live.
-      if (!this.fanout.hasSession(s)) throw new HubError(ErrorCode.NotJoined, 'session closed while joining');
-      if (s.rooms.has(name)) return { room: name, kind, durable, seq: page.lastSeq };
-      this.checkRoomLimit(s);
-      const result: JoinResult = { room: name, kind, durable, seq: page.lastSeq };
-      if (since !== undefined) {
-        const replayed = this.recovery.replayJoin(s, page, since);
-        result.recovered = replayed !== null;
-        result.missed = replayed ?? Math.max(0, page.lastSeq - since);
-      }
-      this.rooms.add(s, name, kind, true).lastSeq = page.lastSeq;
-      return result;
-    });
+    return joinStored(
+      { persistence: this.persistence!, fanout: this.fanout, rooms: this.rooms, recovery: this.recovery, checkRoomLimit: (x) => this.checkRoomLimit(x) },
+      { s, name, kind, since, limit: since === undefined ? 0 : (this.opts.recoveryLimit ?? 1000) + 1 },
+    );
   }
 
   leave(s: HubSession, name: string): void {

@@ -41,10 +41,28 @@ export interface SequencerDeps<T extends Ordered> {
 export class Sequencer<T extends Ordered> {
   constructor(private readonly d: SequencerDeps<T>) {}
 
+  /**
+   * Starts a stream that has no past here (a user's first direct message of a conversation on this node): its
+   * first message waits `gapWaitMs` for any earlier one still a hop behind, then the lowest seq that arrived
+   * starts it, and what comes after follows in order. Without the wait, an earlier message overtaken by a later
+   * one would be taken for a duplicate.
+   */
+  open(stream: T, push: MessagePush): void {
+    stream.pending = new Map([[push.seq, push]]);
+    this.d.defer(() => {
+      if (stream.closed || stream.lastSeq !== undefined || stream.pending === null) return;
+      stream.lastSeq = Math.min(...stream.pending.keys()) - 1;
+      this.drain(stream);
+      if (stream.pending !== null) this.scheduleFill(stream, 0);
+    }, this.d.gapWaitMs);
+  }
+
   /** A stored message for the room, from this node's commits or another node's. */
   offer(room: T, push: MessagePush): void {
     const last = room.lastSeq;
     const seq = push.seq;
+    // Opening (see open): gathered until the wait ends.
+    if (last === undefined && room.pending !== null) return void room.pending.set(seq, push);
     if (last === undefined || seq === last + 1) {
       this.deliver(room, push);
       if (room.pending !== null) this.drain(room);

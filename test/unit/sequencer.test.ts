@@ -140,6 +140,31 @@ describe('sequencer', () => {
     assert.deepEqual(s.got, [1, 2, 3, 4]);
   });
 
+  it('opens a stream with no past here at the lowest seq that arrived within the wait, in order', async () => {
+    const { seq, settle, reads } = setup({ kept: [1, 2, 3, 4, 5] });
+    const s = new Stream();
+    s.lastSeq = undefined;
+    seq.open(s, push(4));
+    seq.offer(s, push(5));
+    seq.offer(s, push(3));
+    assert.deepEqual(s.got, [], 'nothing before the wait ends');
+    await settle();
+    assert.deepEqual(s.got, [3, 4, 5], 'the earlier one overtaken by a later one is not taken for a duplicate');
+    assert.equal(reads.length, 0, 'no gap, no read');
+    seq.offer(s, push(6));
+    assert.deepEqual(s.got, [3, 4, 5, 6]);
+  });
+
+  it('an opened stream with a gap in what arrived fills it from the store', async () => {
+    const { seq, settle } = setup({ kept: [1, 2, 3, 4, 5, 6] });
+    const s = new Stream();
+    s.lastSeq = undefined;
+    seq.open(s, push(3));
+    seq.offer(s, push(6));
+    await settle();
+    assert.deepEqual(s.got, [3, 4, 5, 6]);
+  });
+
   it('delivers nothing more through a closed stream', async () => {
     const { seq, settle } = setup({ kept: [1, 2, 3] });
     const s = new Stream();
