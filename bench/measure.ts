@@ -39,7 +39,14 @@ export interface PhaseResult {
   deliveryRatio: number;
   /** Deliveries received per second during the measured window. */
   deliveriesPerSec: number;
+  /** Deliveries ÷ text frames received in the window: how many messages share a socket write. */
+  messagesPerFrame: number;
   latencyMs: LatencyMs;
+  /**
+   * A cluster's deliveries (connections with a node, see ConnSpec.node), by where the publisher was: on the
+   * recipient's node, or on another (the message crossed the broker). Null when no connection has a node.
+   */
+  latencyByNode: { same: LatencyMs; cross: LatencyMs } | null;
   /**
    * Publishes that asked for an acknowledgement (the durable workload): how
    * many were sent and answered, answers per second in the window (for a
@@ -47,6 +54,7 @@ export interface PhaseResult {
    */
   acks: { asked: number; answered: number; perSec: number; latencyMs: LatencyMs } | null;
   server: {
+    /** Every process of the target (a cluster: its nodes and its broker). */
     cpuMs: number;
     /** Server CPU time per delivery in the window (µs). */
     cpuUsPerDelivery: number;
@@ -61,6 +69,8 @@ export interface PhaseResult {
      * up and down with each GC, so the highs are compared, not two single samples.
      */
     rssGrowthMb: number;
+    /** A target of several processes (RunningTarget.sampleParts): each one's share of the window. */
+    parts?: PartResult[];
   };
   generator: {
     /** Fraction of the generator's cores it used during the window. */
@@ -85,6 +95,16 @@ export interface PhaseResult {
   skipped: number;
   /** Why this phase failed (empty: it held). */
   failures: string[];
+}
+
+export interface PartResult {
+  name: string;
+  role: 'server' | 'broker';
+  cpuMs: number;
+  /** This process's CPU per delivery (µs): of all deliveries in the window, wherever they were made. */
+  cpuUsPerDelivery: number;
+  cpuUtil: number;
+  rssMb: number;
 }
 
 export interface PhaseOptions {
@@ -115,15 +135,15 @@ const GEN_LOOP_LIMIT_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** CPU (in cores) that processes other than this one and `pid` used over the next `ms`. */
-export async function otherLoad(pid: number | null, ms = 1000): Promise<number> {
+/** CPU (in cores) that processes other than this one and the target's (all of them: a cluster's nodes and broker too) used over the next `ms`. */
+export async function otherLoad(target: Pick<RunningTarget, 'sample'> | null, ms = 1000): Promise<number> {
   const m0 = machineBusyMs();
   const s0 = sampleProc('self');
-  const p0 = pid ? sampleProc(pid).cpuMs : 0;
+  const p0 = target ? target.sample().cpuMs : 0;
   await sleep(ms);
   const m1 = machineBusyMs();
   const s1 = sampleProc('self');
-  const p1 = pid ? sampleProc(pid).cpuMs : 0;
+  const p1 = target ? target.sample().cpuMs : 0;
   return Math.max(0, (m1 - m0 - (s1.cpuMs - s0.cpuMs) - (p1 - p0)) / (s1.at - s0.at));
 }
 
@@ -132,16 +152,38 @@ export async function otherLoad(pid: number | null, ms = 1000): Promise<number> 
  * processes using more than `limit` cores would take CPU from the server or
  * the generator and make the figures meaningless. Returns the last load seen.
  */
-export async function waitForQuiet(pid: number | null, maxMs: number, limit: number, log: (s: string) => void): Promise<number> {
+export async function waitForQuiet(target: Pick<RunningTarget, 'sample'> | null, maxMs: number, limit: number, log: (s: string) => void): Promise<number> {
   const until = performance.now() + maxMs;
-  let load = await otherLoad(pid, 500);
+  let load = await otherLoad(target, 500);
   let told = false;
   while (load > limit && performance.now() < until) {
     if (!told) log(`    (other processes are using ${load.toFixed(2)} cores: waiting up to ${Math.round(maxMs / 1000)} s for the machine to quiet down)`);
     told = true;
-    load = await otherLoad(pid, 1000);
+    load = await otherLoad(target, 1000);
   }
   return load;
+}
+
+/** One sample of several processes: CPU and memory added up, taken at the first one's time. */
+export function sumSamples(xs: ProcSample[]): ProcSample {
+  return {
+    cpuMs: xs.reduce((n, x) => n + x.cpuMs, 0),
+    rssKb: xs.reduce((n, x) => n + x.rssKb, 0),
+    hwmKb: xs.reduce((n, x) => n + x.hwmKb, 0),
+    at: xs[0]?.at ?? performance.now(),
+  };
+}
+
+function partResults(
+  a: { name: string; role: 'server' | 'broker'; sample: ProcSample }[],
+  b: { name: string; role: 'server' | 'broker'; sample: ProcSample }[],
+  wallMs: number,
+  deliveries: number,
+): PartResult[] {
+  return a.map((x, i) => {
+    const cpuMs = b[i]!.sample.cpuMs - x.sample.cpuMs;
+    return { name: x.name, role: x.role, cpuMs, cpuUsPerDelivery: deliveries > 0 ? (cpuMs * 1000) / deliveries : NaN, cpuUtil: cpuMs / wallMs, rssMb: b[i]!.sample.rssKb / 1024 };
+  });
 }
 
 /** The highest value of the last third of `trace` minus the highest of its first third. */
@@ -161,12 +203,13 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const startUs = nowUs() + 100_000;
   const warmEndUs = startUs + w.warmupMs * 1000;
   const endUs = warmEndUs + w.measureMs * 1000;
-  const samples: { server: ProcSample; self: ProcSample; machineMs: number }[] = [];
+  const samples: { server: ProcSample; parts: { name: string; role: 'server' | 'broker'; sample: ProcSample }[] | null; self: ProcSample; machineMs: number }[] = [];
   let stallMs = 0;
   const rssTraceKb: number[] = [];
   let tracing: NodeJS.Timeout | null = null;
   const take = (): void => {
-    samples.push({ server: server.sample(), self: sampleProc('self'), machineMs: machineBusyMs() });
+    const parts = server.sampleParts?.() ?? null;
+    samples.push({ server: parts ? sumSamples(parts.map((x) => x.sample)) : server.sample(), parts, self: sampleProc('self'), machineMs: machineBusyMs() });
     rssTraceKb.push(samples.at(-1)!.server.rssKb);
     if (samples.length === 1) {
       canary.reset();
@@ -215,6 +258,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   // Busy time of every other process on the machine, in cores.
   const otherCores = (b.machineMs - a.machineMs - cpuMs - (b.self.cpuMs - a.self.cpuMs)) / wallMs;
   const lat = latency(st.latency);
+  const latencyByNode = st.latencySame.count + st.latencyCross.count > 0 ? { same: latency(st.latencySame), cross: latency(st.latencyCross) } : null;
   const ackLat = acking ? latency(st.ackLatency) : null;
   const publishRate = o.publishers.reduce((n, p) => n + p.rate, 0);
   const reasons: string[] = [];
@@ -242,7 +286,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     received: st.received,
     deliveryRatio: ratio,
     deliveriesPerSec: st.receivedInWindow / (w.measureMs / 1000),
+    messagesPerFrame: st.framesInWindow > 0 ? st.receivedInWindow / st.framesInWindow : NaN,
     latencyMs: lat,
+    latencyByNode,
     acks: ackLat ? { asked: st.sent, answered: st.acks, perSec: st.acksInWindow / (w.measureMs / 1000), latencyMs: ackLat } : null,
     server: {
       cpuMs,
@@ -252,6 +298,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
       hwmMb: b.server.hwmKb / 1024,
       rssTraceMb: rssTraceKb.map((kb) => kb / 1024),
       rssGrowthMb: growth(rssTraceKb) / 1024,
+      ...(a.parts && b.parts ? { parts: partResults(a.parts, b.parts, wallMs, st.receivedInWindow) } : {}),
     },
     generator: {
       cpuUtil: genUtil,

@@ -1,5 +1,7 @@
 /** The benchmark's results as JSON and as the markdown tables of docs/benchmarks.md. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { clusterMarkdown, type ClusterComparison } from './cluster-report.js';
+import { fmt, fmtInt, pct, ratio } from './format.js';
 import type { PhaseResult } from './measure.js';
 import type { TargetName } from './server.js';
 import { F_ACK_P99_LIMIT_MS, F_TARGET_RATE, type WorkloadId, type WorkloadResult } from './workloads.js';
@@ -26,12 +28,10 @@ export interface BenchResults {
   meta: BenchMeta;
   results: WorkloadResult[];
   targets: Target[];
+  /** `--cluster`: each workload on one node against two nodes and Redis (bench/cluster-report.ts). */
+  cluster?: ClusterComparison[];
 }
 
-const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-const fmt = (n: number | undefined, d = 2): string => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
-const pct = (r: number): string => (!Number.isFinite(r) ? '—' : r === 1 ? '100%' : `${(Math.floor(r * 100_000) / 1000).toFixed(3)}%`);
-const ratio = (sb: number, base: number, d = 2): string => (Number.isFinite(sb) && Number.isFinite(base) && base > 0 ? `${(sb / base).toFixed(d)}×` : '—');
 
 function find(results: WorkloadResult[], w: WorkloadId, t: TargetName): WorkloadResult | undefined {
   return results.find((r) => r.workload === w && r.target === t);
@@ -137,13 +137,13 @@ export function markdown(res: BenchResults): string {
   lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
   for (const r of results) {
     lines.push(
-      `| ${r.workload} | ${r.target} | ${fmtInt(r.connections)} | ${fmt(r.connect.seconds)} | ${phaseCells(r.phase).join(' | ')} | ${fmt(r.rssMb, 1)} | ${fmt(r.rssPerConnKb)} | ${genCell(r)} | ${fmt(r.phase ? r.phase.otherCpuCores : r.connect.otherCpuCores)}${r.disturbed ? ' (disturbed)' : ''} | ${netCell(r.phase)} | ${r.ok ? 'yes' : '**FAIL**'} |`,
+      `| ${r.workload} | ${r.target}${r.deployment ? ` (${r.deployment})` : ''} | ${fmtInt(r.connections)} | ${fmt(r.connect.seconds)} | ${phaseCells(r.phase).join(' | ')} | ${fmt(r.rssMb, 1)} | ${fmt(r.rssPerConnKb)} | ${genCell(r)} | ${fmt(r.phase ? r.phase.otherCpuCores : r.connect.otherCpuCores)}${r.disturbed ? ' (disturbed)' : ''} | ${netCell(r.phase)} | ${r.ok ? 'yes' : '**FAIL**'} |`,
     );
   }
   lines.push('');
   lines.push(
     'CPU speed before each server start (ns per reference round of `JSON.stringify` + copy, on the server\'s CPU; lower is faster, and the same code on the same machine differs when its CPUs are shared with neighbours): ' +
-      results.map((r) => `${r.workload}/${r.target === 'baseline' ? 'base' : 'sb'} ${fmt(r.calibration.serverCpuNs, 0)}`).join(', ') +
+      results.map((r) => `${r.workload}/${r.deployment ?? (r.target === 'baseline' ? 'base' : 'sb')} ${fmt(r.calibration.serverCpuNs, 0)}`).join(', ') +
       '.',
   );
   lines.push('');
@@ -167,6 +167,7 @@ export function markdown(res: BenchResults): string {
     );
   }
   lines.push('');
+  if (res.cluster) lines.push(clusterMarkdown(res.cluster, results));
 
   if (meta.options.quick) {
     lines.push('Targets are judged on full runs only (`npm run bench`): a `--quick` run is a smoke test, too small and short to reach them.');
@@ -190,7 +191,7 @@ export function markdown(res: BenchResults): string {
       for (const p of r.steps!) {
         const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `held (generator saturated: ${p.generator.reasons.join('; ')})` : 'held';
         lines.push(
-          `| ${r.target} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${netCell(p)} | ${verdict.replaceAll('|', '\\|')} |`,
+          `| ${r.target}${r.deployment ? ` (${r.deployment})` : ''} | ${fmt(p.publishRate, 1)} | ${fmtInt(p.deliveriesPerSec)} | ${pct(p.deliveryRatio)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.p999)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${fmt(p.otherCpuCores)} | ${netCell(p)} | ${verdict.replaceAll('|', '\\|')} |`,
         );
       }
     lines.push('');

@@ -6,10 +6,13 @@
  *   node dist/bench/run.js [--quick] [--only a,b] [--target both|switchboard|baseline]
  *                          [--out FILE] [--docs|--no-docs] [--workers N] [--no-pin]
  *                          [--in-flight N] [--body N] [--server-node-args "--cpu-prof …"]
+ *   node dist/bench/run.js --cluster [--only a,b,c] …   one node against two nodes + Redis (bench/cluster.ts)
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { CLUSTER_NODES, CLUSTER_WORKLOADS, DEFAULT_PG_URL, clusterDeployments, clusterInfra, redactUrl, type ClusterInfra, type Deployment } from './cluster.js';
+import { clusterComparisons, clusterTargets } from './cluster-report.js';
 import { LoadPool } from './load/pool.js';
 import { gitState, hasTaskset, pinGenerator } from './machine.js';
 import { evaluateTargets, markdown, updateDocs, writeJson, type BenchResults } from './report.js';
@@ -36,6 +39,14 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
   --f-keys                f: every publish carries an idempotency key (the SDK always sends one)
   --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   --soak S                a, c, d: measure for S seconds instead of 10, to see whether memory keeps growing
+  --server-cpus LIST      CPUs for the server(s) when pinning (taskset list; default 0)
+
+  --cluster               Switchboard only, deployed two ways for each workload (default a,b,c; only these):
+                          one node, then ${CLUSTER_NODES} nodes joined by a Redis the harness starts, both on PostgreSQL;
+                          reports CPU per delivery (the cluster's: nodes + Redis) and the cross-node hop's latency.
+                          Results to bench/results/cluster.json; docs/benchmarks.md is not rewritten.
+  --pg-url URL            --cluster: PostgreSQL to create the databases in (default ${DEFAULT_PG_URL})
+  --redis-server PATH     --cluster: the redis-server binary (default redis-server on PATH)
 `;
 
 interface Args {
@@ -55,10 +66,17 @@ interface Args {
   fCpus: string | null;
   fKeys: boolean;
   soak: number | null;
+  serverCpus: string | null;
+  cluster: boolean;
+  pgUrl: string;
+  redisServer: string;
+  /** Options given that --cluster does not take. */
+  notForCluster: string[];
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false, soak: null };
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false, soak: null, serverCpus: null, cluster: false, pgUrl: process.env['SWITCHBOARD_BENCH_PG_URL'] ?? DEFAULT_PG_URL, redisServer: 'redis-server', notForCluster: [] };
+  let only: WorkloadId[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -72,13 +90,26 @@ function parse(argv: string[]): Args {
         a.quick = true;
         break;
       case '--only':
-        a.only = value()
+        only = value()
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean) as WorkloadId[];
-        for (const w of a.only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (a–f)`);
+        for (const w of only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (a–f)`);
+        break;
+      case '--cluster':
+        a.cluster = true;
+        break;
+      case '--pg-url':
+        a.pgUrl = value();
+        break;
+      case '--redis-server':
+        a.redisServer = value();
+        break;
+      case '--server-cpus':
+        a.serverCpus = value();
         break;
       case '--target': {
+        a.notForCluster.push(name);
         const t = value();
         if (t === 'both') a.targets = ['baseline', 'switchboard'];
         else if (t === 'switchboard' || t === 'baseline') a.targets = [t];
@@ -89,6 +120,7 @@ function parse(argv: string[]): Args {
         a.out = value();
         break;
       case '--docs':
+        a.notForCluster.push(name);
         a.docs = true;
         break;
       case '--no-docs':
@@ -142,6 +174,13 @@ function parse(argv: string[]): Args {
         throw new Error(`unknown option ${arg} (see --help)`);
     }
   }
+  if (a.cluster) {
+    if (a.notForCluster.length) throw new Error(`--cluster does not take ${a.notForCluster.join(', ')}`);
+    for (const w of only ?? []) if (!CLUSTER_WORKLOADS.includes(w)) throw new Error(`--cluster runs ${CLUSTER_WORKLOADS.join(', ')} only, not ${w}`);
+    a.targets = ['switchboard'];
+    a.docs = false;
+  }
+  a.only = only ?? (a.cluster ? CLUSTER_WORKLOADS : WORKLOAD_IDS);
   return a;
 }
 
@@ -171,11 +210,13 @@ async function main(): Promise<void> {
   let genCores = cpus;
   if (pin) {
     if (cpus < 2 || !hasTaskset()) throw new Error('--pin needs taskset and at least 2 CPUs');
-    serverCpus = '0';
+    serverCpus = args.serverCpus ?? '0';
     ({ generatorCpus, genCores } = pinGenerator(cpus));
   }
   const workers = args.workers ?? Math.max(1, pin ? genCores : cpus - 1);
-  const out = args.out ?? (args.quick ? join(os.tmpdir(), 'switchboard-bench-quick.json') : join(REPO_ROOT, 'bench', 'results', 'latest.json'));
+  const out =
+    args.out ??
+    (args.quick ? join(os.tmpdir(), `switchboard-bench-${args.cluster ? 'cluster-' : ''}quick.json`) : join(REPO_ROOT, 'bench', 'results', args.cluster ? 'cluster.json' : 'latest.json'));
   const fullRun = !args.quick && args.soak === null && args.only.length === WORKLOAD_IDS.length && args.targets.length === 2;
   const docs = args.docs ?? fullRun;
 
@@ -196,13 +237,26 @@ async function main(): Promise<void> {
     durableKeys: args.fKeys,
     soakMs: args.soak === null ? null : args.soak * 1000,
   };
+  // --cluster: Redis and PostgreSQL must be there before anything starts.
+  const infra: ClusterInfra | null = args.cluster ? await clusterInfra(args.pgUrl, args.redisServer) : null;
   const pool = new LoadPool(workers);
   const results: WorkloadResult[] = [];
-  log(`switchboard bench${args.quick ? ' (quick)' : ''}: workloads ${args.only.join(',')}, targets ${args.targets.join(',')}, ${workers} load worker(s)` + (pin ? `, server on CPU ${serverCpus}, generator on CPU ${generatorCpus}` : ', no pinning'));
+  log(
+    `switchboard bench${args.quick ? ' (quick)' : ''}: workloads ${args.only.join(',')}, ` +
+      (infra ? `Switchboard on 1 node, then ${CLUSTER_NODES} nodes + Redis ${infra.redisVersion}, on PostgreSQL ${infra.pgVersion} (${redactUrl(infra.pgAdminUrl)})` : `targets ${args.targets.join(',')}`) +
+      `, ${workers} load worker(s)` +
+      (pin ? `, server${infra ? 's and Redis' : ''} on CPU ${serverCpus}, generator on CPU ${generatorCpus}` : ', no pinning'),
+  );
   try {
     for (const w of args.only) {
-      for (const target of args.targets.filter((t) => WORKLOADS[w].targets?.includes(t) ?? true)) {
-        log(`[${w}] ${WORKLOADS[w].title(args.quick)} — ${target}`);
+      // What runs, in order: each target as one process; or (--cluster) Switchboard one node, then the cluster.
+      const runs: { target: TargetName; deployment?: Deployment }[] = infra
+        ? clusterDeployments(infra).map((deployment) => ({ target: 'switchboard' as const, deployment }))
+        : args.targets.filter((t) => WORKLOADS[w].targets?.includes(t) ?? true).map((target) => ({ target }));
+      for (const { target, deployment } of runs) {
+        const label = deployment ? `${target} (${deployment.label})` : target;
+        const ctx = { settings, pool, log, ...(deployment ? { deploy: deployment.deploy } : {}) };
+        log(`[${w}] ${WORKLOADS[w].title(args.quick)} — ${label}`);
         const t0 = performance.now();
         try {
           // A watchdog: a stuck workload fails the run's entry for it instead of hanging the run.
@@ -212,7 +266,9 @@ async function main(): Promise<void> {
             timer = setTimeout(() => reject(new Error(`workload did not finish in ${limitMs / 1000} s`)), limitMs);
           });
           try {
-            results.push(await Promise.race([WORKLOADS[w].run({ settings, pool, log }, target), watchdog]));
+            const r = await Promise.race([WORKLOADS[w].run(ctx, target), watchdog]);
+            if (deployment) r.deployment = deployment.label;
+            results.push(r);
           } finally {
             clearTimeout(timer);
           }
@@ -222,6 +278,7 @@ async function main(): Promise<void> {
             workload: w,
             title: WORKLOADS[w].title(args.quick),
             target,
+            ...(deployment ? { deployment: deployment.label } : {}),
             serverCommand: '',
             connections: WORKLOADS[w].connections(args.quick),
             connect: { connections: 0, failed: 0, seconds: NaN, firstErrors: [], serverCpuMs: NaN, generatorCpuMs: NaN, otherCpuCores: NaN },
@@ -260,13 +317,16 @@ async function main(): Promise<void> {
         os: `${os.type()} ${os.release()}`,
         openFilesLimit: limit === Infinity ? null : limit,
       },
-      options: { quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs, durableKeys: args.fKeys, soakSeconds: args.soak },
+      options: {
+        ...(infra ? { cluster: { nodes: CLUSTER_NODES, redisVersion: infra.redisVersion, postgresVersion: infra.pgVersion, postgres: redactUrl(infra.pgAdminUrl) } } : {}),
+        quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs, durableKeys: args.fKeys, soakSeconds: args.soak },
       switchboardConfig: mergeConfig(switchboardBenchConfig('<connections + 100>'), args.switchboardConfig),
       durationSeconds: (performance.now() - started) / 1000,
     },
     results,
     // A --quick run is a smoke test, far too small and short for the goals: they are judged on full runs only.
-    targets: args.quick ? [] : evaluateTargets(results),
+    targets: args.quick ? [] : infra ? clusterTargets(clusterComparisons(results)) : evaluateTargets(results),
+    ...(infra ? { cluster: clusterComparisons(results) } : {}),
   };
   mkdirSync(dirname(out), { recursive: true });
   writeJson(out, res);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import type { ConnSpec } from './load/messages.js';
 import { sampleProc, type ProcSample } from './proc.js';
 
 export type TargetName = 'baseline' | 'switchboard';
@@ -74,6 +75,13 @@ export interface RunningTarget {
   /** The command line, for the report. */
   readonly command: string;
   sample(): ProcSample;
+  /**
+   * A target of several processes (bench/cluster.ts: nodes and a broker): each one's sample, taken together;
+   * `sample()` is their sum. Absent: one process.
+   */
+  sampleParts?(): { name: string; role: 'server' | 'broker'; sample: ProcSample }[];
+  /** Which of the target's listeners each connection goes to (ConnSpec.port, .node); absent: all to `port`. */
+  route?(conns: ConnSpec[]): ConnSpec[];
   /** Log lines at warn level or above (Switchboard), or anything on stderr. */
   problems(): string[];
   exited(): boolean;

@@ -22,7 +22,7 @@ import type { ConnSpec, PublisherSpec } from './load/messages.js';
 import type { LoadPool } from './load/pool.js';
 import { runPhase, waitForQuiet, type PhaseOptions, type PhaseResult, type PhaseWindows } from './measure.js';
 import { calibrateOn, machineBusyMs, sampleProc } from './proc.js';
-import { mergeConfig, startTarget, type RunningTarget, type TargetName } from './server.js';
+import { mergeConfig, startTarget, type RunningTarget, type ServerOptions, type TargetName } from './server.js';
 
 export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 export const WORKLOAD_IDS: WorkloadId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -56,6 +56,8 @@ export interface Context {
   settings: BenchSettings;
   pool: LoadPool;
   log(line: string): void;
+  /** Starts what Switchboard runs as (bench/cluster.ts: one node or a cluster on PostgreSQL); default startTarget. */
+  deploy?: (opts: ServerOptions) => Promise<RunningTarget>;
 }
 
 export interface ConnectInfo {
@@ -75,6 +77,8 @@ export interface WorkloadResult {
   workload: WorkloadId;
   title: string;
   target: TargetName;
+  /** How the target was deployed, when not as one process on its own (bench/cluster.ts). */
+  deployment?: string;
   serverCommand: string;
   connections: number;
   connect: ConnectInfo;
@@ -174,7 +178,7 @@ async function bringUp(
   cpus: string | null = ctx.settings.serverCpus,
 ): Promise<Setup> {
   const calibration: Calibration = { serverCpuNs: calibrateOn(cpus), generatorCpuNs: calibrateOn(ctx.settings.generatorCpus) };
-  const server = await startTarget({
+  const server = await (ctx.deploy ?? startTarget)({
     target,
     maxConnections: conns.length + 100,
     cpus,
@@ -188,7 +192,7 @@ async function bringUp(
     const self0 = sampleProc('self');
     const machine0 = machineBusyMs();
     const rssEmptyMb = before.rssKb / 1024;
-    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path }, conns, ctx.settings.inFlight);
+    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path }, server.route?.(conns) ?? conns, ctx.settings.inFlight);
     const connect: ConnectInfo = {
       connections: res.connected,
       failed: res.failed,
@@ -248,7 +252,7 @@ export const disturbed = (p: PhaseResult): boolean => p.otherCpuCores > OTHER_CP
 /** Waits for a quiet machine, measures, and measures again if something else took CPU during the window. */
 async function measured(ctx: Context, o: PhaseOptions): Promise<PhaseResult> {
   for (let attempt = 0; ; attempt++) {
-    if (ctx.settings.quietWaitMs > 0) await waitForQuiet(o.server.pid, ctx.settings.quietWaitMs, OTHER_CPU_LIMIT / 2, ctx.log);
+    if (ctx.settings.quietWaitMs > 0) await waitForQuiet(o.server, ctx.settings.quietWaitMs, OTHER_CPU_LIMIT / 2, ctx.log);
     const p = await runPhase(o);
     const lost = Object.keys(p.closes).length > 0 || p.skipped > 0;
     if (!disturbed(p) || attempt >= ctx.settings.retries || lost) return p;

@@ -6,6 +6,13 @@ export interface ConnSpec {
   rooms: string[];
   /** Loopback source address (127.0.0.x) to spread connections over port ranges. */
   local?: string;
+  /** The server's port for this connection, when it is not the one connect() names (a node of a cluster). */
+  port?: number;
+  /**
+   * The node (0–9) this connection is on, in a cluster: its publishes carry it in the body, and what it receives is
+   * timed apart by whether the publisher was on the same node or another (WorkerStats.latencySame/latencyCross).
+   */
+  node?: number;
 }
 
 /** A connection that publishes: to a room, or direct messages to random users of a numbered set. */
@@ -62,6 +69,8 @@ export interface WorkerStats {
   received: number;
   /** Received with a receive time inside the measured window. */
   receivedInWindow: number;
+  /** Text frames received inside the window (a frame may carry several messages). */
+  framesInWindow: number;
   sent: number;
   sentInWindow: number;
   /** Deliveries the messages sent so far should make (sent × fanout). */
@@ -69,6 +78,9 @@ export interface WorkerStats {
   expectedInWindow: number;
   /** Latency of messages sent inside the window. */
   latency: HistogramSnapshot;
+  /** The same, for recipients with a node (ConnSpec.node): publisher on the recipient's node, or on another. */
+  latencySame: HistogramSnapshot;
+  latencyCross: HistogramSnapshot;
   /** Replies to publishes that asked for one (`ack`), in all and with a receive time inside the window. */
   acks: number;
   acksInWindow: number;

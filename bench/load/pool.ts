@@ -9,8 +9,10 @@ import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-export interface MergedStats extends Omit<WorkerStats, 'latency' | 'ackLatency' | 'loopDelayP99Ms' | 'loopDelayMaxMs'> {
+export interface MergedStats extends Omit<WorkerStats, 'latency' | 'latencySame' | 'latencyCross' | 'ackLatency' | 'loopDelayP99Ms' | 'loopDelayMaxMs'> {
   latency: Histogram;
+  latencySame: Histogram;
+  latencyCross: Histogram;
   ackLatency: Histogram;
   /** Worst worker's event-loop delay p99 and max during the window (ms). */
   loopDelayP99Ms: number;
@@ -102,22 +104,29 @@ export class LoadPool {
   async stats(): Promise<MergedStats> {
     const all = await Promise.all(this.workers.map((w) => this.call<WorkerStats>(w, { op: 'stats' })));
     const latency = new Histogram();
+    const latencySame = new Histogram();
+    const latencyCross = new Histogram();
     const ackLatency = new Histogram();
     const closes: Record<string, number> = {};
     const sum = (k: keyof WorkerStats): number => all.reduce((n, s) => n + (s[k] as number), 0);
     for (const s of all) {
       latency.merge(s.latency);
+      latencySame.merge(s.latencySame);
+      latencyCross.merge(s.latencyCross);
       ackLatency.merge(s.ackLatency);
       for (const [k, v] of Object.entries(s.closes)) closes[k] = (closes[k] ?? 0) + v;
     }
     return {
       received: sum('received'),
       receivedInWindow: sum('receivedInWindow'),
+      framesInWindow: sum('framesInWindow'),
       sent: sum('sent'),
       sentInWindow: sum('sentInWindow'),
       expected: sum('expected'),
       expectedInWindow: sum('expectedInWindow'),
       latency,
+      latencySame,
+      latencyCross,
       acks: sum('acks'),
       acksInWindow: sum('acksInWindow'),
       acksTotal: sum('acksTotal'),

@@ -17,6 +17,7 @@ const READ_BUF = Buffer.allocUnsafe(256 * 1024);
 const BODY_MARK_LEN = '"body":"@'.length;
 const AT = 0x40;
 const QUOTE = 0x22;
+const SPACE = 0x20;
 /** From a message's "@" to the end of its line: the body, `","ts":`, 13 digits, `}`. */
 const tailFor = (bodyChars: number): number => bodyChars + 7 + 13 + 1;
 let tailLength = tailFor(48);
@@ -49,8 +50,13 @@ interface Setup {
 }
 
 let clients: RawClient[] = [];
+/** The node of each client (ConnSpec.node), by its index; -1: none. */
+let nodeOf: number[] = [];
 let live = 0;
 const hist = new Histogram();
+/** Latency of tagged recipients (see ConnSpec.node): publisher on the same node, or on another. */
+const sameHist = new Histogram();
+const crossHist = new Histogram();
 const ackHist = new Histogram();
 let acks = 0;
 /** Acks since the connections were opened (not reset by a new run): what the server has acknowledged in all. */
@@ -60,6 +66,8 @@ let winStart = Infinity;
 let winEnd = -Infinity;
 let received = 0;
 let receivedInWindow = 0;
+/** Text frames received during the window: with receivedInWindow, how many messages the server puts in a write. */
+let framesInWindow = 0;
 let sent = 0;
 let sentInWindow = 0;
 let expected = 0;
@@ -77,9 +85,11 @@ const loop = monitorEventLoopDelay({ resolution: 5 });
 
 function resetCounters(): void {
   hist.reset();
+  sameHist.reset();
+  crossHist.reset();
   ackHist.reset();
   acks = acksInWindow = 0;
-  received = receivedInWindow = sent = sentInWindow = expected = expectedInWindow = errors = otherPushes = maxLagUs = skipped = 0;
+  received = receivedInWindow = framesInWindow = sent = sentInWindow = expected = expectedInWindow = errors = otherPushes = maxLagUs = skipped = 0;
   loopP99 = loopMax = 0;
   errorSamples = [];
   closes = {};
@@ -94,6 +104,7 @@ const sink: ClientSink = {
   onOpen() {},
   onText(c, buf, start, end, now) {
     // Searches must stop at the frame's end: bound them by the buffer's end, slicing only when more frames follow.
+    if (now >= winStart && now < winEnd) framesInWindow++;
     const sliced = end !== buf.length;
     const p = sliced ? buf.subarray(start, end) : buf;
     const len = p.length;
@@ -122,7 +133,15 @@ const sink: ClientSink = {
           }
           received++;
           if (now >= winStart && now < winEnd) receivedInWindow++;
-          if (v >= winStart && v < winEnd) hist.record(now - v);
+          if (v >= winStart && v < winEnd) {
+            hist.record(now - v);
+            // In a cluster the body goes on `@<send time> <publisher's node>…`: time the two populations apart.
+            const mine = nodeOf[c.index]!;
+            if (mine >= 0 && p[i] === SPACE) {
+              const from = p[i + 1]! - 48;
+              if (from >= 0 && from <= 9) (from === mine ? sameHist : crossHist).record(now - v);
+            }
+          }
         }
       } else if (nl > pos && !(p[pos + 9] === R && c.tag === null && ack(p, pos + REPLY_ID_AT, nl, now))) {
         control(c, p.toString('utf8', pos, nl));
@@ -202,9 +221,10 @@ async function connect(req: Extract<Request, { op: 'connect' }>): Promise<Connec
       while (inFlight < req.inFlight && next < req.conns.length) {
         const spec = req.conns[next++]!;
         inFlight++;
-        const target = { host: req.host, port: req.port, path: `${req.path}?user=${encodeURIComponent(spec.user)}`, localAddress: spec.local };
+        const target = { host: req.host, port: spec.port ?? req.port, path: `${req.path}?user=${encodeURIComponent(spec.user)}`, localAddress: spec.local };
         const c = new RawClient(clients.length, target, READ_BUF, sink);
         clients.push(c);
+        nodeOf.push(spec.node ?? -1);
         live++;
         const setup: Setup = {
           spec,
@@ -260,7 +280,10 @@ function writeDigits(buf: Buffer, at: number, width: number, value: number): voi
 }
 
 function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
-  const filler = 'x'.repeat(Math.max(0, bodyChars - TS_DIGITS - 2));
+  let filler = 'x'.repeat(Math.max(0, bodyChars - TS_DIGITS - 2));
+  // The publisher's node (cluster runs) right after the send time, where the receivers look for it.
+  const node = nodeOf[spec.conn] ?? -1;
+  if (node >= 0 && filler.length > 0) filler = String(node % 10) + filler.slice(1);
   const body = `@${'0'.repeat(TS_DIGITS)} ${filler}`;
   let payload: string;
   if (spec.dm) payload = JSON.stringify({ type: 'send', to: spec.dm.prefix + '0'.repeat(spec.dm.width), body });
@@ -355,11 +378,14 @@ function stats(): WorkerStats {
   return {
     received,
     receivedInWindow,
+    framesInWindow,
     sent,
     sentInWindow,
     expected,
     expectedInWindow,
     latency: hist.snapshot(),
+    latencySame: sameHist.snapshot(),
+    latencyCross: crossHist.snapshot(),
     acks,
     acksInWindow,
     acksTotal,
@@ -379,6 +405,7 @@ function stats(): WorkerStats {
 async function closeAll(): Promise<{ open: number }> {
   for (const c of clients) c.destroy();
   clients = [];
+  nodeOf = [];
   const deadline = Date.now() + 5000;
   while (live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   winStart = Infinity;
