@@ -40,26 +40,22 @@ const BASE = [
 ];
 
 /**
- * Server bug (see the test "a direct message held up between nodes"): a user's stream of a direct conversation on
- * a node (src/hub/direct-order.ts) starts with no last seq, and the sequencer delivers whatever reaches an empty
- * stream first (src/hub/sequencer.ts, offer: `last === undefined` → deliver). When the first message to reach a node
- * for that user is not the conversation's next one — the other party's message, stored just before by another
- * node, is still on its way through the broker while this node's own commit lands — the stream starts past it, and
- * the earlier message is dropped on arrival as already delivered: the user's sessions there never get it.
+ * Server bug (see the test "a session that connects with resume and syncs"): a user's stream of a direct
+ * conversation that is new on a node holds its first messages for `broker.gapWaitMs` (Sequencer.open, for earlier
+ * ones still in flight) and only then hands them to the session. A session that connected with `resume=1` and
+ * sent `sync` meanwhile has had them replayed, and its hold released: they then arrive a second time, live.
  */
-const DM_FIRST_BUG =
-  "server bug: a user's DM stream on a node starts at whatever message reaches it first (direct-order.ts + sequencer.ts offer: lastSeq undefined → deliver), so an earlier message still in flight from another node is dropped";
-
 /**
- * Server bug (see the test "a recovering join … on a node where the room has members"): a `join` with `since`
- * sets the node's delivered position of the room to the store's last seq (src/hub/hub.ts, join:
- * `this.rooms.add(…).lastSeq = page.lastSeq`). Messages other nodes stored meanwhile but that have not yet reached
- * this node are then dropped by the sequencer as already delivered, for every member of the room on this node;
- * and the PostgreSQL store's history reads the messages and the conversation's last seq in two statements
- * (no common snapshot), so the reply's `seq` can run past the messages replayed (`missed` < seq − since).
+ * Server bug: the PostgreSQL store's history reads a conversation's messages and then, in a second statement (its own
+ * snapshot), its last seq; a commit from another node in between gives a page that ends below its `lastSeq`. A
+ * recovering join then answers that `seq` having replayed less (`missed` < seq − since), and the message in
+ * between reaches the joiner neither replayed nor live (the room here is already past it).
  */
-const JOIN_SINCE_BUG =
-  'server bug: a join with since on a node where the room has members moves the room past messages of other nodes still in flight (hub.ts join: lastSeq = page.lastSeq), and the PostgreSQL history page can end below its lastSeq';
+const PG_PAGE_BUG =
+  'server bug: the PostgreSQL history reads the messages and the last seq in two statements, so a recovering join can answer a seq past what it replayed and leave a gap';
+
+const DM_SYNC_BUG =
+  "server bug: a DM stream new on a node delivers its first messages gapWaitMs late (sequencer.ts open), after a resuming session's sync has replayed them and released its hold: the session gets them twice";
 
 type Ctx = Parameters<typeof startCluster>[0] & { skip(msg?: string): void; diagnostic(msg: string): void };
 
@@ -151,18 +147,13 @@ describe('cluster: three nodes as one server', () => {
     const [n1, n2, n3] = cl.nodes as Nodes;
     // ann on nodes 1 and 2, bob on nodes 3 and 1.
     const [a1, a2, b3, b1] = await Promise.all([connectUser(n1.wsUrl, 'ann'), connectUser(n2.wsUrl, 'ann'), connectUser(n3.wsUrl, 'bob'), connectUser(n1.wsUrl, 'bob')]);
-    // One message first, which every session gets before both sides write at once: each node's stream of the
-    // conversation then has its start (a first message racing one from another node is lost today: see the test
-    // "a direct message held up between nodes").
-    await a1.call({ type: 'send', to: 'bob', body: 'hello', key: 'hello' });
-    for (const c of [a1, a2, b3, b1]) await c.waitFor((m) => m.type === 'message' && m.seq === 1);
     const PER = 100;
     const [fromAnn, fromBob] = await Promise.all([
       pump(a1, range(0, PER - 1).map((i) => ({ type: 'send', to: 'bob', body: `a→b ${i}`, key: `ab-${i}` })), { window: 16 }),
       pump(b3, range(0, PER - 1).map((i) => ({ type: 'send', to: 'ann', body: `b→a ${i}`, key: `ba-${i}` })), { window: 16 }),
     ]);
     assert.equal(fromAnn.errors.size + fromBob.errors.size, 0, 'no errors');
-    const total = 2 * PER + 1;
+    const total = 2 * PER;
     const isDm = (m: Msg): boolean => m.type === 'message' && m.room === undefined;
     for (const c of [a1, a2, b3, b1]) {
       await c.waitFor((m) => isDm(m) && Number(m.seq) >= total, 15_000);
@@ -562,25 +553,23 @@ describe('cluster: three nodes as one server', () => {
     assert.deepEqual(seqs(storedRoom), range(1, total));
     assert.deepEqual(seqs(storedDms), range(1, dms));
 
-    await t.test('the clients of the dead node recover every message (no gap, no duplicate), and the members of the nodes they join keep theirs', { todo: JOIN_SINCE_BUG }, async () => {
-      // Everything is stored and acknowledged: what has not arrived within a few seconds will not.
-      await Promise.all([
-        untilSeq(back, room, total, 3_000),
-        back.waitFor((m) => isDmWith('vic', 'pete')(m) && Number(m.seq) >= dms, 3_000),
-        rs.until(() => rs.of({ room }).length >= total, 'sue has every message', 3_000),
-        untilSeq(pam, room, total, 3_000),
-        untilSeq(pete, room, total, 3_000),
-      ]).catch(() => {});
-      await back.barrier();
-      // pam and pete never went away; vic and sue rejoined (with since) on their nodes meanwhile.
-      for (const [name, c] of Object.entries({ 'pam@1': pam, 'pete@2': pete })) assert.deepEqual(seqs(roomMessages(c, room)), range(1, total), `${name}: every message once, in order`);
+    // Everything is stored and acknowledged: what has not arrived within a few seconds will not.
+    await Promise.all([
+      untilSeq(back, room, total, 3_000),
+      back.waitFor((m) => isDmWith('vic', 'pete')(m) && Number(m.seq) >= dms, 3_000),
+      rs.until(() => rs.of({ room }).length >= total, 'sue has every message', 3_000),
+      untilSeq(pam, room, total, 3_000),
+      untilSeq(pete, room, total, 3_000),
+    ]).catch(() => {});
+    await back.barrier();
+    // pam and pete never went away; vic and sue rejoined (with since) on their nodes meanwhile.
+    for (const [name, c] of Object.entries({ 'pam@1': pam, 'pete@2': pete })) assert.deepEqual(roomMessages(c, room), storedRoom, `${name}: every message once, in order`);
+
+    await t.test('vic (by hand) and sue (the SDK) recover every room message: no gap, no duplicate', { todo: PG_PAGE_BUG }, () => {
       assert.equal(rejoin.missed, rejoin.seq - lastRoom, "vic's join: missed is what came after the last seq seen");
       const vicRoom = [...seenRoom, ...roomMessages(back, room)];
       assert.deepEqual(seqs(vicRoom), range(1, total), 'vic: every room message once, in order, across the reconnect');
       assert.deepEqual(vicRoom, storedRoom, 'vic: as stored');
-      const vicDms = [...seenDms, ...back.all(isDmWith('vic', 'pete'))];
-      assert.deepEqual(seqs(vicDms), range(1, dms), 'vic: every DM once, in order, across the reconnect');
-      assert.deepEqual(vicDms, storedDms, 'vic: DMs as stored');
       const sueRoom = rs.of({ room });
       assert.deepEqual(
         sueRoom.map((m) => m.seq),
@@ -594,12 +583,17 @@ describe('cluster: three nodes as one server', () => {
       );
       assert.deepEqual(rs.gaps, [], 'sue (SDK): no gap');
       // The SDK drops a message it already has: from the server's replay and live messages (or its own gap fills), none.
-      assert.equal(sue.duplicatesDropped, 0, "sue (SDK): no duplicate reached the SDK, and it had no gap to fill");
+      assert.equal(sue.duplicatesDropped, 0, 'sue (SDK): no duplicate reached the SDK, and it had no gap to fill');
+    });
+    await t.test('vic recovers every DM with resume and sync: no gap, no duplicate', { todo: DM_SYNC_BUG }, () => {
+      const vicDms = [...seenDms, ...back.all(isDmWith('vic', 'pete'))];
+      assert.deepEqual(seqs(vicDms), range(1, dms), 'vic: every DM once, in order, across the reconnect');
+      assert.deepEqual(vicDms, storedDms, 'vic: DMs as stored');
     });
     t.diagnostic(`vic missed ${rejoin.missed} room messages while away; sue's recoveries: ${JSON.stringify(rs.recoveries)}`);
   });
 
-  it('a recovering join (since) on a node where the room has members: the members there keep every message, and the joiner gets exactly what it missed', { todo: JOIN_SINCE_BUG }, async (t) => {
+  it('a recovering join (since) on a node where the room has members: the members there keep every message, and the joiner gets exactly what it missed', async (t) => {
     const cl = await cluster(t, [], 2);
     if (!cl) return;
     const [n1, n2] = cl.nodes as Nodes;
@@ -625,12 +619,14 @@ describe('cluster: three nodes as one server', () => {
     const missing = range(1, N).filter((seq) => !seqs(roomMessages(pam, room)).includes(seq));
     assert.deepEqual(missing, [], 'pam, on node 1 all along, misses nothing');
     assert.deepEqual(seqs(roomMessages(pam, room)), range(1, N), 'pam: every message once, in order');
-    const wrong = replies.filter((r) => !r.recovered || r.missed !== r.seq - r.since);
-    assert.deepEqual(wrong, [], 'every recovering join replays exactly what came after since, up to its seq');
-    const got = seqs(roomMessages(jo, room));
-    assert.deepEqual(got, range(1, got.length), 'jo: replays and live messages join up with no gap and no duplicate');
+    await t.test('each recovering join replays exactly what came after since, up to its seq', { todo: PG_PAGE_BUG }, () => {
+      const wrong = replies.filter((r) => !r.recovered || r.missed !== r.seq - r.since);
+      assert.deepEqual(wrong, [], 'missed = seq − since');
+      const got = seqs(roomMessages(jo, room));
+      assert.deepEqual(got, range(1, got.length), 'jo: replays and live messages join up with no gap and no duplicate');
+    });
   });
-  it('a direct message held up between nodes still reaches the recipient, before the one sent after it', { todo: DM_FIRST_BUG }, async (t) => {
+  it('a direct message held up between nodes still reaches the recipient, before the one sent after it', async (t) => {
     if (!(await redisReachable())) return t.skip('Redis is not reachable');
     // Node 1 reaches Redis through a proxy that can hold back what node 1 sends: a slow hop.
     const slow = await startHoldingProxy(t);
@@ -647,7 +643,7 @@ describe('cluster: three nodes as one server', () => {
     slow.release();
     for (const [name, c] of Object.entries({ 'ann@1': ann, 'bob@2': bob })) {
       await c.waitFor((m) => m.type === 'message' && m.seq === 2, 3_000);
-      await c.waitFor((m) => m.type === 'message' && m.seq === 1, 3_000).catch(() => {});
+      await c.waitFor((m) => m.type === 'message' && m.seq === 1, 1_500).catch(() => {});
       await c.barrier();
       assert.deepEqual(
         c.all('message').map((m) => [m.seq, m.body]),
@@ -658,5 +654,27 @@ describe('cluster: three nodes as one server', () => {
         `${name}: both messages, in seq order`,
       );
     }
+  });
+  it('a session that connects with resume and syncs gets each direct message once, on a node where its conversation had no stream yet', { todo: DM_SYNC_BUG }, async (t) => {
+    // A long broker.gapWaitMs makes the window in which a new stream's first messages wait easy to hit.
+    const cl = await cluster(t, ['--broker.gapWaitMs', '1000'], 2);
+    if (!cl) return;
+    const [n1, n2] = cl.nodes as Nodes;
+    const pete = await connectUser(n2.wsUrl, 'pete');
+    const vic = await connectWith(`${n1.wsUrl}?user=vic&resume=1`);
+    // vic's first direct message on node 1 comes from node 2; vic recovers the conversation as a client does.
+    assert.equal((await pete.call<Ack>({ type: 'send', to: 'vic', body: 'one' })).seq, 1);
+    assert.deepEqual(await vic.call({ type: 'sync', with: 'pete', since: 0 }), { with: 'pete', recovered: true, missed: 1, seq: 1 });
+    assert.equal((await pete.call<Ack>({ type: 'send', to: 'vic', body: 'two' })).seq, 2);
+    await vic.waitFor((m) => m.type === 'message' && m.seq === 2, 5_000);
+    await vic.barrier();
+    assert.deepEqual(
+      vic.all('message').map((m) => [m.seq, m.body]),
+      [
+        [1, 'one'],
+        [2, 'two'],
+      ],
+      'each once, in order',
+    );
   });
 });
