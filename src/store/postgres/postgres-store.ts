@@ -102,19 +102,23 @@ export class PostgresStore extends PostgresRegistry implements Store {
 
   history(h: HistoryQuery): Promise<HistoryPage> {
     return this.db.run(async (c) => {
-      const cols = 'conv, seq, id, sender, content_type, body, ts, key';
-      const { rows } =
-        h.after !== undefined
-          ? await c.query<MessageRow>(`SELECT ${cols} FROM messages WHERE conv = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [h.conv, h.after, h.limit])
-          : await c.query<MessageRow>(
-              `SELECT * FROM (SELECT ${cols} FROM messages WHERE conv = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
-              [h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit],
-            );
+      // The last seq first, and no message past it: each statement sees its own snapshot, and a commit from another
+      // node between the two would otherwise give a page that ends below its lastSeq (a join taking that lastSeq
+      // would never get the message in between). Seqs are numbered in commit order, so every one up to it is there.
       const meta = await c.query<{ oldest: string | null; last: string | null }>(
         'SELECT (SELECT MIN(seq) FROM messages WHERE conv = $1) AS oldest, (SELECT last_seq FROM conversations WHERE id = $1) AS last',
         [h.conv],
       );
-      return { messages: rows.map(toMessage), oldestSeq: Number(meta.rows[0]?.oldest ?? 0), lastSeq: Number(meta.rows[0]?.last ?? 0) };
+      const last = Number(meta.rows[0]?.last ?? 0);
+      const cols = 'conv, seq, id, sender, content_type, body, ts, key';
+      const { rows } =
+        h.after !== undefined
+          ? await c.query<MessageRow>(`SELECT ${cols} FROM messages WHERE conv = $1 AND seq > $2 AND seq <= $4 ORDER BY seq LIMIT $3`, [h.conv, h.after, h.limit, last])
+          : await c.query<MessageRow>(
+              `SELECT * FROM (SELECT ${cols} FROM messages WHERE conv = $1 AND seq < $2 AND seq <= $4 ORDER BY seq DESC LIMIT $3) t ORDER BY seq`,
+              [h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit, last],
+            );
+      return { messages: rows.map(toMessage), oldestSeq: Number(meta.rows[0]?.oldest ?? 0), lastSeq: last };
     });
   }
 
