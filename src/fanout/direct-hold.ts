@@ -32,7 +32,24 @@ export class DirectHold {
   }
 
   get idle(): boolean {
-    return !this.all && this.syncing.size === 0 && this.held.length === 0;
+    return !this.all && this.syncing.size === 0 && this.held.length === 0 && (this.floors === null || this.floors.size === 0);
+  }
+
+  /**
+   * What a replay carried, per conversation, until a live message past it arrives: on a node of a cluster a
+   * message can still be on its way to this node's fan-out (ordered behind another node's) when the replay that
+   * already carried it releases the hold; it must not reach the session twice.
+   */
+  private floors: Map<string, number> | null = null;
+
+  /** Whether a live message of `conv` may go to the session (false: a replay carried it already). */
+  passes(conv: string, seq: number): boolean {
+    const floor = this.floors?.get(conv);
+    if (floor === undefined) return true;
+    if (seq <= floor) return false;
+    // Messages of a conversation reach the fan-out in seq order: none at or below the floor comes after this.
+    this.floors!.delete(conv);
+    return true;
   }
 
   hold(conv: string, seq: number, bytes: Buffer): void {
@@ -42,13 +59,14 @@ export class DirectHold {
 
   /** Sends what no running sync still holds, skipping messages at or below what a replay carried. */
   release(s: Recipient, replayedUpTo: ReadonlyMap<string, number>): void {
+    for (const [conv, seq] of replayedUpTo) if (seq > 0) (this.floors ??= new Map()).set(conv, seq);
     const keep: HeldMessage[] = [];
     let bytes = 0;
     for (const h of this.held) {
       if (this.wants(h.conv)) {
         keep.push(h);
         bytes += h.bytes.length;
-      } else if (h.seq > (replayedUpTo.get(h.conv) ?? 0)) s.send(h.bytes);
+      } else if (this.passes(h.conv, h.seq)) s.send(h.bytes);
     }
     this.held = keep;
     this.bytes = bytes;

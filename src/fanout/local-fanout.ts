@@ -168,6 +168,7 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
 
   private directTo(r: S, route: DirectRoute, bytes: Buffer): void {
     const hold = this.holds.size > 0 ? this.holds.get(r) : undefined;
+    if (hold && !hold.wants(route.conv) && !hold.passes(route.conv, route.seq)) return;
     if (!hold?.wants(route.conv)) return r.send(bytes);
     hold.hold(route.conv, route.seq, bytes);
     if (hold.size > this.maxHeld || hold.bytes > this.maxHeldBytes) r.close(CloseCode.SlowConsumer, 'too many direct messages held while waiting for sync');
