@@ -45,15 +45,6 @@ const BASE = [
  * ones still in flight) and only then hands them to the session. A session that connected with `resume=1` and
  * sent `sync` meanwhile has had them replayed, and its hold released: they then arrive a second time, live.
  */
-/**
- * Server bug: the PostgreSQL store's history reads a conversation's messages and then, in a second statement (its own
- * snapshot), its last seq; a commit from another node in between gives a page that ends below its `lastSeq`. A
- * recovering join then answers that `seq` having replayed less (`missed` < seq − since), and the message in
- * between reaches the joiner neither replayed nor live (the room here is already past it).
- */
-const PG_PAGE_BUG =
-  'server bug: the PostgreSQL history reads the messages and the last seq in two statements, so a recovering join can answer a seq past what it replayed and leave a gap';
-
 const DM_SYNC_BUG =
   "server bug: a DM stream new on a node delivers its first messages gapWaitMs late (sequencer.ts open), after a resuming session's sync has replayed them and released its hold: the session gets them twice";
 
@@ -565,7 +556,7 @@ describe('cluster: three nodes as one server', () => {
     // pam and pete never went away; vic and sue rejoined (with since) on their nodes meanwhile.
     for (const [name, c] of Object.entries({ 'pam@1': pam, 'pete@2': pete })) assert.deepEqual(roomMessages(c, room), storedRoom, `${name}: every message once, in order`);
 
-    await t.test('vic (by hand) and sue (the SDK) recover every room message: no gap, no duplicate', { todo: PG_PAGE_BUG }, () => {
+    await t.test('vic (by hand) and sue (the SDK) recover every room message: no gap, no duplicate', () => {
       assert.equal(rejoin.missed, rejoin.seq - lastRoom, "vic's join: missed is what came after the last seq seen");
       const vicRoom = [...seenRoom, ...roomMessages(back, room)];
       assert.deepEqual(seqs(vicRoom), range(1, total), 'vic: every room message once, in order, across the reconnect');
@@ -619,7 +610,7 @@ describe('cluster: three nodes as one server', () => {
     const missing = range(1, N).filter((seq) => !seqs(roomMessages(pam, room)).includes(seq));
     assert.deepEqual(missing, [], 'pam, on node 1 all along, misses nothing');
     assert.deepEqual(seqs(roomMessages(pam, room)), range(1, N), 'pam: every message once, in order');
-    await t.test('each recovering join replays exactly what came after since, up to its seq', { todo: PG_PAGE_BUG }, () => {
+    await t.test('each recovering join replays exactly what came after since, up to its seq', () => {
       const wrong = replies.filter((r) => !r.recovered || r.missed !== r.seq - r.since);
       assert.deepEqual(wrong, [], 'missed = seq − since');
       const got = seqs(roomMessages(jo, room));
