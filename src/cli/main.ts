@@ -6,7 +6,7 @@
 import { checkDeployment, workerCount } from '../config/deployment.js';
 import { ConfigError, loadConfig, redactConfig, unknownEnvironment } from '../config/load.js';
 import { createLogger, type ProcessLog } from '../observe/logger.js';
-import { startServer, type RunningServer } from '../server.js';
+import type { RunningServer } from '../server.js';
 import { apiKeyCommand } from './api-key.js';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
@@ -81,6 +81,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     server?.reload();
   });
   try {
+    // Loaded only here: --help, --print-config, a refused config and a supervisor of workers need none of the
+    // server's modules (the store and broker drivers among them), which take most of a start's CPU time.
+    const { startServer } = await import('../server.js');
     server = await startServer(config, log);
   } catch (err) {
     const message = err instanceof ConfigError ? err.message : `cannot start: ${(err as Error).message}`;
