@@ -39,15 +39,6 @@ const BASE = [
   RULES,
 ];
 
-/**
- * Server bug (see the test "a session that connects with resume and syncs"): a user's stream of a direct
- * conversation that is new on a node holds its first messages for `broker.gapWaitMs` (Sequencer.open, for earlier
- * ones still in flight) and only then hands them to the session. A session that connected with `resume=1` and
- * sent `sync` meanwhile has had them replayed, and its hold released: they then arrive a second time, live.
- */
-const DM_SYNC_BUG =
-  "server bug: a DM stream new on a node delivers its first messages gapWaitMs late (sequencer.ts open), after a resuming session's sync has replayed them and released its hold: the session gets them twice";
-
 type Ctx = Parameters<typeof startCluster>[0] & { skip(msg?: string): void; diagnostic(msg: string): void };
 
 async function cluster(t: Ctx, flags: readonly string[] = [], nodes = 3, brokerUrl?: (i: number) => string): Promise<TestCluster | null> {
@@ -576,7 +567,7 @@ describe('cluster: three nodes as one server', () => {
       // The SDK drops a message it already has: from the server's replay and live messages (or its own gap fills), none.
       assert.equal(sue.duplicatesDropped, 0, 'sue (SDK): no duplicate reached the SDK, and it had no gap to fill');
     });
-    await t.test('vic recovers every DM with resume and sync: no gap, no duplicate', { todo: DM_SYNC_BUG }, () => {
+    await t.test('vic recovers every DM with resume and sync: no gap, no duplicate', () => {
       const vicDms = [...seenDms, ...back.all(isDmWith('vic', 'pete'))];
       assert.deepEqual(seqs(vicDms), range(1, dms), 'vic: every DM once, in order, across the reconnect');
       assert.deepEqual(vicDms, storedDms, 'vic: DMs as stored');
@@ -646,7 +637,7 @@ describe('cluster: three nodes as one server', () => {
       );
     }
   });
-  it('a session that connects with resume and syncs gets each direct message once, on a node where its conversation had no stream yet', { todo: DM_SYNC_BUG }, async (t) => {
+  it('a session that connects with resume and syncs gets each direct message once, on a node where its conversation had no stream yet', async (t) => {
     // A long broker.gapWaitMs makes the window in which a new stream's first messages wait easy to hit.
     const cl = await cluster(t, ['--broker.gapWaitMs', '1000'], 2);
     if (!cl) return;
