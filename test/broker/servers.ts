@@ -4,10 +4,8 @@
  * a message saying why (as test/helpers/postgres.ts does for PostgreSQL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { openBroker } from '../../src/broker/open-broker.js';
-import { freePort } from '../helpers/broker-process.js';
+import { findExecutable, freePort } from '../helpers/broker-process.js';
 import type { Harness, HarnessSetup } from './contract.js';
 
 export interface ServerKind {
@@ -36,15 +34,6 @@ export const NATS: ServerKind = {
   url: (port) => `nats://127.0.0.1:${port}`,
 };
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Where a server's binary is: its path, a reason to skip (missing outside CI), or why that fails (missing under CI=true). */
 export type Binary = { path: string } | { skip: string } | { missing: Error };
 
@@ -58,8 +47,7 @@ export function binary(kind: ServerKind): Binary {
 }
 
 function look(kind: ServerKind): Binary {
-  const candidates = kind.binary.includes('/') ? [kind.binary] : (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, kind.binary));
-  const found = candidates.find(executable);
+  const found = findExecutable(kind.binary);
   if (found) return { path: found };
   const msg = `${kind.name} not found (${kind.binary.includes('/') ? kind.binary : `${kind.binary} on PATH`})`;
   if (process.env['CI'] === 'true') return { missing: new Error(`${msg} (CI=true: the broker tests must run)`) };

@@ -66,11 +66,16 @@ function executable(path: string): boolean {
   }
 }
 
+/** An executable by its path, or by its name on PATH; undefined if there is none. */
+export function findExecutable(binary: string): string | undefined {
+  const candidates = binary.includes('/') ? [binary] : (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, binary));
+  return candidates.find(executable);
+}
+
 /** The binary for `kind`; null (after saying why) when it is missing outside CI; throws when missing under CI=true. */
 export function brokerBinary(kind: BrokerKind): string | null {
   const { binary } = KINDS[kind];
-  const candidates = binary.includes('/') ? [binary] : (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, binary));
-  const found = candidates.find(executable);
+  const found = findExecutable(binary);
   if (found) return found;
   const msg = `${binary} not found${binary.includes('/') ? '' : ' on PATH'}`;
   if (process.env['CI'] === 'true') throw new Error(`${msg} (CI=true: the ${kind} broker tests must run)`);
