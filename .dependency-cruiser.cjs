@@ -12,9 +12,10 @@ module.exports = {
     {
       name: 'protocol-imports-nothing',
       severity: 'error',
-      comment: 'the protocol package is what server and SDK share: it imports nothing of the project (zod for its schemas only)',
+      comment:
+        'the protocol package is what server and SDK share: it imports nothing of the project (zod for its schemas, the Protobuf runtime for its binary encoding)',
       from: { path: '^src/protocol/' },
-      to: { pathNot: ['^src/protocol/', 'node_modules/zod/'] },
+      to: { pathNot: ['^src/protocol/', 'node_modules/zod/', 'node_modules/@bufbuild/protobuf/'] },
     },
     {
       name: 'hub-imports-protocol-and-its-seams',

@@ -97,7 +97,8 @@ export class CommandPipeline {
     const verdict = this.rate.take(this.deps.now());
     if (verdict === 'flood') return this.host.close(CloseCode.Flood, 'flooding: too many messages');
     if (verdict === 'refuse') return this.error(id, ErrorCode.RateLimited, `more than ${this.deps.limits.messagesPerSecond} messages per second`);
-    if (!message.ok) return this.error(undefined, ErrorCode.InvalidJson, `not valid JSON: ${message.error}`);
+    if (!message.ok)
+      return message.code ? this.error(undefined, message.code, message.error) : this.error(undefined, ErrorCode.InvalidJson, `not valid JSON: ${message.error}`);
     if (!isCommandType(type)) return this.error(id, ErrorCode.UnknownType, type === undefined ? 'a message needs a type' : `unknown type ${JSON.stringify(type)}`);
     const parsed = commandSchemas[type].safeParse(raw);
     if (!parsed.success) {

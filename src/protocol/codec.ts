@@ -3,20 +3,21 @@
  * client becomes messages, and how several messages share one WebSocket
  * frame. Encoding is a property of the connection, chosen when it connects;
  * the message shapes (commands.ts, pushes.ts, replies.ts) are the same in
- * every encoding. JSON (json-codec.ts) is the only one so far. The binary
- * encoding will be generated from one schema file, `src/protocol/switchboard.proto`,
- * written from the shapes in commands.ts, pushes.ts and replies.ts, and
- * registered in codecs.ts beside JSON.
+ * every encoding: version 1's JSON (json-codec.ts), version 2's lean JSON
+ * (json2-codec.ts) and Protobuf (proto-codec.ts, from the one schema
+ * `src/protocol/switchboard.proto`), registered in codecs.ts.
  */
+import type { ErrorCode } from './codes.js';
 import type { ConnectedPush, ServerPush } from './pushes.js';
 
-export type DecodedMessage = { ok: true; value: unknown } | { ok: false; error: string };
+/** A message of a frame, or why it is none (`code` when the encoding's own error code is not `invalid_json`). */
+export type DecodedMessage = { ok: true; value: unknown } | { ok: false; error: string; code?: ErrorCode };
 
 /** The settings every `connected` push of one server carries. */
 export type ConnectedSettings = Pick<ConnectedPush, 'heartbeat' | 'limits'>;
 
 export interface Codec {
-  /** Its name in configuration, logs and (later) the WebSocket subprotocol. */
+  /** Its name in logs and metrics; for version 2's encodings also the WebSocket subprotocol that asks for it. */
   readonly name: string;
   /** A small index, unique among the codecs of one process: per-codec state is kept in arrays by it. */
   readonly id: number;

@@ -7,6 +7,8 @@
 export const ErrorCode = {
   /** The frame or a line in it is not valid JSON. */
   InvalidJson: 'invalid_json',
+  /** A message in a binary frame is not a valid `ClientMessage` (Protobuf encoding), or its length is wrong. */
+  Malformed: 'malformed',
   /** `type` is missing or names no command. */
   UnknownType: 'unknown_type',
   /** The command's fields failed validation (missing, wrong type, unknown field such as `from`). */

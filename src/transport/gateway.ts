@@ -11,7 +11,7 @@ import { WebSocketServer, type ServerOptions } from 'ws';
 import { identifyRequest, type AuthResult } from '../auth/authenticator.js';
 import { sessionId } from './ids.js';
 import type { Codec, ConnectedSettings } from '../protocol/codec.js';
-import { DEFAULT_CODEC } from '../protocol/codecs.js';
+import { chooseSubprotocol, codecOfSubprotocol } from '../protocol/codecs.js';
 import { CloseCode } from '../protocol/codes.js';
 import { Connection, SLOW_CLOSE_LINGER_PERIODS, type Peer } from './connection.js';
 import type { ConnectionTallies, GatewayContext, GatewayOptions } from './context.js';
@@ -70,6 +70,9 @@ export class Gateway {
       perMessageDeflate: config.compression.enabled
         ? { threshold: config.compression.thresholdBytes, serverNoContextTakeover: true, clientNoContextTakeover: true }
         : false,
+      // The encoding: the first subprotocol offered that this server speaks (codecs.ts). None offered, or none
+      // known, answers without one, and the connection speaks version 1's JSON.
+      handleProtocols: (offered) => chooseSubprotocol(offered)?.name ?? false,
     };
     this.wss = new WebSocketServer(options);
   }
@@ -126,7 +129,7 @@ export class Gateway {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         try {
           socket.off('error', ignore);
-          const conn = new Connection(sessionId(), ws, this.ctx, DEFAULT_CODEC);
+          const conn = new Connection(sessionId(), ws, this.ctx, codecOfSubprotocol(ws.protocol));
           this.conns.add(conn);
           conn.peer = peerOf(req);
           if (full) {

@@ -84,7 +84,8 @@ const CONNECTED_JSON =
 
 describe('JSON codec: the registry', () => {
   it('JSON is registered, is the default, and has id 0, text frames and the newline separator', () => {
-    assert.deepEqual(CODECS, [jsonCodec]);
+    assert.equal(CODECS[0], jsonCodec);
+    assert.equal(codecNamed('switchboard.v1.json'), jsonCodec);
     assert.equal(DEFAULT_CODEC, jsonCodec);
     assert.equal(codecNamed('json'), jsonCodec);
     assert.equal(codecNamed('JSON'), undefined);

@@ -1,0 +1,51 @@
+/**
+ * The Protobuf encoding (subprotocol `switchboard.v2.proto`): binary frames,
+ * each message a size-delimited `ServerMessage` or `ClientMessage` of
+ * switchboard.proto. Pushes carry the fields of protocol version 2, as the
+ * lean JSON (json2-codec.ts) does.
+ */
+import type { Codec, ConnectedSettings, DecodedMessage } from './codec.js';
+import { ErrorCode } from './codes.js';
+import { delimit, splitDelimited } from './delimited.js';
+import { decodeClientMessage } from './proto-commands.js';
+import { encodeServerMessage } from './proto-pushes.js';
+import type { ServerPush } from './pushes.js';
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+export function encodePush(push: ServerPush): Buffer {
+  return asBuffer(delimit(encodeServerMessage(push)));
+}
+
+/** `connected` is encoded whole for each session: its settings are a few bytes, unlike JSON's field names. */
+function connectedEncoder(settings: ConnectedSettings): (session: string, user: string) => Buffer {
+  return (session, user) => encodePush({ type: 'connected', session, user, heartbeat: settings.heartbeat, limits: settings.limits });
+}
+
+function decode(frame: Buffer, onMessage: (message: DecodedMessage) => void): void {
+  splitDelimited(
+    frame,
+    (bytes) => {
+      let value: unknown;
+      try {
+        value = decodeClientMessage(bytes);
+      } catch (e) {
+        return onMessage({ ok: false, code: ErrorCode.Malformed, error: `not a ClientMessage: ${(e as Error).message}` });
+      }
+      onMessage({ ok: true, value });
+    },
+    (reason) => onMessage({ ok: false, code: ErrorCode.Malformed, error: reason }),
+  );
+}
+
+export const protoCodec: Codec = {
+  name: 'switchboard.v2.proto',
+  id: 2,
+  binary: true,
+  separator: -1,
+  encode: encodePush,
+  connectedEncoder,
+  decode,
+};
