@@ -9,6 +9,7 @@ import { ErrorCode } from './codes.js';
 import { delimit, splitDelimited } from './delimited.js';
 import { decodeClientMessage } from './proto-commands.js';
 import { encodeServerMessage } from './proto-pushes.js';
+import { isPlainText, writeTextMessage } from './proto-message-writer.js';
 import type { ServerPush } from './pushes.js';
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -16,6 +17,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 export function encodePush(push: ServerPush): Buffer {
+  if (push.type === 'message' && isPlainText(push)) return writeTextMessage(push);
   return asBuffer(delimit(encodeServerMessage(push)));
 }
 
