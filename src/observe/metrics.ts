@@ -18,10 +18,14 @@ import type { CommandCounters } from '../commands/pipeline.js';
 import type { DeliveryCounters } from '../fanout/local-fanout.js';
 import type { UploadCounters } from '../media/uploads.js';
 import type { OutboundCounters } from '../outbound/flusher.js';
+import { CODECS } from '../protocol/codecs.js';
 import { commandSchemas, type CommandType } from '../protocol/commands.js';
 import type { CommitCounters } from '../store/committer.js';
 
 /** What the metrics read when asked; each is the running server's own object, seen through these few members. */
+/** Every encoding, so that a gauge shows 0 rather than no series for one nobody speaks yet. */
+const ENCODINGS = CODECS.map((c) => c.name);
+
 export interface MetricSources {
   hub: {
     stats(): { sessions: number; users: number; rooms: number };
@@ -32,7 +36,7 @@ export interface MetricSources {
     readonly connections: number;
     readonly tallies: { readonly closes: ReadonlyMap<number, number>; readonly opened: { readonly token: number; readonly dev: number } };
     readonly slowCloses: { readonly total: number; readonly recent: readonly SlowCloseEntry[] };
-    sessionsAndQueues(): { token: number; dev: number; queueBytes: number };
+    sessionsAndQueues(): { token: number; dev: number; queueBytes: number; byEncoding: Record<string, number> };
   };
   committer: { readonly backlog: number };
   /** Reports what was written outside a flush run (Flusher.report) before the counts are read. */
@@ -322,6 +326,10 @@ export class Metrics {
       const { token, dev } = s.gateway.sessionsAndQueues();
       g.set({ auth: 'token' }, token);
       g.set({ auth: 'dev' }, dev);
+    });
+    gauge('switchboard_sessions_by_encoding', 'Open sessions, by the encoding they speak (json: version 1; switchboard.v2.json, switchboard.v2.proto)', ['encoding'], (g, s) => {
+      const { byEncoding } = s.gateway.sessionsAndQueues();
+      for (const encoding of ENCODINGS) g.set({ encoding }, byEncoding[encoding] ?? 0);
     });
     gauge('switchboard_users_online', 'Users with at least one session on this server', [], (g, s) => g.set(s.hub.stats().users));
     gauge('switchboard_rooms', 'Rooms with members on this server, by kind', ['kind'], (g, s) => {

@@ -95,10 +95,13 @@ export class Gateway {
    * Open sessions by how they authenticated, and the bytes waiting to reach their clients (in the sockets, and held
    * by outboxes while their sockets drain). A walk over the connections: for a scrape or a stats call, not a turn.
    */
-  sessionsAndQueues(): { token: number; dev: number; queueBytes: number } {
-    const out = { token: 0, dev: 0, queueBytes: 0 };
+  sessionsAndQueues(): { token: number; dev: number; queueBytes: number; byEncoding: Record<string, number> } {
+    const out = { token: 0, dev: 0, queueBytes: 0, byEncoding: {} as Record<string, number> };
     for (const c of this.conns) {
-      if (c.state === 'open') out[c.via]++;
+      if (c.state === 'open') {
+        out[c.via]++;
+        out.byEncoding[c.codec.name] = (out.byEncoding[c.codec.name] ?? 0) + 1;
+      }
       if (c.state !== 'closed') out.queueBytes += c.queuedBytes;
     }
     return out;

@@ -22,7 +22,7 @@ describe('Metrics', () => {
         connections: 6,
         tallies: { closes: new Map([[4005, 2]]), opened: { token: 3, dev: 2 } },
         slowCloses: { total: 2, recent: [1, 2].map((i) => ({ ts: i, session: `s${i}`, user: `slow${i}`, unsentBytes: 100 * i, droppedMessages: i, droppedBytes: 9 })) },
-        sessionsAndQueues: () => ({ token: 3, dev: 2, queueBytes: 1234 }),
+        sessionsAndQueues: () => ({ token: 3, dev: 2, queueBytes: 1234, byEncoding: { json: 4, 'switchboard.v2.proto': 1 } }),
       },
       committer: { backlog: 7 },
       flusher: { report: () => {} },
@@ -94,6 +94,9 @@ describe('Metrics', () => {
     has('switchboard_messages_in_total{type="join"} 0');
     has('switchboard_sessions{auth="token"} 3');
     has('switchboard_sessions{auth="dev"} 2');
+    has('switchboard_sessions_by_encoding{encoding="json"} 4');
+    has('switchboard_sessions_by_encoding{encoding="switchboard.v2.json"} 0');
+    has('switchboard_sessions_by_encoding{encoding="switchboard.v2.proto"} 1');
     has('switchboard_rooms{kind="private"} 1');
     has('switchboard_rooms{kind="public"} 0');
     has('switchboard_closes_total{code="4005"} 2');
