@@ -26,7 +26,12 @@ function connectedEncoder(settings: ConnectedSettings): (session: string, user: 
   return (session, user) => encodePush({ type: 'connected', session, user, heartbeat: settings.heartbeat, limits: settings.limits });
 }
 
+/**
+ * Every frame answers at least once: an empty one holds no message and is refused like a bad one (each answer
+ * takes a token of the rate limit, so empty frames cannot be sent for free).
+ */
 function decode(frame: Buffer, onMessage: (message: DecodedMessage) => void): void {
+  if (frame.length === 0) return onMessage({ ok: false, code: ErrorCode.Malformed, error: 'an empty frame: a binary frame holds one or more messages' });
   splitDelimited(
     frame,
     (bytes) => {

@@ -5,11 +5,12 @@
  * encoding and is refused with the same error. Browser-safe: the SDK encodes
  * with it.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { ClientMessageSchema, type ClientMessage } from './gen/switchboard_pb.js';
 import { bodyToProto, mediaFromProto, requestIdFromProto, requestIdToProto } from './proto-pushes.js';
 import { fromJsonBytes, toJsonBytes } from './proto-json.js';
+import { safeNumber, strictFromBinary } from './proto-wire.js';
 
 type ClientInit = MessageInitShape<typeof ClientMessageSchema>;
 /** A command as the JSON encoding has it: `type`, maybe `id`, and its fields. */
@@ -21,16 +22,20 @@ function put(out: PlainCommand, key: string, value: unknown): void {
 }
 
 function num(v: bigint | undefined): number | undefined {
-  return v === undefined ? undefined : Number(v);
+  return v === undefined ? undefined : safeNumber(v);
 }
 
 function body(b: { case: 'text'; value: string } | { case: 'media'; value: Parameters<typeof mediaFromProto>[0] } | { case: 'json'; value: Uint8Array } | { case: undefined; value?: undefined }): unknown {
   return b.case === 'text' ? b.value : b.case === 'media' ? mediaFromProto(b.value) : b.case === 'json' ? fromJsonBytes(b.value) : undefined;
 }
 
-/** The command a `ClientMessage` carries, shaped as in JSON. Throws on bytes that are not one. */
+/**
+ * The command a `ClientMessage` carries, shaped as in JSON. Throws on bytes that are not one: a varint or length
+ * cut short, a wrong wire type, invalid UTF-8, JSON bytes that are not JSON, a 64-bit value past 2^53 - 1, no
+ * command this version knows. Unknown fields are ignored.
+ */
 export function decodeClientMessage(bytes: Uint8Array): PlainCommand {
-  return plainOf(fromBinary(ClientMessageSchema, bytes));
+  return plainOf(strictFromBinary(ClientMessageSchema, bytes));
 }
 
 function plainOf(m: ClientMessage): PlainCommand {
@@ -84,12 +89,12 @@ function plainOf(m: ClientMessage): PlainCommand {
     case 'sync': {
       put(out, 'with', c.value.with);
       const s = c.value.since;
-      if (s.case === 'seq') out.since = Number(s.value);
+      if (s.case === 'seq') out.since = safeNumber(s.value);
       else if (s.case === 'map') {
         // Kept as sent, like JSON's: a user may be named `__proto__`.
         const since: Record<string, number> = {};
         for (const [user, seq] of Object.entries(s.value.seqs))
-          Object.defineProperty(since, user, { value: Number(seq), enumerable: true, writable: true, configurable: true });
+          Object.defineProperty(since, user, { value: safeNumber(seq), enumerable: true, writable: true, configurable: true });
         out.since = since;
       }
       break;
@@ -97,7 +102,7 @@ function plainOf(m: ClientMessage): PlainCommand {
     case 'read':
       put(out, 'room', c.value.room);
       put(out, 'with', c.value.with);
-      out.seq = Number(c.value.seq);
+      out.seq = safeNumber(c.value.seq);
       break;
   }
   return out;

@@ -6,13 +6,15 @@
  * `message` pushes, the one kind a client receives by the thousand, are read
  * by a decoder of their own (readMessage): the generic one builds the whole
  * generated object graph and converts every 64-bit field through BigInt first.
- * test/unit/proto-codec.test.ts checks the two agree.
+ * test/unit/codec-v2-golden.test.ts checks the two agree, on odd bytes too:
+ * both refuse a wrong wire type, invalid UTF-8 and a 64-bit value past 2^53.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { RequestId } from './commands.js';
 import type { ErrorCode } from './codes.js';
+import { safeNumber, strictFromBinary, strictMergeFromBinary } from './proto-wire.js';
 import {
   MediaSchema,
   ServerMessageSchema,
@@ -35,11 +37,11 @@ export function requestIdToProto(id: RequestId | undefined): { value: { case: 'n
   return typeof id === 'number' ? { value: { case: 'number', value: BigInt(id) } } : { value: { case: 'text', value: id } };
 }
 
-/** A request id as the client sent it; undefined when absent. A number past 2^53 comes back inexact (and is refused). */
+/** A request id as the client sent it; undefined when absent. Throws on a number past 2^53 - 1. */
 export function requestIdFromProto(id: ProtoRequestId | undefined): RequestId | undefined {
   if (!id) return undefined;
   const v = id.value;
-  if (v.case === 'number') return Number(v.value);
+  if (v.case === 'number') return safeNumber(v.value);
   if (v.case === 'text') return v.value;
   return undefined;
 }
@@ -81,10 +83,10 @@ export function mediaFromProto(m: Media): MediaBody {
   const out: MediaBody = { url: m.url };
   if (m.name !== undefined) out.name = m.name;
   if (m.mime !== undefined) out.mime = m.mime;
-  if (m.size !== undefined) out.size = Number(m.size);
+  if (m.size !== undefined) out.size = safeNumber(m.size);
   if (m.width !== undefined) out.width = m.width;
   if (m.height !== undefined) out.height = m.height;
-  if (m.durationMs !== undefined) out.durationMs = Number(m.durationMs);
+  if (m.durationMs !== undefined) out.durationMs = safeNumber(m.durationMs);
   if (m.caption !== undefined) out.caption = m.caption;
   return out;
 }
@@ -159,8 +161,9 @@ export function encodeServerMessage(push: ServerPush): Uint8Array {
 const MESSAGE_TAG = (1 << 3) | WireType.LengthDelimited;
 
 /**
- * One `ServerMessage` as the push it stands for. Throws on bytes that are not one (a truncated varint, a length
- * past the end, a wrong wire type) and on a push of a kind this version does not know.
+ * One `ServerMessage` as the push it stands for. Throws an Error on bytes that are not one (a truncated varint, a
+ * length past the end, a wrong wire type, invalid UTF-8, a 64-bit value past 2^53 - 1, JSON bytes that are not
+ * JSON) and on a push of a kind this version does not know.
  */
 export function decodeServerMessage(bytes: Uint8Array): ServerPush {
   if (bytes.length > 0 && bytes[0] === MESSAGE_TAG) {
@@ -170,7 +173,7 @@ export function decodeServerMessage(bytes: Uint8Array): ServerPush {
     // Only when the message is the whole of the bytes: anything after it (unknown fields) takes the general path.
     if (end === bytes.length) return readMessage(r, bytes, end);
   }
-  return fromProto(fromBinary(ServerMessageSchema, bytes));
+  return fromProto(strictFromBinary(ServerMessageSchema, bytes));
 }
 
 function fromProto(m: ServerMessage): ServerPush {
@@ -181,12 +184,12 @@ function fromProto(m: ServerMessage): ServerPush {
       const push = { type: 'message' } as MessagePush;
       if (v.room !== '') push.room = v.room;
       if (v.to !== '') push.to = v.to;
-      push.seq = Number(v.seq);
+      push.seq = safeNumber(v.seq);
       push.from = v.from;
       push.contentType = v.contentType === '' ? 'text' : v.contentType;
       const b = v.body;
       push.body = b.case === 'text' ? b.value : b.case === 'media' ? mediaFromProto(b.value) : b.case === 'json' ? fromJsonBytes(b.value) : undefined;
-      push.ts = Number(v.ts);
+      push.ts = safeNumber(v.ts);
       return push;
     }
     case 'connected': {
@@ -207,7 +210,7 @@ function fromProto(m: ServerMessage): ServerPush {
     }
     case 'notice': {
       const v = p.value;
-      return { type: 'notice', from: 'System', text: v.text, ...(v.data !== undefined ? { data: fromJsonBytes(v.data) } : {}), ts: Number(v.ts) };
+      return { type: 'notice', from: 'System', text: v.text, ...(v.data !== undefined ? { data: fromJsonBytes(v.data) } : {}), ts: safeNumber(v.ts) };
     }
     case 'reply':
       return withId({ type: 'reply', data: fromJsonBytes(p.value.data) }, p.value.id) as ServerPush;
@@ -224,18 +227,18 @@ function fromProto(m: ServerMessage): ServerPush {
       return { type: 'signal', from: v.from, session: v.session, callId: v.callId, kind: v.kind, ...(v.data !== undefined ? { data: fromJsonBytes(v.data) } : {}) };
     }
     case 'presence':
-      return { type: 'presence', room: p.value.room, user: p.value.user, event: p.value.event === PresencePush_Event.JOIN ? 'join' : 'leave' };
+      return { type: 'presence', room: p.value.room, user: p.value.user, event: presenceEvent(p.value.event) };
     case 'left':
-      return { type: 'left', room: p.value.room, reason: p.value.reason === Left_Reason.REMOVED ? 'removed' : 'deleted' };
+      return { type: 'left', room: p.value.room, reason: leftReason(p.value.reason) };
     case 'unread':
       return {
         type: 'unread',
         conversations: p.value.conversations.map((c) => ({
           ...(c.room !== '' ? { room: c.room } : {}),
           ...(c.with !== '' ? { with: c.with } : {}),
-          lastSeq: Number(c.lastSeq),
-          readSeq: Number(c.readSeq),
-          unread: Number(c.unread),
+          lastSeq: safeNumber(c.lastSeq),
+          readSeq: safeNumber(c.readSeq),
+          unread: safeNumber(c.unread),
         })),
       };
     case undefined:
@@ -243,65 +246,108 @@ function fromProto(m: ServerMessage): ServerPush {
   }
 }
 
+// An enum value this version does not know (or none) would otherwise read as one it does.
+function presenceEvent(e: PresencePush_Event): 'join' | 'leave' {
+  if (e === PresencePush_Event.JOIN) return 'join';
+  if (e === PresencePush_Event.LEAVE) return 'leave';
+  throw new Error(`a presence event this version does not know (${e})`);
+}
+function leftReason(r: Left_Reason): 'removed' | 'deleted' {
+  if (r === Left_Reason.REMOVED) return 'removed';
+  if (r === Left_Reason.DELETED) return 'deleted';
+  throw new Error(`a reason for left this version does not know (${r})`);
+}
+
 function withId<T extends object>(push: T, id: ProtoRequestId | undefined): T & { id?: RequestId } {
   const rid = requestIdFromProto(id);
   return rid === undefined ? push : { ...push, id: rid };
 }
 
-/** A varint that fits in 2^53, as a number (seq, ts); the generic reader's uint64 goes through BigInt. */
+/**
+ * A uint64 varint as a number (seq, ts), the way the generic reader's uint64 + safeNumber reads it but without
+ * BigInt for the usual few bytes; past 8 bytes (non-canonical, or too large) it is left to them.
+ */
 function uint53(r: BinaryReader, bytes: Uint8Array): number {
+  const start = r.pos;
   let value = 0;
   let scale = 1;
   for (let i = 0; i < 8; i++) {
-    if (r.pos >= r.len) throw new Error('premature EOF');
-    const b = bytes[r.pos++]!;
+    const b = bytes[r.pos++];
+    if (b === undefined) throw new RangeError('premature EOF');
     value += (b & 0x7f) * scale;
-    if (b < 0x80) return value;
+    if (b < 0x80) {
+      if (value > Number.MAX_SAFE_INTEGER) throw new Error(`a 64-bit value past 2^53 - 1 (${value})`);
+      return value;
+    }
     scale *= 128;
   }
-  throw new Error('a seq or ts past 2^53');
+  r.pos = start;
+  return safeNumber(BigInt(r.uint64()));
 }
 
-/** Fields of `Message` (see switchboard.proto), read straight into the push. */
+/** The wire type of each field of `Message` (switchboard.proto), by field number. */
+const MESSAGE_WIRE: readonly (WireType | undefined)[] = [
+  undefined,
+  WireType.LengthDelimited, // 1 room
+  WireType.LengthDelimited, // 2 to
+  WireType.Varint, // 3 seq
+  WireType.LengthDelimited, // 4 from
+  WireType.Varint, // 5 ts
+  WireType.LengthDelimited, // 6 content_type
+  WireType.LengthDelimited, // 7 text
+  WireType.LengthDelimited, // 8 media
+  WireType.LengthDelimited, // 9 json
+];
+
+/**
+ * Fields of `Message` (see switchboard.proto), read straight into the push. What the generic decoder would make
+ * of the same bytes, checked as strictly: the last of a repeated field wins, two `media` in a row merge, unknown
+ * fields are skipped.
+ */
 function readMessage(r: BinaryReader, bytes: Uint8Array, end: number): MessagePush {
   const push = { type: 'message' } as MessagePush;
   let contentType = 'text';
-  let body: unknown;
+  // The body oneof: the last member wins, and is converted only then (as fromProto does).
+  let body: { case: 'text'; value: string } | { case: 'media'; value: Media } | { case: 'json'; value: Uint8Array } | undefined;
   let seq = 0;
   let ts = 0;
   let from = '';
   while (r.pos < end) {
     const [field, wire] = r.tag();
-    switch (wire === WireType.Varint ? -field : field) {
+    const expected = MESSAGE_WIRE[field];
+    if (expected === undefined) {
+      r.skip(wire, field);
+      continue;
+    }
+    if (wire !== expected) throw new Error(`Message field ${field} has the wrong wire type (${wire})`);
+    switch (field) {
       case 1:
-        push.room = r.string();
+        push.room = r.string(true);
         break;
       case 2:
-        push.to = r.string();
+        push.to = r.string(true);
         break;
-      case -3:
+      case 3:
         seq = uint53(r, bytes);
         break;
       case 4:
-        from = r.string();
+        from = r.string(true);
         break;
-      case -5:
+      case 5:
         ts = uint53(r, bytes);
         break;
       case 6:
-        contentType = r.string() || 'text';
+        contentType = r.string(true) || 'text';
         break;
       case 7:
-        body = r.string();
+        body = { case: 'text', value: r.string(true) };
         break;
       case 8:
-        body = mediaFromProto(fromBinary(MediaSchema, r.bytes()));
+        body = { case: 'media', value: strictMergeFromBinary(MediaSchema, body?.case === 'media' ? body.value : create(MediaSchema), r.bytes()) };
         break;
       case 9:
-        body = fromJsonBytes(r.bytes());
+        body = { case: 'json', value: r.bytes() };
         break;
-      default:
-        r.skip(wire, field);
     }
   }
   if (r.pos !== end) throw new Error('a field past the end of the message');
@@ -310,7 +356,7 @@ function readMessage(r: BinaryReader, bytes: Uint8Array, end: number): MessagePu
   push.seq = seq;
   push.from = from;
   push.contentType = contentType;
-  push.body = body;
+  push.body = body === undefined ? undefined : body.case === 'text' ? body.value : body.case === 'media' ? mediaFromProto(body.value) : fromJsonBytes(body.value);
   push.ts = ts;
   return push;
 }
