@@ -30,6 +30,7 @@ import type { Outbox, OutgoingMessage } from './outbox.js';
 import { randomKey } from './random-key.js';
 import type { Requests } from './requests.js';
 import type { UploadData, UploadOptions } from './upload.js';
+import type { Encoding } from './wire.js';
 import type {
   BodyFor,
   CommandInput,
@@ -114,6 +115,11 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   /** Every known position, in the shape of `options.positions`. */
   positions(): { rooms: Record<string, number>; direct: Record<string, number> } {
     return this.conversations.positions();
+  }
+
+  /** The wire encoding of the open connection (`options.encoding`, or 'json' with a server that answered no subprotocol); null while disconnected. */
+  get encoding(): Encoding | null {
+    return this.life.encoding;
   }
 
   /** Duplicates the SDK dropped (replays overlapping live messages, resends); for diagnostics. */

@@ -26,6 +26,7 @@ export {
 export { EventStream } from './events.js';
 export type { BackoffOptions } from './backoff.js';
 export type { WebSocketConstructor, WebSocketLike } from './connection/transport.js';
+export { DEFAULT_ENCODING, type Encoding } from './wire.js';
 export { mediaTypeOf } from './upload.js';
 export { fileIdOf } from '../../src/protocol/file-reference.js';
 export type { UploadData, UploadOptions } from './upload.js';

@@ -5,6 +5,7 @@
  */
 import type { BackoffOptions } from './backoff.js';
 import type { WebSocketConstructor } from './connection/transport.js';
+import type { Encoding } from './wire.js';
 import type { SwitchboardError } from './errors.js';
 import type {
   ConnectedPush,
@@ -36,6 +37,14 @@ export interface ClientOptions {
   tokenTransport?: 'message' | 'query';
   /** A WebSocket class to use instead of the platform's (or `ws` in Node). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * The wire encoding of protocol version 2: `json` (the lean JSON, subprotocol
+   * `switchboard.v2.json`; the default) or `proto` (Protobuf, binary frames,
+   * `switchboard.v2.proto`; its decoder is loaded on first connect). The app
+   * sees the same messages either way. A server that answers no subprotocol
+   * speaks version 1's JSON, and the client then speaks JSON to it.
+   */
+  encoding?: Encoding;
   /**
    * The URL the server's HTTP routes (`upload`, `files/…`) live under: set it when
    * a proxy serves the server under a path prefix (`https://example.com/chat/`),
@@ -81,7 +90,10 @@ export interface ClientEvents {
   state: (change: StateChange) => void;
   /** A session is open (`reconnected`: not the first). Recovery has been started. */
   connected: (info: ConnectedPush, reconnected: boolean) => void;
-  /** A conversation message: each exactly once, in seq order per conversation (your own included). */
+  /**
+   * A conversation message: each exactly once, in seq order per conversation (your own included). Identified by its
+   * conversation and `seq` (no `id` or `key` in protocol version 2: match your own sends by their ack's `seq`).
+   */
   message: (message: MessagePush, meta: MessageMeta) => void;
   presence: (event: PresencePush) => void;
   /** Someone else is typing (your own user's typing is filtered out). */

@@ -35,6 +35,8 @@ export function dispatchPush(m: Exclude<ServerPush, ConnectedPush>, to: PushTarg
     case 'pong':
       return to.requests.take(m.id)?.onReply({});
     case 'message':
+      // The lean JSON leaves out `contentType` when it is text; the app sees it either way.
+      if (m.contentType === undefined) m.contentType = 'text';
       return to.message(m);
     case 'unread':
       to.unread(m);

@@ -9,7 +9,7 @@ import type { commandSchemas, CommandType, MediaBody, MEDIA_CONTENT_TYPES, Reque
 import type {
   ConnectedPush,
   LeftPush,
-  MessagePush,
+  MessagePush as WireMessagePush,
   NoticePush,
   PresencePush,
   ServerPush,
@@ -31,7 +31,6 @@ export type {
   JoinResult,
   LeftPush,
   MediaBody,
-  MessagePush,
   NoticePush,
   PresenceEntry,
   PresencePush,
@@ -42,6 +41,23 @@ export type {
   TypingPush,
   UnreadEntry,
   UnreadPush,
+};
+
+/**
+ * A conversation message as the client hands it to the app (live, replayed or
+ * from history): identified by its conversation (`room`, or `to` + `from`) and
+ * `seq`. `contentType` is always there (`text` when the server left it out).
+ * In protocol version 2 a pushed message has no `id` and no `key`: the id is
+ * in the sender's ack (`MessageAck`) and in history pages, the key only in the
+ * sender's own command — match an optimistic copy by the ack's `seq`. A
+ * version 1 server still sends both.
+ */
+export type MessagePush = Omit<WireMessagePush, 'id' | 'key' | 'contentType'> & {
+  contentType: string;
+  /** Only in history pages, and from a version 1 server. */
+  id?: string;
+  /** Only from a version 1 server (the sender's idempotency key). */
+  key?: string;
 };
 
 /** A command as the app writes it (defaults such as `contentType` optional), without the request `id`. */

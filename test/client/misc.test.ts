@@ -31,7 +31,7 @@ describe('client misc', () => {
 
   it('pacing charges a sync what the server does (one more token per 20 conversations), so lines after it wait', async () => {
     const sent: string[] = [];
-    const writer = new FrameWriter(() => ({ isOpen: true, send: (frame) => sent.push(...frame.split('\n')) }));
+    const writer = new FrameWriter(() => ({ isOpen: true, send: (frame) => sent.push(...String(frame).split('\n')) }));
     writer.configure({ maxFrameBytes: 65_536, messagesPerSecond: 50 });
     const since = Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`u${i}`, 1]));
     assert.equal(extraCost({ type: 'sync', since }), 50);

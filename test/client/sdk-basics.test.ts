@@ -55,8 +55,12 @@ describe('client SDK: basics against the real server', () => {
     const got = rb.of({ room: 'basics' })[0]!;
     assert.equal(got.body, 'hello');
     assert.equal(got.from, 'alice');
-    assert.equal(got.key, ack.key, 'the key is echoed so an optimistic copy can be matched');
-    assert.equal(ra.of({ with: 'bob' })[0]!.key, 'my-key-1');
+    // Protocol version 2: a pushed message is known by its conversation and seq (the sender matches it by its ack).
+    assert.equal(got.seq, ack.seq);
+    assert.equal(got.contentType, 'text', 'left out on the wire, filled in by the SDK');
+    assert.equal(got.key, undefined, "the sender's key is not sent to every recipient");
+    assert.equal(got.id, undefined, 'the id is in the ack and in history, not in the push');
+    assert.equal(ra.of({ with: 'bob' })[0]!.seq, dm.seq);
     // The sender sees its own message too, once.
     await ra.until(() => ra.of({ room: 'basics' }).length === 1, 'alice sees her own message');
     await rb.until(() => rb.of({ with: 'alice' }).length === 1, 'bob sees his own DM');

@@ -121,8 +121,8 @@ export class Gate {
   constructor() {
     const gate = this;
     this.WebSocket = class GatedWebSocket extends WebSocket {
-      constructor(url: string) {
-        super(gate.open ? url : 'ws://127.0.0.1:9/closed');
+      constructor(url: string, protocols?: string | string[]) {
+        super(gate.open ? url : 'ws://127.0.0.1:9/closed', protocols);
       }
     };
   }

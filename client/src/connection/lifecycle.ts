@@ -11,7 +11,7 @@ import { Backoff } from '../backoff.js';
 import type { Credentials } from '../credentials.js';
 import { AuthError, ClientClosedError, CloseError, SwitchboardError } from '../errors.js';
 import { FrameWriter } from '../frame-writer.js';
-import { parseFrame } from '../frames.js';
+import { parseFrame, type ParsedFrame } from '../frames.js';
 import { Heartbeat } from '../heartbeat.js';
 import type { ClientOptions, EmitEvent } from '../options.js';
 import type { Timer } from '../timers.js';
@@ -20,6 +20,7 @@ import type { ConnectedPush, ConnectionState, ServerPush, StateChange } from '..
 import { closeDecision } from './close-policy.js';
 import { connectUrl } from './connect-url.js';
 import { resolveWebSocket, Transport, type WebSocketConstructor } from './transport.js';
+import { DEFAULT_ENCODING, loadProto, SUBPROTOCOLS, wireOfSubprotocol, type Encoding } from '../wire.js';
 
 /** What the rest of the client hears of the sessions. */
 export interface SessionHooks {
@@ -48,6 +49,8 @@ export interface LifecycleLink {
 export class ConnectionLifecycle {
   private _state: ConnectionState = 'disconnected';
   private _transport: Transport | null = null;
+  /** What the current connection speaks (null before it opens). */
+  private _encoding: Encoding | null = null;
   private _session: ConnectedPush | null = null;
   private _user: string | null = null;
   private _epoch = 0;
@@ -65,6 +68,8 @@ export class ConnectionLifecycle {
   /** `sink()` is asked at every flush, so lines go to whichever socket is current then. */
   readonly writer = new FrameWriter(() => this._transport);
   private readonly opts: ClientOptions;
+  /** The encoding asked for at each connect. */
+  private readonly askedEncoding: Encoding;
   private readonly backoff: Backoff | null;
   private readonly heartbeat: Heartbeat;
   private readonly credentials: Credentials;
@@ -74,6 +79,7 @@ export class ConnectionLifecycle {
 
   constructor({ options, credentials, tokenRefresh, session, emit }: LifecycleLink) {
     this.opts = options;
+    this.askedEncoding = options.encoding ?? DEFAULT_ENCODING;
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.credentials = credentials;
     this.tokenRefresh = tokenRefresh;
@@ -111,6 +117,11 @@ export class ConnectionLifecycle {
 
   get transport(): Transport | null {
     return this._transport;
+  }
+
+  /** The encoding of the open connection: the one asked for, or 'json' when the server answered no subprotocol (version 1). */
+  get encoding(): Encoding | null {
+    return this._encoding;
   }
 
   /** See SwitchboardClient.connect. */
@@ -180,9 +191,11 @@ export class ConnectionLifecycle {
     const attemptEpoch = ++this._epoch;
     let token: string | undefined;
     let Ctor: WebSocketConstructor;
+    let proto: Awaited<ReturnType<typeof loadProto>> | null = null;
     try {
       token = await this.credentials.forConnect();
       Ctor = await resolveWebSocket(this.opts.WebSocket);
+      if (this.askedEncoding === 'proto') proto = await loadProto();
     } catch (err) {
       if (attemptEpoch !== this._epoch || !this.wanted) return;
       if (err instanceof AuthError) return this.stop(err);
@@ -201,13 +214,18 @@ export class ConnectionLifecycle {
     this.credentials.current = token;
     let t: Transport;
     try {
-      t = new Transport(Ctor, url, {
+      t = new Transport(Ctor, url, SUBPROTOCOLS[this.askedEncoding], {
         open: () => {
           if (this._transport !== t) return;
+          const wire = wireOfSubprotocol(t.protocol, proto);
+          this._encoding = wire.encoding;
+          this.writer.use(wire);
           this.heartbeat.heard();
           if (token !== undefined && this.opts.tokenTransport !== 'query') this.writer.write(resume ? { type: 'auth', token, resume: true } : { type: 'auth', token }, true);
         },
-        text: (data) => this.onText(t, data),
+        text: (data) => this.onFrame(t, parseFrame(data), 'a line'),
+        // Binary frames come only from a connection that agreed on Protobuf.
+        binary: (data) => this.onFrame(t, proto ? proto.parseBinaryFrame(data) : { messages: [], invalid: ['binary, on a JSON connection'] }, 'a binary frame'),
         close: (code, reason) => this.onTransportClose(t, code, reason),
       });
     } catch (err) {
@@ -220,11 +238,11 @@ export class ConnectionLifecycle {
     }, timeout);
   }
 
-  private onText(t: Transport, data: string): void {
+  /** A frame's pushes (text frames are JSON lines, binary ones Protobuf); `what`: how to name a piece that is not a push. */
+  private onFrame(t: Transport, { messages, invalid }: ParsedFrame, what: string): void {
     if (this._transport !== t) return;
     this.heartbeat.heard();
-    const { messages, invalid } = parseFrame(data);
-    for (const line of invalid) this.emit('error', new SwitchboardError('invalid_frame', `the server sent a line that is not a protocol message: ${line.slice(0, 200)}`));
+    for (const piece of invalid) this.emit('error', new SwitchboardError('invalid_frame', `the server sent ${what} that is not a protocol message: ${piece.slice(0, 200)}`));
     for (const m of messages) {
       if (this._transport !== t) return;
       try {
@@ -269,6 +287,8 @@ export class ConnectionLifecycle {
   private onTransportClose(t: Transport, code: number, reason: string): void {
     if (this._transport !== t) return;
     this._transport = null;
+    const encoding = this._encoding;
+    this._encoding = null;
     const gone = this.onTransportGone;
     this.onTransportGone = null;
     this.clearTimer('connectTimer');
@@ -293,7 +313,9 @@ export class ConnectionLifecycle {
       const err =
         decision.kind === 'auth'
           ? new AuthError(code, reason, code === CloseCode.TokenExpired ? 'the token expired and there is no getToken to fetch a new one' : undefined)
-          : new CloseError(code, reason);
+          : encoding === 'proto' && code === CloseCode.Unsupported
+            ? new CloseError(code, reason, `the server refused binary frames (${code}${reason ? ` ${reason}` : ''}): it does not speak switchboard.v2.proto (a server older than protocol version 2?); connect with encoding 'json'`)
+            : new CloseError(code, reason);
       this.stop(err, code, reason);
       return;
     }

@@ -10,7 +10,9 @@ import { CloseCode } from '../../../src/protocol/codes.js';
 /** The part of the WebSocket API the SDK uses: the browser API, which `ws` implements too. */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** The subprotocol the server agreed to ('' or absent: none). */
+  readonly protocol?: string;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
@@ -18,8 +20,11 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
 }
 
-/** Any WebSocket class with the browser API: `globalThis.WebSocket`, `ws`'s default export, … */
-export type WebSocketConstructor = new (url: string) => object;
+/**
+ * Any WebSocket class with the browser API: `globalThis.WebSocket`, `ws`'s default export, … It is given the
+ * subprotocol that asks for the client's encoding; a class that drops it gets a server speaking version 1's JSON.
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
 
 const OPEN = 1;
 
@@ -51,21 +56,22 @@ async function loadWs(): Promise<WebSocketConstructor> {
 export interface TransportHandlers {
   open(): void;
   text(data: string): void;
+  binary(data: Uint8Array): void;
   /** Called exactly once per transport, after which nothing else is. */
   close(code: number, reason: string): void;
 }
 
 /**
  * One connection attempt. Normalizes the platform differences the SDK cares
- * about: text data as a string, one `close` callback whatever happened
- * (handshake failure, remote close, local drop).
+ * about: text data as a string, binary data as a Uint8Array, one `close`
+ * callback whatever happened (handshake failure, remote close, local drop).
  */
 export class Transport {
   private closed = false;
   readonly ws: WebSocketLike;
 
-  constructor(Ctor: WebSocketConstructor, url: string, private readonly handlers: TransportHandlers) {
-    this.ws = new Ctor(url) as WebSocketLike;
+  constructor(Ctor: WebSocketConstructor, url: string, subprotocol: string, private readonly handlers: TransportHandlers) {
+    this.ws = new Ctor(url, subprotocol) as WebSocketLike;
     const ws = this.ws;
     if ('binaryType' in ws) (ws as { binaryType: string }).binaryType = 'arraybuffer';
     ws.onopen = () => {
@@ -75,7 +81,9 @@ export class Transport {
       if (this.closed) return;
       const data = ev.data;
       if (typeof data === 'string') this.handlers.text(data);
-      // Binary frames are not part of the protocol; a server never sends them.
+      else if (data instanceof ArrayBuffer) this.handlers.binary(new Uint8Array(data));
+      // Node's Buffer (a Uint8Array), from a WebSocket class that ignores binaryType.
+      else if (data instanceof Uint8Array) this.handlers.binary(data);
     };
     ws.onerror = () => {
       // A close follows.
@@ -83,11 +91,16 @@ export class Transport {
     ws.onclose = (ev) => this.finish(typeof ev?.code === 'number' ? ev.code : CloseCode.Abnormal, typeof ev?.reason === 'string' ? ev.reason : '');
   }
 
+  /** The subprotocol the server answered ('' for none). */
+  get protocol(): string {
+    return typeof this.ws.protocol === 'string' ? this.ws.protocol : '';
+  }
+
   get isOpen(): boolean {
     return !this.closed && this.ws.readyState === OPEN;
   }
 
-  send(frame: string): boolean {
+  send(frame: string | Uint8Array): boolean {
     if (!this.isOpen) return false;
     try {
       this.ws.send(frame);
