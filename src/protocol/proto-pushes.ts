@@ -6,7 +6,7 @@
  * `message` pushes, the one kind a client receives by the thousand, are read
  * by a decoder of their own (readMessage): the generic one builds the whole
  * generated object graph and converts every 64-bit field through BigInt first.
- * test/unit/codec-v2-golden.test.ts checks the two agree, on odd bytes too:
+ * test/unit/proto-codec.test.ts checks the two agree, on odd bytes too:
  * both refuse a wrong wire type, invalid UTF-8 and a 64-bit value past 2^53.
  */
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -285,6 +285,9 @@ function uint53(r: BinaryReader, bytes: Uint8Array): number {
   return safeNumber(BigInt(r.uint64()));
 }
 
+/** How deep unknown groups may nest inside a `message` push: what fromBinary allows at that depth (100 - 2). */
+const GROUP_LIMIT_IN_MESSAGE = 98;
+
 /** The wire type of each field of `Message` (switchboard.proto), by field number. */
 const MESSAGE_WIRE: readonly (WireType | undefined)[] = [
   undefined,
@@ -316,7 +319,7 @@ function readMessage(r: BinaryReader, bytes: Uint8Array, end: number): MessagePu
     const [field, wire] = r.tag();
     const expected = MESSAGE_WIRE[field];
     if (expected === undefined) {
-      r.skip(wire, field);
+      r.skip(wire, field, GROUP_LIMIT_IN_MESSAGE);
       continue;
     }
     if (wire !== expected) throw new Error(`Message field ${field} has the wrong wire type (${wire})`);

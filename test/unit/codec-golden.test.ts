@@ -6,32 +6,13 @@
  * bytes: a change here is a protocol change.
  */
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { frameOf, joinedLength, joinedPayload, textFrame, type Framing } from '../../src/outbound/frame.js';
 import type { DecodedMessage } from '../../src/protocol/codec.js';
 import { CODECS, codecNamed, DEFAULT_CODEC } from '../../src/protocol/codecs.js';
 import { jsonCodec } from '../../src/protocol/json-codec.js';
 import type { ServerPush } from '../../src/protocol/pushes.js';
-
-// @types/ws does not declare the Receiver; ws exports it at runtime.
-interface ReceiverLike {
-  write(chunk: Buffer): boolean;
-  on(event: 'message', cb: (data: Buffer, isBinary: boolean) => void): this;
-  on(event: 'error', cb: (err: Error) => void): this;
-}
-type ReceiverCtor = new (opts: { isServer: boolean; maxPayload?: number }) => ReceiverLike;
-const { Receiver } = createRequire(import.meta.url)('ws') as { Receiver: ReceiverCtor };
-
-/** What ws's client-side parser reads from one server frame. */
-function parseWithWs(frame: Buffer): Promise<{ payload: Buffer; isBinary: boolean }> {
-  return new Promise((resolve, reject) => {
-    const r = new Receiver({ isServer: false, maxPayload: 0 });
-    r.on('message', (data, isBinary) => resolve({ payload: Buffer.from(data), isBinary }));
-    r.on('error', reject);
-    r.write(frame);
-  });
-}
+import { parseWithWs } from '../helpers/ws-receiver.js';
 
 function hex(b: Buffer): string {
   return b.toString('hex');

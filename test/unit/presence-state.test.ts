@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PresenceState, type PresenceListener, type PresenceOp, type PresenceSnapshot } from '../../src/cluster/presence-state.js';
+import { seededRandom as mulberry32 } from '../helpers/seeded-random.js';
 
 /** Every transition as a short line: `join r u`, `left r u`, `on u [local]`, `off u [local]`, `remote u id since node`. */
 class Log implements PresenceListener {
@@ -335,17 +336,6 @@ describe('PresenceState versions, leases and snapshots', () => {
 });
 
 // ── the randomized run ─────────────────────────────────────────────────────
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Checks that transitions alternate per key and keeps what they add up to. */
 class Balance implements PresenceListener {
