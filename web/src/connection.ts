@@ -94,7 +94,7 @@ export function browserOffline(): boolean {
 
 /** The platform WebSocket, except that it does not dial while the browser is offline (the SDK retries with backoff; `online` reconnects at once). */
 export class OnlineAwareWebSocket {
-  constructor(url: string) {
-    return (browserOffline() ? new OfflineSocket() : new WebSocket(url)) as unknown as OnlineAwareWebSocket;
+  constructor(url: string, protocols?: string | string[]) {
+    return (browserOffline() ? new OfflineSocket() : new WebSocket(url, protocols)) as unknown as OnlineAwareWebSocket;
   }
 }

@@ -20,7 +20,10 @@ export interface Note {
 
 /** A message of the user's not yet confirmed by the server (or an upload before it). */
 export interface Pending {
+  /** Its idempotency key: the SDK resends it with this key; also the item's key in the list. */
   key: string;
+  /** The seq its ack gave: the pushed message (which has no key in protocol version 2) is matched by it. */
+  seq?: number;
   contentType: string;
   body: unknown;
   ts: number;
@@ -122,13 +125,31 @@ export function addMessages(c: Conv, list: readonly MessagePush[], me: string | 
     c.lastTs = Math.max(c.lastTs, m.ts);
     // Sending moves the sender's own read position (protocol.md, `read`).
     if (m.from === me) c.readSeq = Math.max(c.readSeq, m.seq);
-    if (m.key !== undefined && m.from === me) {
-      const p = c.pending.get(m.key);
-      if (p) {
-        c.pending.delete(m.key);
-        if (p.previewUrl) setTimeout(() => URL.revokeObjectURL(p.previewUrl!), 10_000);
-      }
+    if (m.from === me) {
+      const p = pendingOf(c, m.seq);
+      if (p) settle(c, p);
     }
   }
   return added;
+}
+
+/** The pending message whose ack gave `seq`. */
+function pendingOf(c: Conv, seq: number): Pending | undefined {
+  for (const p of c.pending.values()) if (p.seq === seq) return p;
+  return undefined;
+}
+
+/** A pending message is in the list as the server's: its copy goes. */
+function settle(c: Conv, p: Pending): void {
+  c.pending.delete(p.key);
+  if (p.previewUrl) setTimeout(() => URL.revokeObjectURL(p.previewUrl!), 10_000);
+}
+
+/**
+ * The server acknowledged a pending message with `seq`: the pushed message settles it when it comes, or now if it
+ * came first (it carries no key to match it by).
+ */
+export function acknowledged(c: Conv, p: Pending, seq: number): void {
+  p.seq = seq;
+  if (c.seqs.has(seq)) settle(c, p);
 }

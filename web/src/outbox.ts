@@ -5,7 +5,7 @@
  */
 import { randomKey, type MediaBody, type SwitchboardClient } from '../../client/src/index.js';
 import { errorText } from './connection.js';
-import type { Conv, Pending } from './conversation.js';
+import { acknowledged, type Conv, type Pending } from './conversation.js';
 import { mediaInfo, mediaKind, UploadFailed, uploadWithProgress } from './upload.js';
 
 export interface OutboxHooks {
@@ -74,9 +74,10 @@ export class Outbox {
     const sent = c.kind === 'room' ? this.client.publish(c.name, p.body as string, opts) : this.client.send(c.name, p.body as string, opts);
     this.hooks.queueChanged();
     sent.then(
-      () => {
+      (ack) => {
         if (c.pending.get(p.key) === p) {
           p.state = 'sent';
+          acknowledged(c, p, ack.seq);
           this.rerender(c, p);
         }
         this.hooks.queueChanged();
