@@ -1,10 +1,17 @@
 /**
- * A small protocol client for tests, over the `ws` package. Every incoming text
- * frame is split on '\n' and each line parsed as one message; messages are kept
- * in arrival order so a test can wait for one that has already arrived or is
- * still to come. Timeouts exist only to fail a test that would otherwise hang.
+ * A small protocol client for tests, over the `ws` package, in any of the
+ * protocol's encodings (`encoding` per client; by default the process's,
+ * SWITCHBOARD_TEST_ENCODING, itself version 1's JSON unless set). Every
+ * incoming frame is split into its messages (JSON lines, or length-delimited
+ * Protobuf decoded to the same plain objects), kept in arrival order so a test
+ * can wait for one that has already arrived or is still to come. Timeouts
+ * exist only to fail a test that would otherwise hang.
  */
+import { isDeepStrictEqual } from 'node:util';
 import WebSocket, { type ClientOptions } from 'ws';
+import { delimit, splitDelimited } from '../../src/protocol/delimited.js';
+import { decodeClientMessage, encodeClientMessage, type PlainCommand } from '../../src/protocol/proto-commands.js';
+import { decodeServerMessage } from '../../src/protocol/proto-pushes.js';
 
 export type Msg = Record<string, unknown> & { type: string };
 export type Predicate = (m: Msg) => boolean;
@@ -14,6 +21,26 @@ export interface Closed {
 }
 
 export const DEFAULT_TIMEOUT_MS = 3_000;
+
+/** `json`: version 1's JSON (no subprotocol); `json2`: version 2's lean JSON; `proto`: version 2's Protobuf. */
+export type Encoding = 'json' | 'json2' | 'proto';
+
+/** The subprotocol a client offers for each encoding (version 1 offers none, as clients before version 2 did). */
+export const SUBPROTOCOL: Readonly<Record<Encoding, string | undefined>> = {
+  json: undefined,
+  json2: 'switchboard.v2.json',
+  proto: 'switchboard.v2.proto',
+};
+
+function encodingFromEnv(): Encoding {
+  const v = process.env.SWITCHBOARD_TEST_ENCODING;
+  if (v === undefined || v === '' || v === 'json') return 'json';
+  if (v === 'proto') return 'proto';
+  throw new Error(`SWITCHBOARD_TEST_ENCODING=${v}: expected json or proto`);
+}
+
+/** What clients speak unless a test asks for another encoding: scripts/run-tests.js runs marked files under each. */
+export const TEST_ENCODING: Encoding = encodingFromEnv();
 
 interface Waiter {
   pred: Predicate;
@@ -33,9 +60,15 @@ export function closeAllClients(): void {
 export class TestClient {
   /** Every message received, in order. */
   readonly messages: Msg[] = [];
-  /** Frames received (each may hold several messages). */
+  /**
+   * Frames received (each may hold several messages), as text: a JSON frame as it came, a Protobuf frame as the
+   * JSON of its decoded messages, one a line — so a test counts frames and reads their messages in any encoding.
+   */
   readonly frames: string[] = [];
-  /** Lines that were not JSON (a protocol violation by the server). */
+  /**
+   * What could not be read as a message (a protocol violation by the server): a line that is not JSON, a frame of
+   * the other kind (binary on JSON, text on Protobuf), a Protobuf message or length that does not decode.
+   */
   readonly garbage: string[] = [];
   /** Resolves once the socket has closed, with the close code the client saw (1006: no close frame). */
   readonly closed: Promise<Closed>;
@@ -48,7 +81,10 @@ export class TestClient {
   private pingWaiters: { n: number; resolve(): void; fail(closed: Closed): void }[] = [];
   private nextId = 1;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    readonly encoding: Encoding = TEST_ENCODING,
+  ) {
     open.add(this);
     this.closed = new Promise((resolve) => {
       ws.on('close', (code: number, reason: Buffer) => {
@@ -71,25 +107,74 @@ export class TestClient {
       this.pings++;
       this.pingWaiters = this.pingWaiters.filter((w) => (this.pings >= w.n ? (w.resolve(), false) : true));
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const text = isBinary ? `<binary ${data.length} bytes>` : data.toString('utf8');
+    ws.on('message', (data: Buffer, isBinary: boolean) => (this.binary ? this.onBinaryEncoded(data, isBinary) : this.onJsonEncoded(data, isBinary)));
+  }
+
+  /** Whether this client's encoding uses binary frames. */
+  get binary(): boolean {
+    return this.encoding === 'proto';
+  }
+
+  /**
+   * Whether a `message` push carries the message's `id` and the sender's `key` (version 1's JSON). Version 2 leaves
+   * both out: a message is known by its conversation and seq there, and the id is in the ack and in history.
+   */
+  get carriesMessageIds(): boolean {
+    return this.encoding === 'json';
+  }
+
+  /**
+   * A `message` push as this client receives it: `expected` (in version 1's fields) without `id` and `key` where
+   * the encoding leaves them out, and, in the lean JSON, without a `contentType` of text.
+   */
+  asReceived(expected: Record<string, unknown>): Record<string, unknown> {
+    if (this.carriesMessageIds) return expected;
+    const { id: _id, key: _key, ...rest } = expected;
+    if (this.encoding === 'json2' && rest.contentType === 'text') delete rest.contentType;
+    return rest;
+  }
+
+  private onJsonEncoded(data: Buffer, isBinary: boolean): void {
+    const text = isBinary ? `<binary ${data.length} bytes>` : data.toString('utf8');
+    this.frames.push(text);
+    if (isBinary) {
+      this.garbage.push(text);
+      return;
+    }
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      let msg: Msg;
+      try {
+        msg = JSON.parse(line) as Msg;
+      } catch {
+        this.garbage.push(line);
+        continue;
+      }
+      this.receive(msg);
+    }
+  }
+
+  private onBinaryEncoded(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      const text = `<text ${data.length} bytes> ${data.toString('utf8').slice(0, 200)}`;
       this.frames.push(text);
-      if (isBinary) {
-        this.garbage.push(text);
-        return;
-      }
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        let msg: Msg;
+      this.garbage.push(text);
+      return;
+    }
+    const got: Msg[] = [];
+    splitDelimited(
+      data,
+      (bytes) => {
         try {
-          msg = JSON.parse(line) as Msg;
-        } catch {
-          this.garbage.push(line);
-          continue;
+          got.push(decodeServerMessage(bytes) as unknown as Msg);
+        } catch (e) {
+          this.garbage.push(`<undecodable ServerMessage: ${(e as Error).message}> ${Buffer.from(bytes).toString('hex').slice(0, 200)}`);
         }
-        this.receive(msg);
-      }
-    });
+      },
+      (reason) => this.garbage.push(`<bad length: ${reason}>`),
+    );
+    this.frames.push(got.map((m) => JSON.stringify(m)).join('\n'));
+    for (const m of got) this.receive(m);
   }
 
   private receive(msg: Msg): void {
@@ -167,17 +252,18 @@ export class TestClient {
     return this.messages.filter(toPred(pred));
   }
 
-  /** Sends one protocol message (no id added). */
+  /** Sends one protocol message (no id added), in this client's encoding. */
   send(msg: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(msg));
+    this.ws.send(this.binary ? delimit(protoOf(msg)) : JSON.stringify(msg));
   }
 
   /** Sends several messages batched in one frame. */
   sendBatch(msgs: readonly Record<string, unknown>[]): void {
-    this.ws.send(msgs.map((m) => JSON.stringify(m)).join('\n'));
+    this.ws.send(this.binary ? Buffer.concat(msgs.map((m) => delimit(protoOf(m)))) : msgs.map((m) => JSON.stringify(m)).join('\n'));
   }
 
-  sendRaw(data: string | Buffer, opts: { binary?: boolean } = {}): void {
+  /** Sends bytes as they are: a string as a text frame, a Buffer as a binary one, unless `binary` says otherwise. */
+  sendRaw(data: string | Buffer | Uint8Array, opts: { binary?: boolean } = {}): void {
     this.ws.send(data, { binary: opts.binary ?? typeof data !== 'string' });
   }
 
@@ -267,12 +353,42 @@ export class TestClient {
   }
 }
 
+/**
+ * A command as a `ClientMessage`. Protobuf has no room for what the schema does not name (an unknown type, a field
+ * such as `from`, a number where a string goes): such a command would reach the server as another one, and a test
+ * of how the server refuses it would pass for the wrong reason. It is refused here instead: such a test belongs to
+ * a file (or a test) that runs under JSON only.
+ */
+function protoOf(msg: Record<string, unknown>): Uint8Array {
+  const cmd = msg as PlainCommand;
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeClientMessage(cmd);
+  } catch (e) {
+    throw new Error(`${JSON.stringify(msg)} has no Protobuf form (${(e as Error).message}): a test of it runs under JSON only`);
+  }
+  // What the server would read from the JSON, where an omitted contentType means text, as it does in Protobuf.
+  const asJson = JSON.parse(JSON.stringify(msg)) as Record<string, unknown>;
+  if (asJson.contentType === 'text') delete asJson.contentType;
+  const decoded = decodeClientMessage(bytes);
+  if (!isDeepStrictEqual(decoded, asJson))
+    throw new Error(`${JSON.stringify(msg)} reads as ${JSON.stringify(decoded)} in Protobuf: a test of it runs under JSON only`);
+  return bytes;
+}
+
 function toPred(p: Predicate | string): Predicate {
   return typeof p === 'string' ? (m) => m.type === p : p;
 }
 
 export interface ConnectOptions extends ClientOptions {
   timeoutMs?: number;
+  /** The encoding this client speaks (default TEST_ENCODING); it offers that encoding's subprotocol. */
+  encoding?: Encoding;
+  /**
+   * The subprotocols offered instead, in order of preference (to see which one the server picks). The server
+   * must still answer the encoding's own, or the connection is refused here.
+   */
+  protocols?: readonly string[];
 }
 
 /**
@@ -281,9 +397,11 @@ export interface ConnectOptions extends ClientOptions {
  * handshake itself is refused.
  */
 export function connect(url: string, opts: ConnectOptions = {}): Promise<TestClient> {
-  const { timeoutMs = DEFAULT_TIMEOUT_MS, ...wsOpts } = opts;
-  const ws = new WebSocket(url, wsOpts);
-  const client = new TestClient(ws);
+  const { timeoutMs = DEFAULT_TIMEOUT_MS, encoding = TEST_ENCODING, protocols, ...wsOpts } = opts;
+  const wanted = SUBPROTOCOL[encoding];
+  const offered = protocols ?? (wanted === undefined ? [] : [wanted]);
+  const ws = new WebSocket(url, [...offered], wsOpts);
+  const client = new TestClient(ws, encoding);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       ws.terminate();
@@ -291,6 +409,11 @@ export function connect(url: string, opts: ConnectOptions = {}): Promise<TestCli
     }, timeoutMs);
     ws.once('open', () => {
       clearTimeout(timer);
+      // Anything else would have the two sides read each other's frames in different encodings.
+      if (wanted !== undefined && ws.protocol !== wanted) {
+        ws.terminate();
+        return reject(new Error(`the server answered subprotocol ${JSON.stringify(ws.protocol)} to an offer of ${JSON.stringify(offered)}; ${encoding} needs ${wanted}`));
+      }
       resolve(client);
     });
     ws.once('unexpected-response', (_req, res) => {
