@@ -1,3 +1,4 @@
+// test-encodings: json proto
 /** Room kinds: private rooms need a token grant; push-only rooms refuse client publishes. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

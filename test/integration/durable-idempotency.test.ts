@@ -1,3 +1,4 @@
+// test-encodings: json proto
 /**
  * Idempotent publish: a publish or send whose `key` is already stored is not
  * stored again; the reply carries the original id/seq/ts with duplicate: true
@@ -45,10 +46,11 @@ describe('durable: idempotent publish', () => {
     for (const [name, c] of [['alice', alice], ['bob', bob]] as const)
       assert.deepEqual(
         c.all(isRoomMsg('idem')).map((m) => [m.seq, m.body, m.key]),
+        // A version 2 push leaves the key out (the sender's ack answers it); history below keeps it.
         [
-          [1, 'once', 'k-1'],
-          [2, 'twin', 'k-2'],
-          [3, 'next', 'k-3'],
+          [1, 'once', c.carriesMessageIds ? 'k-1' : undefined],
+          [2, 'twin', c.carriesMessageIds ? 'k-2' : undefined],
+          [3, 'next', c.carriesMessageIds ? 'k-3' : undefined],
         ],
         `${name} received each message once`,
       );
