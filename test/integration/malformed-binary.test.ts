@@ -195,6 +195,17 @@ describe('malformed binary input', () => {
     await c.close();
   });
 
+  it('takes a frame of thousands of broken messages for flooding (4006), as JSON does with lines', async () => {
+    const c = await connectUser(server().wsUrl, 'flood', { encoding: 'proto' });
+    const other = await connectUser(server().wsUrl, 'flood-peer', { encoding: 'proto' });
+    // 60000 zero-length messages: each is answered (and takes a token of the rate limit) until the limit closes it.
+    c.sendRaw(Buffer.alloc(60_000));
+    assert.deepEqual(await c.waitClosed(), { code: 4006, reason: 'flooding: too many messages' });
+    assert.deepEqual([...new Set(c.all('error').map((e) => e.code))], ['malformed', 'rate_limited']);
+    assert.deepEqual(await other.call({ type: 'rooms' }), { rooms: [] });
+    await other.close();
+  });
+
   it('closes with 1009 on a frame larger than limits.maxFrameBytes; other sessions go on', async () => {
     const c = await connectUser(server().wsUrl, 'big', { encoding: 'proto' });
     const other = await connectUser(server().wsUrl, 'big-peer', { encoding: 'proto' });
