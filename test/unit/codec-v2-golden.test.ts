@@ -18,7 +18,10 @@ import { protoCodec } from '../../src/protocol/proto-codec.js';
 import { decodeClientMessage, encodeClientMessage } from '../../src/protocol/proto-commands.js';
 import { decodeServerMessage, encodeServerMessage } from '../../src/protocol/proto-pushes.js';
 import type { ServerPush } from '../../src/protocol/pushes.js';
+import { readFileSync } from 'node:fs';
+import { bytesOfListing, countGoldenBlocks, fillGoldenBlocks, listing } from '../golden/protocol-v2/annotate.js';
 import { loadVectors, v2Meaning } from '../golden/protocol-v2/vectors.js';
+import { REPO_ROOT } from '../helpers/server.js';
 import { parseWithWs } from '../helpers/ws-receiver.js';
 
 const V = loadVectors();
@@ -194,4 +197,30 @@ describe('protocol v2 golden vectors: whole frames', () => {
       assert.deepEqual(decodeAll(json2Codec, Buffer.from(p.json)), expected);
     });
   }
+});
+
+describe('docs/protocol.md quotes the vectors', () => {
+  const doc = readFileSync(`${REPO_ROOT}docs/protocol.md`, 'utf8');
+
+  it('every golden block and the schema are as the vectors and the .proto make them (annotate.js --fill to redo them)', () => {
+    assert.ok(countGoldenBlocks(doc) >= 10, `${countGoldenBlocks(doc)} blocks`);
+    const filled = fillGoldenBlocks(doc);
+    if (filled !== doc) {
+      const at = [...filled].findIndex((c, i) => c !== doc[i]);
+      assert.fail(`docs/protocol.md differs from its golden blocks near: ${JSON.stringify(doc.slice(Math.max(0, at - 200), at + 200))}`);
+    }
+  });
+
+  it('a listing shows every byte of its vector, in order', () => {
+    for (const v of V.pushes) assert.equal(bytesOfListing(listing('push', v.name)), v.proto, v.name);
+    for (const v of V.commands) assert.equal(bytesOfListing(listing('command', v.name)), v.proto, v.name);
+    for (const v of V.clientPayloads) assert.equal(bytesOfListing(listing('payload', v.name)), v.proto, v.name);
+    for (const v of V.serverFrames) assert.equal(bytesOfListing(listing('frame', v.name)), v.proto, v.name);
+  });
+
+  it('the sizes the text gives for message-room-text: 95 bytes of lean JSON, 36 of Protobuf', () => {
+    const v = pushNamed('message-room-text');
+    assert.equal(Buffer.byteLength(v.json), 95);
+    assert.equal(v.proto.length / 2, 36);
+  });
 });

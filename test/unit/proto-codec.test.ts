@@ -76,11 +76,13 @@ function envelopes(seq: number): { v1: number; v1WithoutKey: number; lean: numbe
 
 describe('envelope of a message push (the targets of protocol version 2: lean JSON ≤ 90 bytes, Protobuf ≤ 30)', () => {
   it('the exact sizes, by the digits and varint bytes of seq (a 13-digit ms ts, a 6-byte varint)', (t) => {
-    // seq: [lean JSON, Protobuf]; version 1 is 65 (48 without the key) bytes more than the lean JSON.
+    // seq: [lean JSON, Protobuf]; version 1 is 65 (48 without the key) bytes more than the lean JSON. docs/protocol.md
+    // §12.2 quotes the rows of seq 1, 1,042 and 48,213.
     const expected: [number, number, number][] = [
       [1, 87, 30],
       [127, 89, 30],
       [128, 89, 31],
+      [1_042, 90, 31],
       [9_999, 90, 31],
       [16_383, 91, 31],
       [16_384, 91, 32],
