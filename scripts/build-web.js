@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds the web chat (web/) into dist/web/, which the server serves at `/`:
 // type-checks web/src with its own tsconfig (DOM lib), bundles web/src/main.ts
-// and the SDK with esbuild into one minified ES module with a source map,
+// and the SDK with esbuild into a minified ES module with a source map (the
+// SDK's Protobuf wire in a chunk of its own, loaded only when a client asks
+// for that encoding),
 // minifies style.css and copies the static files. The admin console (web/admin,
 // type-checked with the chat) goes the same way into dist/web/admin/, served at
 // `/admin/`: admin.js with uPlot bundled in (no CDN), admin.css with the chat's
@@ -53,8 +55,11 @@ const common = { absWorkingDir: root, bundle: true, minify: true, sourcemap: tru
 const configs = [
   {
     ...common,
-    entryPoints: [join(web, 'src', 'main.ts')],
-    outfile: join(out, 'app.js'),
+    // app.js, and the SDK's Protobuf wire (loaded only by a client on encoding 'proto') in a chunk of its own.
+    entryPoints: { app: join(web, 'src', 'main.ts') },
+    outdir: out,
+    splitting: true,
+    chunkNames: 'chunk-[name]-[hash]',
     format: 'esm',
     platform: 'browser',
     target: ['es2022', 'chrome100', 'firefox100', 'safari15.4'],
