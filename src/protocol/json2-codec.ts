@@ -16,7 +16,9 @@ import type { MessagePush, ServerPush } from './pushes.js';
 export function leanMessage(m: MessagePush): string {
   const where = m.room !== undefined ? `"room":${JSON.stringify(m.room)}` : `"to":${JSON.stringify(m.to)}`;
   const type = m.contentType === 'text' ? '' : `,"contentType":${JSON.stringify(m.contentType)}`;
-  return `{"type":"message",${where},"seq":${m.seq},"from":${JSON.stringify(m.from)},"ts":${m.ts}${type},"body":${JSON.stringify(m.body)}}`;
+  // No body at all is left out, as JSON.stringify leaves out an undefined field (`"body":undefined` is no JSON).
+  const body = m.body === undefined ? '' : `,"body":${JSON.stringify(m.body)}`;
+  return `{"type":"message",${where},"seq":${m.seq},"from":${JSON.stringify(m.from)},"ts":${m.ts}${type}${body}}`;
 }
 
 export function encodePush(push: ServerPush): Buffer {

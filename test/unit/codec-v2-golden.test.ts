@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { bytesOfListing, countGoldenBlocks, fillGoldenBlocks, listing } from '../golden/protocol-v2/annotate.js';
 import { loadVectors, v2Meaning } from '../golden/protocol-v2/vectors.js';
 import { REPO_ROOT } from '../helpers/server.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { parseWithWs } from '../helpers/ws-receiver.js';
 
 const V = loadVectors();
@@ -128,6 +129,32 @@ describe('protocol v2 golden vectors: pushes, lean JSON (switchboard.v2.json)', 
     const v = pushNamed('connected');
     const p = v.push as Extract<ServerPush, { type: 'connected' }>;
     assert.equal(json2Codec.connectedEncoder(p)(p.session, p.user).toString('utf8'), v.json);
+  });
+});
+
+describe('the lean JSON message, written by hand, is what JSON.stringify writes', () => {
+  it('on 2,000 varied pushes: odd strings, bodies of every kind, rooms and direct messages', () => {
+    const rnd = seededRandom(2);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const STRINGS = ['general', 'é', '"quoted" \\ back', 'line\nbreak\ttab', '\u2028\u2029', '\ud800 lone', '👨‍👩‍👧', '\u0000\u001f', ''];
+    const BODIES = [...STRINGS, { url: '/files/x', size: 1 }, { a: [1, { b: null }] }, [1, 'two'], 42, 1.5, true, null, undefined];
+    for (let i = 0; i < 2_000; i++) {
+      const where = rnd() < 0.5 ? { room: pick(STRINGS) } : { to: pick(STRINGS) };
+      const push: ServerPush = {
+        type: 'message',
+        id: 'id',
+        ...where,
+        seq: Math.floor(rnd() * 2 ** 53),
+        from: pick(STRINGS),
+        contentType: pick(['text', 'image', 'x-poll']),
+        body: pick(BODIES),
+        ts: Math.floor(rnd() * 2 ** 42),
+        key: pick([undefined, 'k']),
+      };
+      const { type, seq, from, ts, contentType, body } = push;
+      const expected = JSON.stringify({ type, ...where, seq, from, ts, ...(contentType === 'text' ? {} : { contentType }), body });
+      assert.equal(json2Codec.encode(push).toString('utf8'), expected, `case ${i}`);
+    }
   });
 });
 

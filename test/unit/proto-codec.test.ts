@@ -195,8 +195,11 @@ describe('malformed binary input (server side: protoCodec.decode)', () => {
     assert.ok(process.hrtime.bigint() - started < 2_000_000_000n, 'in well under two seconds');
   });
 
-  it('groups nested a little (as a newer peer might send) are skipped', () => {
-    assert.deepEqual(decode(delimited([...PING, ...nestedGroups(20, 50)])), [{ ok: true, value: { type: 'ping' } }]);
+  it('unknown groups nested up to 98 deep (99 at the top) are skipped, as docs/protocol.md §12.5 says', () => {
+    assert.deepEqual(decode(delimited([...PING, ...nestedGroups(20, 99)])), [{ ok: true, value: { type: 'ping' } }]);
+    assertMalformed(decode(delimited([...PING, ...nestedGroups(20, 100)]))[0], /recursion/);
+    assert.deepEqual(decode(delimited(joinOf(ROOM_GENERAL, nestedGroups(20, 98)))), [{ ok: true, value: { type: 'join', room: 'general' } }]);
+    assertMalformed(decode(delimited(joinOf(ROOM_GENERAL, nestedGroups(20, 99))))[0], /recursion/);
   });
 
   it('thousands of nested submessages in an unknown field are bytes: skipped, not read', () => {
