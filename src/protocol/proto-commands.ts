@@ -64,7 +64,7 @@ function plainOf(m: ClientMessage): PlainCommand {
       if (c.case === 'publish') out.room = c.value.room;
       else out.to = c.value.to;
       if (c.value.contentType !== '') out.contentType = c.value.contentType;
-      out.body = body(c.value.body);
+      put(out, 'body', body(c.value.body));
       put(out, 'key', c.value.key);
       break;
     case 'typing':

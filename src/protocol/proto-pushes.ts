@@ -29,7 +29,7 @@ import type { MessagePush, ServerPush } from './pushes.js';
 import { fromJsonBytes, toJsonBytes } from './proto-json.js';
 
 type ServerInit = MessageInitShape<typeof ServerMessageSchema>;
-type BodyInit = { case: 'text'; value: string } | { case: 'media'; value: MediaInit } | { case: 'json'; value: Uint8Array };
+type BodyInit = { case: 'text'; value: string } | { case: 'media'; value: MediaInit } | { case: 'json'; value: Uint8Array } | { case: undefined };
 type MediaInit = Omit<Media, '$typeName' | 'size' | 'durationMs'> & { size?: bigint; durationMs?: bigint };
 
 export function requestIdToProto(id: RequestId | undefined): { value: { case: 'number'; value: bigint } | { case: 'text'; value: string } } | undefined {
@@ -49,8 +49,12 @@ export function requestIdFromProto(id: ProtoRequestId | undefined): RequestId | 
 const MEDIA_KEYS = ['url', 'name', 'mime', 'size', 'width', 'height', 'durationMs', 'caption'] as const;
 const MEDIA_TYPES = new Set(['image', 'file', 'audio', 'video']);
 
-/** How a body travels: text as a string, a media body as `Media`, anything else as its JSON. */
+/**
+ * How a body travels: text as a string, a media body as `Media`, anything else as its JSON; none at all as no
+ * body (its JSON would be no bytes, which are no JSON: the command missing its body must be refused as in JSON).
+ */
 export function bodyToProto(contentType: string, body: unknown): BodyInit {
+  if (body === undefined) return { case: undefined };
   if (contentType === 'text' && typeof body === 'string') return { case: 'text', value: body };
   if (MEDIA_TYPES.has(contentType) && isMedia(body)) {
     const m: MediaInit = { url: body.url };

@@ -12,10 +12,12 @@ import { describe, it } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { DecodedMessage } from '../../src/protocol/codec.js';
 import { commandSchemas } from '../../src/protocol/commands.js';
+import { delimit } from '../../src/protocol/delimited.js';
 import { MediaSchema, ServerMessageSchema } from '../../src/protocol/gen/switchboard_pb.js';
 import { json2Codec } from '../../src/protocol/json2-codec.js';
 import { jsonCodec } from '../../src/protocol/json-codec.js';
 import { protoCodec } from '../../src/protocol/proto-codec.js';
+import { encodeClientMessage } from '../../src/protocol/proto-commands.js';
 import { decodeServerMessage } from '../../src/protocol/proto-pushes.js';
 import type { MessagePush, ServerPush } from '../../src/protocol/pushes.js';
 import { messageIdSource } from '../../src/transport/ids.js';
@@ -260,6 +262,16 @@ describe('malformed binary input (server side: protoCodec.decode)', () => {
     const typing = decode(delimited(lenField(8, [])));
     assert.deepEqual(typing, [{ ok: true, value: { type: 'typing' } }]);
     assert.equal(commandSchemas.typing.safeParse((typing[0] as { value: unknown }).value).success, false);
+  });
+
+  it('a publish without a body is refused by the schemas as in JSON (not malformed), whoever encoded it', () => {
+    const noBody = { type: 'publish', room: 'general', contentType: 'x-poll' };
+    for (const frame of [delimited(lenField(6, [...ROOM_GENERAL, ...lenField(2, 'x-poll')])), Buffer.from(delimit(encodeClientMessage(noBody)))]) {
+      const got = decode(frame);
+      assert.deepEqual(got, [{ ok: true, value: noBody }]);
+      const r = commandSchemas.publish.safeParse((got[0] as { value: unknown }).value);
+      assert.ok(!r.success && r.error.issues[0]?.path[0] === 'body', 'invalid_request: body');
+    }
   });
 
   it('a bad message does not spoil the good ones around it', () => {
