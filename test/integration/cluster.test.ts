@@ -341,6 +341,10 @@ describe('cluster: three nodes as one server', () => {
     const banned = await api('POST', '/users/erin/disconnect', { banSeconds: 60 });
     assert.deepEqual(banned.json, { sessions: 1 });
     assert.equal((await erin.waitClosed()).code, 4010);
+    // Node 3 hears of the ban over the broker, a moment later: a broadcast through node 1, sent after the ban on the
+    // same channel, reaches bob on node 3 (and ben on node 2) only once the ban is in place there.
+    assert.equal((await api('POST', '/broadcast', { text: 'after the ban' })).status, 200);
+    for (const c of [bob, ben]) await c.next((m) => m.type === 'notice' && m.text === 'after the ban');
     for (const node of [n2, n3]) {
       const again = await connect(`${node.wsUrl}?user=erin`);
       assert.deepEqual(await again.waitClosed(), { code: 4010, reason: 'refused by the server for a while; try again later' }, `erin refused on ${node.url}`);
