@@ -14,7 +14,7 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { RequestId } from './commands.js';
 import type { ErrorCode } from './codes.js';
-import { safeNumber, strictFromBinary, strictMergeFromBinary } from './proto-wire.js';
+import { safeNumber, skipField, strictFromBinary, strictMergeFromBinary } from './proto-wire.js';
 import {
   MediaSchema,
   ServerMessageSchema,
@@ -323,7 +323,7 @@ function readMessage(r: BinaryReader, bytes: Uint8Array, end: number): MessagePu
     const [field, wire] = r.tag();
     const expected = MESSAGE_WIRE[field];
     if (expected === undefined) {
-      r.skip(wire, field, GROUP_LIMIT_IN_MESSAGE);
+      skipField(r, bytes, wire, field, GROUP_LIMIT_IN_MESSAGE);
       continue;
     }
     if (wire !== expected) throw new Error(`Message field ${field} has the wrong wire type (${wire})`);

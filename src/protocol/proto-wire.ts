@@ -6,7 +6,8 @@
  * varint) comes out as a `ping`, the varint read as a length. Such bytes are
  * not what any encoder of this schema writes, so they are refused here before
  * `fromBinary` reads them, as Protobuf's rule for a wrong wire type allows.
- * Unknown fields are skipped (a newer peer may send them) and not kept.
+ * Unknown fields are skipped (a newer peer may send them) and not kept; a
+ * varint in one is still at most 10 bytes.
  * Strings are checked for UTF-8 by the generated code (proto3 `string`).
  */
 import { fromBinary, mergeFromBinary, ScalarType, type DescField, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
@@ -14,6 +15,55 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
 /** How deep unknown groups may nest before the bytes are refused (the generic decoder's own limit). */
 const GROUP_DEPTH_LIMIT = 100;
+
+/** A varint is at most 10 bytes (64 bits); BinaryReader.skip would read one of any length. */
+function skipVarint(r: BinaryReader, bytes: Uint8Array): void {
+  for (let i = 0; i < 10; i++) {
+    const b = bytes[r.pos++];
+    if (b === undefined) throw new RangeError('premature EOF');
+    if (b < 0x80) return;
+  }
+  throw new Error('invalid varint: longer than 10 bytes');
+}
+
+/**
+ * Skips the value of a field whose tag was just read, groups and all, without recursion: at most `groupLimit`
+ * groups may nest. Stricter than BinaryReader.skip, which reads a varint of any length.
+ */
+export function skipField(r: BinaryReader, bytes: Uint8Array, wire: WireType, field: number, groupLimit: number): void {
+  const open: number[] = [];
+  for (;;) {
+    switch (wire) {
+      case WireType.Varint:
+        skipVarint(r, bytes);
+        break;
+      case WireType.Bit64:
+        r.pos += 8;
+        break;
+      case WireType.Bit32:
+        r.pos += 4;
+        break;
+      case WireType.LengthDelimited: {
+        // Not `r.pos += r.uint32()`: that adds the length to where the length started.
+        const length = r.uint32();
+        r.pos += length;
+        break;
+      }
+      case WireType.StartGroup:
+        if (open.length >= groupLimit) throw new Error('maximum recursion depth reached');
+        open.push(field);
+        break;
+      case WireType.EndGroup:
+        if (open.pop() !== field) throw new Error('invalid end group tag');
+        break;
+      default:
+        throw new Error(`cannot skip wire type ${wire}`);
+    }
+    if (r.pos > r.len) throw new RangeError('premature EOF');
+    if (open.length === 0) return;
+    [field, wire] = r.tag();
+  }
+}
 
 function scalarWireType(t: ScalarType): WireType {
   switch (t) {
@@ -82,8 +132,8 @@ function wrongWire(where: string, field: number, wire: WireType): Error {
 
 /**
  * Throws unless every known field of `bytes` (a `desc`, and the messages inside it) has the wire type its
- * declared type is written with. Checks the framing of the whole message too: a length or varint cut short,
- * an unknown group nested deeper than the generic decoder's limit.
+ * declared type is written with. Checks the framing of the whole message too: a length or varint cut short, a
+ * varint longer than 10 bytes, unknown groups nested deeper than the generic decoder's limit or not closed.
  */
 export function checkWireTypes(desc: DescMessage, bytes: Uint8Array, depth = 0): void {
   if (depth > GROUP_DEPTH_LIMIT) throw new Error('messages nested too deep');
@@ -93,13 +143,13 @@ export function checkWireTypes(desc: DescMessage, bytes: Uint8Array, depth = 0):
     const [no, wire] = r.tag();
     const expected = fields.get(no);
     if (expected === undefined) {
-      r.skip(wire, no, GROUP_DEPTH_LIMIT);
+      skipField(r, bytes, wire, no, GROUP_DEPTH_LIMIT);
       continue;
     }
     if (wire !== expected.wire && wire !== expected.unpacked) throw wrongWire(desc.name, no, wire);
     if (expected.message && wire === WireType.LengthDelimited) checkWireTypes(expected.message, r.bytes(), depth + 1);
     else if (expected.entry) checkMapEntry(desc.name, no, expected.entry, r.bytes(), depth + 1);
-    else r.skip(wire, no, GROUP_DEPTH_LIMIT);
+    else skipField(r, bytes, wire, no, GROUP_DEPTH_LIMIT);
   }
 }
 
@@ -110,7 +160,7 @@ function checkMapEntry(where: string, field: number, entry: NonNullable<Expected
     const expected = no === 1 ? entry.key : no === 2 ? entry.value : undefined;
     if (expected !== undefined && wire !== expected) throw wrongWire(`${where} entry of`, field, wire);
     if (no === 2 && entry.valueMessage) checkWireTypes(entry.valueMessage, r.bytes(), depth + 1);
-    else r.skip(wire, no, GROUP_DEPTH_LIMIT);
+    else skipField(r, bytes, wire, no, GROUP_DEPTH_LIMIT);
   }
 }
 

@@ -241,8 +241,14 @@ describe('malformed binary input (server side: protoCodec.decode)', () => {
     assert.deepEqual(max, [{ ok: true, value: { type: 'join', room: 'general', since: Number.MAX_SAFE_INTEGER } }]);
   });
 
-  it('a varint longer than 10 bytes', () => {
-    assertMalformed(decode(delimited(joinOf(ROOM_GENERAL, [0x10, ...Array(10).fill(0x80), 0x01])))[0], /varint/);
+  it('a varint longer than 10 bytes, in a known field or an unknown one (in a group too)', () => {
+    const overlong = [...Array(10).fill(0x80), 0x01];
+    assertMalformed(decode(delimited(joinOf(ROOM_GENERAL, [0x10, ...overlong])))[0], /varint/);
+    assertMalformed(decode(delimited([...PING, ...tag(99, VARINT), ...overlong]))[0], /varint/);
+    assertMalformed(decode(delimited(joinOf(ROOM_GENERAL, [...tag(99, VARINT), ...overlong])))[0], /varint/);
+    assertMalformed(decode(delimited([...PING, ...tag(99, SGROUP), ...tag(1, VARINT), ...overlong, ...tag(99, EGROUP)]))[0], /varint/);
+    // Ten bytes are a varint still, however many of them only say "more".
+    assert.deepEqual(decode(delimited([...PING, ...tag(99, VARINT), ...Array(9).fill(0x80), 0x01])), [{ ok: true, value: { type: 'ping' } }]);
   });
 
   it('a message with no command this version knows (none, or a future one)', () => {
@@ -312,6 +318,9 @@ describe('malformed binary input (client side: decodeServerMessage throws an Err
     ['nested groups after a message', Uint8Array.from([...messagePush(M.room), ...nestedGroups(30, 10_000)])],
     ['nested groups inside a message', messagePush(M.room, nestedGroups(30, 10_000))],
     ['an end of group alone', messagePush(M.room, tag(30, EGROUP))],
+    ['an 11-byte varint in an unknown field', messagePush(M.room, tag(30, VARINT), [...Array(10).fill(0x80), 0x01])],
+    ['an 11-byte varint in an unknown field after the message', Uint8Array.from([...messagePush(M.room), ...tag(30, VARINT), ...Array(10).fill(0x80), 0x01])],
+    ['a group that is not closed', messagePush(M.room, tag(30, SGROUP), varintField(1, 1))],
   ];
   for (const [name, bytes] of cases) {
     it(name, () => {
@@ -374,8 +383,11 @@ describe('the message fast path agrees with the generic decoder', () => {
   function unknownField(): number[] {
     const field = pick([10, 15, 16, 100, 2047, 536_870_911]);
     switch (int(5)) {
-      case 0:
-        return varintField(field, BigInt(int(2 ** 30)) ** 2n, int(3));
+      case 0: {
+        // Padded, but within the 10 bytes a varint may take.
+        const v = BigInt(int(2 ** 30)) ** 2n;
+        return varintField(field, v, Math.min(int(3), 10 - varint(v).length));
+      }
       case 1:
         return [...tag(field, I64), ...Array.from({ length: 8 }, () => int(256))];
       case 2:
