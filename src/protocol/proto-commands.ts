@@ -11,6 +11,7 @@ import { ClientMessageSchema, type ClientMessage } from './gen/switchboard_pb.js
 import { bodyToProto, mediaFromProto, requestIdFromProto, requestIdToProto } from './proto-pushes.js';
 import { fromJsonBytes, toJsonBytes } from './proto-json.js';
 import { safeNumber, strictFromBinary } from './proto-wire.js';
+import { setOwn } from './records.js';
 
 type ClientInit = MessageInitShape<typeof ClientMessageSchema>;
 /** A command as the JSON encoding has it: `type`, maybe `id`, and its fields. */
@@ -93,8 +94,7 @@ function plainOf(m: ClientMessage): PlainCommand {
       else if (s.case === 'map') {
         // Kept as sent, like JSON's: a user may be named `__proto__`.
         const since: Record<string, number> = {};
-        for (const [user, seq] of Object.entries(s.value.seqs))
-          Object.defineProperty(since, user, { value: safeNumber(seq), enumerable: true, writable: true, configurable: true });
+        for (const [user, seq] of Object.entries(s.value.seqs)) setOwn(since, user, safeNumber(seq));
         out.since = since;
       }
       break;
@@ -182,7 +182,8 @@ function initOf(cmd: PlainCommand): ClientInit {
         const since = cmd.since;
         if (typeof since === 'number') return { case: 'sync', value: { with: str(cmd.with), since: { case: 'seq', value: BigInt(since) } } };
         const seqs: Record<string, bigint> = {};
-        for (const [user, seq] of Object.entries((since ?? {}) as Record<string, number>)) seqs[user] = BigInt(seq);
+        // setOwn: `seqs['__proto__'] = …` would set the prototype, and the entry of a user so named would be lost.
+        for (const [user, seq] of Object.entries((since ?? {}) as Record<string, number>)) setOwn(seqs, user, BigInt(seq));
         return { case: 'sync', value: { with: str(cmd.with), since: { case: 'map', value: { seqs } } } };
       }
       case 'read':

@@ -280,6 +280,18 @@ describe('malformed binary input (server side: protoCodec.decode)', () => {
     }
   });
 
+  it('a sync map keeps a user named __proto__, both ways', () => {
+    const sync = JSON.parse('{"type":"sync","id":1,"since":{"__proto__":3,"bob":1}}') as Parameters<typeof encodeClientMessage>[0];
+    const got = decode(Buffer.from(delimit(encodeClientMessage(sync))));
+    assert.equal(got.length, 1);
+    const value = (got[0] as { value: { since: object } }).value;
+    assert.deepEqual(Object.entries(value.since), [
+      ['__proto__', 3],
+      ['bob', 1],
+    ]);
+    assert.equal(Object.getPrototypeOf(value.since), Object.prototype);
+  });
+
   it('a bad message does not spoil the good ones around it', () => {
     const got = decode([...delimited(PING), ...delimited([0x18, 0x00]), ...delimited(joinOf(ROOM_GENERAL))]);
     assert.equal(got.length, 3);
