@@ -5,12 +5,16 @@
  * `JSON.stringify` followed by `ws.send` to each recipient in a loop: no
  * batching, no shared frames, the library frames and writes per recipient.
  *
+ * With `--bare` a room message goes out as its body alone (the text, no JSON
+ * around it): the hub of the wire benchmark (bench/wire.ts), which shows what
+ * a receiver pays for an envelope by having none.
+ *
  * It speaks just enough of the protocol for the benchmark: `?user=` identity,
  * `connected`, `join`/`leave` with replies, `publish`, `send` (DM to every
  * session of the recipient and of the sender), `ping`. Several
  * newline-separated messages per frame are accepted, as the protocol says.
  *
- *   node dist/bench/baseline-server.js --port 0 [--host 127.0.0.1]
+ *   node dist/bench/baseline-server.js --port 0 [--host 127.0.0.1] [--bare]
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -30,6 +34,7 @@ function arg(name: string, fallback: string): string {
 
 const host = arg('host', '127.0.0.1');
 const port = Number(arg('port', '8090'));
+const bare = process.argv.includes('--bare');
 const users = new Map<string, Set<Client>>();
 const rooms = new Map<string, Set<Client>>();
 const seqs = new Map<string, number>();
@@ -97,7 +102,7 @@ wss.on('connection', (ws, req) => {
             break;
           }
           const push = { type: 'message', id: nextId(), room: name, seq: nextSeq(`r:${name}`), from: user, contentType: msg.contentType ?? 'text', body: msg.body, ts: Date.now() };
-          const text = JSON.stringify(push);
+          const text = bare ? String(msg.body) : JSON.stringify(push);
           for (const c of room) c.ws.send(text);
           reply({ id: push.id, seq: push.seq, ts: push.ts });
           break;

@@ -41,6 +41,12 @@ export interface PhaseResult {
   deliveriesPerSec: number;
   /** Deliveries ÷ text frames received in the window: how many messages share a socket write. */
   messagesPerFrame: number;
+  /**
+   * What arrived in the window, per delivery: WebSocket payload bytes as sent over the wire (compressed, when
+   * permessage-deflate was on) and after inflation, and data frames (text or binary); and the share of frames
+   * that came compressed. Absent in results from before it was counted.
+   */
+  bytes?: { wirePerDelivery: number; payloadPerDelivery: number; framesPerDelivery: number; compressedFrameShare: number };
   latencyMs: LatencyMs;
   /**
    * A cluster's deliveries (connections with a node, see ConnSpec.node), by where the publisher was: on the
@@ -75,6 +81,8 @@ export interface PhaseResult {
   generator: {
     /** Fraction of the generator's cores it used during the window. */
     cpuUtil: number;
+    /** The generator's CPU time per delivery in the window (µs): receiving and decoding, and its share of publishing. */
+    cpuUsPerDelivery?: number;
     loopDelayP99Ms: number;
     loopDelayMaxMs: number;
     /** How far behind its schedule the worst publisher fell (ms). */
@@ -287,6 +295,12 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     deliveryRatio: ratio,
     deliveriesPerSec: st.receivedInWindow / (w.measureMs / 1000),
     messagesPerFrame: st.framesInWindow > 0 ? st.receivedInWindow / st.framesInWindow : NaN,
+    bytes: {
+      wirePerDelivery: st.receivedInWindow > 0 ? st.wire.wireBytes / st.receivedInWindow : NaN,
+      payloadPerDelivery: st.receivedInWindow > 0 ? st.wire.payloadBytes / st.receivedInWindow : NaN,
+      framesPerDelivery: st.receivedInWindow > 0 ? st.wire.frames / st.receivedInWindow : NaN,
+      compressedFrameShare: st.wire.frames > 0 ? st.wire.compressedFrames / st.wire.frames : NaN,
+    },
     latencyMs: lat,
     latencyByNode,
     acks: ackLat ? { asked: st.sent, answered: st.acks, perSec: st.acksInWindow / (w.measureMs / 1000), latencyMs: ackLat } : null,
@@ -302,6 +316,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     },
     generator: {
       cpuUtil: genUtil,
+      cpuUsPerDelivery: st.receivedInWindow > 0 ? ((b.self.cpuMs - a.self.cpuMs) * 1000) / st.receivedInWindow : NaN,
       loopDelayP99Ms: st.loopDelayP99Ms,
       loopDelayMaxMs: st.loopDelayMaxMs,
       maxLagMs: run.maxLagUs / 1000,

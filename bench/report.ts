@@ -4,6 +4,7 @@ import { clusterMarkdown, type ClusterComparison } from './cluster-report.js';
 import { fmt, fmtInt, pct, ratio } from './format.js';
 import type { PhaseResult } from './measure.js';
 import type { TargetName } from './server.js';
+import type { WireComparison } from './wire.js';
 import { F_ACK_P99_LIMIT_MS, F_TARGET_RATE, type WorkloadId, type WorkloadResult } from './workloads.js';
 
 export interface BenchMeta {
@@ -30,6 +31,8 @@ export interface BenchResults {
   targets: Target[];
   /** `--cluster`: each workload on one node against two nodes and Redis (bench/cluster-report.ts). */
   cluster?: ClusterComparison[];
+  /** `--wire`: each encoding's cost at the receiver (bench/wire.ts). */
+  wire?: WireComparison;
 }
 
 

@@ -7,6 +7,7 @@
  *                          [--out FILE] [--docs|--no-docs] [--workers N] [--no-pin]
  *                          [--in-flight N] [--body N] [--server-node-args "--cpu-prof …"]
  *   node dist/bench/run.js --cluster [--only a,b,c] …   one node against two nodes + Redis (bench/cluster.ts)
+ *   node dist/bench/run.js --wire [--variants baseline,lean,…] …   what the wire costs a receiver (bench/wire.ts)
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,8 @@ import { LoadPool } from './load/pool.js';
 import { gitState, hasTaskset, pinGenerator } from './machine.js';
 import { evaluateTargets, markdown, updateDocs, writeJson, type BenchResults } from './report.js';
 import { REPO_ROOT, mergeConfig, switchboardBenchConfig, type TargetName } from './server.js';
+import { WIRE_MEMBERS, WIRE_VARIANT_NAMES, wireComparison, type WireComparison } from './wire.js';
+import { wireMarkdown } from './wire-report.js';
 import { WORKLOAD_IDS, WORKLOADS, type BenchSettings, type WorkloadId, type WorkloadResult } from './workloads.js';
 
 const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [options])
@@ -47,6 +50,13 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
                           Results to bench/results/cluster.json; docs/benchmarks.md is not rewritten.
   --pg-url URL            --cluster: PostgreSQL to create the databases in (default ${DEFAULT_PG_URL})
   --redis-server PATH     --cluster: the redis-server binary (default redis-server on PATH)
+
+  --wire                  what the wire costs a receiver (issue #19): one room of ${WIRE_MEMBERS}, the receiving generator decodes
+                          every message; the bare-body baseline, then Switchboard's v1 JSON, lean JSON (switchboard.v2.json)
+                          and Protobuf (switchboard.v2.proto), each also with permessage-deflate; each climbs a ladder of rates.
+                          Results to bench/results/wire.json; docs/benchmarks.md is not rewritten.
+  --variants LIST         --wire: which of ${WIRE_VARIANT_NAMES.join(',')} (default all, in that order)
+  --wire-rate R           --wire: compare at R msg/s instead of the baseline's highest (for runs without the baseline)
 `;
 
 interface Args {
@@ -68,6 +78,9 @@ interface Args {
   soak: number | null;
   serverCpus: string | null;
   cluster: boolean;
+  wire: boolean;
+  variants: string[];
+  wireRate: number | null;
   pgUrl: string;
   redisServer: string;
   /** Options given that --cluster does not take. */
@@ -75,7 +88,7 @@ interface Args {
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false, soak: null, serverCpus: null, cluster: false, pgUrl: process.env['SWITCHBOARD_BENCH_PG_URL'] ?? DEFAULT_PG_URL, redisServer: 'redis-server', notForCluster: [] };
+  const a: Args = { quick: false, only: WORKLOAD_IDS, targets: ['baseline', 'switchboard'], out: null, docs: null, workers: null, pin: null, inFlight: 256, body: 48, serverNodeArgs: [], quietWait: null, switchboardConfig: {}, rates: null, fCpus: null, fKeys: false, soak: null, serverCpus: null, cluster: false, wire: false, variants: WIRE_VARIANT_NAMES, wireRate: null, pgUrl: process.env['SWITCHBOARD_BENCH_PG_URL'] ?? DEFAULT_PG_URL, redisServer: 'redis-server', notForCluster: [] };
   let only: WorkloadId[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -98,6 +111,19 @@ function parse(argv: string[]): Args {
         break;
       case '--cluster':
         a.cluster = true;
+        break;
+      case '--wire':
+        a.wire = true;
+        break;
+      case '--variants':
+        a.variants = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        for (const v of a.variants) if (!WIRE_VARIANT_NAMES.includes(v)) throw new Error(`unknown variant ${v} (${WIRE_VARIANT_NAMES.join(', ')})`);
+        break;
+      case '--wire-rate':
+        a.wireRate = Math.max(1, Number(value()));
         break;
       case '--pg-url':
         a.pgUrl = value();
@@ -180,6 +206,10 @@ function parse(argv: string[]): Args {
     a.targets = ['switchboard'];
     a.docs = false;
   }
+  if (a.wire) {
+    if (a.cluster || only) throw new Error('--wire takes neither --cluster nor --only (see --variants)');
+    a.docs = false;
+  }
   a.only = only ?? (a.cluster ? CLUSTER_WORKLOADS : WORKLOAD_IDS);
   return a;
 }
@@ -200,7 +230,7 @@ async function main(): Promise<void> {
 
   // The server and the generator each hold one socket per connection; both inherit this limit.
   const limit = openFilesLimit();
-  const needed = Math.max(...args.only.map((w) => WORKLOADS[w].connections(args.quick))) + 200;
+  const needed = (args.wire ? WIRE_MEMBERS : Math.max(...args.only.map((w) => WORKLOADS[w].connections(args.quick)))) + 200;
   if (limit !== null && limit < needed) throw new Error(`open files limit is ${limit}, the workloads need ${needed}: raise it (ulimit -n ${needed}) or run fewer (--only)`);
 
   const cpus = os.availableParallelism();
@@ -216,7 +246,9 @@ async function main(): Promise<void> {
   const workers = args.workers ?? Math.max(1, pin ? genCores : cpus - 1);
   const out =
     args.out ??
-    (args.quick ? join(os.tmpdir(), `switchboard-bench-${args.cluster ? 'cluster-' : ''}quick.json`) : join(REPO_ROOT, 'bench', 'results', args.cluster ? 'cluster.json' : 'latest.json'));
+    (args.quick
+      ? join(os.tmpdir(), `switchboard-bench-${args.cluster ? 'cluster-' : args.wire ? 'wire-' : ''}quick.json`)
+      : join(REPO_ROOT, 'bench', 'results', args.cluster ? 'cluster.json' : args.wire ? 'wire.json' : 'latest.json'));
   const fullRun = !args.quick && args.soak === null && args.only.length === WORKLOAD_IDS.length && args.targets.length === 2;
   const docs = args.docs ?? fullRun;
 
@@ -241,14 +273,16 @@ async function main(): Promise<void> {
   const infra: ClusterInfra | null = args.cluster ? await clusterInfra(args.pgUrl, args.redisServer) : null;
   const pool = new LoadPool(workers);
   const results: WorkloadResult[] = [];
+  let wire: WireComparison | null = null;
   log(
     `switchboard bench${args.quick ? ' (quick)' : ''}: workloads ${args.only.join(',')}, ` +
-      (infra ? `Switchboard on 1 node, then ${CLUSTER_NODES} nodes + Redis ${infra.redisVersion}, on PostgreSQL ${infra.pgVersion} (${redactUrl(infra.pgAdminUrl)})` : `targets ${args.targets.join(',')}`) +
+      (args.wire ? `wire: ${args.variants.join(',')}` : infra ? `Switchboard on 1 node, then ${CLUSTER_NODES} nodes + Redis ${infra.redisVersion}, on PostgreSQL ${infra.pgVersion} (${redactUrl(infra.pgAdminUrl)})` : `targets ${args.targets.join(',')}`) +
       `, ${workers} load worker(s)` +
       (pin ? `, server${infra ? 's and Redis' : ''} on CPU ${serverCpus}, generator on CPU ${generatorCpus}` : ', no pinning'),
   );
   try {
-    for (const w of args.only) {
+    if (args.wire) wire = await wireComparison({ settings, pool, log }, { variants: args.variants, compareRate: args.wireRate });
+    for (const w of args.wire ? [] : args.only) {
       // What runs, in order: each target as one process; or (--cluster) Switchboard one node, then the cluster.
       const runs: { target: TargetName; deployment?: Deployment }[] = infra
         ? clusterDeployments(infra).map((deployment) => ({ target: 'switchboard' as const, deployment }))
@@ -319,18 +353,20 @@ async function main(): Promise<void> {
       },
       options: {
         ...(infra ? { cluster: { nodes: CLUSTER_NODES, redisVersion: infra.redisVersion, postgresVersion: infra.pgVersion, postgres: redactUrl(infra.pgAdminUrl) } } : {}),
+        ...(args.wire ? { wire: { variants: args.variants, compareRate: args.wireRate } } : {}),
         quietWaitSeconds: settings.quietWaitMs / 1000, quick: args.quick, only: args.only, targets: args.targets, workers, serverCpus, generatorCpus, bodyChars: args.body, inFlight: args.inFlight, serverNodeArgs: args.serverNodeArgs, durableKeys: args.fKeys, soakSeconds: args.soak },
       switchboardConfig: mergeConfig(switchboardBenchConfig('<connections + 100>'), args.switchboardConfig),
       durationSeconds: (performance.now() - started) / 1000,
     },
     results,
     // A --quick run is a smoke test, far too small and short for the goals: they are judged on full runs only.
-    targets: args.quick ? [] : infra ? clusterTargets(clusterComparisons(results)) : evaluateTargets(results),
+    targets: args.quick || wire ? [] : infra ? clusterTargets(clusterComparisons(results)) : evaluateTargets(results),
     ...(infra ? { cluster: clusterComparisons(results) } : {}),
+    ...(wire ? { wire } : {}),
   };
   mkdirSync(dirname(out), { recursive: true });
   writeJson(out, res);
-  const md = markdown(res);
+  const md = wire ? wireMarkdown(res.meta, wire) : markdown(res);
   process.stdout.write(md + '\n');
   log(`results: ${out}`);
   if (docs) {

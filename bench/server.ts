@@ -64,6 +64,8 @@ export interface ServerOptions {
   nodeArgs: string[];
   /** Merged over Switchboard's bench config (--switchboard-config FILE). */
   configOverrides?: Record<string, unknown>;
+  /** Options for the baseline's command line (e.g. --bare). */
+  baselineArgs?: string[];
 }
 
 export interface RunningTarget {
@@ -114,7 +116,7 @@ export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
     writeFileSync(file, JSON.stringify(config, null, 2));
     args = [...opts.nodeArgs, SWITCHBOARD_BIN, '--config', file, '--port', '0'];
   } else {
-    args = [...opts.nodeArgs, BASELINE, '--port', '0'];
+    args = [...opts.nodeArgs, BASELINE, '--port', '0', ...(opts.baselineArgs ?? [])];
   }
   const cmd = opts.cpus ? 'taskset' : process.execPath;
   const argv = opts.cpus ? ['-c', opts.cpus, process.execPath, ...args] : args;

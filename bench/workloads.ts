@@ -18,7 +18,7 @@
  *
  * --quick runs the same shapes with a few hundred connections and ~1 s windows.
  */
-import type { ConnSpec, PublisherSpec } from './load/messages.js';
+import type { ConnSpec, PublisherSpec, WireSpec } from './load/messages.js';
 import type { LoadPool } from './load/pool.js';
 import { runPhase, waitForQuiet, type PhaseOptions, type PhaseResult, type PhaseWindows } from './measure.js';
 import { calibrateOn, machineBusyMs, sampleProc } from './proc.js';
@@ -144,7 +144,7 @@ function sourceAddresses(n: number): (string | undefined)[] {
   return out;
 }
 
-function plan(n: number, user: (i: number) => string, rooms: (i: number) => string[]): ConnSpec[] {
+export function plan(n: number, user: (i: number) => string, rooms: (i: number) => string[]): ConnSpec[] {
   const addrs = sourceAddresses(n);
   return Array.from({ length: n }, (_, i) => {
     const spec: ConnSpec = { user: user(i), rooms: rooms(i) };
@@ -153,11 +153,11 @@ function plan(n: number, user: (i: number) => string, rooms: (i: number) => stri
   });
 }
 
-const pad = (i: number, w: number): string => String(i).padStart(w, '0');
+export const pad = (i: number, w: number): string => String(i).padStart(w, '0');
 
 // ── shared steps ───────────────────────────────────────────────────────────
 
-interface Setup {
+export interface Setup {
   server: RunningTarget;
   connect: ConnectInfo;
   rssEmptyMb: number;
@@ -170,12 +170,19 @@ export interface Calibration {
   generatorCpuNs: number;
 }
 
-async function bringUp(
+/** A wire run's connections (bench/wire.ts): how they speak, and the baseline's command-line options. */
+export interface WireSetup {
+  wire: WireSpec;
+  baselineArgs: string[];
+}
+
+export async function bringUp(
   ctx: Context,
   target: TargetName,
   conns: ConnSpec[],
   config: Record<string, unknown> = {},
   cpus: string | null = ctx.settings.serverCpus,
+  wire: WireSetup | null = null,
 ): Promise<Setup> {
   const calibration: Calibration = { serverCpuNs: calibrateOn(cpus), generatorCpuNs: calibrateOn(ctx.settings.generatorCpus) };
   const server = await (ctx.deploy ?? startTarget)({
@@ -185,6 +192,7 @@ async function bringUp(
     nodeArgs: ctx.settings.nodeArgs,
     // The command line's --switchboard-config has the last word.
     configOverrides: mergeConfig(config, ctx.settings.switchboardConfig),
+    ...(wire ? { baselineArgs: wire.baselineArgs } : {}),
   });
   try {
     await new Promise((r) => setTimeout(r, ctx.settings.quick ? 100 : 300));
@@ -192,7 +200,7 @@ async function bringUp(
     const self0 = sampleProc('self');
     const machine0 = machineBusyMs();
     const rssEmptyMb = before.rssKb / 1024;
-    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path }, server.route?.(conns) ?? conns, ctx.settings.inFlight);
+    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path }, server.route?.(conns) ?? conns, ctx.settings.inFlight, 30_000, wire?.wire ?? null);
     const connect: ConnectInfo = {
       connections: res.connected,
       failed: res.failed,
@@ -220,18 +228,18 @@ async function bringUp(
   }
 }
 
-async function tearDown(ctx: Context, s: Setup): Promise<void> {
+export async function tearDown(ctx: Context, s: Setup): Promise<void> {
   await ctx.pool.close();
   await s.server.stop();
 }
 
-function windows(ctx: Context, warmupMs: number, measureMs: number): PhaseWindows {
+export function windows(ctx: Context, warmupMs: number, measureMs: number): PhaseWindows {
   return ctx.settings.quick
     ? { warmupMs: 200, measureMs: 700, drainIdleMs: 400, drainMaxMs: 3000 }
     : { warmupMs, measureMs, drainIdleMs: 1500, drainMaxMs: 15_000 };
 }
 
-function phaseOptions(
+export function phaseOptions(
   ctx: Context,
   server: RunningTarget,
   publishers: PublisherSpec[],
@@ -250,7 +258,7 @@ export const STALL_LIMIT_MS = 30;
 export const disturbed = (p: PhaseResult): boolean => p.otherCpuCores > OTHER_CPU_LIMIT || p.stallMs > STALL_LIMIT_MS;
 
 /** Waits for a quiet machine, measures, and measures again if something else took CPU during the window. */
-async function measured(ctx: Context, o: PhaseOptions): Promise<PhaseResult> {
+export async function measured(ctx: Context, o: PhaseOptions): Promise<PhaseResult> {
   for (let attempt = 0; ; attempt++) {
     if (ctx.settings.quietWaitMs > 0) await waitForQuiet(o.server, ctx.settings.quietWaitMs, OTHER_CPU_LIMIT / 2, ctx.log);
     const p = await runPhase(o);
@@ -260,7 +268,7 @@ async function measured(ctx: Context, o: PhaseOptions): Promise<PhaseResult> {
   }
 }
 
-function phaseLine(p: PhaseResult): string {
+export function phaseLine(p: PhaseResult): string {
   const pct = (p.deliveryRatio * 100).toFixed(p.deliveryRatio === 1 ? 0 : 3);
   return (
     `${Math.round(p.deliveriesPerSec).toLocaleString('en-US')} deliveries/s, ${pct}% delivered, ` +

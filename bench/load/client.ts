@@ -9,6 +9,7 @@
  * generator must cost less than the server it measures.
  */
 import net from 'node:net';
+import { constants as zlib, inflateRawSync } from 'node:zlib';
 
 /** Monotonic microseconds, the same clock (CLOCK_MONOTONIC) in every thread and process on the machine. */
 export function nowUs(): number {
@@ -19,6 +20,13 @@ export function nowUs(): number {
 export interface ClientSink {
   /** A complete text frame: its payload is `buf[start, end)`; `buf` is only valid during the call. */
   onText(c: RawClient, buf: Buffer, start: number, end: number, now: number): void;
+  /** A complete binary frame (a Protobuf connection), as onText; absent: binary frames are a protocol error. */
+  onBinary?(c: RawClient, buf: Buffer, start: number, end: number, now: number): void;
+  /**
+   * Every data frame, before onText/onBinary: its payload's length as it came over the wire, and after
+   * permessage-deflate's inflation (the same when the frame was not compressed).
+   */
+  onFrameBytes?(c: RawClient, wireBytes: number, payloadBytes: number, compressed: boolean, now: number): void;
   /** The 101 arrived; frames may be sent. */
   onOpen(c: RawClient): void;
   /** The connection is gone: close code from the server's close frame (0 if none), or a socket error. */
@@ -31,6 +39,10 @@ export interface Target {
   /** Request path with query, e.g. `/ws?user=alice`. */
   path: string;
   localAddress?: string;
+  /** Offered in Sec-WebSocket-Protocol (e.g. `switchboard.v2.proto`). */
+  protocol?: string;
+  /** Offer permessage-deflate (without context takeover, as Switchboard's server answers). */
+  deflate?: boolean;
 }
 
 const enum State {
@@ -64,6 +76,18 @@ export function clientFrame(payload: Buffer, opcode = 0x1): Buffer {
   return out;
 }
 
+/** The four bytes a deflate sender strips from the end of every message (RFC 7692 §7.2.1). */
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/**
+ * A compressed message's payload, inflated synchronously, as a receiver on its own thread would. With no
+ * context takeover each message is a deflate stream of its own: nothing is kept between messages. (zlib's
+ * synchronous path closes its stream after each call, so one cannot be kept and reset either.)
+ */
+export function inflateMessage(payload: Buffer): Buffer {
+  // The message ends with a sync flush, not a final block: Z_FINISH would call it truncated.
+  return inflateRawSync(Buffer.concat([payload, DEFLATE_TAIL]), { finishFlush: zlib.Z_SYNC_FLUSH });
+}
+
 /** Offset of the payload in a frame built by clientFrame. */
 export function clientFrameHeaderLength(payloadLength: number): number {
   return (payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10) + 4;
@@ -78,6 +102,12 @@ export class RawClient {
   private need = 0;
   /** Fragments of a fragmented message (the servers under test do not fragment, but a client must cope). */
   private fragments: Buffer[] | null = null;
+  /** RSV1 of the first fragment: the fragmented message is compressed. */
+  private fragmentsCompressed = false;
+  private fragmentsOpcode = 0x1;
+  /** What the 101 answered: the subprotocol ('' none) and whether permessage-deflate is on. */
+  protocol = '';
+  deflate = false;
   private closeCode = 0;
   private closeReason = '';
   /** Free for the owner: setup bookkeeping. */
@@ -98,11 +128,14 @@ export class RawClient {
     };
     if (target.localAddress) opts.localAddress = target.localAddress;
     this.socket = net.connect(opts);
+    const extra =
+      (target.protocol ? `Sec-WebSocket-Protocol: ${target.protocol}\r\n` : '') +
+      (target.deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n' : '');
     this.socket.on('connect', () => {
       this.state = State.Handshake;
       this.socket.write(
         `GET ${target.path} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
       );
     });
     this.socket.on('error', (err) => this.finish(err.message));
@@ -169,6 +202,9 @@ export class RawClient {
         this.state = State.Closed;
         return;
       }
+      const head = data.toString('latin1', 0, end);
+      this.protocol = /^sec-websocket-protocol:[ \t]*(\S+)/im.exec(head)?.[1] ?? '';
+      this.deflate = /^sec-websocket-extensions:.*permessage-deflate/im.test(head);
       this.state = State.Open;
       off = end + 4;
       this.sink.onOpen(this);
@@ -205,8 +241,14 @@ export class RawClient {
     const opcode = b0 & 0x0f;
     switch (opcode) {
       case 0x1:
-        if (fin) this.sink.onText(this, data, start, end, now);
-        else this.fragments = [Buffer.from(data.subarray(start, end))];
+      case 0x2:
+        if (opcode === 0x2 && !this.sink.onBinary) return this.protocolError('unexpected binary frame');
+        if (fin) this.message(opcode, (b0 & 0x40) !== 0, data, start, end, now);
+        else {
+          this.fragments = [Buffer.from(data.subarray(start, end))];
+          this.fragmentsCompressed = (b0 & 0x40) !== 0;
+          this.fragmentsOpcode = opcode;
+        }
         return;
       case 0x0: {
         if (!this.fragments) return this.protocolError('continuation without a start');
@@ -214,7 +256,7 @@ export class RawClient {
         if (fin) {
           const all = Buffer.concat(this.fragments);
           this.fragments = null;
-          this.sink.onText(this, all, 0, all.length, now);
+          this.message(this.fragmentsOpcode, this.fragmentsCompressed, all, 0, all.length, now);
         }
         return;
       }
@@ -238,6 +280,26 @@ export class RawClient {
       default:
         return this.protocolError(`unexpected opcode ${opcode}`);
     }
+  }
+
+  /** A whole data message: inflated when RSV1 says it is compressed, then handed to the sink. */
+  private message(opcode: number, compressed: boolean, data: Buffer, start: number, end: number, now: number): void {
+    if (compressed && !this.deflate) return this.protocolError('compressed frame without permessage-deflate');
+    let buf = data;
+    let from = start;
+    let to = end;
+    if (compressed) {
+      try {
+        buf = inflateMessage(data.subarray(start, end));
+      } catch (err) {
+        return this.protocolError(`a compressed frame that does not inflate: ${(err as Error).message}`);
+      }
+      from = 0;
+      to = buf.length;
+    }
+    this.sink.onFrameBytes?.(this, end - start, to - from, compressed, now);
+    if (opcode === 0x1) this.sink.onText(this, buf, from, to, now);
+    else this.sink.onBinary!(this, buf, from, to, now);
   }
 
   private protocolError(what: string): void {

@@ -32,6 +32,21 @@ export interface PublisherSpec {
   key?: boolean;
 }
 
+/**
+ * How the connections of a wire run (bench/wire.ts) speak and what their receivers do with each message:
+ * `bare` — the frame is the body alone (the baseline's --bare hub): the send time is read from it, nothing parsed;
+ * `json` — JSON.parse of every line, the send time read from the parsed message's body;
+ * `proto` — every frame split by its length prefixes and each message decoded by the protocol's own decoder.
+ * The bodies' filler is fresh random letters on every send, so that deflate has no more to find than in text.
+ */
+export interface WireSpec {
+  /** Offered as the subprotocol; null: none (version 1 JSON). */
+  protocol: string | null;
+  decode: 'bare' | 'json' | 'proto';
+  /** Offer permessage-deflate. */
+  deflate: boolean;
+}
+
 export interface RunPlan {
   publishers: PublisherSpec[];
   /** Monotonic µs (nowUs()): publishing starts. */
@@ -45,7 +60,7 @@ export interface RunPlan {
 }
 
 export type Request =
-  | { op: 'connect'; id: number; host: string; port: number; path: string; conns: ConnSpec[]; inFlight: number; timeoutMs: number }
+  | { op: 'connect'; id: number; host: string; port: number; path: string; conns: ConnSpec[]; inFlight: number; timeoutMs: number; wire?: WireSpec }
   | { op: 'run'; id: number; plan: RunPlan }
   | { op: 'stats'; id: number }
   | { op: 'close'; id: number };
@@ -71,6 +86,11 @@ export interface WorkerStats {
   receivedInWindow: number;
   /** Text frames received inside the window (a frame may carry several messages). */
   framesInWindow: number;
+  /**
+   * Data frames inside the window (text or binary), their payload bytes as they came over the wire, the same
+   * after inflation, and how many were compressed (permessage-deflate). Counted for every frame, setup included.
+   */
+  wire: { frames: number; wireBytes: number; payloadBytes: number; compressedFrames: number };
   sent: number;
   sentInWindow: number;
   /** Deliveries the messages sent so far should make (sent × fanout). */

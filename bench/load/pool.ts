@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Histogram } from './histogram.js';
-import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WorkerStats } from './messages.js';
+import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WireSpec, WorkerStats } from './messages.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -70,7 +70,13 @@ export class LoadPool {
   }
 
   /** Opens every connection (identified, rooms joined); at most `inFlight` handshakes at a time in all. */
-  async connect(target: { host: string; port: number; path: string }, conns: ConnSpec[], inFlight: number, timeoutMs = 30_000): Promise<PoolConnectResult> {
+  async connect(
+    target: { host: string; port: number; path: string },
+    conns: ConnSpec[],
+    inFlight: number,
+    timeoutMs = 30_000,
+    wire: WireSpec | null = null,
+  ): Promise<PoolConnectResult> {
     if (this.connCount !== 0) throw new Error('connect() twice without close()');
     const shares: ConnSpec[][] = this.workers.map(() => []);
     conns.forEach((c, g) => shares[g % this.size]!.push(c));
@@ -78,7 +84,7 @@ export class LoadPool {
     const t0 = performance.now();
     const per = Math.max(1, Math.floor(inFlight / this.size));
     const results = await Promise.all(
-      this.workers.map((w, i) => this.call<ConnectResult>(w, { op: 'connect', ...target, conns: shares[i]!, inFlight: per, timeoutMs })),
+      this.workers.map((w, i) => this.call<ConnectResult>(w, { op: 'connect', ...target, conns: shares[i]!, inFlight: per, timeoutMs, ...(wire ? { wire } : {}) })),
     );
     const ms = performance.now() - t0;
     return {
@@ -120,6 +126,12 @@ export class LoadPool {
       received: sum('received'),
       receivedInWindow: sum('receivedInWindow'),
       framesInWindow: sum('framesInWindow'),
+      wire: {
+        frames: all.reduce((n, s) => n + s.wire.frames, 0),
+        wireBytes: all.reduce((n, s) => n + s.wire.wireBytes, 0),
+        payloadBytes: all.reduce((n, s) => n + s.wire.payloadBytes, 0),
+        compressedFrames: all.reduce((n, s) => n + s.wire.compressedFrames, 0),
+      },
       sent: sum('sent'),
       sentInWindow: sum('sentInWindow'),
       expected: sum('expected'),

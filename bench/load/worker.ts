@@ -10,7 +10,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, threadId } from 'node:worker_threads';
 import { RawClient, clientFrame, clientFrameHeaderLength, nowUs, type ClientSink } from './client.js';
 import { Histogram } from './histogram.js';
-import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WorkerStats } from './messages.js';
+import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WireSpec, WorkerStats } from './messages.js';
+import { SEND_TIME_DIGITS, commandFrame, publishFrame, randomFiller, wireBinary, wireText, type WireHandlers } from './wire.js';
 
 const port = parentPort!;
 const READ_BUF = Buffer.allocUnsafe(256 * 1024);
@@ -50,6 +51,8 @@ interface Setup {
 }
 
 let clients: RawClient[] = [];
+/** The connections' encoding and decoding in a wire run (bench/wire.ts); null: the fast path of the other workloads. */
+let wire: WireSpec | null = null;
 /** The node of each client (ConnSpec.node), by its index; -1: none. */
 let nodeOf: number[] = [];
 let live = 0;
@@ -68,6 +71,7 @@ let received = 0;
 let receivedInWindow = 0;
 /** Text frames received during the window: with receivedInWindow, how many messages the server puts in a write. */
 let framesInWindow = 0;
+const wireStats = { frames: 0, wireBytes: 0, payloadBytes: 0, compressedFrames: 0 };
 let sent = 0;
 let sentInWindow = 0;
 let expected = 0;
@@ -89,6 +93,7 @@ function resetCounters(): void {
   crossHist.reset();
   ackHist.reset();
   acks = acksInWindow = 0;
+  wireStats.frames = wireStats.wireBytes = wireStats.payloadBytes = wireStats.compressedFrames = 0;
   received = receivedInWindow = framesInWindow = sent = sentInWindow = expected = expectedInWindow = errors = otherPushes = maxLagUs = skipped = 0;
   loopP99 = loopMax = 0;
   errorSamples = [];
@@ -100,11 +105,37 @@ function noteError(text: string): void {
   if (errorSamples.length < 5) errorSamples.push(text.length > 300 ? text.slice(0, 300) + '…' : text);
 }
 
+/** A message received (its send time read from its body): counted, and timed when sent inside the window. */
+function delivered(sentAt: number, now: number): void {
+  received++;
+  if (now >= winStart && now < winEnd) receivedInWindow++;
+  if (sentAt >= winStart && sentAt < winEnd) hist.record(now - sentAt);
+}
+
+const wireHandlers: WireHandlers = {
+  delivered: (_c, sentAt, now) => delivered(sentAt, now),
+  push: (c, push, text) => controlPush(c, push, text),
+  strange: (what) => noteError(what),
+};
+
 const sink: ClientSink = {
   onOpen() {},
+  onFrameBytes(_c, wireBytes, payloadBytes, compressed, now) {
+    if (now < winStart || now >= winEnd) return;
+    wireStats.frames++;
+    wireStats.wireBytes += wireBytes;
+    wireStats.payloadBytes += payloadBytes;
+    if (compressed) wireStats.compressedFrames++;
+  },
+  onBinary(c, buf, start, end, now) {
+    if (now >= winStart && now < winEnd) framesInWindow++;
+    if (wire?.decode === 'proto') wireBinary(wireHandlers, c, buf, start, end, now);
+    else noteError('a binary frame on a text connection');
+  },
   onText(c, buf, start, end, now) {
     // Searches must stop at the frame's end: bound them by the buffer's end, slicing only when more frames follow.
     if (now >= winStart && now < winEnd) framesInWindow++;
+    if (wire) return wireText(wire, wireHandlers, c, buf, start, end, now);
     const sliced = end !== buf.length;
     const p = sliced ? buf.subarray(start, end) : buf;
     const len = p.length;
@@ -178,21 +209,34 @@ function ack(p: Buffer, at: number, end: number, now: number): boolean {
 }
 
 function control(c: RawClient, line: string): void {
-  let msg: { type?: string; id?: unknown; code?: string; message?: string };
+  let msg: { type?: string };
   try {
     msg = JSON.parse(line) as typeof msg;
   } catch {
     noteError(`unparsable line from server: ${line}`);
     return;
   }
+  controlPush(c, msg, line);
+}
+
+/** What the handshake answered, when it is not what the wire run asked for; null: as asked. */
+function negotiationProblem(c: RawClient): string | null {
+  if (!wire) return null;
+  if (c.protocol !== (wire.protocol ?? '')) return `subprotocol ${wire.protocol ?? '(none)'} asked, ${c.protocol || '(none)'} answered`;
+  if (c.deflate !== wire.deflate) return `permessage-deflate ${wire.deflate ? 'offered and not accepted' : 'on without an offer'}`;
+  return null;
+}
+
+function controlPush(c: RawClient, msg: { type?: string }, line: string): void {
   const setup = c.tag as Setup | null;
   switch (msg.type) {
     case 'connected':
       if (setup && setup.phase === 'wait-connected') {
+        const problem = negotiationProblem(c);
+        if (problem) return setup.settle(problem);
         if (setup.spec.rooms.length === 0) return setup.settle(null);
         setup.phase = 'joining';
-        const lines = setup.spec.rooms.map((room, i) => JSON.stringify({ type: 'join', id: i + 1, room }));
-        c.send(clientFrame(Buffer.from(lines.join('\n'))));
+        c.send(commandFrame(wire, setup.spec.rooms.map((room, i) => ({ type: 'join', id: i + 1, room }))));
       }
       return;
     case 'reply':
@@ -209,6 +253,7 @@ function control(c: RawClient, line: string): void {
 }
 
 async function connect(req: Extract<Request, { op: 'connect' }>): Promise<ConnectResult> {
+  wire = req.wire ?? null;
   const t0 = nowUs();
   let last = t0;
   let next = 0;
@@ -221,7 +266,14 @@ async function connect(req: Extract<Request, { op: 'connect' }>): Promise<Connec
       while (inFlight < req.inFlight && next < req.conns.length) {
         const spec = req.conns[next++]!;
         inFlight++;
-        const target = { host: req.host, port: spec.port ?? req.port, path: `${req.path}?user=${encodeURIComponent(spec.user)}`, localAddress: spec.local };
+        const target = {
+          host: req.host,
+          port: spec.port ?? req.port,
+          path: `${req.path}?user=${encodeURIComponent(spec.user)}`,
+          localAddress: spec.local,
+          ...(wire?.protocol ? { protocol: wire.protocol } : {}),
+          ...(wire?.deflate ? { deflate: true } : {}),
+        };
         const c = new RawClient(clients.length, target, READ_BUF, sink);
         clients.push(c);
         nodeOf.push(spec.node ?? -1);
@@ -267,6 +319,9 @@ interface Publisher {
   idAt: number;
   /** Where the key's digits start (-1: no key). */
   keyAt: number;
+  /** Where the body's filler starts and how long it is, when it is fresh random letters on every send (a wire run); -1: fixed. */
+  fillAt: number;
+  fillLen: number;
   spec: PublisherSpec;
 }
 
@@ -285,6 +340,11 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
   const node = nodeOf[spec.conn] ?? -1;
   if (node >= 0 && filler.length > 0) filler = String(node % 10) + filler.slice(1);
   const body = `@${'0'.repeat(TS_DIGITS)} ${filler}`;
+  if (wire && spec.room && !spec.dm && !spec.ack) {
+    const { frame, bodyAt } = publishFrame(wire, spec.room, body);
+    const tsAt = bodyAt + 1;
+    return { c: clients[spec.conn]!, frame, tsAt, dmAt: -1, idAt: -1, keyAt: -1, fillAt: tsAt + SEND_TIME_DIGITS + 1, fillLen: filler.length, spec };
+  }
   let payload: string;
   if (spec.dm) payload = JSON.stringify({ type: 'send', to: spec.dm.prefix + '0'.repeat(spec.dm.width), body });
   else if (spec.ack && spec.key) payload = JSON.stringify({ type: 'publish', id: ACK_ID_BASE, room: spec.room, body, key: `k${'0'.repeat(KEY_DIGITS)}` });
@@ -297,7 +357,7 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
   const dmAt = spec.dm ? hdr + bytes.indexOf('"to":"') + 6 + spec.dm.prefix.length : -1;
   const idAt = spec.ack ? hdr + bytes.indexOf('"id":') + 5 : -1;
   const keyAt = spec.ack && spec.key ? hdr + bytes.indexOf('"key":"k') + 8 : -1;
-  return { c: clients[spec.conn]!, frame, tsAt, dmAt, idAt, keyAt, spec };
+  return { c: clients[spec.conn]!, frame, tsAt, dmAt, idAt, keyAt, fillAt: -1, fillLen: 0, spec };
 }
 
 /**
@@ -365,6 +425,7 @@ function send(p: Publisher): void {
   writeDigits(f, p.tsAt, TS_DIGITS, t);
   if (p.idAt >= 0) writeDigits(f, p.idAt, ACK_ID_DIGITS, ACK_ID_BASE + t);
   if (p.keyAt >= 0) writeDigits(f, p.keyAt, KEY_DIGITS, ++keys);
+  if (p.fillAt >= 0) randomFiller(f, p.fillAt, p.fillLen);
   p.c.send(f);
   sent++;
   expected += p.spec.fanout;
@@ -379,6 +440,7 @@ function stats(): WorkerStats {
     received,
     receivedInWindow,
     framesInWindow,
+    wire: { ...wireStats },
     sent,
     sentInWindow,
     expected,
@@ -406,6 +468,7 @@ async function closeAll(): Promise<{ open: number }> {
   for (const c of clients) c.destroy();
   clients = [];
   nodeOf = [];
+  wire = null;
   const deadline = Date.now() + 5000;
   while (live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   winStart = Infinity;
