@@ -55,7 +55,8 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
                           every message; the bare-body baseline, then Switchboard's v1 JSON, lean JSON (switchboard.v2.json)
                           and Protobuf (switchboard.v2.proto), each also with permessage-deflate; each climbs a ladder of rates.
                           Results to bench/results/wire.json; docs/benchmarks.md is not rewritten.
-  --variants LIST         --wire: which of ${WIRE_VARIANT_NAMES.join(',')} (default all, in that order)
+  --variants LIST         --wire: which of ${WIRE_VARIANT_NAMES.join(',')} (default all, in that order),
+                          measured in the order given (the baseline first)
   --wire-rate R           --wire: compare at R msg/s instead of the baseline's highest (for runs without the baseline)
 `;
 

@@ -233,7 +233,8 @@ export async function wireComparison(ctx: Context, o: WireOptions): Promise<Wire
   const top = quick ? 40 : WIRE_TARGET_RATE;
   const runs: WireRun[] = [];
   let compareRate = o.compareRate ?? (quick ? 10 : 0);
-  const chosen = WIRE_VARIANTS.filter((v) => o.variants.includes(v.name));
+  // In the order asked for (runs can alternate it), the baseline always first: the others start from its highest rate.
+  const chosen = o.variants.map((n) => WIRE_VARIANTS.find((v) => v.name === n)!).sort((x, y) => Number(y.target === 'baseline') - Number(x.target === 'baseline'));
   for (const v of chosen) {
     ctx.log(`[wire] ${v.name}: ${describe(v)}`);
     // The baseline climbs from 10 msg/s; the others start where the baseline stopped, so each is measured there —
