@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { clusterComparisons } from './cluster-report.js';
 import { markdown, updateDocs, type BenchResults } from './report.js';
 import { REPO_ROOT } from './server.js';
+import { wireMarkdown } from './wire-report.js';
 
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith('--')) ?? join(REPO_ROOT, 'bench', 'results', 'latest.json');
@@ -15,6 +16,6 @@ const file = args.find((a) => !a.startsWith('--')) ?? join(REPO_ROOT, 'bench', '
 const res = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
 // A --cluster result: its comparison is worked out again from the workloads' results, in the current layout.
 if (res.cluster) res.cluster = clusterComparisons(res.results);
-const md = markdown(res);
+const md = res.wire ? wireMarkdown(res.meta, res.wire) : markdown(res);
 if (args.includes('--docs')) updateDocs(join(REPO_ROOT, 'docs', 'benchmarks.md'), md);
 else process.stdout.write(md + '\n');

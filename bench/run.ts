@@ -276,7 +276,7 @@ async function main(): Promise<void> {
   const results: WorkloadResult[] = [];
   let wire: WireComparison | null = null;
   log(
-    `switchboard bench${args.quick ? ' (quick)' : ''}: workloads ${args.only.join(',')}, ` +
+    `switchboard bench${args.quick ? ' (quick)' : ''}: ${args.wire ? '' : `workloads ${args.only.join(',')}, `}` +
       (args.wire ? `wire: ${args.variants.join(',')}` : infra ? `Switchboard on 1 node, then ${CLUSTER_NODES} nodes + Redis ${infra.redisVersion}, on PostgreSQL ${infra.pgVersion} (${redactUrl(infra.pgAdminUrl)})` : `targets ${args.targets.join(',')}`) +
       `, ${workers} load worker(s)` +
       (pin ? `, server${infra ? 's and Redis' : ''} on CPU ${serverCpus}, generator on CPU ${generatorCpus}` : ', no pinning'),
