@@ -15,6 +15,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { RequestId } from './commands.js';
 import type { ErrorCode } from './codes.js';
 import { safeNumber, skipField, strictFromBinary, strictMergeFromBinary } from './proto-wire.js';
+import { readTextMessage } from './proto-message-reader.js';
 import {
   MediaSchema,
   ServerMessageSchema,
@@ -170,6 +171,8 @@ const MESSAGE_TAG = (1 << 3) | WireType.LengthDelimited;
  * JSON) and on a push of a kind this version does not know.
  */
 export function decodeServerMessage(bytes: Uint8Array): ServerPush {
+  const text = readTextMessage(bytes);
+  if (text) return text;
   if (bytes.length > 0 && bytes[0] === MESSAGE_TAG) {
     const r = new BinaryReader(bytes);
     r.tag();
