@@ -57,6 +57,13 @@ export function frameOf(parts: readonly Buffer[], from: number, to: number, fram
   return out;
 }
 
+/** A frame whose payload is `payload`, its first byte (FIN, RSV bits, opcode) given. */
+export function frameWithFirstByte(payload: Buffer, first: number): Buffer {
+  const out = Buffer.allocUnsafe(headerLength(payload.length) + payload.length);
+  payload.copy(out, writeHeader(out, payload.length, first));
+  return out;
+}
+
 /** One JSON text frame: parts[from..to) joined by newlines. */
 export function textFrame(parts: readonly Buffer[], from: number, to: number): Buffer {
   return frameOf(parts, from, to, jsonCodec);

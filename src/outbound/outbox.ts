@@ -13,12 +13,15 @@
  */
 import { SharedBatch } from './shared-batch.js';
 import type { Flusher } from './flusher.js';
-import { frameOf, joinedPayload, type Framing } from './frame.js';
+import { frameOf, joinedLength, joinedPayload, type Framing } from './frame.js';
+import { DEFAULT_WINDOW_BITS, deflatedFrame, type DeflateParams } from './deflate-frame.js';
 import { jsonCodec } from '../protocol/json-codec.js';
 
 export interface Wire {
-  /** True when frames built here may be written as they are (no per-connection compression). */
+  /** True when frames built here may be written as they are; false when the transport must frame (and compress) payloads. */
   readonly preframed: boolean;
+  /** Set when the connection compresses: frames built here are then deflated (once per batch for all such members). */
+  readonly deflate?: DeflateParams | null;
   /** Bytes written but not yet taken by the kernel. */
   readonly bufferedBytes: number;
   /** Writes a complete frame; false when the socket asks the writer to wait for drain. */
@@ -146,7 +149,7 @@ export class Outbox {
       // The common fan-out case: the same frame for every member of the room.
       messages = first.chunks.length;
       first.written = true;
-      const frame = (first.frame ??= frameOf(first.chunks, 0, messages, this.framing));
+      const frame = this.sharedFrame(first, messages);
       bytes = frame.length;
       ok = this.wire.writeFrame(frame);
     } else {
@@ -160,7 +163,7 @@ export class Outbox {
       messages = scratch.length;
       if (messages > 0) {
         if (this.wire.preframed) {
-          const frame = frameOf(scratch, 0, messages, this.framing);
+          const frame = this.frame(scratch, messages);
           bytes = frame.length;
           ok = this.wire.writeFrame(frame);
         } else {
@@ -184,6 +187,23 @@ export class Outbox {
       this.flusher.wrote(messages, bytes);
     }
     if (this.backlog > this.limits.maxQueueMessages || this.wire.bufferedBytes > this.limits.maxQueueBytes) this.owner.overflowed(NOTHING_HELD);
+  }
+
+  /** parts[0..n) as one frame: deflated when the connection compresses and the payload is worth it. */
+  private frame(parts: readonly Buffer[], n: number): Buffer {
+    const d = this.wire.deflate;
+    if (d && joinedLength(parts, 0, n, this.framing) >= d.threshold) return deflatedFrame(joinedPayload(parts, 0, n, this.framing), this.framing, d.windowBits);
+    return frameOf(parts, 0, n, this.framing);
+  }
+
+  /** A whole shared batch's frame, built once for every member it suits. */
+  private sharedFrame(batch: SharedBatch, n: number): Buffer {
+    const d = this.wire.deflate;
+    if (d && batch.bytes + (this.framing.separator < 0 ? 0 : n - 1) >= d.threshold) {
+      if (d.windowBits !== DEFAULT_WINDOW_BITS) return this.frame(batch.chunks, n);
+      return (batch.deflated ??= deflatedFrame(joinedPayload(batch.chunks, 0, n, this.framing), this.framing, d.windowBits));
+    }
+    return (batch.frame ??= frameOf(batch.chunks, 0, n, this.framing));
   }
 
   /** The socket is still busy: keep what is queued, count it against the limits, write it all on drain. */

@@ -9,6 +9,8 @@ export class SharedBatch {
   bytes = 0;
   /** The complete frame, built once by the first queue that writes this batch. */
   frame: Buffer | null = null;
+  /** The same compressed (permessage-deflate, default window), built once by the first compressing queue. */
+  deflated: Buffer | null = null;
   /**
    * Some queue has written it: nothing may be added any more, or that queue would never send it. Normally a
    * batch is written only after its epoch closed; one started during a flush (a presence leave sent by a

@@ -16,9 +16,10 @@ import type { RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
 import { PING_FRAME } from '../outbound/frame.js';
 import { Outbox, type Held, type Wire } from '../outbound/outbox.js';
+import type { DeflateParams } from '../outbound/deflate-frame.js';
 import { RateLimiter } from './rate-limit.js';
 import type { GatewayContext } from './context.js';
-import { rawSocket } from './raw-socket.js';
+import { independentDeflateWindow, rawSocket } from './raw-socket.js';
 import type { Timed } from './heartbeat.js';
 
 type State = HostState;
@@ -48,6 +49,7 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
   /** How the session authenticated (metrics). */
   via: 'token' | 'dev' = 'token';
   readonly preframed: boolean;
+  readonly deflate: DeflateParams | null;
   private expiresAt: number | null = null;
   private beat: Beat = 'idle';
   /** When the heartbeat next acts: send a ping, or check that the peer answered. */
@@ -70,7 +72,11 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     readonly codec: Codec,
   ) {
     this.socket = rawSocket(ws);
-    this.preframed = !ws.extensions.includes('permessage-deflate');
+    // Compression: frames are deflated here, once per batch, when each message is compressed on its own (what this
+    // server negotiates); otherwise, with any other parameters, ws compresses each payload itself.
+    const window = independentDeflateWindow(ws);
+    this.deflate = window === null ? null : { windowBits: window, threshold: ctx.config.compression.thresholdBytes };
+    this.preframed = this.deflate !== null || !ws.extensions.includes('permessage-deflate');
     this.outbox = new Outbox(this, ctx.flusher, ctx.config.limits, this, codec);
     this.commands = new CommandPipeline(this, ctx.commands, new RateLimiter(ctx.config.limits, ctx.now()));
     // Shared listeners find their connection on the socket: no closures per connection.

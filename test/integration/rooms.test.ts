@@ -204,13 +204,16 @@ describe('room messaging with compression', () => {
     const alice = await connectUser(server().wsUrl, 'alice', { perMessageDeflate: true });
     const bob = await connectUser(server().wsUrl, 'bob', { perMessageDeflate: true });
     const plain = await connectUser(server().wsUrl, 'plain', { perMessageDeflate: false });
+    // A client that asks for a smaller window gets frames deflated for it, not the room's shared ones.
+    const small = await connectUser(server().wsUrl, 'small', { perMessageDeflate: { serverMaxWindowBits: 10 } });
     assert.match(alice.ws.extensions, /permessage-deflate/);
+    assert.match(small.ws.extensions, /permessage-deflate/);
     assert.equal(plain.ws.extensions, '');
-    for (const c of [alice, bob, plain]) await c.call({ type: 'join', room: 'z' });
+    for (const c of [alice, bob, plain, small]) await c.call({ type: 'join', room: 'z' });
     const bodies = ['short', 'y'.repeat(5_000), 'also short', 'z'.repeat(300)];
     for (const body of bodies) await alice.call({ type: 'publish', room: 'z', body });
     alice.sendBatch(bodies.map((body) => ({ type: 'publish', room: 'z', body })));
-    for (const c of [alice, bob, plain]) {
+    for (const c of [alice, bob, plain, small]) {
       await c.waitFor((m) => m.type === 'message' && m.room === 'z' && m.seq === 8);
       const got = roomMessages(c, 'z');
       assert.deepEqual(
@@ -222,6 +225,6 @@ describe('room messaging with compression', () => {
         [...bodies, ...bodies],
       );
     }
-    await Promise.all([alice.close(), bob.close(), plain.close()]);
+    await Promise.all([alice.close(), bob.close(), plain.close(), small.close()]);
   });
 });
