@@ -6,7 +6,7 @@
  */
 
 /** Bytes a varint of `n` takes. */
-function varintLength(n: number): number {
+export function varintLength(n: number): number {
   let len = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);

@@ -6,6 +6,7 @@
  * path, field for field in number order (test/unit/proto-message-writer.test.ts).
  * Pushes with other bodies take the generic path.
  */
+import { varintLength } from './delimited.js';
 import type { MessagePush } from './pushes.js';
 
 const TAG_PUSH_MESSAGE = 0x0a; // ServerMessage.message = 1, length-delimited
@@ -15,15 +16,6 @@ const TAG_SEQ = 0x18; // Message.seq = 3, varint
 const TAG_FROM = 0x22; // Message.from = 4
 const TAG_TS = 0x28; // Message.ts = 5, varint
 const TAG_TEXT = 0x3a; // Message.text = 7
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
 
 function writeVarint(out: Buffer, at: number, n: number): number {
   while (n >= 0x80) {
