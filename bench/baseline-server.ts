@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { Numbering, arg } from './hub-helpers.js';
 
 interface Client {
   ws: WebSocket;
@@ -27,25 +28,12 @@ interface Client {
   rooms: Set<string>;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i !== -1 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
 const host = arg('host', '127.0.0.1');
 const port = Number(arg('port', '8090'));
 const bare = process.argv.includes('--bare');
 const users = new Map<string, Set<Client>>();
 const rooms = new Map<string, Set<Client>>();
-const seqs = new Map<string, number>();
-let counter = 0;
-
-const nextSeq = (key: string): number => {
-  const s = (seqs.get(key) ?? 0) + 1;
-  seqs.set(key, s);
-  return s;
-};
-const nextId = (): string => `${Date.now().toString(36)}-${(counter++).toString(36)}`;
+const numbering = new Numbering();
 
 const http = createServer((_req, res) => {
   res.writeHead(426).end();
@@ -84,7 +72,7 @@ wss.on('connection', (ws, req) => {
           if (!room) rooms.set(name, (room = new Set()));
           room.add(me);
           me.rooms.add(name);
-          reply({ room: name, kind: 'public', seq: seqs.get(`r:${name}`) ?? 0 });
+          reply({ room: name, kind: 'public', seq: numbering.seq(`r:${name}`) });
           break;
         }
         case 'leave': {
@@ -101,7 +89,7 @@ wss.on('connection', (ws, req) => {
             ws.send(JSON.stringify({ type: 'error', id: msg.id, code: 'not_joined', message: `join room ${name} first` }));
             break;
           }
-          const push = { type: 'message', id: nextId(), room: name, seq: nextSeq(`r:${name}`), from: user, contentType: msg.contentType ?? 'text', body: msg.body, ts: Date.now() };
+          const push = numbering.roomMessage(name, user, msg.body, msg.contentType);
           const text = bare ? String(msg.body) : JSON.stringify(push);
           for (const c of room) c.ws.send(text);
           reply({ id: push.id, seq: push.seq, ts: push.ts });
@@ -109,8 +97,7 @@ wss.on('connection', (ws, req) => {
         }
         case 'send': {
           const to = String(msg.to);
-          const key = user < to ? `d:${user}\0${to}` : `d:${to}\0${user}`;
-          const push = { type: 'message', id: nextId(), to, seq: nextSeq(key), from: user, contentType: msg.contentType ?? 'text', body: msg.body, ts: Date.now() };
+          const push = numbering.directMessage(user, to, msg.body, msg.contentType);
           const text = JSON.stringify(push);
           for (const c of users.get(to) ?? []) c.ws.send(text);
           if (to !== user) for (const c of users.get(user) ?? []) c.ws.send(text);

@@ -119,6 +119,27 @@ function durableCpus(serverCommand: string, generatorCpus: unknown): string {
   );
 }
 
+/** Switchboard ÷ another target for every workload both ran, with a blank line after it (only that line if none). */
+function ratioTable(results: WorkloadResult[], other: TargetName, label: string): string[] {
+  const lines: string[] = [];
+  const paired = [...new Set(results.map((r) => r.workload))].filter((w) => find(results, w, other) && find(results, w, 'switchboard'));
+  if (paired.length) {
+    lines.push(`### Ratios (Switchboard ÷ ${label})`);
+    lines.push('');
+    lines.push('| workload | deliveries/s | p99 latency | server CPU per delivery | RSS per connection |');
+    lines.push('|---|--:|--:|--:|--:|');
+  }
+  for (const w of paired) {
+    const b = find(results, w, other)!;
+    const s = find(results, w, 'switchboard')!;
+    lines.push(
+      `| ${w} | ${ratio(s.phase?.deliveriesPerSec ?? NaN, b.phase?.deliveriesPerSec ?? NaN)} | ${ratio(s.phase?.latencyMs.p99 ?? NaN, b.phase?.latencyMs.p99 ?? NaN)} | ${ratio(s.phase?.server.cpuUsPerDelivery ?? NaN, b.phase?.server.cpuUsPerDelivery ?? NaN)} | ${ratio(s.rssPerConnKb, b.rssPerConnKb)} |`,
+    );
+  }
+  if (paired.length || other === 'baseline') lines.push('');
+  return lines;
+}
+
 export function markdown(res: BenchResults): string {
   const { meta, results } = res;
   const lines: string[] = [];
@@ -146,7 +167,7 @@ export function markdown(res: BenchResults): string {
   lines.push('');
   lines.push(
     'CPU speed before each server start (ns per reference round of `JSON.stringify` + copy, on the server\'s CPU; lower is faster, and the same code on the same machine differs when its CPUs are shared with neighbours): ' +
-      results.map((r) => `${r.workload}/${r.deployment ?? (r.target === 'baseline' ? 'base' : 'sb')} ${fmt(r.calibration.serverCpuNs, 0)}`).join(', ') +
+      results.map((r) => `${r.workload}/${r.deployment ?? (r.target === 'baseline' ? 'base' : r.target === 'socketio' ? 'sio' : 'sb')} ${fmt(r.calibration.serverCpuNs, 0)}`).join(', ') +
       '.',
   );
   lines.push('');
@@ -155,21 +176,8 @@ export function markdown(res: BenchResults): string {
   if (results.some((r) => r.workload === 'f')) lines.push('For **f** the row shows the highest publish rate that held (ack p99 ≤ 20 ms, every message acknowledged, stored and delivered); its latency columns are delivery latency, the ack latency is listed below.');
   lines.push('');
 
-  const paired = [...new Set(results.map((r) => r.workload))].filter((w) => find(results, w, 'baseline') && find(results, w, 'switchboard'));
-  if (paired.length) {
-    lines.push('### Ratios (Switchboard ÷ baseline)');
-    lines.push('');
-    lines.push('| workload | deliveries/s | p99 latency | server CPU per delivery | RSS per connection |');
-    lines.push('|---|--:|--:|--:|--:|');
-  }
-  for (const w of paired) {
-    const b = find(results, w, 'baseline')!;
-    const s = find(results, w, 'switchboard')!;
-    lines.push(
-      `| ${w} | ${ratio(s.phase?.deliveriesPerSec ?? NaN, b.phase?.deliveriesPerSec ?? NaN)} | ${ratio(s.phase?.latencyMs.p99 ?? NaN, b.phase?.latencyMs.p99 ?? NaN)} | ${ratio(s.phase?.server.cpuUsPerDelivery ?? NaN, b.phase?.server.cpuUsPerDelivery ?? NaN)} | ${ratio(s.rssPerConnKb, b.rssPerConnKb)} |`,
-    );
-  }
-  lines.push('');
+  lines.push(...ratioTable(results, 'baseline', 'baseline'));
+  lines.push(...ratioTable(results, 'socketio', 'Socket.IO'));
   if (res.cluster) lines.push(clusterMarkdown(res.cluster, results));
 
   if (meta.options.quick) {

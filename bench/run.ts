@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: the same workloads against the naive `ws` baseline and
- * against Switchboard (started through its CLI), one after the other on this
- * machine, with one load generator; results as ratios.
+ * against Switchboard (started through its CLI), and on request against
+ * Socket.IO 4 (a–e), one after the other on this machine, with one load
+ * generator; results as ratios.
  *
- *   node dist/bench/run.js [--quick] [--only a,b] [--target both|switchboard|baseline]
+ *   node dist/bench/run.js [--quick] [--only a,b] [--target both|all|switchboard,baseline,socketio]
  *                          [--out FILE] [--docs|--no-docs] [--workers N] [--no-pin]
  *                          [--in-flight N] [--body N] [--server-node-args "--cpu-prof …"]
  *   node dist/bench/run.js --cluster [--only a,b,c] …   one node against two nodes + Redis (bench/cluster.ts)
@@ -17,7 +18,7 @@ import { clusterComparisons, clusterTargets } from './cluster-report.js';
 import { LoadPool } from './load/pool.js';
 import { gitState, hasTaskset, pinGenerator } from './machine.js';
 import { evaluateTargets, markdown, updateDocs, writeJson, type BenchResults } from './report.js';
-import { REPO_ROOT, mergeConfig, switchboardBenchConfig, type TargetName } from './server.js';
+import { REPO_ROOT, TARGET_NAMES, mergeConfig, switchboardBenchConfig, type TargetName } from './server.js';
 import { WIRE_MEMBERS, WIRE_VARIANT_NAMES, wireComparison, type WireComparison } from './wire.js';
 import { wireMarkdown } from './wire-report.js';
 import { WORKLOAD_IDS, WORKLOADS, type BenchSettings, type WorkloadId, type WorkloadResult } from './workloads.js';
@@ -27,7 +28,8 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
   --quick                 small smoke run (a few hundred connections, ~1 s per phase; targets are not judged)
   --only a,b,…            workloads to run (a fan-out, b saturation, c many rooms, d DMs, e idle,
                           f durable: Switchboard only)
-  --target T              both (default), switchboard or baseline
+  --target T              both (default: baseline and switchboard), all (both and socketio), or a list of
+                          switchboard, baseline, socketio (Socket.IO 4 with default settings; a–e only)
   --out FILE              JSON result file (default bench/results/latest.json; --quick: a temp file)
   --docs / --no-docs      update docs/benchmarks.md (default: only for a full run of everything)
   --workers N             load-generator worker threads (default: the generator's cores)
@@ -139,8 +141,13 @@ function parse(argv: string[]): Args {
         a.notForCluster.push(name);
         const t = value();
         if (t === 'both') a.targets = ['baseline', 'switchboard'];
-        else if (t === 'switchboard' || t === 'baseline') a.targets = [t];
-        else throw new Error(`--target is both, switchboard or baseline`);
+        else if (t === 'all') a.targets = [...TARGET_NAMES];
+        else {
+          const list = t.split(',').map((s) => s.trim()).filter(Boolean);
+          for (const x of list) if (!(TARGET_NAMES as string[]).includes(x)) throw new Error(`--target is both, all, or a list of ${TARGET_NAMES.join(', ')}`);
+          // Always in the same order (the baseline first), whatever order the list gives.
+          a.targets = TARGET_NAMES.filter((x) => list.includes(x));
+        }
         break;
       }
       case '--out':
@@ -250,7 +257,7 @@ async function main(): Promise<void> {
     (args.quick
       ? join(os.tmpdir(), `switchboard-bench-${args.cluster ? 'cluster-' : args.wire ? 'wire-' : ''}quick.json`)
       : join(REPO_ROOT, 'bench', 'results', args.cluster ? 'cluster.json' : args.wire ? 'wire.json' : 'latest.json'));
-  const fullRun = !args.quick && args.soak === null && args.only.length === WORKLOAD_IDS.length && args.targets.length === 2;
+  const fullRun = !args.quick && args.soak === null && args.only.length === WORKLOAD_IDS.length && args.targets.includes('baseline') && args.targets.includes('switchboard');
   const docs = args.docs ?? fullRun;
 
   const settings: BenchSettings = {

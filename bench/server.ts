@@ -13,11 +13,14 @@ import Database from 'better-sqlite3';
 import type { ConnSpec } from './load/messages.js';
 import { sampleProc, type ProcSample } from './proc.js';
 
-export type TargetName = 'baseline' | 'switchboard';
+export type TargetName = 'baseline' | 'switchboard' | 'socketio';
+/** Every target, in the order a run measures them. */
+export const TARGET_NAMES: TargetName[] = ['baseline', 'switchboard', 'socketio'];
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SWITCHBOARD_BIN = join(REPO_ROOT, 'bin', 'switchboard.js');
 const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
+const SOCKETIO = fileURLToPath(new URL('./socketio-server.js', import.meta.url));
 
 /**
  * Switchboard's config for the benchmark: the defaults a user gets (durable
@@ -73,6 +76,7 @@ export interface RunningTarget {
   readonly pid: number;
   readonly host: string;
   readonly port: number;
+  /** Request path, with the query the target needs (Socket.IO's `?EIO=4&transport=websocket`). */
   readonly path: string;
   /** The command line, for the report. */
   readonly command: string;
@@ -115,6 +119,8 @@ export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
     storeFile = store.url ? null : (store.file ?? null);
     writeFileSync(file, JSON.stringify(config, null, 2));
     args = [...opts.nodeArgs, SWITCHBOARD_BIN, '--config', file, '--port', '0'];
+  } else if (opts.target === 'socketio') {
+    args = [...opts.nodeArgs, SOCKETIO, '--port', '0'];
   } else {
     args = [...opts.nodeArgs, BASELINE, '--port', '0', ...(opts.baselineArgs ?? [])];
   }
@@ -159,7 +165,7 @@ export async function startTarget(opts: ServerOptions): Promise<RunningTarget> {
         if (rec.ws && /listening/.test(rec.msg ?? '')) {
           clearTimeout(timer);
           const u = new URL(rec.ws);
-          resolve({ host: u.hostname, port: Number(u.port), path: u.pathname });
+          resolve({ host: u.hostname, port: Number(u.port), path: u.pathname + u.search });
         }
       }
     });

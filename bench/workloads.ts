@@ -200,7 +200,7 @@ export async function bringUp(
     const self0 = sampleProc('self');
     const machine0 = machineBusyMs();
     const rssEmptyMb = before.rssKb / 1024;
-    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path }, server.route?.(conns) ?? conns, ctx.settings.inFlight, 30_000, wire?.wire ?? null);
+    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path, ...(target === 'socketio' ? { socketio: true } : {}) }, server.route?.(conns) ?? conns, ctx.settings.inFlight, 30_000, wire?.wire ?? null);
     const connect: ConnectInfo = {
       connections: res.connected,
       failed: res.failed,
@@ -605,7 +605,7 @@ const n = (quick: boolean, full: number, small: number): string => (quick ? smal
 export interface Workload {
   title: (quick: boolean) => string;
   connections: (quick: boolean) => number;
-  /** The targets it makes sense for (default: both). */
+  /** The targets it makes sense for (default: all). */
   targets?: TargetName[];
   run: (ctx: Context, target: TargetName) => Promise<WorkloadResult>;
 }

@@ -60,7 +60,7 @@ export interface RunPlan {
 }
 
 export type Request =
-  | { op: 'connect'; id: number; host: string; port: number; path: string; conns: ConnSpec[]; inFlight: number; timeoutMs: number; wire?: WireSpec }
+  | { op: 'connect'; id: number; host: string; port: number; path: string; conns: ConnSpec[]; inFlight: number; timeoutMs: number; wire?: WireSpec; socketio?: boolean }
   | { op: 'run'; id: number; plan: RunPlan }
   | { op: 'stats'; id: number }
   | { op: 'close'; id: number };

@@ -71,7 +71,8 @@ export class LoadPool {
 
   /** Opens every connection (identified, rooms joined); at most `inFlight` handshakes at a time in all. */
   async connect(
-    target: { host: string; port: number; path: string },
+    /** `socketio`: the connections speak Engine.IO 4 / Socket.IO 5 over the WebSocket (bench/load/socketio.ts). */
+    target: { host: string; port: number; path: string; socketio?: boolean },
     conns: ConnSpec[],
     inFlight: number,
     timeoutMs = 30_000,

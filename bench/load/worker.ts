@@ -11,6 +11,7 @@ import { parentPort, threadId } from 'node:worker_threads';
 import { RawClient, clientFrame, clientFrameHeaderLength, nowUs, type ClientSink } from './client.js';
 import { Histogram } from './histogram.js';
 import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WireSpec, WorkerStats } from './messages.js';
+import { sioCommand, sioCommandFrames, sioPacket } from './socketio.js';
 import { SEND_TIME_DIGITS, commandFrame, publishFrame, randomFiller, wireBinary, wireText, type WireHandlers } from './wire.js';
 
 const port = parentPort!;
@@ -53,6 +54,8 @@ interface Setup {
 let clients: RawClient[] = [];
 /** The connections' encoding and decoding in a wire run (bench/wire.ts); null: the fast path of the other workloads. */
 let wire: WireSpec | null = null;
+/** The connections speak Socket.IO (bench/load/socketio.ts): every frame's Engine.IO / Socket.IO envelope is stripped first. */
+let sio = false;
 /** The node of each client (ConnSpec.node), by its index; -1: none. */
 let nodeOf: number[] = [];
 let live = 0;
@@ -136,6 +139,13 @@ const sink: ClientSink = {
     // Searches must stop at the frame's end: bound them by the buffer's end, slicing only when more frames follow.
     if (now >= winStart && now < winEnd) framesInWindow++;
     if (wire) return wireText(wire, wireHandlers, c, buf, start, end, now);
+    if (sio) {
+      const pk = sioPacket(buf, start, end, (frame) => c.send(frame));
+      if (pk.kind === 'other') return noteError(`unexpected Socket.IO packet: ${pk.text}`);
+      if (pk.kind === 'handled') return;
+      start = pk.start;
+      end = pk.end;
+    }
     const sliced = end !== buf.length;
     const p = sliced ? buf.subarray(start, end) : buf;
     const len = p.length;
@@ -236,7 +246,8 @@ function controlPush(c: RawClient, msg: { type?: string }, line: string): void {
         if (problem) return setup.settle(problem);
         if (setup.spec.rooms.length === 0) return setup.settle(null);
         setup.phase = 'joining';
-        c.send(commandFrame(wire, setup.spec.rooms.map((room, i) => ({ type: 'join', id: i + 1, room }))));
+        const joins = setup.spec.rooms.map((room, i) => ({ type: 'join', id: i + 1, room }));
+        c.send(sio ? sioCommandFrames(joins) : commandFrame(wire, joins));
       }
       return;
     case 'reply':
@@ -254,6 +265,7 @@ function controlPush(c: RawClient, msg: { type?: string }, line: string): void {
 
 async function connect(req: Extract<Request, { op: 'connect' }>): Promise<ConnectResult> {
   wire = req.wire ?? null;
+  sio = req.socketio === true;
   const t0 = nowUs();
   let last = t0;
   let next = 0;
@@ -269,7 +281,7 @@ async function connect(req: Extract<Request, { op: 'connect' }>): Promise<Connec
         const target = {
           host: req.host,
           port: spec.port ?? req.port,
-          path: `${req.path}?user=${encodeURIComponent(spec.user)}`,
+          path: `${req.path}${req.path.includes('?') ? '&' : '?'}user=${encodeURIComponent(spec.user)}`,
           localAddress: spec.local,
           ...(wire?.protocol ? { protocol: wire.protocol } : {}),
           ...(wire?.deflate ? { deflate: true } : {}),
@@ -350,7 +362,7 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
   else if (spec.ack && spec.key) payload = JSON.stringify({ type: 'publish', id: ACK_ID_BASE, room: spec.room, body, key: `k${'0'.repeat(KEY_DIGITS)}` });
   else if (spec.ack) payload = JSON.stringify({ type: 'publish', id: ACK_ID_BASE, room: spec.room, body });
   else payload = JSON.stringify({ type: 'publish', room: spec.room, body });
-  const bytes = Buffer.from(payload);
+  const bytes = Buffer.from(sio ? sioCommand(payload) : payload);
   const frame = clientFrame(bytes);
   const hdr = clientFrameHeaderLength(bytes.length);
   const tsAt = hdr + bytes.indexOf('"body":"@') + BODY_MARK_LEN;
@@ -469,6 +481,7 @@ async function closeAll(): Promise<{ open: number }> {
   clients = [];
   nodeOf = [];
   wire = null;
+  sio = false;
   const deadline = Date.now() + 5000;
   while (live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   winStart = Infinity;

@@ -1,7 +1,8 @@
 /**
  * Keeps the benchmark harness from rotting: a quick run of every workload
- * against both targets must finish and write a well-formed result. No timing
- * is asserted — this machine may be busy with other tests.
+ * against every target (the baseline, Switchboard, and Socket.IO for a–e) must
+ * finish and write a well-formed result. No timing is asserted — this machine
+ * may be busy with other tests.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,18 +27,18 @@ interface Result {
   failures: string[];
 }
 
-test('bench --quick runs every workload against both targets and reports delivery', { timeout: 180_000 }, async () => {
+test('bench --quick runs every workload against every target and reports delivery', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
   try {
     const out = join(dir, 'quick.json');
-    const { code, stdout, stderr } = await runScript(RUN, ['--quick', '--no-pin', '--no-docs', '--out', out], { killMs: 170_000 });
+    const { code, stdout, stderr } = await runScript(RUN, ['--quick', '--target', 'all', '--no-pin', '--no-docs', '--out', out], { killMs: 170_000 });
     assert.equal(code, 0, `bench exited with ${code}\n${stderr}`);
 
     const res = JSON.parse(readFileSync(out, 'utf8')) as { meta: { machine: { cpus: number; node: string } }; results: Result[]; targets: unknown[] };
     assert.ok(res.meta.machine.cpus >= 1);
     assert.match(res.meta.machine.node, /^v\d+/);
     for (const w of ['a', 'b', 'c', 'd', 'e'])
-      for (const t of ['baseline', 'switchboard']) {
+      for (const t of ['baseline', 'switchboard', 'socketio']) {
         const r = res.results.find((x) => x.workload === w && x.target === t);
         assert.ok(r, `no result for ${w}/${t}`);
         assert.ok(!r.failures.some((f) => f.startsWith('harness error')), `${w}/${t}: ${r.failures.join('; ')}`);
@@ -63,6 +64,8 @@ test('bench --quick runs every workload against both targets and reports deliver
     assert.equal(step.acks.answered, step.acks.asked, 'f: every publish acknowledged');
     assert.ok(f.stored && f.stored.rows === f.stored.acknowledged && f.stored.rows > 0, `f: store rows ${f.stored?.rows} vs acks ${f.stored?.acknowledged}`);
     assert.match(stdout, /\| workload \| target \|/, 'the markdown table is printed');
+    assert.match(stdout, /### Ratios \(Switchboard ÷ baseline\)/, 'the ratios against the baseline are printed');
+    assert.match(stdout, /### Ratios \(Switchboard ÷ Socket\.IO\)/, 'the ratios against Socket.IO are printed');
     assert.match(stdout, /### Durable messages \(f\)/, 'the durable table is printed');
     // A smoke run cannot reach the goals: no targets table full of "no", and a line saying why.
     assert.deepEqual(res.targets, [], 'a --quick run judges no targets');
