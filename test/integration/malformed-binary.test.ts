@@ -65,6 +65,8 @@ describe('malformed binary input', () => {
 
   /** Sends `frame` raw; resolves with everything it produced, read up to the pong of a ping sent after it. */
   async function answersTo(c: TestClient, frame: Buffer): Promise<Msg[]> {
+    // The unread summary comes once the store has answered, at no set moment after connecting: not an answer.
+    await c.waitFor('unread');
     const before = c.messages.length;
     const id = `after-${before}`;
     c.sendRaw(frame);
