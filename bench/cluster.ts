@@ -12,9 +12,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { CLUSTER, ONE_NODE } from './cluster-report.js';
+import { freePort } from './free-port.js';
 import type { ConnSpec } from './load/messages.js';
 import { sumSamples } from './measure.js';
 import { sampleProc, type ProcSample } from './proc.js';
@@ -130,18 +130,6 @@ interface RedisProcess {
   problems(): string[];
   exited(): boolean;
   stop(): Promise<void>;
-}
-
-/** A port nothing listens on now: the system's choice for port 0, released at once. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function startRedis(bin: string, cpus: string | null): Promise<RedisProcess> {

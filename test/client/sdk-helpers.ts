@@ -3,7 +3,6 @@
  * the test, a recorder of what the app was given, a way to cut a connection as
  * a network failure would, a gate that keeps a client offline, and free ports.
  */
-import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { SwitchboardClient, type ClientOptions, type WebSocketConstructor } from '../../client/src/index.js';
@@ -129,16 +128,7 @@ export class Gate {
 }
 
 /** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bench/free-port.js';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -7,8 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { freePort } from '../../bench/free-port.js';
+
+/** A port nothing listens on now (the benchmark harness's, shared). */
+export { freePort };
 
 export type BrokerKind = 'redis' | 'nats';
 
@@ -81,18 +84,6 @@ export function brokerBinary(kind: BrokerKind): string | null {
   if (process.env['CI'] === 'true') throw new Error(`${msg} (CI=true: the ${kind} broker tests must run)`);
   console.warn(`skipping the ${kind} broker tests: ${msg}`);
   return null;
-}
-
-/** A port nothing listens on now: the system's choice for port 0, released at once. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The URL a broker of `kind` would have on `port` (for one that is not running: a node that cannot reach it). */
