@@ -136,7 +136,7 @@ describe('cluster: three nodes as one server', () => {
       pump(a1, range(0, PER - 1).map((i) => ({ type: 'send', to: 'bob', body: `a→b ${i}`, key: `ab-${i}` })), { window: 16 }),
       pump(b3, range(0, PER - 1).map((i) => ({ type: 'send', to: 'ann', body: `b→a ${i}`, key: `ba-${i}` })), { window: 16 }),
     ]);
-    assert.equal(fromAnn.errors.size + fromBob.errors.size, 0, 'no errors');
+    assert.deepEqual([...fromAnn.errors.values(), ...fromBob.errors.values()], [], 'no errors');
     const total = 2 * PER;
     const isDm = (m: Msg): boolean => m.type === 'message' && m.room === undefined;
     for (const c of [a1, a2, b3, b1]) {

@@ -63,6 +63,29 @@ describe('PostgreSQL retention on several nodes', () => {
     }));
 });
 
+describe('PostgreSQL commits from several nodes', () => {
+  it('stores the first direct messages that two users send each other from two nodes at once (no deadlock)', (t) =>
+    withTwoNodes(t, async (a, b) => {
+      // Each send joins both users, sender first; so two nodes' first commits in a new conversation had inserted
+      // the same two member rows in opposite orders, and PostgreSQL aborted one as a deadlock (CI, 12-07: 11 sends
+      // refused in the cluster test; one round in 100–1,000 before the fix). Fresh conversations, both sides at once.
+      const dm = (from: string, to: string, conv: string, i: number) => ({
+        joins: [{ user: from, conv }, { user: to, conv }],
+        message: { id: `${conv}-${from}-${i}`, conv, from, contentType: 'text', body: '"hi"', ts: i, key: null, fileId: null },
+      });
+      const batch = (sends: ReturnType<typeof dm>[]) => ({ ...emptyBatch(), joins: sends.flatMap((s) => s.joins), messages: sends.map((s) => s.message) });
+      for (let round = 0; round < 600; round++) {
+        const conv = `d:ann${round}:bob${round}`;
+        const [ann, bob] = [`ann${round}`, `bob${round}`];
+        const [fromA, fromB] = await Promise.all([
+          a.commit(batch([0, 1, 2].map((i) => dm(ann, bob, conv, i)))),
+          b.commit(batch([0, 1, 2].map((i) => dm(bob, ann, conv, i)))),
+        ]);
+        assert.deepEqual([...fromA, ...fromB].map((r) => r.seq).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6], `${conv}: six messages, seqs 1..6`);
+      }
+    }));
+});
+
 describe('PostgreSQL retention lease', () => {
   it('lets one node at a time run a pass; the others skip theirs', (t) =>
     withTwoNodes(t, async (a, b) => {

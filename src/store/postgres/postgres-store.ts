@@ -16,7 +16,13 @@ import { PostgresRegistry } from './registry.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 import { SerialConnection } from './serial-connection.js';
 
-const UNIQUE_VIOLATION = '23505';
+/**
+ * A commit that lost a race with another node's is run again from the start, a few times: another node stored the
+ * same idempotency key between our check and insert (the retry finds it), or PostgreSQL broke a lock cycle between
+ * commits that touch rows in different orders (each lock order we know of is fixed; this is the backstop).
+ */
+const RETRY_COMMIT_ON = new Set(['23505', '40P01', '40001']);
+const COMMIT_ATTEMPTS = 4;
 /** The uploader, or a member of a conversation that refers to the file. */
 const CAN_READ_UPLOAD = `SELECT 1 FROM uploads u WHERE u.id = $1 AND (u.owner = $2 OR EXISTS (
   SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m."user" = $2))`;
@@ -71,12 +77,12 @@ export class PostgresStore extends PostgresRegistry implements Store {
 
   commit(batch: WriteBatch): Promise<Appended[]> {
     return this.db.run(async (c) => {
-      try {
-        return await this.commitOnce(c, batch);
-      } catch (e) {
-        // Another node stored the same idempotency key between our check and insert: the retry finds it.
-        if ((e as { code?: string }).code === UNIQUE_VIOLATION) return this.commitOnce(c, batch);
-        throw e;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.commitOnce(c, batch);
+        } catch (e) {
+          if (attempt >= COMMIT_ATTEMPTS || !RETRY_COMMIT_ON.has((e as { code?: string }).code ?? '')) throw e;
+        }
       }
     });
   }
@@ -325,10 +331,15 @@ async function pruneLinks(c: pg.Client, convs: readonly string[]): Promise<void>
   );
 }
 
+/**
+ * Rows are inserted in (user, conv) order, the same on every node: a direct message joins both users, sender first,
+ * and two nodes' first commits of one conversation inserting the pair in opposite orders deadlocked.
+ */
 async function join(c: pg.Client, joins: MemberRef[]): Promise<void> {
   await c.query(
     `INSERT INTO members ("user", conv, read_seq)
-       SELECT t.u, t.c, COALESCE((SELECT last_seq FROM conversations WHERE id = t.c), 0) FROM unnest($1::text[], $2::text[]) AS t(u, c)
+       SELECT t.u, t.c, COALESCE((SELECT last_seq FROM conversations WHERE id = t.c), 0)
+         FROM (SELECT DISTINCT u, c FROM unnest($1::text[], $2::text[]) AS x(u, c)) t ORDER BY t.u, t.c
      ON CONFLICT DO NOTHING`,
     [joins.map((j) => j.user), joins.map((j) => j.conv)],
   );
