@@ -90,12 +90,14 @@ process.on('exit', () => {
 
 // ── PostgreSQL ─────────────────────────────────────────────────────────────
 
-interface Database {
+export interface Database {
+  name: string;
   url: string;
   drop(): Promise<void>;
 }
 
-async function createDatabase(adminUrl: string): Promise<Database> {
+/** A fresh database on the server at `adminUrl`, dropped by drop() or, should the harness die first, at its exit. */
+export async function createDatabase(adminUrl: string): Promise<Database> {
   const name = `switchboard_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = async <T>(f: (c: pg.Client) => Promise<T>): Promise<T> => {
     const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
@@ -111,6 +113,7 @@ async function createDatabase(adminUrl: string): Promise<Database> {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     drop: async () => {
       if (!liveDatabases.has(name)) return;

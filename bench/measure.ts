@@ -9,7 +9,7 @@ import { nowUs } from './load/client.js';
 import type { PublisherSpec } from './load/messages.js';
 import type { LoadPool, MergedStats } from './load/pool.js';
 import { machineBusyMs, netCounters, sampleProc, type NetCounters, type ProcSample } from './proc.js';
-import type { RunningTarget } from './server.js';
+import type { PartRole, RunningTarget } from './server.js';
 
 export interface PhaseWindows {
   warmupMs: number;
@@ -107,7 +107,7 @@ export interface PhaseResult {
 
 export interface PartResult {
   name: string;
-  role: 'server' | 'broker';
+  role: PartRole;
   cpuMs: number;
   /** This process's CPU per delivery (µs): of all deliveries in the window, wherever they were made. */
   cpuUsPerDelivery: number;
@@ -183,8 +183,8 @@ export function sumSamples(xs: ProcSample[]): ProcSample {
 }
 
 function partResults(
-  a: { name: string; role: 'server' | 'broker'; sample: ProcSample }[],
-  b: { name: string; role: 'server' | 'broker'; sample: ProcSample }[],
+  a: { name: string; role: PartRole; sample: ProcSample }[],
+  b: { name: string; role: PartRole; sample: ProcSample }[],
   wallMs: number,
   deliveries: number,
 ): PartResult[] {
@@ -211,7 +211,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const startUs = nowUs() + 100_000;
   const warmEndUs = startUs + w.warmupMs * 1000;
   const endUs = warmEndUs + w.measureMs * 1000;
-  const samples: { server: ProcSample; parts: { name: string; role: 'server' | 'broker'; sample: ProcSample }[] | null; self: ProcSample; machineMs: number }[] = [];
+  const samples: { server: ProcSample; parts: { name: string; role: PartRole; sample: ProcSample }[] | null; self: ProcSample; machineMs: number }[] = [];
   let stallMs = 0;
   const rssTraceKb: number[] = [];
   let tracing: NodeJS.Timeout | null = null;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { clusterMarkdown, type ClusterComparison } from './cluster-report.js';
 import { fmt, fmtInt, pct, ratio } from './format.js';
 import type { PhaseResult } from './measure.js';
+import { rounds, storedMarkdown, storedTargets, usPerMessage } from './report-stored.js';
 import type { TargetName } from './server.js';
 import type { WireComparison } from './wire.js';
 import { F_ACK_P99_LIMIT_MS, F_TARGET_RATE, type WorkloadId, type WorkloadResult } from './workloads.js';
@@ -79,7 +80,7 @@ export function evaluateTargets(results: WorkloadResult[]): Target[] {
     const a = fs.phase?.acks;
     const top = fs.steps?.at(-1);
     out.push({
-      name: '(f) messages persisted per second, embedded SQLite store',
+      name: `(f) messages persisted per second, ${fs.store === 'PostgreSQL' ? 'PostgreSQL' : 'embedded SQLite'} store`,
       goal: `≥ ${fmtInt(F_TARGET_RATE)}/s with ack p99 ≤ ${F_ACK_P99_LIMIT_MS} ms, every message stored and delivered`,
       value: a
         ? `${fmtInt(a.perSec)}/s at ack p99 ${a.latencyMs.p99} ms` +
@@ -89,6 +90,7 @@ export function evaluateTargets(results: WorkloadResult[]): Target[] {
       met: fs.ok && !!a && a.perSec >= F_TARGET_RATE * 0.99 && a.latencyMs.p99 <= F_ACK_P99_LIMIT_MS,
     });
   }
+  out.push(...storedTargets(results));
   return out;
 }
 
@@ -173,12 +175,13 @@ export function markdown(res: BenchResults): string {
   lines.push('');
   lines.push('Workloads: ' + [...new Set(results.map((r) => `**${r.workload}** ${r.title}`))].join('; ') + '.');
   if (results.some((r) => r.workload === 'b')) lines.push('For **b** the row shows the highest publish rate that held (p99 ≤ 100 ms, every message delivered); the steps are listed below.');
-  if (results.some((r) => r.workload === 'f')) lines.push('For **f** the row shows the highest publish rate that held (ack p99 ≤ 20 ms, every message acknowledged, stored and delivered); its latency columns are delivery latency, the ack latency is listed below.');
+  if (results.some((r) => r.workload === 'f' || r.workload === 'fp')) lines.push('For **f** and **fp** the row shows the highest publish rate that held (ack p99 ≤ 20 ms, every message acknowledged, stored and delivered); its latency columns are delivery latency, the ack latency is listed below.');
   lines.push('');
 
   lines.push(...ratioTable(results, 'baseline', 'baseline'));
   lines.push(...ratioTable(results, 'socketio', 'Socket.IO'));
   if (res.cluster) lines.push(clusterMarkdown(res.cluster, results));
+  lines.push(...storedMarkdown(results));
 
   if (meta.options.quick) {
     lines.push('Targets are judged on full runs only (`npm run bench`): a `--quick` run is a smoke test, too small and short to reach them.');
@@ -208,33 +211,7 @@ export function markdown(res: BenchResults): string {
     lines.push('');
   }
 
-  const dur = results.filter((r) => r.steps && r.workload === 'f');
-  if (dur.length) {
-    lines.push('### Durable messages (f)');
-    lines.push('');
-    lines.push(
-      `Every room stored in the embedded SQLite store (\`synchronous=full\`), each publish asks for an ack; an ack means the message is committed. ` +
-        `A step fails if the ack p99 exceeds ${F_ACK_P99_LIMIT_MS} ms, a publish is not acknowledged, or a delivery is missing. ` +
-        (res.meta.options.durableKeys
-          ? 'Every publish carries an idempotency key (`--f-keys`), as the SDK\'s do. '
-          : 'Publishes carry no idempotency key (the SDK always sends one; `--f-keys` adds them). ') +
-        durableCpus(dur[0]!.serverCommand, res.meta.options.generatorCpus) +
-        ' Server CPU is a share of one core: above 100 % the server used more than one.',
-    );
-    lines.push('');
-    lines.push('| publish msg/s | persisted msg/s | ack p50 ms | ack p99 ms | ack p99.9 ms | delivery p99 ms | delivered | server CPU | server µs/message | generator CPU | verdict |');
-    lines.push('|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
-    for (const r of dur)
-      for (const p of r.steps!) {
-        const a = p.acks;
-        const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `held (generator saturated: ${p.generator.reasons.join('; ')})` : 'held';
-        lines.push(
-          `| ${fmtInt(p.publishRate)} | ${fmtInt(a?.perSec ?? NaN)} | ${fmt(a?.latencyMs.p50)} | ${fmt(a?.latencyMs.p99)} | ${fmt(a?.latencyMs.p999)} | ${fmt(p.latencyMs.p99)} | ${pct(p.deliveryRatio)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${fmt(a && a.perSec > 0 ? (p.server.cpuUtil * 1e6) / a.perSec : NaN, 1)} | ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${verdict.replaceAll('|', '\\|')} |`,
-        );
-      }
-    for (const r of dur) if (r.stored) lines.push('', `After the run the store held ${fmtInt(r.stored.rows)} messages; ${fmtInt(r.stored.acknowledged)} publishes were acknowledged.`);
-    lines.push('');
-  }
+  for (const r of results.filter((x) => x.steps && (x.workload === 'f' || x.workload === 'fp'))) lines.push(...durableSection(r, res.meta.options));
 
   const problems = results.filter((r) => !r.ok || r.serverProblems.length > 0);
   if (problems.length) {
@@ -263,4 +240,38 @@ export function updateDocs(file: string, md: string): void {
   const a = text.indexOf(BEGIN);
   const b = text.indexOf(END);
   writeFileSync(file, a !== -1 && b > a ? text.slice(0, a) + block + text.slice(b + END.length) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+/** One durable run's steps (f or fp), labelled by the store it ran on. */
+function durableSection(r: WorkloadResult, options: Record<string, unknown>): string[] {
+  const pg = r.store === 'PostgreSQL';
+  const lines: string[] = [];
+  lines.push(`### Durable messages (${r.workload}: ${pg ? 'PostgreSQL' : 'SQLite'})`);
+  lines.push('');
+  lines.push(
+    (pg
+      ? 'Every room stored in PostgreSQL (`store.url`, a database created for the run and dropped after it); server CPU is Switchboard\'s plus that of the PostgreSQL processes working for it (its backends, the WAL writer, checkpointer, background writer, autovacuum), the latter also shown alone. '
+      : 'Every room stored in the embedded SQLite store (`synchronous=full`). ') +
+      `Each publish asks for an ack; an ack means the message is committed. A step fails if the ack p99 exceeds ${F_ACK_P99_LIMIT_MS} ms, a publish is not acknowledged, or a delivery is missing. ` +
+      (options.durableKeys ? "Every publish carries an idempotency key (`--f-keys`), as the SDK's do. " : "Publishes carry no idempotency key (the SDK always sends one; `--f-keys` adds them). ") +
+      durableCpus(r.serverCommand, options.generatorCpus) +
+      ' Server CPU is a share of one core: above 100 % the server used more than one. ' +
+      `Rounds: CPU per message ÷ the calibration's ns per reference round on the server's CPU (${fmt(r.calibration.serverCpuNs, 0)} ns), comparable across machines.`,
+  );
+  lines.push('');
+  lines.push(`| publish msg/s | persisted msg/s | ack p50 ms | ack p99 ms | ack p99.9 ms | delivery p99 ms | delivered | server CPU | server µs/message | rounds/message |${pg ? ' of which PostgreSQL µs |' : ''} generator CPU | verdict |`);
+  lines.push(`|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|${pg ? '--:|' : ''}--:|---|`);
+  for (const p of r.steps!) {
+    const a = p.acks;
+    const us = usPerMessage(p);
+    const store = p.server.parts?.find((x) => x.role === 'store');
+    const storeUs = store && a && a.perSec > 0 ? (store.cpuUtil * 1e6) / a.perSec : NaN;
+    const verdict = p.failures.length ? p.failures.join('; ') : p.generator.saturated ? `held (generator saturated: ${p.generator.reasons.join('; ')})` : 'held';
+    lines.push(
+      `| ${fmtInt(p.publishRate)} | ${fmtInt(a?.perSec ?? NaN)} | ${fmt(a?.latencyMs.p50)} | ${fmt(a?.latencyMs.p99)} | ${fmt(a?.latencyMs.p999)} | ${fmt(p.latencyMs.p99)} | ${pct(p.deliveryRatio)} | ${(p.server.cpuUtil * 100).toFixed(0)}% | ${fmt(us, 1)} | ${fmt(rounds(us, r), 1)} |${pg ? ` ${fmt(storeUs, 1)} |` : ''} ${(p.generator.cpuUtil * 100).toFixed(0)}% | ${verdict.replaceAll('|', '\\|')} |`,
+    );
+  }
+  if (r.stored) lines.push('', `After the run the store held ${fmtInt(r.stored.rows)} messages; ${fmtInt(r.stored.acknowledged)} publishes were acknowledged.`);
+  lines.push('');
+  return lines;
 }

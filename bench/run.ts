@@ -21,13 +21,18 @@ import { evaluateTargets, markdown, updateDocs, writeJson, type BenchResults } f
 import { REPO_ROOT, TARGET_NAMES, mergeConfig, switchboardBenchConfig, type TargetName } from './server.js';
 import { WIRE_MEMBERS, WIRE_VARIANT_NAMES, wireComparison, type WireComparison } from './wire.js';
 import { wireMarkdown } from './wire-report.js';
-import { WORKLOAD_IDS, WORKLOADS, type BenchSettings, type WorkloadId, type WorkloadResult } from './workloads.js';
+import { postgresProblem } from './workload-durable-pg.js';
+import { ALL_WORKLOADS as WORKLOADS, WORKLOAD_IDS } from './workload-list.js';
+import type { BenchSettings, WorkloadId, WorkloadResult } from './workloads.js';
 
 const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [options])
 
   --quick                 small smoke run (a few hundred connections, ~1 s per phase; targets are not judged)
-  --only a,b,…            workloads to run (a fan-out, b saturation, c many rooms, d DMs, e idle,
-                          f durable: Switchboard only)
+  --only a,b,…            workloads to run (default: all, in this order): a fan-out, b saturation, c many rooms,
+                          cs c in stored rooms (the default configuration; 60 s window), d DMs, e idle,
+                          f durable on SQLite, fp f on PostgreSQL (--pg-url; a database of its own, dropped after),
+                          g reconnect storm (e's shape in stored rooms, every socket cut at once, back with resume);
+                          cs, f, fp and g run against Switchboard only
   --target T              both (default: baseline and switchboard), all (both and socketio), or a list of
                           switchboard, baseline, socketio (Socket.IO 4 with default settings; a–e only)
   --out FILE              JSON result file (default bench/results/latest.json; --quick: a temp file)
@@ -39,18 +44,19 @@ const HELP = `Usage: npm run bench -- [options]   (node dist/bench/run.js [optio
   --quiet-wait S          before each measurement, wait up to S seconds for other processes to go quiet
                           (default 120; --quick: 0); a disturbed window is measured again (3 times at most)
   --switchboard-config F  JSON merged over Switchboard's bench config (e.g. {"rooms":{"rules":[…]}})
-  --rates R1,R2,…         f: publish rates (msg/s) to step through instead of the standard steps
+  --rates R1,R2,…         f, fp: publish rates (msg/s) to step through instead of the standard steps
   --f-cpus LIST           f: CPUs for the server (taskset list, e.g. 0); default: every CPU when pinning
   --f-keys                f: every publish carries an idempotency key (the SDK always sends one)
   --server-node-args S    extra node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  --soak S                a, c, d: measure for S seconds instead of 10, to see whether memory keeps growing
+  --soak S                a, c, cs, d: measure for S seconds instead of 10 (cs: 60), to see whether memory keeps growing
   --server-cpus LIST      CPUs for the server(s) when pinning (taskset list; default 0)
 
   --cluster               Switchboard only, deployed two ways for each workload (default a,b,c; only these):
                           one node, then ${CLUSTER_NODES} nodes joined by a Redis the harness starts, both on PostgreSQL;
                           reports CPU per delivery (the cluster's: nodes + Redis) and the cross-node hop's latency.
                           Results to bench/results/cluster.json; docs/benchmarks.md is not rewritten.
-  --pg-url URL            --cluster: PostgreSQL to create the databases in (default ${DEFAULT_PG_URL})
+  --pg-url URL            fp and --cluster: PostgreSQL to create the databases in (default ${DEFAULT_PG_URL},
+                          or SWITCHBOARD_BENCH_PG_URL); --quick skips fp when it is unreachable, unless CI=true
   --redis-server PATH     --cluster: the redis-server binary (default redis-server on PATH)
 
   --wire                  what the wire costs a receiver (issue #19): one room of ${WIRE_MEMBERS}, the receiving generator decodes
@@ -110,7 +116,7 @@ function parse(argv: string[]): Args {
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean) as WorkloadId[];
-        for (const w of only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (a–f)`);
+        for (const w of only) if (!WORKLOAD_IDS.includes(w)) throw new Error(`unknown workload ${w} (${WORKLOAD_IDS.join(', ')})`);
         break;
       case '--cluster':
         a.cluster = true;
@@ -276,7 +282,16 @@ async function main(): Promise<void> {
     durableRates: args.rates,
     durableKeys: args.fKeys,
     soakMs: args.soak === null ? null : args.soak * 1000,
+    pgUrl: args.pgUrl,
   };
+  // A smoke run on a machine without PostgreSQL still runs the rest; CI and a full run must have it (fp then fails).
+  if (args.quick && args.only.includes('fp') && process.env['CI'] !== 'true') {
+    const problem = await postgresProblem(args.pgUrl);
+    if (problem) {
+      log(`skipping fp: ${problem}`);
+      args.only = args.only.filter((w) => w !== 'fp');
+    }
+  }
   // --cluster: Redis and PostgreSQL must be there before anything starts.
   const infra: ClusterInfra | null = args.cluster ? await clusterInfra(args.pgUrl, args.redisServer) : null;
   const pool = new LoadPool(workers);

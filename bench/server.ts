@@ -14,6 +14,8 @@ import type { ConnSpec } from './load/messages.js';
 import { sampleProc, type ProcSample } from './proc.js';
 
 export type TargetName = 'baseline' | 'switchboard' | 'socketio';
+/** What a process of a target is: a server node, a cluster's broker (Redis), or a store of its own (PostgreSQL, fp). */
+export type PartRole = 'server' | 'broker' | 'store';
 /** Every target, in the order a run measures them. */
 export const TARGET_NAMES: TargetName[] = ['baseline', 'switchboard', 'socketio'];
 
@@ -85,7 +87,7 @@ export interface RunningTarget {
    * A target of several processes (bench/cluster.ts: nodes and a broker): each one's sample, taken together;
    * `sample()` is their sum. Absent: one process.
    */
-  sampleParts?(): { name: string; role: 'server' | 'broker'; sample: ProcSample }[];
+  sampleParts?(): { name: string; role: PartRole; sample: ProcSample }[];
   /** Which of the target's listeners each connection goes to (ConnSpec.port, .node); absent: all to `port`. */
   route?(conns: ConnSpec[]): ConnSpec[];
   /** Log lines at warn level or above (Switchboard), or anything on stderr. */

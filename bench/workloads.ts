@@ -16,6 +16,18 @@
  *                   per second and publish → ack latency (Switchboard only: the
  *                   baseline stores nothing)
  *
+ * In files of their own (bench/workload-list.ts gathers them all, in run order):
+ *   cs stored c:    c in stored rooms, the default configuration (c runs with
+ *                   durable: false), measured 60 s so that the store's bursts show;
+ *                   Switchboard only (bench/stored-rooms.ts, manyRooms below)
+ *   fp f on PostgreSQL: f with the store on a database of its own on --pg-url,
+ *                   PostgreSQL's CPU counted with the server's (bench/workload-durable-pg.ts)
+ *   g  reconnect storm: e's shape (15,000 sessions in 2 rooms each) in stored
+ *                   rooms, publishers sending; every session's socket cut at once,
+ *                   all back with resume and `since`; time until the last one has
+ *                   recovered, server CPU per session, and a seq check per session
+ *                   and room: no gap, no duplicate (bench/workload-storm.ts)
+ *
  * --quick runs the same shapes with a few hundred connections and ~1 s windows.
  */
 import type { ConnSpec, PublisherSpec, WireSpec } from './load/messages.js';
@@ -23,9 +35,11 @@ import type { LoadPool } from './load/pool.js';
 import { runPhase, waitForQuiet, type PhaseOptions, type PhaseResult, type PhaseWindows } from './measure.js';
 import { calibrateOn, machineBusyMs, sampleProc } from './proc.js';
 import { mergeConfig, startTarget, type RunningTarget, type ServerOptions, type TargetName } from './server.js';
+import type { StormInfo } from './workload-storm.js';
 
-export type WorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
-export const WORKLOAD_IDS: WorkloadId[] = ['a', 'b', 'c', 'd', 'e', 'f'];
+/** The workloads of this file; bench/workload-list.ts adds those of their own files (cs, fp, g) and gives the run order. */
+export type BaseWorkloadId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+export type WorkloadId = BaseWorkloadId | 'cs' | 'fp' | 'g';
 
 export interface BenchSettings {
   quick: boolean;
@@ -44,12 +58,14 @@ export interface BenchSettings {
   quietWaitMs: number;
   /** A window in which other processes used more CPU than OTHER_CPU_LIMIT is measured again, this many times at most. */
   retries: number;
-  /** f: the publish rates to step through instead of the standard ones. */
+  /** f, fp: the publish rates to step through instead of the standard ones. */
   durableRates: number[] | null;
   /** f: every publish carries an idempotency key, as the SDK's do. */
   durableKeys: boolean;
-  /** a, c, d: the measured window (ms) instead of 10 s, to see whether memory keeps growing; null: 10 s. */
+  /** a, c, cs, d: the measured window (ms) instead of 10 s (cs: 60 s), to see whether memory keeps growing; null: the standard. */
   soakMs: number | null;
+  /** fp: the PostgreSQL server to create its database in (an administrative URL). */
+  pgUrl: string;
 }
 
 export interface Context {
@@ -94,6 +110,10 @@ export interface WorkloadResult {
   steps?: PhaseResult[];
   /** f: messages in the store once the run was over, and how many publishes were acknowledged in all. */
   stored?: { rows: number; acknowledged: number };
+  /** f, fp: which store held the messages. */
+  store?: StoreName;
+  /** g: the reconnect storm (bench/workload-storm.ts). */
+  storm?: StormInfo;
   /** b: the step that ended the search, and why. */
   stoppedBy?: string;
   /** True when the load generator, not the server, limited the result. */
@@ -183,6 +203,8 @@ export async function bringUp(
   config: Record<string, unknown> = {},
   cpus: string | null = ctx.settings.serverCpus,
   wire: WireSetup | null = null,
+  /** Check every room message's seq (bench/load/seq-tracker.ts): the reconnect storm. */
+  track = false,
 ): Promise<Setup> {
   const calibration: Calibration = { serverCpuNs: calibrateOn(cpus), generatorCpuNs: calibrateOn(ctx.settings.generatorCpus) };
   const server = await (ctx.deploy ?? startTarget)({
@@ -200,7 +222,7 @@ export async function bringUp(
     const self0 = sampleProc('self');
     const machine0 = machineBusyMs();
     const rssEmptyMb = before.rssKb / 1024;
-    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path, ...(target === 'socketio' ? { socketio: true } : {}) }, server.route?.(conns) ?? conns, ctx.settings.inFlight, 30_000, wire?.wire ?? null);
+    const res = await ctx.pool.connect({ host: server.host, port: server.port, path: server.path, ...(target === 'socketio' ? { socketio: true } : {}) }, server.route?.(conns) ?? conns, ctx.settings.inFlight, 30_000, wire?.wire ?? null, track);
     const connect: ConnectInfo = {
       connections: res.connected,
       failed: res.failed,
@@ -287,7 +309,7 @@ export function phaseLine(p: PhaseResult): string {
   );
 }
 
-function result(
+export function result(
   id: WorkloadId,
   title: string,
   target: TargetName,
@@ -445,20 +467,33 @@ async function saturation(ctx: Context, target: TargetName): Promise<WorkloadRes
 
 // ── c: many rooms ──────────────────────────────────────────────────────────
 
-async function manyRooms(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+/** c as it was first measured (rooms not stored), or cs: the same in stored rooms, measured for longer. */
+export interface ManyRoomsVariant {
+  id: WorkloadId;
+  /** Merged over the bench config. */
+  config: Record<string, unknown>;
+  /** The measured window of a full run (ms); --soak overrides it. */
+  measureMs: number;
+  /** In the title: what kind of rooms. */
+  rooms: string;
+}
+
+const C_EPHEMERAL: ManyRoomsVariant = { id: 'c', config: {}, measureMs: 10_000, rooms: 'rooms' };
+
+export async function manyRooms(ctx: Context, target: TargetName, v: ManyRoomsVariant = C_EPHEMERAL): Promise<WorkloadResult> {
   const t0 = performance.now();
   const n = ctx.settings.quick ? 500 : 10_000;
   const size = 10;
   // 3,000 messages/s in, 30,000 deliveries/s out: well within what the baseline sustains on one core.
   const rate = 3;
   const conns = plan(n, (i) => `c${pad(i, 5)}`, (i) => [`room-${Math.floor(i / size)}`]);
-  const s = await bringUp(ctx, target, conns);
+  const s = await bringUp(ctx, target, conns, v.config);
   try {
     const pubs: PublisherSpec[] = [];
     for (let r = 0; r < n / size; r++) pubs.push({ conn: r * size, rate, fanout: size, room: `room-${r}` });
-    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, ctx.settings.soakMs ?? 10_000)));
+    const p = await measured(ctx, phaseOptions(ctx, s.server, pubs, windows(ctx, 2000, ctx.settings.soakMs ?? v.measureMs)));
     ctx.log(`    ${phaseLine(p)}`);
-    return result('c', `${n / size} rooms of ${size}, one publisher each at ${rate} msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
+    return result(v.id, `${n / size} ${v.rooms} of ${size}, one publisher each at ${rate} msg/s`, target, s, n, p, p.server.rssMb, p.failures, t0);
   } finally {
     await tearDown(ctx, s);
   }
@@ -544,15 +579,31 @@ export const DURABLE_CONFIG: Record<string, unknown> = {
  * all of its own; f's needs under a fifth of it, and shares that core with the
  * server's threads here.
  */
-const durableServerCpus = (ctx: Context): string | null => ctx.settings.durableServerCpus ?? ctx.settings.serverCpus;
+export const durableServerCpus = (ctx: Context): string | null => ctx.settings.durableServerCpus ?? ctx.settings.serverCpus;
 
-async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult> {
+/** f on the embedded SQLite store, or fp on PostgreSQL (bench/workload-durable-pg.ts: the same, deployed on a database of its own). */
+export interface DurableVariant {
+  id: WorkloadId;
+  store: StoreName;
+  /** The full run's rate steps (--rates overrides them). */
+  rates: number[];
+  /** Every step up to this rate is measured, even after one failed. */
+  targetRate: number;
+}
+
+export type StoreName = 'SQLite' | 'PostgreSQL';
+
+const F_SQLITE: DurableVariant = { id: 'f', store: 'SQLite', rates: [2_500, 5_000, 10_000, 15_000, F_TARGET_RATE, 30_000, 40_000, 50_000], targetRate: F_TARGET_RATE };
+
+export async function durable(ctx: Context, target: TargetName, v: DurableVariant = F_SQLITE): Promise<WorkloadResult> {
   const t0 = performance.now();
   const quick = ctx.settings.quick;
   const n = quick ? 200 : 1000;
   const size = 2;
   const rooms = n / size;
   const conns = plan(n, (i) => `f${pad(i, 5)}`, (i) => [`chat-${Math.floor(i / size)}`]);
+  // --switchboard-config may point f at PostgreSQL too: the report must say which store it measured.
+  const store: StoreName = v.store === 'PostgreSQL' || (ctx.settings.switchboardConfig['store'] as { url?: unknown } | undefined)?.url ? 'PostgreSQL' : 'SQLite';
   const s = await bringUp(ctx, target, conns, DURABLE_CONFIG, durableServerCpus(ctx));
   const w = windows(ctx, 2000, 5000);
   // One publisher per room; each message reaches both members (the sender's own session too) once stored.
@@ -565,7 +616,7 @@ async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult
     // Up to the target and beyond it until a step fails (an ack p99 over the limit, a message lost or
     // refused); every step up to the target is measured even after one failed, so that the target's own
     // figures are in the report. The row shows the highest rate that held.
-    const rates = ctx.settings.durableRates ?? (quick ? [500] : [2_500, 5_000, 10_000, 15_000, F_TARGET_RATE, 30_000, 40_000, 50_000]);
+    const rates = ctx.settings.durableRates ?? (quick ? [500] : v.rates);
     for (const rate of rates) {
       const p = await measured(ctx, phaseOptions(ctx, s.server, pubsAt(rate), w, { ackP99LimitMs: F_ACK_P99_LIMIT_MS }));
       steps.push(p);
@@ -573,7 +624,7 @@ async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult
       if (p.failures.length > 0) {
         stoppedBy ||= `${rate} msg/s: ${p.failures.join('; ')}` + (p.generator.saturated ? ` (load generator saturated: ${p.generator.reasons.join('; ')})` : '');
         const lost = Object.keys(p.closes).length > 0 || p.deliveryRatio < 1 || (p.acks?.answered ?? 0) < (p.acks?.asked ?? 0);
-        if (rate >= F_TARGET_RATE || lost) break;
+        if (rate >= v.targetRate || lost) break;
         continue;
       }
       if (!stoppedBy) best = p;
@@ -582,7 +633,8 @@ async function durable(ctx: Context, target: TargetName): Promise<WorkloadResult
     const stored = { rows: s.server.storedMessages(), acknowledged: (await ctx.pool.stats()).acksTotal };
     const failures = best ? [] : [`no rate held: ${stoppedBy}`];
     if (Number.isFinite(stored.rows) && stored.rows !== stored.acknowledged) failures.push(`the store holds ${stored.rows} messages, ${stored.acknowledged} were acknowledged`);
-    const r = result('f', `durable: ${rooms} stored rooms of ${size}, every publish acknowledged`, target, s, n, best, best?.server.rssMb ?? NaN, failures, t0);
+    const r = result(v.id, `durable: ${rooms} stored rooms of ${size} (${store}), every publish acknowledged`, target, s, n, best, best?.server.rssMb ?? NaN, failures, t0);
+    r.store = store;
     r.steps = steps;
     r.stoppedBy = stoppedBy;
     r.stored = stored;
@@ -601,6 +653,8 @@ function ackLine(p: PhaseResult): string {
 }
 
 const n = (quick: boolean, full: number, small: number): string => (quick ? small : full).toLocaleString('en-US');
+/** A workload's size in its title: the full run's, or --quick's. */
+export const sizeLabel = n;
 
 export interface Workload {
   title: (quick: boolean) => string;
@@ -610,7 +664,7 @@ export interface Workload {
   run: (ctx: Context, target: TargetName) => Promise<WorkloadResult>;
 }
 
-export const WORKLOADS: Record<WorkloadId, Workload> = {
+export const WORKLOADS: Record<BaseWorkloadId, Workload> = {
   a: { title: (q) => `fan-out: one room, ${n(q, 1000, 100)} subscribers, 100 msg/s`, connections: (q) => (q ? 100 : 1000), run: fanout },
   b: { title: (q) => `saturation: one room, ${n(q, 2000, 200)} subscribers, rate stepped up`, connections: (q) => (q ? 200 : 2000), run: saturation },
   c: { title: (q) => `many rooms: ${n(q, 10_000, 500)} connections in rooms of 10, 3 msg/s each`, connections: (q) => (q ? 500 : 10_000), run: manyRooms },

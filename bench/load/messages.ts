@@ -1,5 +1,6 @@
 /** What the main thread and the load-generator workers say to each other. */
 import type { HistogramSnapshot } from './histogram.js';
+import type { SeqCounts } from './seq-tracker.js';
 
 export interface ConnSpec {
   user: string;
@@ -13,6 +14,8 @@ export interface ConnSpec {
    * timed apart by whether the publisher was on the same node or another (WorkerStats.latencySame/latencyCross).
    */
   node?: number;
+  /** Survives a reconnect storm's cut (g's publishers, which keep sending through it). */
+  keep?: boolean;
 }
 
 /** A connection that publishes: to a room, or direct messages to random users of a numbered set. */
@@ -60,8 +63,25 @@ export interface RunPlan {
 }
 
 export type Request =
-  | { op: 'connect'; id: number; host: string; port: number; path: string; conns: ConnSpec[]; inFlight: number; timeoutMs: number; wire?: WireSpec; socketio?: boolean }
+  | {
+      op: 'connect';
+      id: number;
+      host: string;
+      port: number;
+      path: string;
+      conns: ConnSpec[];
+      inFlight: number;
+      timeoutMs: number;
+      wire?: WireSpec;
+      socketio?: boolean;
+      /** Check every room message's seq, per connection and room (bench/load/seq-tracker.ts). */
+      track?: boolean;
+    }
   | { op: 'run'; id: number; plan: RunPlan }
+  /** Cut every connection not `keep` at once, then reconnect them with resume=1 and joins with `since`. */
+  | { op: 'storm'; id: number; inFlight: number; timeoutMs: number }
+  /** End the running plan's publishing now. */
+  | { op: 'stop'; id: number }
   | { op: 'stats'; id: number }
   | { op: 'close'; id: number };
 
@@ -71,6 +91,14 @@ export interface ConnectResult {
   /** µs from the first connect to the last join reply. */
   elapsedUs: number;
   firstErrors: string[];
+}
+
+export interface StormResult extends ConnectResult {
+  /** Monotonic µs (nowUs()): the sockets were destroyed, and the last reconnected session's last join reply came. */
+  cutUs: number;
+  lastUs: number;
+  /** Connections cut. */
+  cut: number;
 }
 
 export interface RunResult {
@@ -122,6 +150,8 @@ export interface WorkerStats {
   loopDelayMaxMs: number;
   maxLagUs: number;
   open: number;
+  /** Connections opened with `track`: what their seqs showed. */
+  seq?: SeqCounts;
 }
 
 export type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

@@ -5,7 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Histogram } from './histogram.js';
-import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WireSpec, WorkerStats } from './messages.js';
+import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, StormResult, WireSpec, WorkerStats } from './messages.js';
+import { addSeqCounts, emptySeqCounts } from './seq-tracker.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -77,6 +78,8 @@ export class LoadPool {
     inFlight: number,
     timeoutMs = 30_000,
     wire: WireSpec | null = null,
+    /** Check every room message's seq per connection and room (a reconnect storm, bench/workload-storm.ts). */
+    track = false,
   ): Promise<PoolConnectResult> {
     if (this.connCount !== 0) throw new Error('connect() twice without close()');
     const shares: ConnSpec[][] = this.workers.map(() => []);
@@ -85,7 +88,9 @@ export class LoadPool {
     const t0 = performance.now();
     const per = Math.max(1, Math.floor(inFlight / this.size));
     const results = await Promise.all(
-      this.workers.map((w, i) => this.call<ConnectResult>(w, { op: 'connect', ...target, conns: shares[i]!, inFlight: per, timeoutMs, ...(wire ? { wire } : {}) })),
+      this.workers.map((w, i) =>
+        this.call<ConnectResult>(w, { op: 'connect', ...target, conns: shares[i]!, inFlight: per, timeoutMs, ...(wire ? { wire } : {}), ...(track ? { track } : {}) }),
+      ),
     );
     const ms = performance.now() - t0;
     return {
@@ -106,6 +111,30 @@ export class LoadPool {
     }
     const results = await Promise.all(this.workers.map((w, i) => this.call<RunResult>(w, { op: 'run', plan: { ...plan, publishers: shares[i]! } })));
     return { sent: results.reduce((n, r) => n + r.sent, 0), maxLagUs: Math.max(...results.map((r) => r.maxLagUs)) };
+  }
+
+  /**
+   * Every worker cuts its connections not marked `keep` and dials them again with resume (see the worker's
+   * storm()). The workers hear of it within a few hundred µs of each other; cutUs is the first cut, lastUs the
+   * last join reply anywhere.
+   */
+  async storm(inFlight: number, timeoutMs = 60_000): Promise<StormResult> {
+    const per = Math.max(1, Math.floor(inFlight / this.size));
+    const results = await Promise.all(this.workers.map((w) => this.call<StormResult>(w, { op: 'storm', inFlight: per, timeoutMs })));
+    return {
+      connected: results.reduce((n, r) => n + r.connected, 0),
+      failed: results.reduce((n, r) => n + r.failed, 0),
+      cut: results.reduce((n, r) => n + r.cut, 0),
+      cutUs: Math.min(...results.map((r) => r.cutUs)),
+      lastUs: Math.max(...results.map((r) => r.lastUs)),
+      elapsedUs: Math.max(...results.map((r) => r.lastUs)) - Math.min(...results.map((r) => r.cutUs)),
+      firstErrors: results.flatMap((r) => r.firstErrors).slice(0, 5),
+    };
+  }
+
+  /** Ends the running plan's publishing now (its run() then resolves). */
+  async stopPublishing(): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.call(w, { op: 'stop' })));
   }
 
   async stats(): Promise<MergedStats> {
@@ -153,6 +182,7 @@ export class LoadPool {
       loopDelayMaxMs: Math.max(...all.map((s) => s.loopDelayMaxMs)),
       maxLagUs: Math.max(...all.map((s) => s.maxLagUs)),
       open: sum('open'),
+      ...(all.some((s) => s.seq) ? { seq: all.reduce((n, s) => (s.seq ? addSeqCounts(n, s.seq) : n), emptySeqCounts()) } : {}),
     };
   }
 

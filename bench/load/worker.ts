@@ -10,7 +10,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, threadId } from 'node:worker_threads';
 import { RawClient, clientFrame, clientFrameHeaderLength, nowUs, type ClientSink } from './client.js';
 import { Histogram } from './histogram.js';
-import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, WireSpec, WorkerStats } from './messages.js';
+import type { ConnSpec, ConnectResult, PublisherSpec, Request, Response, RunPlan, RunResult, StormResult, WireSpec, WorkerStats } from './messages.js';
+import { SeqTracker } from './seq-tracker.js';
 import { sioCommand, sioCommandFrames, sioPacket } from './socketio.js';
 import { SEND_TIME_DIGITS, commandFrame, publishFrame, randomFiller, wireBinary, wireText, type WireHandlers } from './wire.js';
 
@@ -45,6 +46,8 @@ let keys = threadId * 1e10;
 
 interface Setup {
   spec: ConnSpec;
+  /** The joins' `since`, room by room (a reconnect in a storm); null: plain joins. */
+  since: number[] | null;
   phase: 'wait-connected' | 'joining' | 'done';
   left: number;
   timer: NodeJS.Timeout;
@@ -52,6 +55,14 @@ interface Setup {
 }
 
 let clients: RawClient[] = [];
+/** What each client was opened with, by its index: a storm reopens them as they were. */
+let specs: ConnSpec[] = [];
+/** Where and how connect() dialled: a storm dials the same way. */
+let dialled: Dial | null = null;
+/** Seq checks of a storm (workload g); null: not asked for, and no cost. */
+let track: SeqTracker | null = null;
+/** A `stop` asked the running plan to end its publishing now. */
+let stopUs = Infinity;
 /** The connections' encoding and decoding in a wire run (bench/wire.ts); null: the fast path of the other workloads. */
 let wire: WireSpec | null = null;
 /** The connections speak Socket.IO (bench/load/socketio.ts): every frame's Engine.IO / Socket.IO envelope is stripped first. */
@@ -154,6 +165,7 @@ const sink: ClientSink = {
       let nl = p.indexOf(NL, pos);
       if (nl === -1) nl = len;
       if (p[pos + 9] === M) {
+        track?.message(c.index, p, pos, nl);
         // {"type":"message",…,"body":"@<send time µs> <filler>","ts":<13 digits>}: the body sits at a fixed
         // distance from the end of the line; if it does not (another field order), look for it.
         let i = nl - tailLength;
@@ -237,7 +249,13 @@ function negotiationProblem(c: RawClient): string | null {
   return null;
 }
 
-function controlPush(c: RawClient, msg: { type?: string }, line: string): void {
+interface JoinReply {
+  type?: string;
+  id?: unknown;
+  data?: { seq?: unknown; recovered?: unknown };
+}
+
+function controlPush(c: RawClient, msg: JoinReply, line: string): void {
   const setup = c.tag as Setup | null;
   switch (msg.type) {
     case 'connected':
@@ -246,11 +264,14 @@ function controlPush(c: RawClient, msg: { type?: string }, line: string): void {
         if (problem) return setup.settle(problem);
         if (setup.spec.rooms.length === 0) return setup.settle(null);
         setup.phase = 'joining';
-        const joins = setup.spec.rooms.map((room, i) => ({ type: 'join', id: i + 1, room }));
+        const since = setup.since;
+        const joins = setup.spec.rooms.map((room, i) => (since ? { type: 'join', id: i + 1, room, since: since[i] } : { type: 'join', id: i + 1, room }));
         c.send(sio ? sioCommandFrames(joins) : commandFrame(wire, joins));
       }
       return;
     case 'reply':
+      if (track && setup && setup.phase === 'joining' && typeof msg.id === 'number' && typeof msg.data?.seq === 'number')
+        track.joined(c.index, msg.id - 1, msg.data.seq, typeof msg.data.recovered === 'boolean' ? msg.data.recovered : undefined);
       if (setup && setup.phase === 'joining' && --setup.left === 0) setup.settle(null);
       else otherPushes++;
       return;
@@ -263,9 +284,41 @@ function controlPush(c: RawClient, msg: { type?: string }, line: string): void {
   }
 }
 
-async function connect(req: Extract<Request, { op: 'connect' }>): Promise<ConnectResult> {
+interface Dial {
+  host: string;
+  port: number;
+  path: string;
+  inFlight: number;
+  timeoutMs: number;
+}
+
+function connect(req: Extract<Request, { op: 'connect' }>): Promise<ConnectResult> {
   wire = req.wire ?? null;
   sio = req.socketio === true;
+  specs = req.conns;
+  track = req.track ? new SeqTracker() : null;
+  specs.forEach((spec, i) => track?.add(i, spec.rooms));
+  dialled = { host: req.host, port: req.port, path: req.path, inFlight: req.inFlight, timeoutMs: req.timeoutMs };
+  return dial(dialled, specs.map((_, i) => i), false).then(({ lastUs: _, ...r }) => r);
+}
+
+/**
+ * Destroys every connection not marked `keep` in one synchronous loop — the moment a network blip or a
+ * deploy cuts them all — then dials them again as they were, with resume=1 and each join's `since` the last
+ * seq the connection saw in that room.
+ */
+async function storm(req: Extract<Request, { op: 'storm' }>): Promise<StormResult> {
+  if (!dialled) throw new Error('storm before connect');
+  const victims: number[] = [];
+  for (let i = 0; i < specs.length; i++) if (!specs[i]!.keep) victims.push(i);
+  const cutUs = nowUs();
+  for (const i of victims) clients[i]!.destroy();
+  const { lastUs, ...r } = await dial({ ...dialled, inFlight: req.inFlight, timeoutMs: req.timeoutMs }, victims, true);
+  return { ...r, cutUs, lastUs, cut: victims.length };
+}
+
+/** Opens the connections `indexes` (of specs) and joins their rooms; at most `inFlight` handshakes at a time. elapsedUs: from the call to the last join reply (lastUs). */
+async function dial(d: Dial, indexes: number[], resume: boolean): Promise<ConnectResult & { lastUs: number }> {
   const t0 = nowUs();
   let last = t0;
   let next = 0;
@@ -275,26 +328,28 @@ async function connect(req: Extract<Request, { op: 'connect' }>): Promise<Connec
   const firstErrors: string[] = [];
   await new Promise<void>((resolve) => {
     const launch = (): void => {
-      while (inFlight < req.inFlight && next < req.conns.length) {
-        const spec = req.conns[next++]!;
+      while (inFlight < d.inFlight && next < indexes.length) {
+        const index = indexes[next++]!;
+        const spec = specs[index]!;
         inFlight++;
         const target = {
-          host: req.host,
-          port: spec.port ?? req.port,
-          path: `${req.path}${req.path.includes('?') ? '&' : '?'}user=${encodeURIComponent(spec.user)}`,
+          host: d.host,
+          port: spec.port ?? d.port,
+          path: `${d.path}${d.path.includes('?') ? '&' : '?'}user=${encodeURIComponent(spec.user)}${resume ? '&resume=1' : ''}`,
           localAddress: spec.local,
           ...(wire?.protocol ? { protocol: wire.protocol } : {}),
           ...(wire?.deflate ? { deflate: true } : {}),
         };
-        const c = new RawClient(clients.length, target, READ_BUF, sink);
-        clients.push(c);
-        nodeOf.push(spec.node ?? -1);
+        const c = new RawClient(index, target, READ_BUF, sink);
+        clients[index] = c;
+        nodeOf[index] = spec.node ?? -1;
         live++;
         const setup: Setup = {
           spec,
+          since: resume && track ? track.since(index) : null,
           phase: 'wait-connected',
           left: spec.rooms.length,
-          timer: setTimeout(() => setup.settle(`not ready after ${req.timeoutMs} ms`), req.timeoutMs),
+          timer: setTimeout(() => setup.settle(`not ready after ${d.timeoutMs} ms`), d.timeoutMs),
           settle: (error) => {
             if (setup.phase === 'done') return;
             setup.phase = 'done';
@@ -309,17 +364,17 @@ async function connect(req: Extract<Request, { op: 'connect' }>): Promise<Connec
               if (firstErrors.length < 5) firstErrors.push(`${spec.user}: ${error}`);
               c.destroy();
             }
-            if (next < req.conns.length) launch();
+            if (next < indexes.length) launch();
             else if (inFlight === 0) resolve();
           },
         };
         c.tag = setup;
       }
-      if (next >= req.conns.length && inFlight === 0) resolve();
+      if (next >= indexes.length && inFlight === 0) resolve();
     };
     launch();
   });
-  return { connected, failed, elapsedUs: last - t0, firstErrors };
+  return { connected, failed, elapsedUs: last - t0, lastUs: last, firstErrors };
 }
 
 interface Publisher {
@@ -380,6 +435,7 @@ function publisherFrame(spec: PublisherSpec, bodyChars: number): Publisher {
  */
 function run(plan: RunPlan): Promise<RunResult> {
   resetCounters();
+  stopUs = Infinity;
   winStart = plan.warmEndUs;
   winEnd = plan.endUs;
   tailLength = tailFor(plan.bodyChars);
@@ -395,7 +451,8 @@ function run(plan: RunPlan): Promise<RunResult> {
   return new Promise((resolve) => {
     const tick = (): void => {
       const now = nowUs();
-      const elapsed = Math.min(now, plan.endUs) - plan.startUs;
+      const endUs = Math.min(plan.endUs, stopUs);
+      const elapsed = Math.min(now, endUs) - plan.startUs;
       if (elapsed >= 0 && pubs.length > 0) {
         const due = Math.floor((elapsed * total) / 1e6 + phase) - issued;
         if (due > 1) {
@@ -408,7 +465,7 @@ function run(plan: RunPlan): Promise<RunResult> {
         }
         if (due > 0) issued += due;
       }
-      if (now >= plan.endUs) {
+      if (now >= endUs) {
         loopP99 = loop.percentile(99) / 1e6;
         loopMax = loop.max / 1e6;
         loop.disable();
@@ -473,12 +530,16 @@ function stats(): WorkerStats {
     loopDelayMaxMs: loopMax,
     maxLagUs,
     open: live,
+    ...(track ? { seq: track.stats() } : {}),
   };
 }
 
 async function closeAll(): Promise<{ open: number }> {
   for (const c of clients) c.destroy();
   clients = [];
+  specs = [];
+  dialled = null;
+  track = null;
   nodeOf = [];
   wire = null;
   sio = false;
@@ -507,5 +568,10 @@ port.on('message', (req: Request) => {
       return done(stats());
     case 'close':
       return done(closeAll());
+    case 'storm':
+      return done(storm(req));
+    case 'stop':
+      stopUs = nowUs();
+      return done(null);
   }
 });

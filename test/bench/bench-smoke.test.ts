@@ -22,6 +22,16 @@ interface Result {
   phase: { deliveryRatio: number; deliveriesPerSec: number; latencyMs: { p50: number; p99: number; p999: number }; server: { cpuUsPerDelivery: number | null } } | null;
   steps?: unknown[];
   stored?: { rows: number; acknowledged: number };
+  store?: string;
+  storm?: {
+    sessions: number;
+    reconnected: number;
+    recoverySeconds: number;
+    cpuUsPerSession: number;
+    expected: number;
+    received: number;
+    seq: { gaps: number; duplicates: number; unrecovered: number; badSessions: number; resumedJoins: number };
+  };
   rssPerConnKb: number | null;
   ok: boolean;
   failures: string[];
@@ -66,7 +76,31 @@ test('bench --quick runs every workload against every target and reports deliver
     assert.match(stdout, /\| workload \| target \|/, 'the markdown table is printed');
     assert.match(stdout, /### Ratios \(Switchboard ÷ baseline\)/, 'the ratios against the baseline are printed');
     assert.match(stdout, /### Ratios \(Switchboard ÷ Socket\.IO\)/, 'the ratios against Socket.IO are printed');
-    assert.match(stdout, /### Durable messages \(f\)/, 'the durable table is printed');
+    assert.match(stdout, /### Durable messages \(f: SQLite\)/, 'the durable table is printed, with its store');
+    assert.equal(f.store, 'SQLite');
+
+    // Stored c, the reconnect storm and f on PostgreSQL run against Switchboard only.
+    for (const w of ['cs', 'g', 'fp']) assert.ok(res.results.filter((x) => x.workload === w).every((x) => x.target === 'switchboard'), `${w} runs against Switchboard only`);
+    const cs = res.results.find((x) => x.workload === 'cs');
+    assert.ok(cs?.phase && cs.phase.deliveryRatio > 0 && typeof cs.phase.latencyMs.p999 === 'number', `cs: ${cs?.failures.join('; ')}`);
+    assert.match(stdout, /### Stored rooms at c's shape \(cs beside c\)/);
+    // Every session of the storm comes back and gets exactly what it missed: the seq checks are what g is for.
+    const g = res.results.find((x) => x.workload === 'g');
+    assert.ok(g?.storm, `g: ${g?.failures.join('; ')}`);
+    assert.equal(g.storm.reconnected, g.storm.sessions, 'g: every session reconnected');
+    assert.equal(g.storm.seq.resumedJoins, 2 * g.storm.sessions, 'g: every room rejoined with since');
+    assert.deepEqual([g.storm.seq.gaps, g.storm.seq.duplicates, g.storm.seq.unrecovered, g.storm.seq.badSessions], [0, 0, 0, 0], 'g: no gap, no duplicate');
+    assert.equal(g.storm.received, g.storm.expected, 'g: every delivery arrived exactly once');
+    assert.ok(g.storm.recoverySeconds > 0 && g.storm.cpuUsPerSession > 0);
+    assert.match(stdout, /### Reconnect storm \(g\)/);
+    // PostgreSQL: skipped by a quick run only where it is not there and this is not CI.
+    const fp = res.results.find((x) => x.workload === 'fp');
+    if (fp || process.env['CI'] === 'true') {
+      assert.ok(fp && !fp.failures.some((x) => x.startsWith('harness error')), `fp: ${fp?.failures.join('; ')}`);
+      assert.equal(fp.store, 'PostgreSQL');
+      assert.ok(fp.stored && fp.stored.rows === fp.stored.acknowledged && fp.stored.rows > 0, `fp: store rows ${fp.stored?.rows} vs acks ${fp.stored?.acknowledged}`);
+      assert.match(stdout, /### Durable messages \(fp: PostgreSQL\)/);
+    } else assert.match(stderr, /skipping fp: PostgreSQL not reachable/);
     // A smoke run cannot reach the goals: no targets table full of "no", and a line saying why.
     assert.deepEqual(res.targets, [], 'a --quick run judges no targets');
     assert.doesNotMatch(stdout, /### Targets/);
