@@ -19,7 +19,7 @@ import type { PublisherSpec } from './load/messages.js';
 import type { MergedStats } from './load/pool.js';
 import { emptySeqCounts, type SeqCounts } from './load/seq-tracker.js';
 import { machineBusyMs, sampleProc } from './proc.js';
-import type { TargetName } from './server.js';
+import { mergeConfig, type TargetName } from './server.js';
 import { STORED_ROOMS } from './stored-rooms.js';
 import { OTHER_CPU_LIMIT, bringUp, pad, plan, result, tearDown, type Context, type WorkloadResult } from './workloads.js';
 
@@ -75,7 +75,10 @@ export async function reconnectStorm(ctx: Context, target: TargetName): Promise<
   const publishers = publishersFor(n);
   const sessions = plan(n, (i) => `g${pad(i, 5)}`, (i) => [`group-${Math.floor(i / MEMBERS)}`, `team-${i % groups}`]);
   const pubConns = plan(publishers, (k) => `gpub${pad(k, 3)}`, (k) => rooms.slice(k * ROOMS_PER_PUBLISHER, (k + 1) * ROOMS_PER_PUBLISHER)).map((c) => ({ ...c, keep: true }));
-  const s = await bringUp(ctx, target, [...sessions, ...pubConns], STORED_ROOMS, ctx.settings.serverCpus, null, true);
+  // Room for every session twice: new connections may arrive before the server has seen all the old ones close,
+  // as they would after a real blip; the storm must not be refused at a limit sized for one set.
+  const config = mergeConfig(STORED_ROOMS, { limits: { maxConnections: 2 * (n + publishers) + 100 } });
+  const s = await bringUp(ctx, target, [...sessions, ...pubConns], config, ctx.settings.serverCpus, null, true);
   try {
     const pubs: PublisherSpec[] = rooms.map((room, r) => ({ conn: n + Math.floor(r / ROOMS_PER_PUBLISHER), rate: rate / rooms.length, fanout: MEMBERS + 1, room }));
     const warmMs = quick ? 1000 : 6000;
