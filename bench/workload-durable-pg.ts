@@ -11,9 +11,11 @@
  * writer, checkpointer, background writer and autovacuum workers (shared by
  * the whole PostgreSQL server: whatever else uses it at the time is counted
  * too). PostgreSQL's memory is not counted (its shared buffers would be
- * counted once per process).
+ * counted once per process). Only a PostgreSQL on this machine can be
+ * counted; a remote one's CPU is missing from the figures.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createDatabase, redactUrl } from './cluster.js';
 import { sumSamples } from './measure.js';
@@ -83,6 +85,18 @@ function countMessages(url: string): number {
   return r.status === 0 ? Number(r.stdout.trim()) : NaN;
 }
 
+/**
+ * The pid is a PostgreSQL process on this machine. A server elsewhere (another host, a container with its own
+ * pids) reports pids that here are nobody's, or someone else's: those are not counted.
+ */
+function isLocalPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('postgres');
+  } catch {
+    return false;
+  }
+}
+
 /** PostgreSQL's own background processes that work for every database. */
 const SHARED_BACKENDS = ['walwriter', 'checkpointer', 'background writer', 'autovacuum worker'];
 
@@ -112,7 +126,7 @@ class PostgresCpu {
 
   private async refresh(): Promise<void> {
     const res = await this.client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 OR backend_type = ANY($2)', [this.dbName, SHARED_BACKENDS]);
-    for (const { pid } of res.rows) if (!this.cpuMs.has(pid)) this.cpuMs.set(pid, this.read(pid) ?? 0);
+    for (const { pid } of res.rows) if (!this.cpuMs.has(pid) && isLocalPostgres(pid)) this.cpuMs.set(pid, this.read(pid) ?? 0);
   }
 
   private read(pid: number): number | null {
