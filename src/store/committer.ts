@@ -145,8 +145,9 @@ export class Committer implements Persistence {
       .finally(next);
   };
 
+  /** After the writes queued so far: a join just made (its row is written by the next commit) counts. */
   isMember(user: string, conv: string): Promise<boolean> {
-    return this.store.isMember(user, conv);
+    return this.written().then(() => this.store.isMember(user, conv));
   }
 
   /** Resolves once everything queued so far has been written (or has failed). */

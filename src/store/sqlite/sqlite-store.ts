@@ -1,13 +1,17 @@
 /**
- * The embedded store: SQLite (WAL) in a worker thread. Every call is a message
+ * The embedded store: SQLite (WAL) in a worker thread. Every write is a message
  * to the worker; calls are answered in the order they were made. A second
  * thread checkpoints the WAL (checkpointer.ts) so that commits never wait
- * for one.
+ * for one. The reads sessions wait on run on a read-only connection in this
+ * thread (reader.ts): they see every commit whose answer has come back, and
+ * possibly one whose answer is on its way, which the hub allows for (a cluster's
+ * reads can be ahead of its deliveries the same way).
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Appended, ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, RoomRecord, Store, Upload, UploadTrim, WebhookEvent, WriteBatch } from '../store.js';
 import type { CheckpointerOptions } from './checkpointer.js';
 import { lockDatabaseFile, type FileLock } from './file-lock.js';
+import { Reader } from './reader.js';
 import type { Request, Response, WorkerOptions } from './worker.js';
 import { packBatch, unpackResults, type PackedResults } from './wire.js';
 
@@ -16,6 +20,8 @@ import { packBatch, unpackResults, type PackedResults } from './wire.js';
  * the WAL takes ~40,000 frames a second: half a second keeps it near 80 MB.
  */
 const CHECKPOINT_INTERVAL_MS = 500;
+/** The reader's page cache: the recent tails of conversations and the members table, not the writer's working set. */
+const READER_CACHE_MIB = 16;
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type Payload = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -24,6 +30,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private worker: Worker | null = null;
   private checkpointer: Worker | null = null;
+  /** Null for an in-memory database, which only the writer's connection can see. */
+  private reader: Reader | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   /** Open and not being closed: only then is the writer's end a loss to report. */
@@ -70,7 +78,10 @@ export class SqliteStore implements Store {
     worker.on('exit', (code) => this.fail(worker, new Error(`the SQLite writer thread exited with code ${code}`)));
     // The first call proves the database opened and migrated.
     await this.call({ op: 'lastSeq', conv: '' });
-    if (channel) this.startCheckpointer(channel.port2);
+    if (channel) {
+      this.reader = new Reader(this.options.file, READER_CACHE_MIB);
+      this.startCheckpointer(channel.port2);
+    }
     this.running = true;
   }
 
@@ -108,13 +119,20 @@ export class SqliteStore implements Store {
       const w = this.worker;
       // The writer closes last: closing the last connection checkpoints everything and removes the WAL.
       await this.stopCheckpointer();
+      this.closeReader();
       await this.call({ op: 'close' });
       this.worker = null;
       await w.terminate();
     } finally {
       // Also after the writer thread ended by itself (close is then all that is left to do).
+      this.closeReader();
       this.releaseLock();
     }
+  }
+
+  private closeReader(): void {
+    this.reader?.close();
+    this.reader = null;
   }
 
   private releaseLock(): void {
@@ -126,16 +144,19 @@ export class SqliteStore implements Store {
     return unpackResults(batch, (await this.call({ op: 'commit', batch: packBatch(batch) })) as PackedResults);
   }
   history(q: HistoryQuery): Promise<HistoryPage> {
-    return this.call({ op: 'history', q }) as Promise<HistoryPage>;
+    const viaWriter = (): Promise<HistoryPage> => this.call({ op: 'history', q }) as Promise<HistoryPage>;
+    return this.reader && this.worker ? this.reader.run((r) => r.history(q), viaWriter) : viaWriter();
   }
   lastSeq(conv: string): Promise<number> {
     return this.call({ op: 'lastSeq', conv }) as Promise<number>;
   }
   isMember(user: string, conv: string): Promise<boolean> {
-    return this.call({ op: 'isMember', user, conv }) as Promise<boolean>;
+    const viaWriter = (): Promise<boolean> => this.call({ op: 'isMember', user, conv }) as Promise<boolean>;
+    return this.reader && this.worker ? this.reader.run((r) => r.isMember(user, conv), viaWriter) : viaWriter();
   }
   memberships(users: readonly string[]): Promise<Map<string, Membership[]>> {
-    return this.call({ op: 'memberships', users: [...users] }) as Promise<Map<string, Membership[]>>;
+    const viaWriter = (): Promise<Map<string, Membership[]>> => this.call({ op: 'memberships', users: [...users] }) as Promise<Map<string, Membership[]>>;
+    return this.reader && this.worker ? this.reader.run((r) => r.memberships(users), viaWriter) : viaWriter();
   }
   members(conv: string): Promise<string[]> {
     return this.call({ op: 'members', conv }) as Promise<string[]>;
@@ -225,6 +246,7 @@ export class SqliteStore implements Store {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.worker = null;
+    this.closeReader();
     void this.stopCheckpointer();
     if (this.running) {
       this.running = false;

@@ -9,8 +9,9 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { planConversationTrim } from '../conversation-trim.js';
 import { planCountTrim, type CountCandidate } from '../count-trim.js';
-import type { ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, StoredMessage, Upload, UploadTrim } from '../store.js';
+import type { ConversationTrimRule, CountCursor, CountTrim, HistoryQuery, Upload, UploadTrim } from '../store.js';
 import type { CheckpointTail } from './checkpointer.js';
+import { readQueries } from './reads.js';
 import { registryOps, type RegistryRequest } from './registry-ops.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 import { DUPLICATE, MESSAGE_FIELDS, REFUSED, type PackedBatch, type PackedResults } from './wire.js';
@@ -85,17 +86,6 @@ for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
   })();
 }
 
-interface Row {
-  conv: string;
-  seq: number;
-  id: string;
-  sender: string;
-  content_type: string;
-  body: string;
-  ts: number;
-  key: string | null;
-}
-
 const COLUMNS = 'conv, seq, id, sender, content_type, body, ts, key';
 const q = {
   // INDEXED BY: the primary key's conversation prefix would otherwise look tempting, and it means a scan.
@@ -123,11 +113,6 @@ const q = {
   inUse: db.prepare<[string]>('UPDATE uploads SET unlinked = 0 WHERE id = ?'),
   removeUpload: db.prepare<[string]>('DELETE FROM uploads WHERE id = ?'),
   lastSeq: db.prepare<[string], { last_seq: number }>('SELECT last_seq FROM conversations WHERE id = ?'),
-  oldest: db.prepare<[string], { seq: number | null }>('SELECT MIN(seq) AS seq FROM messages WHERE conv = ?'),
-  before: db.prepare<[string, number, number], Row>(
-    `SELECT * FROM (SELECT ${COLUMNS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
-  ),
-  after: db.prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`),
   join: db.prepare<[string, string, string]>(
     'INSERT INTO members (user, conv, read_seq) VALUES (?, ?, COALESCE((SELECT last_seq FROM conversations WHERE id = ?), 0)) ON CONFLICT DO NOTHING',
   ),
@@ -138,11 +123,6 @@ const q = {
   readTo: db.prepare<{ seq: number; user: string; conv: string }>(
     `UPDATE members SET read_seq = MIN(@seq, COALESCE((SELECT last_seq FROM conversations WHERE id = @conv), 0))
      WHERE user = @user AND conv = @conv AND read_seq < MIN(@seq, COALESCE((SELECT last_seq FROM conversations WHERE id = @conv), 0))`,
-  ),
-  isMember: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM members WHERE user = ? AND conv = ?'),
-  memberships: db.prepare<[string], { user: string; conv: string; last_seq: number | null; read_seq: number }>(
-    `SELECT m.user, m.conv, c.last_seq, m.read_seq FROM members m LEFT JOIN conversations c ON c.id = m.conv
-     WHERE m.user IN (SELECT value FROM json_each(?)) ORDER BY m.user, m.conv`,
   ),
   members: db.prepare<[string], { user: string }>('SELECT user FROM members WHERE conv = ? ORDER BY user'),
   addUpload: db.prepare<[string, string, string, string, number, number]>(
@@ -165,6 +145,7 @@ const q = {
 };
 
 const registry = registryOps(db);
+const reads = readQueries(db);
 
 const commit = db.transaction((text: string): PackedResults => {
   const [joins, messages, leaves, reads] = JSON.parse(text) as PackedBatch;
@@ -245,35 +226,18 @@ const trimUploads = db.transaction((before: number, limit: number): UploadTrim =
   return { removed, more: candidates.length === limit };
 });
 
-function toMessage(r: Row): StoredMessage {
-  return { id: r.id, conv: r.conv, seq: r.seq, from: r.sender, contentType: r.content_type, body: r.body, ts: r.ts, key: r.key };
-}
-
-function history(h: HistoryQuery): HistoryPage {
-  const rows =
-    h.after !== undefined ? q.after.all(h.conv, h.after, h.limit) : q.before.all(h.conv, h.before ?? Number.MAX_SAFE_INTEGER, h.limit);
-  return { messages: rows.map(toMessage), oldestSeq: q.oldest.get(h.conv)?.seq ?? 0, lastSeq: q.lastSeq.get(h.conv)?.last_seq ?? 0 };
-}
-
 function handle(req: Request): unknown {
   switch (req.op) {
     case 'commit':
       return commit(req.batch);
     case 'history':
-      return history(req.q);
+      return reads.history(req.q);
     case 'lastSeq':
       return q.lastSeq.get(req.conv)?.last_seq ?? 0;
     case 'isMember':
-      return q.isMember.get(req.user, req.conv) !== undefined;
-    case 'memberships': {
-      const out = new Map<string, Membership[]>();
-      for (const r of q.memberships.all(JSON.stringify(req.users))) {
-        let list = out.get(r.user);
-        if (!list) out.set(r.user, (list = []));
-        list.push({ conv: r.conv, lastSeq: r.last_seq ?? 0, readSeq: r.read_seq });
-      }
-      return out;
-    }
+      return reads.isMember(req.user, req.conv);
+    case 'memberships':
+      return reads.memberships(req.users);
     case 'members':
       return q.members.all(req.conv).map((r) => r.user);
     case 'addUpload': {
