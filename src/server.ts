@@ -178,6 +178,11 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     deliveries: metrics.fanout,
     registry: store,
     recoveryLimit: config.store.recoveryLimit,
+    recentPerRoom: config.store.recentPerRoom,
+    retention: {
+      maxCount: config.store.retention.maxCount,
+      maxAgeMs: config.store.retention.maxAgeDays === undefined ? undefined : config.store.retention.maxAgeDays * 86_400_000,
+    },
     historyMaxLimit: config.store.historyMaxLimit,
     maxHeld: limits.maxQueueMessages,
     // A replay and the DMs held during it leave together: each gets half of the outbound queue, or the session

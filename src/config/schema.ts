@@ -239,6 +239,17 @@ export const configSchema = z.strictObject({
         .min(1024)
         .default(1024 * 1024)
         .describe('most bytes one join or sync with `since` replays; beyond it the client pages history'),
+      /**
+       * After a network blip every client rejoins at once, most a few messages behind: the last messages of each
+       * stored room with members on this node are kept in memory, and a recovering join that missed only those is
+       * answered without a store read. Costs up to this many messages' memory per such room.
+       */
+      recentPerRoom: z
+        .number()
+        .int()
+        .min(0)
+        .default(32)
+        .describe('last messages per stored room kept in memory for recovering joins (0: none)'),
       historyMaxLimit: z.number().int().positive().default(200).describe('largest history page'),
       /**
        * The SQLite store's folder needs this much free space or /readyz answers 503 ("disk full"), before writes

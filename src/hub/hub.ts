@@ -11,7 +11,7 @@ import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect } fro
 import type { FanOut } from '../fanout/fanout.js';
 import { LocalFanout, type DeliveryCounters, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import type { ServerPush, UnreadPush } from '../protocol/pushes.js';
+import type { MessagePush, ServerPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
 import type { Ack, HistoryResult, JoinResult, PresenceEntry, RoomKind, SyncResult } from '../protocol/replies.js';
 import { dmConv, roomConv, type ConvTarget } from './conversations.js';
@@ -59,6 +59,10 @@ export interface HubOptions {
   recoveryLimit?: number;
   /** Largest history page (default 200). */
   historyMaxLimit?: number;
+  /** Last messages each stored room keeps in memory, so that a recovering join that missed only those needs no store read (default 32; 0: none). */
+  recentPerRoom?: number;
+  /** The store's retention (store.retention): what it may have removed is not replayed from memory either. */
+  retention?: { maxCount?: number | undefined; maxAgeMs?: number | undefined };
   /** Most direct messages held for a recovering session before it is closed as a slow consumer (default 10000). */
   maxHeld?: number;
   /** Most bytes of them (default 4 MiB, a session's outbound queue limit). */
@@ -120,6 +124,7 @@ export class Hub {
       defer: opts.defer,
       gapWaitMs: opts.gapWaitMs,
       fillLimit: opts.recoveryLimit,
+      recentPerRoom: opts.recentPerRoom ?? 32,
     }));
     this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents, this.cluster, (room) => this.sequencer.catchUp(room));
     this.admin = new RoomAdmin({
@@ -311,15 +316,42 @@ export class Hub {
     }
     // A room with members already knows its last delivered seq, and every later commit reaches members
     // in order: a plain join needs no store round trip.
-    const known = this.rooms.get(name)?.lastSeq;
+    const here = this.rooms.get(name);
+    const known = here?.lastSeq;
     if (since === undefined && known !== undefined) {
       this.rooms.add(s, name, kind, true);
       return { room: name, kind, durable, seq: known };
+    }
+    // A recovering join that missed only what the room delivered here lately: replayed from memory, as the store
+    // would have (live messages after `known` follow, in order, as they would after a read).
+    const missed = since !== undefined && known !== undefined ? (here!.recent?.after(since, known) ?? (since === known ? [] : null)) : null;
+    if (
+      missed &&
+      missed.length <= (this.opts.recoveryLimit ?? 1000) &&
+      this.retained(name, missed) &&
+      this.fanout.replay(s, missed, this.opts.recoveryMaxBytes ?? 1024 * 1024) >= 0
+    ) {
+      this.rooms.add(s, name, kind, true);
+      return { room: name, kind, durable, seq: known!, recovered: true, missed: missed.length };
     }
     return joinStored(
       { persistence: this.persistence!, fanout: this.fanout, rooms: this.rooms, recovery: this.recovery, checkRoomLimit: (x) => this.checkRoomLimit(x) },
       { s, name, kind, since, limit: since === undefined ? 0 : (this.opts.recoveryLimit ?? 1000) + 1 },
     );
+  }
+
+  /**
+   * True when retention (the server's, or the managed room's own) cannot have removed any of `missed` from the
+   * store: a replay from memory must not hand out what a recovering join through the store would call gone.
+   */
+  private retained(name: string, missed: readonly MessagePush[]): boolean {
+    if (missed.length === 0) return true;
+    const policy = this.opts.retention ?? {};
+    const managed = this.directory.get(name);
+    const counts = [policy.maxCount, managed?.maxCount ?? undefined].filter((n): n is number => n !== undefined);
+    const ages = [policy.maxAgeMs, managed?.maxAgeDays == null ? undefined : managed.maxAgeDays * 86_400_000].filter((n): n is number => n !== undefined);
+    if (counts.length > 0 && missed.length > Math.min(...counts)) return false;
+    return ages.length === 0 || missed[0]!.ts >= this.opts.now() - Math.min(...ages);
   }
 
   leave(s: HubSession, name: string): void {

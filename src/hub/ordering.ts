@@ -6,6 +6,7 @@
 import type { FanOut } from '../fanout/fanout.js';
 import { DirectOrder, DirectStream } from './direct-order.js';
 import type { Persistence } from './persistence.js';
+import { RecentMessages } from './recent-messages.js';
 import type { RoomState } from './room-state.js';
 import { Sequencer } from './sequencer.js';
 import type { HubSession } from './session.js';
@@ -20,6 +21,8 @@ export interface OrderingOptions {
   gapWaitMs?: number | undefined;
   /** Default 1000. */
   fillLimit?: number | undefined;
+  /** Messages each stored room keeps in memory for recovering joins (0: none). */
+  recentPerRoom: number;
 }
 
 export function orderings(o: OrderingOptions): { rooms: Sequencer<RoomState>; direct: DirectOrder | null } {
@@ -34,6 +37,7 @@ export function orderings(o: OrderingOptions): { rooms: Sequencer<RoomState>; di
     ...common,
     deliver: (room, push) => {
       room.messages++;
+      if (o.recentPerRoom > 0) (room.recent ??= new RecentMessages(o.recentPerRoom)).add(push);
       fanout.toRoom(room.name, push);
     },
   });

@@ -1,6 +1,7 @@
 import type { MessagePush } from '../protocol/pushes.js';
 import type { RoomKind } from '../protocol/replies.js';
 import { roomConv } from './conversations.js';
+import type { RecentMessages } from './recent-messages.js';
 import type { Ordered } from './sequencer.js';
 
 /** What the hub knows of a room with members on this node. Its members and batches are the fan-out's. */
@@ -18,6 +19,8 @@ export class RoomState implements Ordered {
   pending: Map<number, MessagePush> | null = null;
   /** A read of missed messages is scheduled or under way. */
   filling = false;
+  /** A durable room's last delivered messages, for recovering joins (null until the first, or when none are kept). */
+  recent: RecentMessages | null = null;
   /** Its last local member left: nothing more is delivered through this state. */
   closed = false;
 

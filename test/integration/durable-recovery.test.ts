@@ -165,6 +165,44 @@ describe('durable rooms: recovery with join since', () => {
     await concurrentRejoin(t, []);
   });
 
+  it('is exactly contiguous with every recovering join read from the store (store.recentPerRoom 0)', async (t) => {
+    await concurrentRejoin(t, ['--store.recentPerRoom', '0']);
+  });
+
+  it("answers alike whether what was missed is still in the room's recent messages (memory) or only in the store", async (t) => {
+    t.after(closeAllClients);
+    // A member stays, so the room keeps its recent messages here; store.recentPerRoom 4: 3 missed are in memory,
+    // 9 only in the store; a client a whole tail behind, and one that claims a seq past the room's last.
+    const srv = await startServer([...BASE, '--store.recentPerRoom', '4'], { t });
+    const pub = await connectUser(srv.wsUrl, 'pub');
+    await pub.call({ type: 'join', room: 'tail' });
+    await publishN(pub, 'tail', 1, 20);
+    for (const [since, expected] of [
+      [17, { seq: 20, recovered: true, missed: 3 }],
+      [16, { seq: 20, recovered: true, missed: 4 }],
+      [15, { seq: 20, recovered: true, missed: 5 }],
+      [11, { seq: 20, recovered: true, missed: 9 }],
+      [20, { seq: 20, recovered: true, missed: 0 }],
+      [0, { seq: 20, recovered: true, missed: 20 }],
+    ] as const) {
+      const c = await connectUser(srv.wsUrl, 'sub');
+      const { reply, replyIndex } = await rejoin(c, 'tail', since);
+      assert.deepEqual(reply, { room: 'tail', kind: 'public', durable: true, ...expected }, `since ${since}`);
+      const replayed = c.all(isRoomMsg('tail'));
+      assert.deepEqual(seqs(replayed), range(since + 1, 20), `since ${since}: the missed messages, in order`);
+      for (const m of replayed) assert.ok(c.messages.indexOf(m) < replyIndex, `since ${since}: seq ${m.seq} before the reply`);
+      for (const m of replayed) assert.deepEqual(m, pub.all(isRoomMsg('tail')).find((x) => x.seq === m.seq), `since ${since}: seq ${m.seq} as delivered live`);
+      await c.close();
+    }
+    // Live messages after a rejoin from memory follow with no gap and no duplicate.
+    const c = await connectUser(srv.wsUrl, 'sub');
+    await rejoin(c, 'tail', 18);
+    await publishN(pub, 'tail', 21, 23);
+    await c.waitFor((m) => isRoomMsg('tail')(m) && m.seq === 23);
+    await c.barrier();
+    assert.deepEqual(seqs(c.all(isRoomMsg('tail'))), range(19, 23));
+  });
+
   it('is exactly contiguous while a publisher keeps sending during the disconnect and the rejoin (PostgreSQL)', async (t) => {
     const db = await createTestDatabase();
     if (!db) return t.skip('PostgreSQL is not reachable');
