@@ -119,7 +119,7 @@ export async function startServer(flags: readonly string[] = [], opts: StartOpti
   });
   proc.stderr!.on('data', (chunk: string) => (err += chunk));
 
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? 20_000; // a hang, not a speed test: a start beside other tests on two cores can take seconds
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`server did not log "switchboard listening" within ${timeoutMs} ms`)), timeoutMs);
     const fail = (e: Error): void => {
@@ -218,7 +218,9 @@ export function runCli(args: readonly string[], opts: { timeoutMs?: number; env?
   let stderr = '';
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  // A bound for a hang, not a speed test: a start that refuses its config takes ~0.8 s of CPU, and on two cores
+  // beside a cluster test's three nodes a dozen of them at once took over 10 s (CI, 12-07).
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { configKeys } from '../../src/config/load.js';
 import { runCli, startServer } from '../helpers/server.js';
 
-describe('command line', { concurrency: true }, () => {
+// Two at a time: each case is a process start (~0.8 s of CPU), and some cases start several at once.
+describe('command line', { concurrency: 2 }, () => {
   it('exits with code 2 and names the key for a bad flag value', async () => {
     const cases: [string[], RegExp][] = [
       [['--limits.maxFrameBytes', 'abc'], /limits\.maxFrameBytes/],
