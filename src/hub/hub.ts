@@ -14,7 +14,7 @@ import { CloseCode, ErrorCode } from '../protocol/codes.js';
 import type { MessagePush, ServerPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
 import type { Ack, HistoryResult, JoinResult, PresenceEntry, RoomKind, SyncResult } from '../protocol/replies.js';
-import { dmConv, roomConv, type ConvTarget } from './conversations.js';
+import { dmConv, type ConvTarget } from './conversations.js';
 import type { ClusterInbound, ClusterPort } from './cluster.js';
 import { RemoteDecisions } from './cluster-inbound.js';
 import type { HubEvents } from './events.js';
@@ -360,7 +360,7 @@ export class Hub {
     const lastOfUser = (room.presence.get(s.user) ?? 0) <= 1;
     this.rooms.remove(room, s);
     // Leaving on purpose ends the membership (disconnecting does not: offline delivery relies on it).
-    if (lastOfUser && room.durable) this.persistence?.leave({ user: s.user, conv: roomConv(name) });
+    if (lastOfUser && room.durable) this.rooms.endMembership(room, s.user);
   }
 
   private checkRoomLimit(s: HubSession): void {

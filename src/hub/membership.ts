@@ -8,10 +8,9 @@ import type { FanOut } from '../fanout/fanout.js';
 import type { ClusterPort } from './cluster.js';
 import type { PresencePush } from '../protocol/pushes.js';
 import type { RoomKind } from '../protocol/replies.js';
-import { roomConv } from './conversations.js';
 import type { HubEvents } from './events.js';
 import type { Persistence } from './persistence.js';
-import { RoomState } from './room-state.js';
+import { MAX_KNOWN_MEMBERS, RoomState } from './room-state.js';
 import type { HubSession } from './session.js';
 
 export class Membership {
@@ -54,12 +53,27 @@ export class Membership {
     const count = room.presence.get(s.user) ?? 0;
     room.presence.set(s.user, count + 1);
     if (count === 0) {
-      if (durable) this.persistence!.join({ user: s.user, conv: roomConv(name) });
+      if (durable) this.storeMembership(room, s.user);
       if (this.presenceEvents && !this.cluster) this.fanout.toRoom(name, presenceEvent(name, s.user, 'join'));
       this.events.memberJoined?.(name, s.user);
     }
     this.cluster?.roomJoined(name, s.user);
     return room;
+  }
+
+  /** Writes the user's stored membership, unless this node knows it is there (RoomState.knownMembers). */
+  private storeMembership(room: RoomState, user: string): void {
+    if (room.knownMembers?.has(user)) return;
+    this.persistence!.join({ user, conv: room.conv });
+    if (this.cluster) return;
+    room.knownMembers ??= new Set();
+    if (room.knownMembers.size < MAX_KNOWN_MEMBERS) room.knownMembers.add(user);
+  }
+
+  /** The user's stored membership ends (a leave on purpose, or removal by the backend). */
+  endMembership(room: RoomState, user: string): void {
+    room.knownMembers?.delete(user);
+    this.persistence?.leave({ user, conv: room.conv });
   }
 
   remove(room: RoomState, s: HubSession): void {
@@ -131,7 +145,7 @@ export class Membership {
         this.fanout.toSessions([s], { type: 'left', room: name, reason });
         n++;
       }
-    if (room.durable) for (const u of users) this.persistence?.leave({ user: u, conv: roomConv(name) });
+    if (room.durable) for (const u of users) this.endMembership(room, u);
     return n;
   }
 }

@@ -4,6 +4,9 @@ import { roomConv } from './conversations.js';
 import type { RecentMessages } from './recent-messages.js';
 import type { Ordered } from './sequencer.js';
 
+/** Beyond this many, a durable room's rejoins write their membership again, as before (memory stays bounded). */
+export const MAX_KNOWN_MEMBERS = 10_000;
+
 /** What the hub knows of a room with members on this node. Its members and batches are the fan-out's. */
 export class RoomState implements Ordered {
   readonly conv: string;
@@ -21,6 +24,12 @@ export class RoomState implements Ordered {
   filling = false;
   /** A durable room's last delivered messages, for recovering joins (null until the first, or when none are kept). */
   recent: RecentMessages | null = null;
+  /**
+   * Users whose stored membership this node wrote (or kept) while this state lived, up to MAX_KNOWN_MEMBERS: their
+   * rejoins write nothing. After a network blip every session rejoins its rooms at once, and each rejoin had
+   * queued a member row that was already there. Only on a node alone: another node may remove a membership.
+   */
+  knownMembers: Set<string> | null = null;
   /** Its last local member left: nothing more is delivered through this state. */
   closed = false;
 

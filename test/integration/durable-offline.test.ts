@@ -147,4 +147,29 @@ describe('durable: offline delivery and unread', () => {
     const ok = await seen.c.call<HistoryData>({ type: 'history', room: 'kept' });
     assert.deepEqual(ok.messages.map((m) => m.body), ['k']);
   });
+
+  it('a rejoin after a leave is a membership again, while the room stays in use on the node; rejoins after disconnects keep it', async (t) => {
+    t.after(closeAllClients);
+    const srv = await startServer(['--auth.dev', 'true'], { t });
+    // dave stays in the room throughout, so the node keeps what it knows of the room between carol's visits.
+    const dave = await connectUser(srv.wsUrl, 'dave');
+    await dave.call({ type: 'join', room: 'lounge' });
+    for (let visit = 1; visit <= 2; visit++) {
+      const carol = await connectUser(srv.wsUrl, 'carol');
+      await carol.call({ type: 'join', room: 'lounge' });
+      await carol.close();
+    }
+    let seen = await connectWithUnread(srv.wsUrl, 'carol');
+    assert.ok(entry(seen.unread, { room: 'lounge' }), `a member after rejoins: ${JSON.stringify(seen.unread)}`);
+    await seen.c.call({ type: 'join', room: 'lounge' });
+    await seen.c.call({ type: 'leave', room: 'lounge' });
+    await seen.c.close();
+    seen = await connectWithUnread(srv.wsUrl, 'carol');
+    assert.equal(entry(seen.unread, { room: 'lounge' }), undefined, 'the leave ended it');
+    await seen.c.call({ type: 'join', room: 'lounge' });
+    await seen.c.close();
+    await dave.call({ type: 'publish', room: 'lounge', body: 'while carol is away' });
+    seen = await connectWithUnread(srv.wsUrl, 'carol');
+    assert.deepEqual(entry(seen.unread, { room: 'lounge' }), { room: 'lounge', lastSeq: 1, readSeq: 0, unread: 1 }, 'joined again: the message counts');
+  });
 });
