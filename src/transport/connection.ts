@@ -45,7 +45,8 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
   readonly rooms = new Set<string>();
   wheelSlot = -1;
   state: State = 'pending';
-  peer: Peer | undefined;
+  /** X-Forwarded-For as the handshake gave it, for the logs. */
+  forwardedFor: string | undefined;
   /** How the session authenticated (metrics). */
   via: 'token' | 'dev' = 'token';
   readonly preframed: boolean;
@@ -175,6 +176,15 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
       // A peer that never completes the handshake is cut off after the grace period.
       this.ctx.wheel.schedule(this, this.ctx.config.limits.closeTimeoutMs);
     }
+  }
+
+  /**
+   * Who is at the other end, for the logs: read only when a line is written (asking the kernel for the address of
+   * every connection was a few percent of a connect storm's CPU).
+   */
+  get peer(): Peer {
+    const remote = this.socket.remoteAddress;
+    return this.forwardedFor === undefined ? { remote } : { remote, forwardedFor: this.forwardedFor };
   }
 
   get log(): GatewayContext['log'] {

@@ -13,7 +13,7 @@ import { sessionId } from './ids.js';
 import type { Codec, ConnectedSettings } from '../protocol/codec.js';
 import { chooseSubprotocol, codecOfSubprotocol } from '../protocol/codecs.js';
 import { CloseCode } from '../protocol/codes.js';
-import { Connection, SLOW_CLOSE_LINGER_PERIODS, type Peer } from './connection.js';
+import { Connection, SLOW_CLOSE_LINGER_PERIODS } from './connection.js';
 import type { ConnectionTallies, GatewayContext, GatewayOptions } from './context.js';
 import { SlowCloseLog } from './slow-close-log.js';
 import { LogThrottle } from '../observe/log-throttle.js';
@@ -134,7 +134,7 @@ export class Gateway {
           socket.off('error', ignore);
           const conn = new Connection(sessionId(), ws, this.ctx, codecOfSubprotocol(ws.protocol));
           this.conns.add(conn);
-          conn.peer = peerOf(req);
+          conn.forwardedFor = forwardedFor(req);
           if (full) {
             this.warnFull();
             conn.close(CloseCode.TryAgainLater, 'server is at its connection limit');
@@ -201,13 +201,12 @@ export class Gateway {
 }
 
 /**
- * Who is at the other end, for the logs: the socket's address and, behind a proxy, what it says in
- * X-Forwarded-For (as given: the server cannot tell whether the proxy set it or the client did).
+ * What a proxy in front says the client's address is (as given: the server cannot tell whether the proxy set it
+ * or the client did); the socket's own address is read when a log line needs it (Connection.peer).
  */
-function peerOf(req: IncomingMessage): Peer {
+function forwardedFor(req: IncomingMessage): string | undefined {
   const forwarded = req.headers['x-forwarded-for'];
-  const remote = req.socket.remoteAddress;
-  return typeof forwarded === 'string' ? { remote, forwardedFor: forwarded } : { remote };
+  return typeof forwarded === 'string' ? forwarded : undefined;
 }
 
 /** The `connected` push of this server in each codec, its settings encoded once per codec on first use. */
