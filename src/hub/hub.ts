@@ -11,7 +11,7 @@ import { mayJoin, mayPublish, mayReadDirect, maySeePresence, maySendDirect } fro
 import type { FanOut } from '../fanout/fanout.js';
 import { LocalFanout, type DeliveryCounters, type LocalFanoutOptions } from '../fanout/local-fanout.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
-import type { MessagePush, ServerPush, UnreadPush } from '../protocol/pushes.js';
+import type { ServerPush, UnreadPush } from '../protocol/pushes.js';
 import { setOwn } from '../protocol/records.js';
 import type { Ack, HistoryResult, JoinResult, PresenceEntry, RoomKind, SyncResult } from '../protocol/replies.js';
 import { dmConv, type ConvTarget } from './conversations.js';
@@ -25,7 +25,7 @@ import { Recovery } from './recovery.js';
 import { RoomDirectory } from './room-directory.js';
 import { Ephemeral } from './ephemeral.js';
 import { Membership } from './membership.js';
-import { joinStored } from './room-join.js';
+import { joinRecent, joinStored, type RecentJoinDeps } from './room-join.js';
 import { Publisher } from './publisher.js';
 import type { Sequencer } from './sequencer.js';
 import type { DirectOrder } from './direct-order.js';
@@ -33,56 +33,9 @@ import { orderings } from './ordering.js';
 import type { RoomState } from './room-state.js';
 import type { HubSession } from './session.js';
 
-export interface RoomRule {
-  match: string;
-  kind: RoomKind;
-  durable?: boolean;
-}
+import type { HubOptions, RoomRule } from './hub-options.js';
 
-export interface HubOptions {
-  /** The outbound layer's flush epoch (the default fan-out's turns). */
-  tick: LocalFanoutOptions['tick'];
-  now: () => number;
-  nextId: () => string;
-  roomRules: readonly RoomRule[];
-  /** Where the rooms the backend manages are kept (the store); without it they cannot be managed. */
-  registry?: RoomRegistry | null;
-  /** Told of online/offline, joins and leaves, messages and disconnects (webhooks). */
-  events?: HubEvents;
-  /** Delivery; by default a LocalFanout on `tick` (a broker wraps one to reach other nodes). */
-  fanout?: FanOut<HubSession>;
-  /** The default fan-out's delivery counts (metrics). */
-  deliveries?: DeliveryCounters;
-  /** Where durable conversations are stored; without it every conversation is ephemeral. */
-  persistence?: Persistence | null;
-  /** Most missed messages replayed by a recovering join or sync (default 1000). */
-  recoveryLimit?: number;
-  /** Largest history page (default 200). */
-  historyMaxLimit?: number;
-  /** Last messages each stored room keeps in memory, so that a recovering join that missed only those needs no store read (default 32; 0: none). */
-  recentPerRoom?: number;
-  /** The store's retention (store.retention): what it may have removed is not replayed from memory either. */
-  retention?: { maxCount?: number | undefined; maxAgeMs?: number | undefined };
-  /** Most direct messages held for a recovering session before it is closed as a slow consumer (default 10000). */
-  maxHeld?: number;
-  /** Most bytes of them (default 4 MiB, a session's outbound queue limit). */
-  maxHeldBytes?: number;
-  /**
-   * Most bytes a recovering join, or one sync, replays (default 1 MiB): what is missed beyond it is left to the
-   * client to page from history, at its own pace, rather than sent in one write a session could not keep up with.
-   */
-  recoveryMaxBytes?: number;
-  presenceEvents: boolean;
-  /** The other nodes of a cluster (src/cluster/); without it this hub is the whole server. */
-  cluster?: ClusterPort | null;
-  /** How long a durable message past a gap waits for the missing ones before they are read from the store (default 50). */
-  gapWaitMs?: number;
-  /** Runs `fn` after `ms`: the sequencer's waits (default setTimeout, unref'd). */
-  defer?: (fn: () => void, ms: number) => void;
-  roomsPerSession: number;
-  sessionPolicy: 'multiple' | 'replace';
-  maxSessionsPerUser: number;
-}
+export type { HubOptions, RoomRule };
 
 export type ConnectResult = { ok: true } | { ok: false; code: number; reason: string };
 
@@ -111,6 +64,7 @@ export class Hub {
   readonly inbound: ClusterInbound | null;
   private readonly ephemeral: Ephemeral;
   private readonly publisher: Publisher;
+  private readonly recentJoins: RecentJoinDeps;
 
   constructor(private readonly opts: HubOptions) {
     this.persistence = opts.persistence ?? null;
@@ -127,6 +81,15 @@ export class Hub {
       recentPerRoom: opts.recentPerRoom ?? 32,
     }));
     this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents, this.cluster, (room) => this.sequencer.catchUp(room));
+    this.recentJoins = {
+      fanout: this.fanout,
+      rooms: this.rooms,
+      directory: this.directory,
+      retention: opts.retention ?? {},
+      recoveryLimit: opts.recoveryLimit ?? 1000,
+      recoveryMaxBytes: opts.recoveryMaxBytes ?? 1024 * 1024,
+      now: opts.now,
+    };
     this.admin = new RoomAdmin({
       directory: this.directory,
       registry: opts.registry ?? null,
@@ -322,36 +285,12 @@ export class Hub {
       this.rooms.add(s, name, kind, true);
       return { room: name, kind, durable, seq: known };
     }
-    // A recovering join that missed only what the room delivered here lately: replayed from memory, as the store
-    // would have (live messages after `known` follow, in order, as they would after a read).
-    const missed = since !== undefined && known !== undefined ? (here!.recent?.after(since, known) ?? (since === known ? [] : null)) : null;
-    if (
-      missed &&
-      missed.length <= (this.opts.recoveryLimit ?? 1000) &&
-      this.retained(name, missed) &&
-      this.fanout.replay(s, missed, this.opts.recoveryMaxBytes ?? 1024 * 1024) >= 0
-    ) {
-      this.rooms.add(s, name, kind, true);
-      return { room: name, kind, durable, seq: known!, recovered: true, missed: missed.length };
-    }
+    const fromMemory = since !== undefined && here !== undefined ? joinRecent(this.recentJoins, { s, room: here, kind, since }) : null;
+    if (fromMemory) return fromMemory;
     return joinStored(
       { persistence: this.persistence!, fanout: this.fanout, rooms: this.rooms, recovery: this.recovery, checkRoomLimit: (x) => this.checkRoomLimit(x) },
       { s, name, kind, since, limit: since === undefined ? 0 : (this.opts.recoveryLimit ?? 1000) + 1 },
     );
-  }
-
-  /**
-   * True when retention (the server's, or the managed room's own) cannot have removed any of `missed` from the
-   * store: a replay from memory must not hand out what a recovering join through the store would call gone.
-   */
-  private retained(name: string, missed: readonly MessagePush[]): boolean {
-    if (missed.length === 0) return true;
-    const policy = this.opts.retention ?? {};
-    const managed = this.directory.get(name);
-    const counts = [policy.maxCount, managed?.maxCount ?? undefined].filter((n): n is number => n !== undefined);
-    const ages = [policy.maxAgeMs, managed?.maxAgeDays == null ? undefined : managed.maxAgeDays * 86_400_000].filter((n): n is number => n !== undefined);
-    if (counts.length > 0 && missed.length > Math.min(...counts)) return false;
-    return ages.length === 0 || missed[0]!.ts >= this.opts.now() - Math.min(...ages);
   }
 
   leave(s: HubSession, name: string): void {

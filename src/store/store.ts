@@ -96,9 +96,12 @@ export interface WebhookEvent {
 }
 
 /**
- * Calls complete in the order they were made. The hub relies on it: a history
- * read issued after an append sees that append, and its result arrives after
- * the append's — which is what makes recovery free of gaps and duplicates.
+ * Writes complete in the order they were made. A read sees at least every
+ * write whose answer has arrived, and may see one whose answer is still on its
+ * way (SQLite reads beside its writer thread); each commit is seen whole or not
+ * at all. The hub relies on no more: a recovering join's read covers what was
+ * delivered before it, and the room's state drops what the read already
+ * covered when its commit's answer comes (docs/architecture.md, "Recovery").
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';

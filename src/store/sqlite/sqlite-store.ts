@@ -1,6 +1,6 @@
 /**
  * The embedded store: SQLite (WAL) in a worker thread. Every write is a message
- * to the worker; calls are answered in the order they were made. A second
+ * to the worker; writes are answered in the order they were made. A second
  * thread checkpoints the WAL (checkpointer.ts) so that commits never wait
  * for one. The reads sessions wait on run on a read-only connection in this
  * thread (reader.ts): they see every commit whose answer has come back, and
