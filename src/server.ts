@@ -179,6 +179,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     registry: store,
     recoveryLimit: config.store.recoveryLimit,
     recentPerRoom: config.store.recentPerRoom,
+    recentCharsPerRoom: config.store.recentCharsPerRoom,
     retention: {
       maxCount: config.store.retention.maxCount,
       maxAgeMs: config.store.retention.maxAgeDays === undefined ? undefined : config.store.retention.maxAgeDays * 86_400_000,

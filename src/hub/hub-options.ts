@@ -35,6 +35,8 @@ export interface HubOptions {
   historyMaxLimit?: number;
   /** Last messages each stored room keeps in memory, so that a recovering join that missed only those needs no store read (default 32; 0: none). */
   recentPerRoom?: number;
+  /** Most characters of text bodies those messages may hold per room (default 64 Ki); other bodies are not kept. */
+  recentCharsPerRoom?: number;
   /** The store's retention (store.retention): what it may have removed is not replayed from memory either. */
   retention?: { maxCount?: number | undefined; maxAgeMs?: number | undefined };
   /** Most direct messages held for a recovering session before it is closed as a slow consumer (default 10000). */

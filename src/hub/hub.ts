@@ -79,6 +79,7 @@ export class Hub {
       gapWaitMs: opts.gapWaitMs,
       fillLimit: opts.recoveryLimit,
       recentPerRoom: opts.recentPerRoom ?? 32,
+      recentCharsPerRoom: opts.recentCharsPerRoom ?? 64 * 1024,
     }));
     this.rooms = new Membership(this.fanout, this.persistence, this.events, opts.presenceEvents, this.cluster, (room) => this.sequencer.catchUp(room));
     this.recentJoins = {

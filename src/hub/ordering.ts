@@ -21,8 +21,9 @@ export interface OrderingOptions {
   gapWaitMs?: number | undefined;
   /** Default 1000. */
   fillLimit?: number | undefined;
-  /** Messages each stored room keeps in memory for recovering joins (0: none). */
+  /** Messages each stored room keeps in memory for recovering joins (0: none), and most characters of their bodies. */
   recentPerRoom: number;
+  recentCharsPerRoom: number;
 }
 
 export function orderings(o: OrderingOptions): { rooms: Sequencer<RoomState>; direct: DirectOrder | null } {
@@ -37,7 +38,7 @@ export function orderings(o: OrderingOptions): { rooms: Sequencer<RoomState>; di
     ...common,
     deliver: (room, push) => {
       room.messages++;
-      if (o.recentPerRoom > 0) (room.recent ??= new RecentMessages(o.recentPerRoom)).add(push);
+      if (o.recentPerRoom > 0) (room.recent ??= new RecentMessages(o.recentPerRoom, o.recentCharsPerRoom)).add(push);
       fanout.toRoom(room.name, push);
     },
   });

@@ -10,25 +10,45 @@ export class RecentMessages {
   private readonly ring: (MessagePush | undefined)[];
   private head = 0;
   private count = 0;
+  /** Characters of the text bodies held. */
+  private chars = 0;
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    /** Most characters of bodies held: a room of large messages keeps fewer of them. */
+    private readonly maxChars: number,
+  ) {
     this.ring = new Array<MessagePush | undefined>(capacity);
   }
 
-  /** Delivered after the last one held; a jump (a gap given up on, retention) starts the tail again. */
+  /**
+   * Delivered after the last one held. A jump (a gap given up on, retention) starts the tail again, and so does a
+   * body that is not text or is larger than the whole budget: memory holds only what it can measure for free.
+   */
   add(push: MessagePush): void {
     const cap = this.ring.length;
-    if (this.count > 0 && push.seq !== this.ring[(this.head + this.count - 1) % cap]!.seq + 1) {
-      this.ring.fill(undefined);
-      this.count = 0;
-    }
-    if (this.count < cap) {
-      this.ring[(this.head + this.count) % cap] = push;
-      this.count++;
-    } else {
-      this.ring[this.head] = push;
-      this.head = (this.head + 1) % cap;
-    }
+    const size = typeof push.body === 'string' ? push.body.length : Infinity;
+    if (size > this.maxChars || (this.count > 0 && push.seq !== this.ring[(this.head + this.count - 1) % cap]!.seq + 1)) this.clear();
+    if (size > this.maxChars) return;
+    if (this.count === cap) this.dropOldest();
+    while (this.count > 0 && this.chars + size > this.maxChars) this.dropOldest();
+    this.ring[(this.head + this.count) % cap] = push;
+    this.count++;
+    this.chars += size;
+  }
+
+  private dropOldest(): void {
+    this.chars -= (this.ring[this.head]!.body as string).length;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.ring.length;
+    this.count--;
+  }
+
+  private clear(): void {
+    this.ring.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    this.chars = 0;
   }
 
   /**
