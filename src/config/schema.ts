@@ -244,18 +244,8 @@ export const configSchema = z.strictObject({
        * stored room with members on this node are kept in memory, and a recovering join that missed only those is
        * answered without a store read. Costs up to this many messages' memory per such room.
        */
-      recentPerRoom: z
-        .number()
-        .int()
-        .min(0)
-        .default(32)
-        .describe('last messages per stored room kept in memory for recovering joins (0: none)'),
-      recentCharsPerRoom: z
-        .number()
-        .int()
-        .min(0)
-        .default(64 * 1024)
-        .describe('most characters of text bodies those messages hold per room'),
+      recentPerRoom: z.number().int().min(0).default(32).describe('last messages per stored room kept in memory for recovering joins (0: none)'),
+      recentCharsPerRoom: z.number().int().min(0).default(64 * 1024).describe('most characters of text bodies those messages hold per room'),
       historyMaxLimit: z.number().int().positive().default(200).describe('largest history page'),
       /**
        * The SQLite store's folder needs this much free space or /readyz answers 503 ("disk full"), before writes
