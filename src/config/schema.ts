@@ -226,6 +226,8 @@ export const configSchema = z.strictObject({
       cacheMiB: z.number().int().min(1).default(64).describe("the SQLite writer's page cache, in MiB"),
       maxPending: z.number().int().positive().default(50_000).describe('messages waiting to be stored before publishes are refused with `unavailable`'),
       maxBatch: z.number().int().positive().default(5_000).describe('most messages written in one transaction'),
+      groupCommitMs: z.number().int().min(0).max(1000).default(4)
+        .describe('under load, a commit starts at most once per this many ms, so that publishes share one disk sync (0: at once)'),
       /** Most missed messages replayed on a recovering join or sync; more is answered "too old". */
       recoveryLimit: z.number().int().positive().default(1_000).describe('most missed messages one join or sync with `since` replays'),
       /**

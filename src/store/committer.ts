@@ -20,6 +20,11 @@ export interface CommitterOptions {
   maxPending: number;
   maxBatch: number;
   /**
+   * Under load (the last commit carried two messages or more), a commit starts at most once per this many ms, so
+   * that the publishes of that time share one transaction and one disk sync (0: as soon as the last one is done).
+   */
+  groupCommitMs?: number;
+  /**
    * A store that is down fails every batch: the first failure is logged at once, the rest counted into one line
    * per this many ms (observe/log-throttle.ts; default 10 s).
    */
@@ -40,6 +45,9 @@ export class Committer implements Persistence {
   private nextDone: AppendDone[] = [];
   private inFlight = false;
   private scheduled = false;
+  /** When the last commit went out (ms, performance.now()), and how many messages it carried. */
+  private lastStart = -Infinity;
+  private lastMessages = 0;
   private pending = 0;
   private nextWaiters: (() => void)[] = [];
   private flightWaiters: (() => void)[] = [];
@@ -163,10 +171,19 @@ export class Committer implements Persistence {
     this.failures.flush();
   }
 
+  /**
+   * Alone, a publish is committed at once. Under load, commits as fast as the disk syncs carried a few messages each
+   * (at 3,000 msg/s in 1,000 rooms: 640 commits a second, 3 messages in the median one), and the writer spent three
+   * times the CPU per message of batches of 150 — enough to fill the event loop's core and stall delivery. Waiting
+   * out the rest of `groupCommitMs` since the last commit began lets the batch fill; PostgreSQL's commit_delay does
+   * the same, also only when other transactions are about.
+   */
   private schedule(): void {
     if (this.scheduled || this.inFlight) return;
     this.scheduled = true;
-    setImmediate(this.write);
+    const wait = this.lastMessages >= 2 ? (this.opts.groupCommitMs ?? 0) - (performance.now() - this.lastStart) : 0;
+    if (wait >= 1) setTimeout(this.write, wait);
+    else setImmediate(this.write);
   }
 
   private readonly write = (): void => {
@@ -180,6 +197,8 @@ export class Committer implements Persistence {
     }
     this.inFlight = true;
     const started = performance.now();
+    this.lastStart = started;
+    this.lastMessages = batch.messages.length;
     const finished = (): void => {
       this.inFlight = false;
       const waiters = this.flightWaiters;
@@ -193,7 +212,7 @@ export class Committer implements Persistence {
         this.opts.outcomes?.committed();
         this.pending -= done.length;
         for (let i = 0; i < done.length; i++) done[i]!(null, results[i]!);
-        this.write();
+        this.schedule();
       },
       (err: Error) => {
         finished();
@@ -202,7 +221,7 @@ export class Committer implements Persistence {
         this.opts.outcomes?.failed(err);
         this.failures.error({ err: err.message, messages: batch.messages.length }, 'store commit failed');
         for (const d of done) d(err, null);
-        this.write();
+        this.schedule();
       },
     );
   };
