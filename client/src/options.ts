@@ -38,9 +38,10 @@ export interface ClientOptions {
   /** A WebSocket class to use instead of the platform's (or `ws` in Node). */
   WebSocket?: WebSocketConstructor;
   /**
-   * The wire encoding of protocol version 2: `json` (the lean JSON, subprotocol
-   * `switchboard.v2.json`; the default) or `proto` (Protobuf, binary frames,
-   * `switchboard.v2.proto`; its decoder is loaded on first connect). The app
+   * The wire encoding of protocol version 2: `proto` (Protobuf, binary frames,
+   * `switchboard.v2.proto`; the default, see `DEFAULT_ENCODING` in wire.ts; its
+   * decoder is loaded on first connect) or `json` (the lean JSON, subprotocol
+   * `switchboard.v2.json`, no Protobuf runtime loaded). The app
    * sees the same messages either way. A server that answers no subprotocol
    * speaks version 1's JSON, and the client then speaks JSON to it.
    */
