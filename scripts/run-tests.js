@@ -2,10 +2,13 @@
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's test runner.
 // `npm test -- hub gateway` runs only files whose path contains one of the words.
 //
-// Then the files marked to run under Protobuf run again with SWITCHBOARD_TEST_ENCODING=proto (the test client,
-// test/helpers/client.ts, speaks the encoding it names). A file is marked by a line near its top:
-//   // test-encodings: json proto
-// Set SWITCHBOARD_TEST_ENCODING yourself to run one pass only: `json` (every file) or `proto` (the marked ones).
+// Three passes, each with SWITCHBOARD_TEST_ENCODING naming the encoding the test clients (test/helpers/client.ts)
+// speak: `json`, version 1's JSON, runs every file; then `proto`, version 2's Protobuf (switchboard.v2.proto), and
+// `lean`, version 2's lean JSON (switchboard.v2.json), run again the files whose marker, a line near the top, names
+// them:
+//   // test-encodings: json proto lean
+// Set SWITCHBOARD_TEST_ENCODING yourself to run one pass only: `json` (every file), `proto` or `lean` (the files
+// that name it).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,17 +35,19 @@ if (files.length === 0) {
 }
 
 const only = process.env.SWITCHBOARD_TEST_ENCODING;
-const passes = ['json', 'proto'].filter((encoding) => !only || only === encoding);
+const passes = ['json', 'proto', 'lean'].filter((encoding) => !only || only === encoding);
 if (passes.length === 0) {
-  console.error(`SWITCHBOARD_TEST_ENCODING=${only}: expected json or proto`);
+  console.error(`SWITCHBOARD_TEST_ENCODING=${only}: expected json, proto or lean`);
   process.exit(1);
 }
 
 let status = 0;
+const took = [];
 for (const encoding of passes) {
   const marked = encoding === 'json' ? files : files.filter((f) => encodingsOf(f).includes(encoding));
   if (marked.length === 0) continue;
   if (encoding !== 'json') console.log(`\n# again, the test clients speaking ${encoding}: ${marked.length === 1 ? '1 file' : `${marked.length} files`}\n`);
+  const started = performance.now();
   // The benchmark's smoke run loads both cores for half a minute. Beside it, the browser test's steps took up to
   // three times as long and once ran out of time (CI, 2026-11-29), so it runs on its own, after the rest.
   const alone = marked.filter((f) => f.includes('bench-smoke'));
@@ -53,5 +58,8 @@ for (const encoding of passes) {
     const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...group], { stdio: 'inherit', env });
     if ((r.status ?? 1) !== 0) status = r.status ?? 1;
   }
+  took.push(`${encoding} ${marked.length} files ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
+// What each pass costs, to keep an eye on the time the extra passes add.
+if (took.length > 1) console.log(`\n# passes: ${took.join(', ')}`);
 process.exit(status);

@@ -1,7 +1,7 @@
 /**
  * A small protocol client for tests, over the `ws` package, in any of the
  * protocol's encodings (`encoding` per client; by default the process's,
- * SWITCHBOARD_TEST_ENCODING, itself version 1's JSON unless set). Every
+ * SWITCHBOARD_TEST_ENCODING = json, lean or proto, version 1's JSON unless set). Every
  * incoming frame is split into its messages (JSON lines, or length-delimited
  * Protobuf decoded to the same plain objects), kept in arrival order so a test
  * can wait for one that has already arrived or is still to come. Timeouts
@@ -15,10 +15,7 @@ import { decodeServerMessage } from '../../src/protocol/proto-pushes.js';
 
 export type Msg = Record<string, unknown> & { type: string };
 export type Predicate = (m: Msg) => boolean;
-export interface Closed {
-  code: number;
-  reason: string;
-}
+export type Closed = { code: number; reason: string };
 
 export const DEFAULT_TIMEOUT_MS = 3_000;
 
@@ -26,17 +23,15 @@ export const DEFAULT_TIMEOUT_MS = 3_000;
 export type Encoding = 'json' | 'json2' | 'proto';
 
 /** The subprotocol a client offers for each encoding (version 1 offers none, as clients before version 2 did). */
-export const SUBPROTOCOL: Readonly<Record<Encoding, string | undefined>> = {
-  json: undefined,
-  json2: 'switchboard.v2.json',
-  proto: 'switchboard.v2.proto',
-};
+export const SUBPROTOCOL: Readonly<Record<Encoding, string | undefined>> = { json: undefined, json2: 'switchboard.v2.json', proto: 'switchboard.v2.proto' };
+
+/** The encoding of each of scripts/run-tests.js's passes, by the name SWITCHBOARD_TEST_ENCODING gives it. */
+const PASSES: Readonly<Record<string, Encoding>> = { json: 'json', lean: 'json2', proto: 'proto' };
 
 function encodingFromEnv(): Encoding {
-  const v = process.env.SWITCHBOARD_TEST_ENCODING;
-  if (v === undefined || v === '' || v === 'json') return 'json';
-  if (v === 'proto') return 'proto';
-  throw new Error(`SWITCHBOARD_TEST_ENCODING=${v}: expected json or proto`);
+  const v = process.env.SWITCHBOARD_TEST_ENCODING || 'json';
+  if (Object.hasOwn(PASSES, v)) return PASSES[v]!;
+  throw new Error(`SWITCHBOARD_TEST_ENCODING=${v}: expected json, lean or proto`);
 }
 
 /** What clients speak unless a test asks for another encoding: scripts/run-tests.js runs marked files under each. */
@@ -100,9 +95,7 @@ export class TestClient {
         for (const w of pingWaiters) w.fail(this.closeInfo);
       });
     });
-    ws.on('error', () => {
-      // reported through `closed`
-    });
+    ws.on('error', () => {}); // reported through `closed`
     ws.on('ping', () => {
       this.pings++;
       this.pingWaiters = this.pingWaiters.filter((w) => (this.pings >= w.n ? (w.resolve(), false) : true));

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** Room kinds: private rooms need a token grant; push-only rooms refuse client publishes. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

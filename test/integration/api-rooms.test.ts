@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Rooms and member lists managed through the server API, against a real server process: settings win over the
  * room rules, a member list opens a private room without a token grant, a removed member's sessions leave at once

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * The server API (/api/v1) over real HTTP against a real server process: each endpoint's success and its
  * refusals (no key, unknown key, wrong scope, bad body naming the field, oversized body, unknown room or

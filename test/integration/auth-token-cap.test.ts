@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * An `auth` message whose token is longer than the cap (8192 characters) is refused like a bad token: a connection
  * without credentials is closed with 4001 at once (it used to get `invalid_request` and wait for the 4009 of

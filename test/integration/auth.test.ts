@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** Identifying a connection with tokens (URL, header, `auth` message), and the close codes for each failure. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Broker failures under a cluster of real processes: two `switchboard` nodes joined through a real Redis or NATS
  * (test/helpers/broker-process.ts, started on a free port, SIGKILLed and restarted on the same port), sharing a

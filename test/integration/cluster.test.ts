@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Three real server processes as one (a shared PostgreSQL database and a Redis broker under a prefix of the
  * test's own), seen the way users see them: messages and DMs cross nodes exactly once and in order, presence is

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * `history`: pages of stored messages (oldest first within a page) with
  * before/after/limit and hasMore; only for members of a room or the two

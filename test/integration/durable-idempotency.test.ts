@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Idempotent publish: a publish or send whose `key` is already stored is not
  * stored again; the reply carries the original id/seq/ts with duplicate: true

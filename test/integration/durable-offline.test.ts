@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Offline delivery: a user who joined a room and went away, or who has DMs,
  * gets an `unread` summary on connect, fetches what it missed with `history`,

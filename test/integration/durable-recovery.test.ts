@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Recovery after a reconnect, over real sockets: `join` with `since` replays
  * exactly the missed messages, in order, before its reply, and live messages

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Recovery of direct conversations with `sync {with, since}`: the missed DMs
  * are replayed in order before the reply, live DMs of that conversation that

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** Heartbeat: a client that stops answering pings is dropped (4004) and leaves its rooms at once. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** Presence: join/leave events to members, the `presence` query, and leaves on disconnect. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** Session policies: replace closes the older session (4003); multiple is capped by maxPerUser (4007). */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** Graceful stop: SIGTERM closes every session with 1001 and the process exits 0. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

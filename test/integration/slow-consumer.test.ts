@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * A client that stops reading is closed once its queue passes limits.maxQueueBytes
  * (4005), and never slows the others: a fast reader in the same room gets everything.

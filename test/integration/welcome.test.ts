@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /** What a session receives first: `connected`, then the welcome notice from System (unless disabled). */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

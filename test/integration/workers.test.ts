@@ -1,4 +1,4 @@
-// test-encodings: json proto
+// test-encodings: json proto lean
 /**
  * Several processes: `--workers N` (a supervisor and N workers on one port, through a broker and PostgreSQL),
  * the deployments that are refused before anything opens (exit code 2, saying why and what to use), and one
