@@ -1,11 +1,11 @@
 /**
- * The binary codec at the edges: the size of a `message` push against the
- * targets of protocol version 2, what malformed binary input gets (a
+ * The binary codec at the edges: what malformed binary input gets (a
  * `malformed` answer per bad message, never an exception out of `decode`, the
  * rest of the frame unharmed where it can be found), and the fast path for
  * `message` pushes against the generic generated decoder on bytes no encoder
  * of ours writes: fields in another order, repeated, non-canonical varints,
- * unknown fields of every wire type.
+ * unknown fields of every wire type. The size of a `message` push against
+ * the targets of protocol version 2 is message-envelope.test.ts's.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,13 +14,10 @@ import type { DecodedMessage } from '../../src/protocol/codec.js';
 import { commandSchemas } from '../../src/protocol/commands.js';
 import { delimit } from '../../src/protocol/delimited.js';
 import { MediaSchema, ServerMessageSchema } from '../../src/protocol/gen/switchboard_pb.js';
-import { json2Codec } from '../../src/protocol/json2-codec.js';
-import { jsonCodec } from '../../src/protocol/json-codec.js';
 import { protoCodec } from '../../src/protocol/proto-codec.js';
 import { encodeClientMessage } from '../../src/protocol/proto-commands.js';
 import { decodeServerMessage } from '../../src/protocol/proto-pushes.js';
 import type { MessagePush, ServerPush } from '../../src/protocol/pushes.js';
-import { messageIdSource } from '../../src/transport/ids.js';
 import {
   delimited,
   EGROUP,
@@ -53,67 +50,6 @@ function assertMalformed(got: DecodedMessage | undefined, why: RegExp): void {
 const PING = lenField(3, []);
 const joinOf = (...fields: number[][]) => lenField(4, fields.flat());
 const ROOM_GENERAL = lenField(1, 'general');
-
-/** The bytes around a 64-byte text body in room general from alice, at `seq`, sent now, in each encoding. */
-function envelopes(seq: number): { v1: number; v1WithoutKey: number; lean: number; proto: number } {
-  const push: MessagePush = {
-    type: 'message',
-    id: messageIdSource()(),
-    room: 'general',
-    seq,
-    from: 'alice',
-    contentType: 'text',
-    body: 'x'.repeat(64),
-    ts: Date.now(),
-    key: 'c-5f1e9a',
-  };
-  return {
-    v1: jsonCodec.encode(push).length - 64,
-    v1WithoutKey: jsonCodec.encode({ ...push, key: undefined }).length - 64,
-    lean: json2Codec.encode(push).length - 64,
-    // With its length prefix: what the message adds to a frame.
-    proto: protoCodec.encode(push).length - 64,
-  };
-}
-
-describe('envelope of a message push (the targets of protocol version 2: lean JSON ≤ 90 bytes, Protobuf ≤ 30)', () => {
-  it('the exact sizes, by the digits and varint bytes of seq (a 13-digit ms ts, a 6-byte varint)', (t) => {
-    // seq: [lean JSON, Protobuf]; version 1 is 65 (48 without the key) bytes more than the lean JSON. docs/protocol.md
-    // §12.2 quotes the rows of seq 1, 1,042 and 48,213.
-    const expected: [number, number, number][] = [
-      [1, 87, 30],
-      [127, 89, 30],
-      [128, 89, 31],
-      [1_042, 90, 31],
-      [9_999, 90, 31],
-      [16_383, 91, 31],
-      [16_384, 91, 32],
-      [48_213, 91, 32],
-      [2_097_152, 93, 33],
-    ];
-    for (const [seq, lean, proto] of expected) {
-      const e = envelopes(seq);
-      t.diagnostic(`seq ${seq}: v1 JSON ${e.v1} (${e.v1WithoutKey} without the key), lean JSON ${e.lean}, Protobuf ${e.proto}`);
-      assert.deepEqual(e, { v1: lean + 65, v1WithoutKey: lean + 48, lean, proto }, `seq ${seq}`);
-    }
-  });
-
-  it('both targets hold while seq is below 128 (one varint byte, at most 3 digits)', () => {
-    const e = envelopes(127);
-    assert.ok(e.lean <= 90 && e.proto <= 30, JSON.stringify(e));
-  });
-
-  // The issue measured version 1's envelope at 127 bytes (shorter names than ours, no key). What version 2 saves does
-  // not depend on the names: 48 bytes in lean JSON (id, contentType) and 105-109 in Protobuf for any room, sender
-  // and seq, so from 127 both stay within their targets (≤ 90: a cut of 37; ≤ 30: a cut of 97).
-  it("from the issue's 127-byte envelope, both targets hold at every seq and for any names", () => {
-    for (const seq of [1, 127, 128, 1_042, 9_999, 16_384, 48_213, 2_097_152, 2 ** 40]) {
-      const e = envelopes(seq);
-      assert.ok(e.v1WithoutKey - e.lean >= 127 - 90, `seq ${seq}: lean JSON saves ${e.v1WithoutKey - e.lean}`);
-      assert.ok(e.v1WithoutKey - e.proto >= 127 - 30, `seq ${seq}: Protobuf saves ${e.v1WithoutKey - e.proto}`);
-    }
-  });
-});
 
 describe('malformed binary input (server side: protoCodec.decode)', () => {
   it('an empty frame answers malformed once', () => {
