@@ -1,8 +1,9 @@
 /**
  * Group commit. Everything written during one event-loop turn — messages,
  * joins, leaves, read marks — goes to the store as one batch, one
- * transaction. While a batch is being written the next one collects, so the
- * store is never idle under load and never sees one transaction per message.
+ * transaction. While a batch is being written the next one collects, and
+ * under load the next commit waits out `groupCommitMs` since the last began,
+ * so the store never sees one transaction per message.
  * Results come back in submission order; the callbacks run in that order.
  */
 import type { Logger } from 'pino';
