@@ -1,9 +1,10 @@
 /**
  * This node's membership of a cluster: the hub's `ClusterPort` over a `Broker`. It publishes what the hub
- * decided for sessions elsewhere, hands the hub what other nodes decided for sessions here, subscribes only to
- * the channels its sessions need (a room's while it has local members, a user's while the user has a session
- * here), and keeps the cluster's presence: its own entries, broadcast as a versioned delta once per event-loop
- * turn, and every other node's, each dropped when its node goes silent for longer than the lease.
+ * decided for sessions elsewhere, hands the hub what other nodes decided for sessions here, receives only what
+ * its sessions need (a room's pushes while it has local members, sent to it by the other nodes in their batches;
+ * a user's channel while the user has a session here), and keeps the cluster's presence: its own entries,
+ * broadcast as a versioned delta once per event-loop turn, and every other node's, each dropped when its node goes
+ * silent for longer than the lease.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -12,8 +13,10 @@ import type { DirectRoute } from '../fanout/fanout.js';
 import type { ClusterInbound, ClusterPort, ControlOp } from '../hub/cluster.js';
 import type { Logger } from '../observe/logger.js';
 import type { MessagePush, ServerPush } from '../protocol/pushes.js';
+import { NodeBatches } from './node-batches.js';
 import { PresenceState } from './presence-state.js';
-import { ALL, decodeEnvelope, encodeEnvelope, nodeChannel, ownEnvelopes, roomChannel, userChannel, type Envelope } from './wire.js';
+import { RoomRoutes } from './room-routes.js';
+import { ALL, decodeEnvelope, encodeEnvelope, nodeChannel, ownEnvelopes, userChannel, type Envelope } from './wire.js';
 
 export interface ClusterNodeOptions {
   broker: Broker;
@@ -41,19 +44,21 @@ export class ClusterNode implements ClusterPort {
   /** Local sessions per user: the user's channel is subscribed while there is one. */
   private readonly localUsers = new Map<string, number>();
   private readonly localSessions = new Map<string, string>();
-  /** Rooms watched, with the watchers waiting for the subscription to be in place. */
-  private readonly watched = new Map<string, (() => void)[]>();
+  /** Which nodes want which rooms, this one's included. */
+  readonly routes = new RoomRoutes();
+  private readonly batches: NodeBatches;
   private deltaScheduled = false;
   private heartbeat: NodeJS.Timeout | null = null;
   private stopped = false;
   private everUp = false;
   readonly counters: ClusterCounters = { published: 0, received: 0, dropped: 0, malformed: 0 };
-  private readonly mine: ReturnType<typeof ownEnvelopes>;
+  private readonly mine: (bytes: Buffer) => boolean;
 
   constructor(private readonly opts: ClusterNodeOptions) {
     this.broker = opts.broker;
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.mine = ownEnvelopes(this.nodeId);
+    this.batches = new NodeBatches(this.nodeId, (node, payload) => this.publish(nodeChannel(node), payload));
     this.presence = new PresenceState(this.nodeId, {
       roomJoined: (room, user) => this.inbound?.presenceChanged(room, user, 'join'),
       roomLeft: (room, user) => this.inbound?.presenceChanged(room, user, 'leave'),
@@ -85,6 +90,7 @@ export class ClusterNode implements ClusterPort {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.flushDelta();
+    this.batches.flush();
     this.send(ALL, { n: this.nodeId, t: 'bye' });
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -104,7 +110,10 @@ export class ClusterNode implements ClusterPort {
   // ── ClusterPort: delivery elsewhere ─────────────────────────────────────
 
   toRoom(room: string, push: ServerPush): void {
-    this.send(roomChannel(room), { n: this.nodeId, t: 'room', r: room, p: push });
+    const to = this.routes.destinations(room);
+    if (to === undefined || to.size === 0 || this.stopped) return;
+    const json = JSON.stringify({ n: this.nodeId, t: 'room', r: room, p: push });
+    for (const node of to) this.batches.add(node, json);
   }
 
   direct(route: DirectRoute, push: MessagePush): void {
@@ -170,19 +179,14 @@ export class ClusterNode implements ClusterPort {
   }
 
   watchRoom(room: string): Promise<void> {
-    this.broker.subscribe(roomChannel(room));
-    return new Promise((resolve) => {
-      const waiting = this.watched.get(room);
-      if (waiting) return void waiting.push(resolve);
-      this.watched.set(room, [resolve]);
-      // Our own ping coming back on the room's channel proves the subscription is in place.
-      this.send(roomChannel(room), { n: this.nodeId, t: 'ping', r: room });
-    });
+    const done = this.routes.want(room, this.presence.nodes(), this.opts.now());
+    this.send(ALL, { n: this.nodeId, t: 'w', r: room });
+    return done;
   }
 
   unwatchRoom(room: string): void {
-    this.watched.delete(room);
-    this.broker.unsubscribe(roomChannel(room));
+    this.routes.unwant(room);
+    this.send(ALL, { n: this.nodeId, t: 'uw', r: room });
   }
 
   // ── ClusterPort: the cluster's presence ─────────────────────────────────
@@ -206,9 +210,26 @@ export class ClusterNode implements ClusterPort {
   // ── the broker ──────────────────────────────────────────────────────────
 
   private send(channel: string, e: Envelope): void {
+    this.publish(channel, encodeEnvelope(e));
+  }
+
+  private publish(channel: string, payload: Buffer): void {
     if (this.stopped) return;
-    if (this.broker.publish(channel, encodeEnvelope(e))) this.counters.published++;
+    if (this.broker.publish(channel, payload)) this.counters.published++;
     else this.counters.dropped++;
+  }
+
+  /** Every room this node wants, to one node (it said hello) or to all (this node is back and they missed some). */
+  private sendWants(node: string | null): void {
+    const e: Envelope = { n: this.nodeId, t: 'ws', rooms: this.routes.wanted() };
+    if (node === null) this.send(ALL, e);
+    else this.batches.add(node, JSON.stringify(e));
+  }
+
+  /** Another node is gone: it wants nothing more, and no watch waits for it. */
+  private gone(node: string): void {
+    this.routes.dropNode(node);
+    this.batches.drop(node);
   }
 
   private scheduleDelta(): void {
@@ -226,8 +247,13 @@ export class ClusterNode implements ClusterPort {
   private beat(): void {
     this.flushDelta();
     this.send(ALL, { n: this.nodeId, t: 'hb', v: this.presence.version });
-    for (const node of this.presence.expire(this.opts.now(), this.opts.leaseMs))
+    const now = this.opts.now();
+    for (const node of this.presence.expire(now, this.opts.leaseMs)) {
+      this.gone(node);
       this.opts.log.warn({ node, leaseMs: this.opts.leaseMs }, 'a node went silent for longer than its lease: its sessions are gone');
+    }
+    const late = this.routes.giveUp(now, this.opts.leaseMs);
+    if (late.length > 0) this.opts.log.warn({ rooms: late.length, first: late[0] }, 'a watch went unanswered for longer than the lease: given up waiting');
   }
 
   private onState(up: boolean): void {
@@ -239,27 +265,28 @@ export class ClusterNode implements ClusterPort {
     this.opts.log.info({ broker: this.broker.kind }, 'broker back: catching up');
     // Others missed our deltas (their next look at our heartbeat asks for a snapshot); we missed theirs.
     this.send(ALL, { n: this.nodeId, t: 'hello', b: 1 });
-    for (const [room, waiting] of this.watched) if (waiting.length > 0) this.send(roomChannel(room), { n: this.nodeId, t: 'ping', r: room });
+    this.sendWants(null);
+    // The asks of watches still waiting may have been lost with the connection.
+    for (const room of this.routes.pendingRooms()) this.send(ALL, { n: this.nodeId, t: 'w', r: room });
     this.inbound?.resynced();
   }
 
   private onMessage(payload: Buffer): void {
-    if (this.mine.own(payload) && !this.mine.ownPing(payload)) {
-      this.counters.received++;
-      return;
-    }
+    this.counters.received++;
+    if (this.mine(payload)) return;
     const e = decodeEnvelope(payload);
     if (e === null) {
       this.counters.malformed++;
       return;
     }
-    this.counters.received++;
-    if (e.n === this.nodeId) {
-      if (e.t === 'ping') this.pinged(e.r);
-      return;
-    }
+    if (e.n === this.nodeId) return;
     const inbound = this.inbound;
     if (!inbound) return;
+    if (e.t !== 'b') return this.apply(e, inbound);
+    for (const part of e.e) if (part.n === e.n) this.apply(part, inbound);
+  }
+
+  private apply(e: Envelope, inbound: ClusterInbound): void {
     try {
       this.dispatch(e, inbound);
     } catch (err) {
@@ -293,6 +320,7 @@ export class ClusterNode implements ClusterPort {
         if (e.b === 1) inbound.resynced();
         this.flushDelta();
         this.send(nodeChannel(e.n), { n: this.nodeId, t: 'snap', s: this.presence.snapshot() });
+        this.sendWants(e.n);
         return;
       case 'want':
         this.flushDelta();
@@ -301,16 +329,20 @@ export class ClusterNode implements ClusterPort {
       case 'snap':
         return this.presence.applySnapshot(e.n, e.s, now);
       case 'bye':
+        this.gone(e.n);
         return this.presence.removeNode(e.n);
-      case 'ping':
-        return;
+      case 'w':
+        this.routes.add(e.n, e.r);
+        // In the batch, so that it reaches the watcher before anything of the room's this node sends it after.
+        return this.batches.add(e.n, JSON.stringify({ n: this.nodeId, t: 'wk', r: e.r }));
+      case 'wk':
+        return this.routes.acked(e.n, e.r);
+      case 'uw':
+        return this.routes.remove(e.n, e.r);
+      case 'ws':
+        return this.routes.replace(e.n, e.rooms);
+      case 'b':
+        return; // never nested
     }
-  }
-
-  private pinged(room: string): void {
-    const waiting = this.watched.get(room);
-    if (!waiting || waiting.length === 0) return;
-    this.watched.set(room, []);
-    for (const resolve of waiting) resolve();
   }
 }

@@ -1,12 +1,13 @@
 /**
- * What nodes say to each other over the broker, and the channels they say it on. One JSON text per message:
- * a room message crosses the broker once per publishing node, whatever the number of nodes and members; each
- * receiving node decodes it once and encodes it once per codec its members speak.
+ * What nodes say to each other over the broker, and the channels they say it on. One JSON text per envelope: a
+ * room message is encoded once by its node and crosses the broker once per node with members in the room, inside
+ * that node's batch of the turn; each receiving node decodes it once and encodes it once per codec its members
+ * speak.
  *
- * Channels (the broker adds its prefix): `r.<room>` for a room's pushes, subscribed by nodes with members in
- * it; `u.<user>` for a user's direct messages, typing and signals, subscribed by nodes with a session of the
- * user; `n.<node>` for one node (a push to one of its sessions, presence snapshots); `all` for broadcasts,
- * controls and presence changes, subscribed by every node.
+ * Channels (the broker adds its prefix): `n.<node>` for one node (its batches of room pushes and watch answers, a
+ * push to one of its sessions, presence snapshots); `u.<user>` for a user's direct messages, typing and signals,
+ * subscribed by nodes with a session of the user; `all` for broadcasts, controls, presence changes and which
+ * rooms each node wants, subscribed by every node.
  */
 import type { ControlOp } from '../hub/cluster.js';
 import type { MessagePush, ServerPush } from '../protocol/pushes.js';
@@ -36,11 +37,18 @@ export type Envelope =
   /** Send me your snapshot (I missed a delta of yours). */
   | { t: 'want'; n: string }
   | { t: 'snap'; n: string; s: PresenceSnapshot }
-  /** Sent by a node to itself on a room's channel: once it arrives, the subscription is in place. */
-  | { t: 'ping'; n: string; r: string };
+  /** Node `n` wants room `r`'s pushes from now on (room-routes.ts); every node answers `wk`. */
+  | { t: 'w'; n: string; r: string }
+  /** In a batch to the watcher: this node sends it room `r`'s pushes from here on. */
+  | { t: 'wk'; n: string; r: string }
+  /** Node `n` no longer wants room `r`. */
+  | { t: 'uw'; n: string; r: string }
+  /** Every room node `n` wants, replacing what the receiver held (to a node saying hello; by a node that is back). */
+  | { t: 'ws'; n: string; rooms: string[] }
+  /** One turn's envelopes for the receiving node, in order (node-batches.ts); never nested. */
+  | { t: 'b'; n: string; e: Envelope[] };
 
 export const ALL = 'all';
-export const roomChannel = (room: string): string => `r.${room}`;
 export const userChannel = (user: string): string => `u.${user}`;
 export const nodeChannel = (node: string): string => `n.${node}`;
 
@@ -50,18 +58,16 @@ export function encodeEnvelope(e: Envelope): Buffer {
 }
 
 /**
- * Recognises this node's own envelopes without parsing them: a node hears its own publishes on every channel it
- * shares with other nodes (every room message it sends comes back), and parsing each only to drop it would cost
- * as much as a message from elsewhere. `own(bytes)` is its own envelope; `ownPing(bytes)` one of its room pings.
+ * Recognises this node's own envelopes without parsing them: a node hears its own publishes on the channels it
+ * shares with other nodes (`all`; `u.<user>` when the user has a session here too), and parsing each only to drop
+ * it would cost as much as a message from elsewhere.
  */
-export function ownEnvelopes(node: string): { own(bytes: Buffer): boolean; ownPing(bytes: Buffer): boolean } {
+export function ownEnvelopes(node: string): (bytes: Buffer) => boolean {
   const prefix = Buffer.from(`{"n":${JSON.stringify(node)},`);
-  const ping = Buffer.from(`{"n":${JSON.stringify(node)},"t":"ping"`);
-  const starts = (bytes: Buffer, head: Buffer): boolean => bytes.length > head.length && bytes.compare(head, 0, head.length, 0, head.length) === 0;
-  return { own: (bytes) => starts(bytes, prefix), ownPing: (bytes) => starts(bytes, ping) };
+  return (bytes) => bytes.length > prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
-const KINDS = new Set(['room', 'dm', 'user', 'sess', 'all', 'ctl', 'pd', 'hb', 'hello', 'bye', 'want', 'snap', 'ping']);
+const KINDS = new Set(['room', 'dm', 'user', 'sess', 'all', 'ctl', 'pd', 'hb', 'hello', 'bye', 'want', 'snap', 'w', 'wk', 'uw', 'ws', 'b']);
 
 /**
  * The envelope in `bytes`, or null if it is not one. Nodes trust each other (they share the broker and its
@@ -75,6 +81,10 @@ export function decodeEnvelope(bytes: Buffer): Envelope | null {
   } catch {
     return null;
   }
+  return checkEnvelope(v, true);
+}
+
+function checkEnvelope(v: unknown, outer: boolean): Envelope | null {
   if (typeof v !== 'object' || v === null) return null;
   const e = v as Record<string, unknown>;
   if (typeof e['t'] !== 'string' || !KINDS.has(e['t']) || typeof e['n'] !== 'string') return null;
@@ -83,8 +93,22 @@ export function decodeEnvelope(bytes: Buffer): Envelope | null {
   switch (e['t']) {
     case 'room':
       return typeof e['r'] === 'string' && p !== undefined ? (v as Envelope) : null;
-    case 'ping':
+    case 'w':
+    case 'wk':
+    case 'uw':
       return typeof e['r'] === 'string' ? (v as Envelope) : null;
+    case 'ws':
+      return Array.isArray(e['rooms']) && (e['rooms'] as unknown[]).every((r) => typeof r === 'string') ? (v as Envelope) : null;
+    case 'b': {
+      // A part that is not an envelope is left out; the rest still apply.
+      if (!outer || !Array.isArray(e['e'])) return null;
+      const parts: Envelope[] = [];
+      for (const part of e['e'] as unknown[]) {
+        const ok = checkEnvelope(part, false);
+        if (ok !== null) parts.push(ok);
+      }
+      return { t: 'b', n: e['n'] as string, e: parts };
+    }
     case 'dm':
       return typeof e['u'] === 'string' && typeof e['c'] === 'string' && typeof e['s'] === 'number' && p !== undefined ? (v as Envelope) : null;
     case 'user':
