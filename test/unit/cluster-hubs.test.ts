@@ -199,6 +199,34 @@ describe('hubs joined through a broker', () => {
     for (const s of [ann, ben]) assert.deepEqual(bodies(s, 'live:y').filter((x) => String(x).startsWith('a')), ['a0', 'a1', 'a2', 'a3', 'a4']);
   });
 
+  it("a room's pushes go only to the nodes with members in it: none while all are local, and none after a node's last member leaves", async () => {
+    const bus = new MemoryBus();
+    const [a, b] = await Promise.all([startNode(bus, 'a'), startNode(bus, 'b')]);
+    const ann = a!.connect('ann');
+    const ben = b!.connect('ben');
+    await a!.hub.join(ann, 'live:z');
+    const before = a!.cluster.counters.published;
+    for (let i = 0; i < 3; i++) await a!.hub.publish(ann, 'live:z', 'text', `alone${i}`);
+    await until([a!, b!], () => bodies(ann, 'live:z').length === 3, 'three at home');
+    assert.equal(a!.cluster.counters.published, before, 'a room with no member elsewhere publishes nothing');
+
+    await b!.hub.join(ben, 'live:z');
+    await until([a!, b!], () => b!.cluster.routes.sizes().pending === 0 && a!.cluster.routes.destinations('live:z')?.has('b') === true, "b's watch");
+    // Three messages in one turn leave a in one batch.
+    const batchStart = a!.cluster.counters.published;
+    await Promise.all([0, 1, 2].map((i) => a!.hub.publish(ann, 'live:z', 'text', `both${i}`)));
+    await until([a!, b!], () => bodies(ben, 'live:z').length === 3, 'three across');
+    assert.deepEqual(bodies(ben, 'live:z'), ['both0', 'both1', 'both2']);
+    assert.equal(a!.cluster.counters.published - batchStart, 1, 'one publish for the turn');
+
+    b!.hub.leave(ben, 'live:z');
+    await until([a!, b!], () => a!.cluster.routes.destinations('live:z') === undefined, "b's leave reaching a");
+    const after = a!.cluster.counters.published;
+    await a!.hub.publish(ann, 'live:z', 'text', 'alone again');
+    await until([a!, b!], () => bodies(ann, 'live:z').length === 7, 'the last at home');
+    assert.equal(a!.cluster.counters.published, after);
+  });
+
   it('replace: a session opened on another node closes the older one (4003)', async () => {
     const bus = new MemoryBus();
     const opts = { sessionPolicy: 'replace' as const };

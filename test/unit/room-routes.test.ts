@@ -1,0 +1,114 @@
+/**
+ * The cluster's routing of room pushes (src/cluster/room-routes.ts, node-batches.ts) and the batch on the wire:
+ * which nodes a room's push goes to, when a node's watch of a room is complete, and one envelope per destination
+ * and turn, in order, with a malformed part left out rather than the whole batch.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { NodeBatches } from '../../src/cluster/node-batches.js';
+import { RoomRoutes } from '../../src/cluster/room-routes.js';
+import { decodeEnvelope, type Envelope } from '../../src/cluster/wire.js';
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const dests = (routes: RoomRoutes, room: string): string[] => [...(routes.destinations(room) ?? [])].sort();
+
+describe('RoomRoutes: who wants which room', () => {
+  it('adds and removes wants per node and room, and a list replaces what a node wanted', () => {
+    const r = new RoomRoutes();
+    r.add('b', 'x');
+    r.add('c', 'x');
+    r.add('b', 'y');
+    assert.deepEqual(dests(r, 'x'), ['b', 'c']);
+    r.remove('c', 'x');
+    r.remove('c', 'x'); // twice: nothing
+    assert.deepEqual(dests(r, 'x'), ['b']);
+    r.replace('b', ['y', 'z']);
+    assert.deepEqual(dests(r, 'x'), []);
+    assert.deepEqual(dests(r, 'z'), ['b']);
+    r.dropNode('b');
+    assert.deepEqual(r.sizes(), { rooms: 0, nodes: 0, mine: 0, pending: 0 });
+  });
+
+  it("a watch completes once every node known when it was asked has answered, or is gone", async () => {
+    const r = new RoomRoutes();
+    let done = false;
+    const watch = r.want('x', ['b', 'c'], 0).then(() => (done = true));
+    r.acked('b', 'x');
+    r.acked('b', 'y'); // another room's answer: nothing
+    await turn();
+    assert.equal(done, false, 'c has not answered');
+    r.dropNode('c');
+    await watch;
+    assert.deepEqual(r.wanted(), ['x']);
+    assert.deepEqual(r.pendingRooms(), []);
+  });
+
+  it('with no other node a watch completes at once; one nobody answers is given up after the age asked', async () => {
+    const r = new RoomRoutes();
+    await r.want('alone', [], 0);
+    let done = false;
+    void r.want('x', ['old-version-node'], 1_000).then(() => (done = true));
+    assert.deepEqual(r.giveUp(1_500, 1_000), []);
+    assert.deepEqual(r.giveUp(2_001, 1_000), ['x']);
+    await turn();
+    assert.equal(done, true);
+  });
+
+  it('asked again while pending, both asks wait for the nodes of either', async () => {
+    const r = new RoomRoutes();
+    const order: string[] = [];
+    void r.want('x', ['b'], 0).then(() => order.push('first'));
+    r.unwant('x');
+    void r.want('x', ['b', 'c'], 1).then(() => order.push('second'));
+    r.acked('b', 'x');
+    await turn();
+    assert.deepEqual(order, []);
+    r.acked('c', 'x');
+    await turn();
+    assert.deepEqual(order, ['first', 'second']);
+  });
+});
+
+describe('NodeBatches: one envelope per destination and turn', () => {
+  it('sends what a turn added for each node as one batch, in order, which decodes to the parts', async () => {
+    const sent: { node: string; payload: Buffer; parts: number }[] = [];
+    const batches = new NodeBatches('a', (node, payload, parts) => sent.push({ node, payload, parts }));
+    const room = (n: number): string => JSON.stringify({ n: 'a', t: 'room', r: 'x', p: { type: 'typing', n } });
+    batches.add('b', JSON.stringify({ n: 'a', t: 'wk', r: 'x' }));
+    batches.add('b', room(1));
+    batches.add('c', room(1));
+    batches.add('b', room(2));
+    batches.add('gone', room(1));
+    batches.drop('gone');
+    assert.equal(sent.length, 0, 'nothing before the turn ends');
+    await turn();
+    assert.deepEqual(
+      sent.map((s) => [s.node, s.parts]),
+      [
+        ['b', 3],
+        ['c', 1],
+      ],
+    );
+    const b = decodeEnvelope(sent[0]!.payload) as Extract<Envelope, { t: 'b' }>;
+    assert.equal(b.t, 'b');
+    assert.equal(b.n, 'a');
+    assert.deepEqual(
+      b.e.map((e) => e.t),
+      ['wk', 'room', 'room'],
+    );
+    await turn();
+    assert.equal(sent.length, 2, 'an empty turn sends nothing');
+  });
+
+  it('a batch keeps its good parts when one is malformed, and is refused when nested or not a list', () => {
+    const good = { n: 'a', t: 'room', r: 'x', p: { type: 'typing' } };
+    const bytes = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
+    const b = decodeEnvelope(bytes({ n: 'a', t: 'b', e: [good, { n: 'a', t: 'room' }, 7, { n: 'a', t: 'b', e: [good] }, good] }));
+    assert.ok(b !== null && b.t === 'b');
+    assert.equal(b.e.length, 2);
+    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'b', e: 'x' })), null);
+    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x', 1] })), null);
+    assert.deepEqual(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x'] })), { n: 'a', t: 'ws', rooms: ['x'] });
+    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'w' })), null);
+  });
+});
