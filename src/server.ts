@@ -164,7 +164,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
   // Several nodes as one (src/cluster/): what reaches sessions elsewhere crosses the broker.
   const { broker: b } = config;
   const cluster = b.url
-    ? new ClusterNode({ broker: openBroker(b.url, b.prefix), heartbeatMs: b.heartbeatMs, leaseMs: b.leaseMs, log: log.child({ part: 'cluster' }), now })
+    ? new ClusterNode({ broker: openBroker(b.url, b.prefix), heartbeatMs: b.heartbeatMs, leaseMs: b.leaseMs, batchMs: b.batchMs, log: log.child({ part: 'cluster' }), now })
     : null;
   const hub = new Hub({
     cluster,

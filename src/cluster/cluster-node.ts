@@ -22,6 +22,8 @@ export interface ClusterNodeOptions {
   broker: Broker;
   heartbeatMs: number;
   leaseMs: number;
+  /** Under load, the shortest time between two batches to a node (node-batches.ts); 0 or unset: every turn. */
+  batchMs?: number;
   log: Logger;
   now: () => number;
   /** Default: host, pid and a random part (a restarted process is a new node). */
@@ -58,7 +60,7 @@ export class ClusterNode implements ClusterPort {
     this.broker = opts.broker;
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.mine = ownEnvelopes(this.nodeId);
-    this.batches = new NodeBatches(this.nodeId, (node, payload) => this.publish(nodeChannel(node), payload));
+    this.batches = new NodeBatches(this.nodeId, (node, payload) => this.publish(nodeChannel(node), payload), opts.batchMs ?? 0);
     this.presence = new PresenceState(this.nodeId, {
       roomJoined: (room, user) => this.inbound?.presenceChanged(room, user, 'join'),
       roomLeft: (room, user) => this.inbound?.presenceChanged(room, user, 'leave'),

@@ -300,6 +300,11 @@ export const configSchema = z.strictObject({
        * missing ones (they are usually a hop behind) before they are read from the store.
        */
       gapWaitMs: z.number().int().min(0).max(10_000).default(50).describe('how long a message past a gap waits for the missing ones before the store is read'),
+      /**
+       * Under load, what a node sends another (a room's messages, typing) waits this long after the last batch to
+       * it so that more share one publish; a message that comes alone goes at once (cluster/node-batches.ts).
+       */
+      batchMs: z.number().int().min(0).max(100).default(2).describe('under load, shortest time between two batches of room messages to another node (0: every event-loop turn)'),
     })
     .prefault({})
     .refine((b) => b.heartbeatMs * 2 < b.leaseMs, 'broker.leaseMs must be more than twice broker.heartbeatMs'),

@@ -100,6 +100,27 @@ describe('NodeBatches: one envelope per destination and turn', () => {
     assert.equal(sent.length, 2, 'an empty turn sends nothing');
   });
 
+  it('under load the next batch waits batchMs after the last began; after a lone part, the next goes at the end of its turn', async () => {
+    let now = 1_000;
+    const sent: number[] = [];
+    const batches = new NodeBatches('a', (_node, _payload, parts) => sent.push(parts), 20, () => now);
+    const part = JSON.stringify({ n: 'a', t: 'wk', r: 'x' });
+    batches.add('b', part);
+    await turn();
+    assert.deepEqual(sent, [1], 'a lone part goes at once');
+    batches.add('b', part);
+    batches.add('b', part);
+    await turn();
+    assert.deepEqual(sent, [1, 2]);
+    now += 5;
+    batches.add('b', part);
+    await turn();
+    assert.deepEqual(sent, [1, 2], 'waits out the rest of the 20 ms');
+    batches.add('b', part);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(sent, [1, 2, 2], 'then both in one batch');
+  });
+
   it('a batch keeps its good parts when one is malformed, and is refused when nested or not a list', () => {
     const good = { n: 'a', t: 'room', r: 'x', p: { type: 'typing' } };
     const bytes = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
