@@ -3,15 +3,17 @@
  * order the calls were made (the Store contract), and one more, opened on
  * first use, for retention. The room registry and the webhook queue are in
  * registry.ts, a base class that shares the ordered connection. A group
- * commit is a handful of set-based statements (unnest arrays) in one
- * transaction, however many messages it carries. Sequence numbers come from
- * a row per conversation that the transaction bumps, so they stay gap-free
- * when several nodes share the database.
+ * commit is one set-based statement (unnest arrays, append.ts) however many
+ * messages it carries, in a transaction with the batch's joins, leaves and
+ * read marks when it has any. Sequence numbers come from a row per
+ * conversation that the commit bumps, so they stay gap-free when several
+ * nodes share the database.
  */
 import pg from 'pg';
-import type { Appended, ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, MemberRef, ReadMark, Store, StoredMessage, Upload, UploadTrim, WriteBatch } from '../store.js';
+import type { Appended, ConversationTrimRule, CountCursor, CountTrim, HistoryPage, HistoryQuery, Membership, Store, StoredMessage, Upload, UploadTrim, WriteBatch } from '../store.js';
 import { planConversationTrim } from '../conversation-trim.js';
 import { planCountTrim } from '../count-trim.js';
+import { appendMessages, CAN_READ_UPLOAD, isPlainAppend, join, markRead } from './append.js';
 import { PostgresRegistry } from './registry.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 import { SerialConnection } from './serial-connection.js';
@@ -23,10 +25,6 @@ import { SerialConnection } from './serial-connection.js';
  */
 const RETRY_COMMIT_ON = new Set(['23505', '40P01', '40001']);
 const COMMIT_ATTEMPTS = 4;
-/** The uploader, or a member of a conversation that refers to the file. */
-const CAN_READ_UPLOAD = `SELECT 1 FROM uploads u WHERE u.id = $1 AND (u.owner = $2 OR EXISTS (
-  SELECT 1 FROM upload_links l JOIN members m ON m.conv = l.conv WHERE l.file = u.id AND m."user" = $2))`;
-
 interface MessageRow {
   conv: string;
   seq: string;
@@ -88,6 +86,8 @@ export class PostgresStore extends PostgresRegistry implements Store {
   }
 
   private async commitOnce(c: pg.Client, batch: WriteBatch): Promise<Appended[]> {
+    // Its own transaction: a failed statement leaves nothing behind and needs no ROLLBACK.
+    if (isPlainAppend(batch)) return batch.messages.length > 0 ? appendMessages(c, batch) : [];
     await c.query('BEGIN');
     try {
       if (batch.joins.length > 0) await join(c, batch.joins);
@@ -329,108 +329,6 @@ async function pruneLinks(c: pg.Client, convs: readonly string[]): Promise<void>
      WHERE u.id = ANY($1::text[]) AND NOT u.unlinked AND NOT EXISTS (SELECT 1 FROM upload_links l WHERE l.file = u.id)`,
     [[...new Set(rows.map((r) => r.file))]],
   );
-}
-
-/**
- * Rows are inserted in (user, conv) order, the same on every node: a direct message joins both users, sender first,
- * and two nodes' first commits of one conversation inserting the pair in opposite orders deadlocked.
- */
-async function join(c: pg.Client, joins: MemberRef[]): Promise<void> {
-  await c.query(
-    `INSERT INTO members ("user", conv, read_seq)
-       SELECT t.u, t.c, COALESCE((SELECT last_seq FROM conversations WHERE id = t.c), 0)
-         FROM (SELECT DISTINCT u, c FROM unnest($1::text[], $2::text[]) AS x(u, c)) t ORDER BY t.u, t.c
-     ON CONFLICT DO NOTHING`,
-    [joins.map((j) => j.user), joins.map((j) => j.conv)],
-  );
-}
-
-/** Read marks go forward only, and no further than the conversation's last message (else later ones would never count as unread). */
-async function markRead(c: pg.Client, reads: ReadMark[]): Promise<void> {
-  await c.query(
-    `UPDATE members m SET read_seq = t.s
-       FROM (SELECT x.u, x.c, LEAST(MAX(x.s), COALESCE((SELECT last_seq FROM conversations WHERE id = x.c), 0)) AS s
-             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(u, c, s) GROUP BY x.u, x.c) t
-     WHERE m."user" = t.u AND m.conv = t.c AND m.read_seq < t.s`,
-    [reads.map((r) => r.user), reads.map((r) => r.conv), reads.map((r) => r.seq)],
-  );
-}
-
-async function appendMessages(c: pg.Client, batch: WriteBatch): Promise<Appended[]> {
-  const msgs = batch.messages;
-  const out: (Appended | null)[] = new Array(msgs.length).fill(null);
-  // Idempotency: keys stored earlier, and repeats inside this batch (which take the first one's result).
-  const keyed = msgs.map((m, i) => ({ m, i })).filter(({ m }) => m.key !== null);
-  const firstByKey = new Map<string, number>();
-  const repeatOf = new Map<number, number>();
-  if (keyed.length > 0) {
-    const { rows } = await c.query<{ conv: string; sender: string; key: string; seq: string; id: string; ts: string }>(
-      `SELECT m.conv, m.sender, m.key, m.seq, m.id, m.ts FROM messages m
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(c, s, k) ON m.conv = t.c AND m.sender = t.s AND m.key = t.k`,
-      [keyed.map((k) => k.m.conv), keyed.map((k) => k.m.from), keyed.map((k) => k.m.key)],
-    );
-    const stored = new Map(rows.map((r) => [`${r.conv}\n${r.sender}\n${r.key}`, r]));
-    for (const { m, i } of keyed) {
-      const k = `${m.conv}\n${m.from}\n${m.key}`;
-      const s = stored.get(k);
-      if (s) out[i] = { seq: Number(s.seq), id: s.id, ts: Number(s.ts), duplicate: true };
-      else if (firstByKey.has(k)) repeatOf.set(i, firstByKey.get(k)!);
-      else firstByKey.set(k, i);
-    }
-  }
-  // Referring to a file shares it with the conversation: only someone who may read it can.
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i]!;
-    if (m.fileId === null || out[i] !== null || repeatOf.has(i)) continue;
-    // Held until this commit ends: retention, removing unused uploads, skips one being linked (FOR KEY SHARE
-    // rather than FOR SHARE, so that retention marking it for a look does not wait).
-    const { rowCount } = await c.query(`${CAN_READ_UPLOAD} FOR KEY SHARE OF u`, [m.fileId, m.from]);
-    if (!rowCount) out[i] = { seq: 0, id: m.id, ts: m.ts, duplicate: false, refused: true };
-  }
-  const fresh: number[] = [];
-  const perConv = new Map<string, number>();
-  msgs.forEach((m, i) => {
-    if (out[i] !== null || repeatOf.has(i)) return;
-    fresh.push(i);
-    perConv.set(m.conv, (perConv.get(m.conv) ?? 0) + 1);
-  });
-  if (fresh.length > 0) {
-    const convs = [...perConv.keys()].sort();
-    const { rows } = await c.query<{ id: string; last_seq: string }>(
-      `INSERT INTO conversations (id, last_seq) SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1
-       ON CONFLICT (id) DO UPDATE SET last_seq = conversations.last_seq + EXCLUDED.last_seq RETURNING id, last_seq`,
-      [convs, convs.map((cv) => perConv.get(cv)!)],
-    );
-    const next = new Map(rows.map((r) => [r.id, Number(r.last_seq) - perConv.get(r.id)! + 1]));
-    for (const i of fresh) {
-      const m = msgs[i]!;
-      const seq = next.get(m.conv)!;
-      next.set(m.conv, seq + 1);
-      out[i] = { seq, id: m.id, ts: m.ts, duplicate: false };
-    }
-    const f = fresh.map((i) => msgs[i]!);
-    const seqs = fresh.map((i) => out[i]!.seq);
-    await c.query(
-      `INSERT INTO messages (conv, seq, id, sender, content_type, body, ts, key)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
-      [f.map((m) => m.conv), seqs, f.map((m) => m.id), f.map((m) => m.from), f.map((m) => m.contentType), f.map((m) => m.body), f.map((m) => m.ts), f.map((m) => m.key)],
-    );
-    const links = f.flatMap((m, j) => (m.fileId === null ? [] : [{ file: m.fileId, conv: m.conv, seq: seqs[j]! }]));
-    if (links.length > 0)
-      await c.query(
-        `INSERT INTO upload_links (file, conv, last_seq)
-           SELECT file, conv, MAX(seq) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(file, conv, seq)
-           GROUP BY file, conv ORDER BY file, conv
-         ON CONFLICT (file, conv) DO UPDATE SET last_seq = GREATEST(upload_links.last_seq, EXCLUDED.last_seq)`,
-        [links.map((l) => l.file), links.map((l) => l.conv), links.map((l) => l.seq)],
-      );
-    await markRead(
-      c,
-      f.map((m, j) => ({ user: m.from, conv: m.conv, seq: seqs[j]! })),
-    );
-  }
-  for (const [i, first] of repeatOf) out[i] = { ...out[first]!, duplicate: true };
-  return out as Appended[];
 }
 
 function toMessage(r: MessageRow): StoredMessage {
