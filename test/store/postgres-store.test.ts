@@ -84,6 +84,43 @@ describe('PostgreSQL commits from several nodes', () => {
         assert.deepEqual([...fromA, ...fromB].map((r) => r.seq).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6], `${conv}: six messages, seqs 1..6`);
       }
     }));
+
+  it('numbers the messages of batches committed from two nodes at once gap-free, and a stored key once', (t) =>
+    withTwoNodes(t, async (a, b, url) => {
+      // A batch of messages alone is one statement in its own transaction (append.ts): the seq bumps and inserts of
+      // two nodes' statements interleave without BEGIN around them; a resend from the other node finds the key.
+      const convs = ['r:one', 'r:two', 'r:three'];
+      const msg = (node: string, round: number, i: number) => {
+        const conv = convs[(round + i) % convs.length]!;
+        return { id: `${node}-${round}-${i}`, conv, from: `u-${node}`, contentType: 'text', body: '"x"', ts: i, key: i === 0 ? `k-${round}` : null, fileId: null };
+      };
+      const stored = new Map<string, number>();
+      for (let round = 0; round < 200; round++) {
+        const ma = [0, 1, 2, 3].map((i) => msg('a', round, i));
+        const mb = [0, 1, 2, 3].map((i) => msg('b', round, i));
+        const again = { ...ma[0]!, id: `again-${round}` };
+        const [ra, rb] = await Promise.all([a.commit({ ...emptyBatch(), messages: ma }), b.commit({ ...emptyBatch(), messages: mb })]);
+        const rc = await b.commit({ ...emptyBatch(), messages: [again] });
+        assert.equal(rc[0]!.seq, ra[0]!.seq, 'a resend of a stored key gets the original');
+        assert.equal(rc[0]!.duplicate, true);
+        for (const [m, r] of [...ma.map((m, i) => [m, ra[i]!] as const), ...mb.map((m, i) => [m, rb[i]!] as const)]) {
+          assert.equal(r.duplicate, false);
+          stored.set(`${m.conv}:${r.seq}`, round);
+        }
+      }
+      const c = new pg.Client(url);
+      await c.connect();
+      try {
+        const { rows } = await c.query<{ conv: string; n: string; max: string; last: string }>(
+          'SELECT m.conv, count(*) AS n, max(m.seq) AS max, c.last_seq AS last FROM messages m JOIN conversations c ON c.id = m.conv GROUP BY m.conv, c.last_seq',
+        );
+        assert.equal(rows.reduce((x, r) => x + Number(r.n), 0), 200 * 8, 'every message stored once');
+        for (const r of rows) assert.deepEqual([Number(r.n), Number(r.max)], [Number(r.last), Number(r.last)], `${r.conv}: seqs 1..last_seq, no gap`);
+        assert.equal(stored.size, 200 * 8, 'no seq given twice');
+      } finally {
+        await c.end();
+      }
+    }));
 });
 
 describe('PostgreSQL retention lease', () => {
