@@ -227,6 +227,32 @@ describe('hubs joined through a broker', () => {
     assert.equal(a!.cluster.counters.published, after);
   });
 
+  it("a node that starts late, or comes back from a cut, learns which rooms the others want: a non-durable room's messages reach it and come from it", async () => {
+    const bus = new MemoryBus();
+    const [a, b] = await Promise.all([startNode(bus, 'a'), startNode(bus, 'b')]);
+    const ann = a!.connect('ann');
+    await a!.hub.join(ann, 'live:late');
+    // c starts after a wants the room: a's list answers c's hello.
+    const c = await startNode(bus, 'c');
+    await until([a!, b!, c], () => c.cluster.routes.destinations('live:late')?.has('a') === true, "a's wants reaching c");
+    const cat = c.connect('cat');
+    await c.hub.join(cat, 'live:late');
+    await until([a!, b!, c], () => c.cluster.routes.sizes().pending === 0, "c's watch");
+    await c.hub.publish(cat, 'live:late', 'text', 'from c');
+    await until([a!, b!, c], () => bodies(ann, 'live:late').includes('from c'), 'c to a');
+
+    // b is cut while a member of it joins: its `w` is lost; back, its list reaches the others.
+    bus.cut(b!.broker);
+    await until([a!, b!, c], () => b!.cluster.problem() !== null, 'b sees the cut');
+    const ben = b!.connect('ben');
+    await b!.hub.join(ben, 'live:late');
+    assert.equal(a!.cluster.routes.destinations('live:late')?.has('b') ?? false, false);
+    bus.heal(b!.broker);
+    await until([a!, b!, c], () => b!.cluster.problem() === null && a!.cluster.routes.destinations('live:late')?.has('b') === true, "b's wants after the cut");
+    await a!.hub.publish(ann, 'live:late', 'text', 'from a');
+    await until([a!, b!, c], () => bodies(ben, 'live:late').includes('from a') && bodies(cat, 'live:late').includes('from a'), 'a to b and c');
+  });
+
   it('replace: a session opened on another node closes the older one (4003)', async () => {
     const bus = new MemoryBus();
     const opts = { sessionPolicy: 'replace' as const };
