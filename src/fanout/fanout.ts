@@ -10,7 +10,7 @@ import type { MessagePush, ServerPush } from '../protocol/pushes.js';
 import type { DirectHold } from './direct-hold.js';
 import type { Recipient } from './recipient.js';
 
-/** What the fan-out tells its owner (a broker subscribes to a room's channel only while the room has local members). */
+/** What the fan-out tells its owner (a cluster node wants a room's pushes from the others only while the room has local members). */
 export interface FanOutListener {
   roomOccupied?(room: string): void;
   roomVacated?(room: string): void;
