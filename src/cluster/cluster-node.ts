@@ -48,6 +48,8 @@ export class ClusterNode implements ClusterPort {
   private readonly localSessions = new Map<string, string>();
   /** Which nodes want which rooms, this one's included. */
   readonly routes = new RoomRoutes();
+  /** This node's changes to the rooms it wants, numbered (room-routes.ts says why). */
+  private wantsVersion = 0;
   private readonly batches: NodeBatches;
   private deltaScheduled = false;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -182,13 +184,13 @@ export class ClusterNode implements ClusterPort {
 
   watchRoom(room: string): Promise<void> {
     const done = this.routes.want(room, this.presence.nodes(), this.opts.now());
-    this.send(ALL, { n: this.nodeId, t: 'w', r: room });
+    this.send(ALL, { n: this.nodeId, t: 'w', r: room, v: ++this.wantsVersion });
     return done;
   }
 
   unwatchRoom(room: string): void {
     this.routes.unwant(room);
-    this.send(ALL, { n: this.nodeId, t: 'uw', r: room });
+    this.send(ALL, { n: this.nodeId, t: 'uw', r: room, v: ++this.wantsVersion });
   }
 
   // ── ClusterPort: the cluster's presence ─────────────────────────────────
@@ -223,7 +225,7 @@ export class ClusterNode implements ClusterPort {
 
   /** Every room this node wants, to one node (it said hello) or to all (this node is back and they missed some). */
   private sendWants(node: string | null): void {
-    const e: Envelope = { n: this.nodeId, t: 'ws', rooms: this.routes.wanted() };
+    const e: Envelope = { n: this.nodeId, t: 'ws', rooms: this.routes.wanted(), v: this.wantsVersion };
     if (node === null) this.send(ALL, e);
     else this.batches.add(node, JSON.stringify(e));
   }
@@ -269,7 +271,7 @@ export class ClusterNode implements ClusterPort {
     this.send(ALL, { n: this.nodeId, t: 'hello', b: 1 });
     this.sendWants(null);
     // The asks of watches still waiting may have been lost with the connection.
-    for (const room of this.routes.pendingRooms()) this.send(ALL, { n: this.nodeId, t: 'w', r: room });
+    for (const room of this.routes.pendingRooms()) this.send(ALL, { n: this.nodeId, t: 'w', r: room, v: ++this.wantsVersion });
     this.inbound?.resynced();
   }
 
@@ -327,6 +329,8 @@ export class ClusterNode implements ClusterPort {
       case 'want':
         this.flushDelta();
         this.send(nodeChannel(e.n), { n: this.nodeId, t: 'snap', s: this.presence.snapshot() });
+        // It had lost track of this node (its lease ran out, say) and with it the rooms this node wants.
+        this.sendWants(e.n);
         return;
       case 'snap':
         return this.presence.applySnapshot(e.n, e.s, now);
@@ -334,15 +338,15 @@ export class ClusterNode implements ClusterPort {
         this.gone(e.n);
         return this.presence.removeNode(e.n);
       case 'w':
-        this.routes.add(e.n, e.r);
+        this.routes.add(e.n, e.r, e.v);
         // In the batch, so that it reaches the watcher before anything of the room's this node sends it after.
         return this.batches.add(e.n, JSON.stringify({ n: this.nodeId, t: 'wk', r: e.r }));
       case 'wk':
         return this.routes.acked(e.n, e.r);
       case 'uw':
-        return this.routes.remove(e.n, e.r);
+        return this.routes.remove(e.n, e.r, e.v);
       case 'ws':
-        return this.routes.replace(e.n, e.rooms);
+        return this.routes.replace(e.n, e.rooms, e.v);
       case 'b':
         return; // never nested
     }

@@ -11,8 +11,14 @@
  *   when every node it knew of is sending it r. Until then, as with a subscription not yet in place, what others
  *   publish may miss it: a durable room reads that from the store once the watch is complete;
  * - `uw`: no longer (what is already on its way is dropped on arrival: the room has no members here);
- * - `ws`: a node's whole list, sent to a node that says hello (new, or back after losing the broker) and by a node
- *   that is back, on the all-nodes channel: it replaces what the others held, whatever they missed.
+ * - `ws`: a node's whole list, sent to a node that says hello (new, or back after losing the broker) or asks for its
+ *   snapshot (it had forgotten the node, whose lease ran out), and by a node that is back, on the all-nodes channel:
+ *   it replaces what the others held, whatever they missed.
+ *
+ * Each node numbers its changes (`v`: one more per `w` or `uw`; a `ws` carries the number of the last change it
+ * includes), because they travel on two channels (`all`, and the batch to one node) that the broker does not order
+ * against each other, and a batch leaves later than what was sent at once: a list older than a change already
+ * applied must not undo it, nor a change older than a list applied since redo what the list says.
  *
  * Pure bookkeeping: no I/O and no timers; the caller tells it the time.
  */
@@ -21,6 +27,8 @@ export class RoomRoutes {
   private readonly byRoom = new Map<string, Set<string>>();
   /** Node → the rooms it wants (for forgetting a node in O(its rooms)). */
   private readonly byNode = new Map<string, Set<string>>();
+  /** Per other node: the number of its last list applied, and of each change applied since, per room. */
+  private readonly seen = new Map<string, { floor: number; rooms: Map<string, number> }>();
   /** This node's own wants. */
   private readonly mine = new Set<string>();
   /** Watches of this node not yet answered by every node it knew of when it asked. */
@@ -53,9 +61,9 @@ export class RoomRoutes {
     this.mine.delete(room);
   }
 
-  /** Rooms whose watch is still waiting: asked again after the broker comes back (the asks may be lost). */
+  /** Rooms still wanted whose watch is waiting: asked again after the broker comes back (the asks may be lost). */
   pendingRooms(): string[] {
-    return [...this.pending.keys()];
+    return [...this.pending.keys()].filter((room) => this.mine.has(room));
   }
 
   /** `node` now sends us `room`. */
@@ -83,7 +91,44 @@ export class RoomRoutes {
     return this.byRoom.get(room);
   }
 
-  add(node: string, room: string): void {
+  /** `node`'s change number `v`: it wants `room`. */
+  add(node: string, room: string, v: number): void {
+    if (this.fresh(node, room, v)) this.link(node, room);
+  }
+
+  /** `node`'s change number `v`: it no longer wants `room`. */
+  remove(node: string, room: string, v: number): void {
+    if (this.fresh(node, room, v)) this.unlink(node, room);
+  }
+
+  /** `node`'s whole list, as of its change number `v`: what it no longer wants goes, what it wants is added. */
+  replace(node: string, rooms: readonly string[], v: number): void {
+    const seen = this.versions(node);
+    if (v <= seen.floor) return;
+    const now = new Set(rooms);
+    // A room changed after the list was made keeps what that change said.
+    const newer = (room: string): boolean => (seen.rooms.get(room) ?? -1) > v;
+    for (const room of [...(this.byNode.get(node) ?? [])]) if (!now.has(room) && !newer(room)) this.unlink(node, room);
+    for (const room of now) if (!newer(room)) this.link(node, room);
+    seen.floor = v;
+    for (const [room, rv] of seen.rooms) if (rv <= v) seen.rooms.delete(room);
+  }
+
+  /** A change not older than what is known of its room, nor than the last list: it applies, and is remembered. */
+  private fresh(node: string, room: string, v: number): boolean {
+    const seen = this.versions(node);
+    if (v <= seen.floor || v <= (seen.rooms.get(room) ?? -1)) return false;
+    seen.rooms.set(room, v);
+    return true;
+  }
+
+  private versions(node: string): { floor: number; rooms: Map<string, number> } {
+    let seen = this.seen.get(node);
+    if (seen === undefined) this.seen.set(node, (seen = { floor: -1, rooms: new Map() }));
+    return seen;
+  }
+
+  private link(node: string, room: string): void {
     let nodes = this.byRoom.get(room);
     if (nodes === undefined) this.byRoom.set(room, (nodes = new Set()));
     nodes.add(node);
@@ -92,7 +137,7 @@ export class RoomRoutes {
     rooms.add(room);
   }
 
-  remove(node: string, room: string): void {
+  private unlink(node: string, room: string): void {
     const nodes = this.byRoom.get(room);
     if (nodes === undefined || !nodes.delete(node)) return;
     if (nodes.size === 0) this.byRoom.delete(room);
@@ -101,16 +146,10 @@ export class RoomRoutes {
     if (rooms.size === 0) this.byNode.delete(node);
   }
 
-  /** `node`'s whole list: what it no longer wants goes, what it wants is added. */
-  replace(node: string, rooms: readonly string[]): void {
-    const now = new Set(rooms);
-    for (const room of this.byNode.get(node) ?? []) if (!now.has(room)) this.remove(node, room);
-    for (const room of now) this.add(node, room);
-  }
-
   /** `node` is gone (goodbye, lease expired): it wants nothing, and no watch waits for it. */
   dropNode(node: string): void {
-    for (const room of this.byNode.get(node) ?? []) this.remove(node, room);
+    for (const room of [...(this.byNode.get(node) ?? [])]) this.unlink(node, room);
+    this.seen.delete(node);
     for (const [room, p] of this.pending) if (p.waiting.delete(node)) this.settle(room, p);
   }
 

@@ -37,14 +37,14 @@ export type Envelope =
   /** Send me your snapshot (I missed a delta of yours). */
   | { t: 'want'; n: string }
   | { t: 'snap'; n: string; s: PresenceSnapshot }
-  /** Node `n` wants room `r`'s pushes from now on (room-routes.ts); every node answers `wk`. */
-  | { t: 'w'; n: string; r: string }
+  /** Node `n` wants room `r`'s pushes from now on (room-routes.ts), its change number `v`; every node answers `wk`. */
+  | { t: 'w'; n: string; r: string; v: number }
   /** In a batch to the watcher: this node sends it room `r`'s pushes from here on. */
   | { t: 'wk'; n: string; r: string }
-  /** Node `n` no longer wants room `r`. */
-  | { t: 'uw'; n: string; r: string }
-  /** Every room node `n` wants, replacing what the receiver held (to a node saying hello; by a node that is back). */
-  | { t: 'ws'; n: string; rooms: string[] }
+  /** Node `n` no longer wants room `r` (its change number `v`). */
+  | { t: 'uw'; n: string; r: string; v: number }
+  /** Every room node `n` wants as of its change number `v`, replacing what the receiver held. */
+  | { t: 'ws'; n: string; rooms: string[]; v: number }
   /** One turn's envelopes for the receiving node, in order (node-batches.ts); never nested. */
   | { t: 'b'; n: string; e: Envelope[] };
 
@@ -93,12 +93,13 @@ function checkEnvelope(v: unknown, outer: boolean): Envelope | null {
   switch (e['t']) {
     case 'room':
       return typeof e['r'] === 'string' && p !== undefined ? (v as Envelope) : null;
-    case 'w':
     case 'wk':
-    case 'uw':
       return typeof e['r'] === 'string' ? (v as Envelope) : null;
+    case 'w':
+    case 'uw':
+      return typeof e['r'] === 'string' && typeof e['v'] === 'number' ? (v as Envelope) : null;
     case 'ws':
-      return Array.isArray(e['rooms']) && (e['rooms'] as unknown[]).every((r) => typeof r === 'string') ? (v as Envelope) : null;
+      return Array.isArray(e['rooms']) && (e['rooms'] as unknown[]).every((r) => typeof r === 'string') && typeof e['v'] === 'number' ? (v as Envelope) : null;
     case 'b': {
       // A part that is not an envelope is left out; the rest still apply.
       if (!outer || !Array.isArray(e['e'])) return null;

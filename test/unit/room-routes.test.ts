@@ -15,18 +15,41 @@ const dests = (routes: RoomRoutes, room: string): string[] => [...(routes.destin
 describe('RoomRoutes: who wants which room', () => {
   it('adds and removes wants per node and room, and a list replaces what a node wanted', () => {
     const r = new RoomRoutes();
-    r.add('b', 'x');
-    r.add('c', 'x');
-    r.add('b', 'y');
+    r.add('b', 'x', 1);
+    r.add('c', 'x', 1);
+    r.add('b', 'y', 2);
     assert.deepEqual(dests(r, 'x'), ['b', 'c']);
-    r.remove('c', 'x');
-    r.remove('c', 'x'); // twice: nothing
+    r.remove('c', 'x', 2);
+    r.remove('c', 'x', 3); // twice: nothing
     assert.deepEqual(dests(r, 'x'), ['b']);
-    r.replace('b', ['y', 'z']);
+    r.replace('b', ['y', 'z'], 5);
     assert.deepEqual(dests(r, 'x'), []);
     assert.deepEqual(dests(r, 'z'), ['b']);
     r.dropNode('b');
     assert.deepEqual(r.sizes(), { rooms: 0, nodes: 0, mine: 0, pending: 0 });
+    // Forgotten, a node starts again from nothing: what it says next applies.
+    r.add('b', 'x', 1);
+    assert.deepEqual(dests(r, 'x'), ['b']);
+  });
+
+  it('a list older than a change already applied does not undo it; a change older than a list applied since does nothing', () => {
+    const r = new RoomRoutes();
+    // b's list as of its change 4 (x and y) left in a batch after b's change 5 (z wanted) and 6 (y no longer) went on the all-nodes channel.
+    r.add('b', 'z', 5);
+    r.remove('b', 'y', 6);
+    r.replace('b', ['x', 'y'], 4);
+    assert.deepEqual(dests(r, 'x'), ['b']);
+    assert.deepEqual(dests(r, 'y'), [], 'change 6 stands');
+    assert.deepEqual(dests(r, 'z'), ['b'], 'change 5 stands');
+    // A later list; then a change it already includes arrives late: nothing.
+    r.replace('b', ['x'], 9);
+    assert.deepEqual(dests(r, 'z'), []);
+    r.add('b', 'z', 7);
+    assert.deepEqual(dests(r, 'z'), []);
+    r.replace('b', ['x', 'z'], 8); // an older list: nothing
+    assert.deepEqual(dests(r, 'z'), []);
+    r.add('b', 'z', 10);
+    assert.deepEqual(dests(r, 'z'), ['b']);
   });
 
   it("a watch completes once every node known when it was asked has answered, or is gone", async () => {
@@ -128,8 +151,9 @@ describe('NodeBatches: one envelope per destination and turn', () => {
     assert.ok(b !== null && b.t === 'b');
     assert.equal(b.e.length, 2);
     assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'b', e: 'x' })), null);
-    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x', 1] })), null);
-    assert.deepEqual(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x'] })), { n: 'a', t: 'ws', rooms: ['x'] });
-    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'w' })), null);
+    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x', 1], v: 1 })), null);
+    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x'] })), null, 'no change number');
+    assert.deepEqual(decodeEnvelope(bytes({ n: 'a', t: 'ws', rooms: ['x'], v: 1 })), { n: 'a', t: 'ws', rooms: ['x'], v: 1 });
+    assert.equal(decodeEnvelope(bytes({ n: 'a', t: 'w', r: 'x' })), null);
   });
 });
