@@ -41,6 +41,14 @@ export type ConnectResult = { ok: true } | { ok: false; code: number; reason: st
 
 export type { Ack, HistoryResult, JoinResult, PresenceEntry, SyncResult };
 
+/** Longest a join of a non-durable room new on this node waits for the other nodes' answers. */
+const WATCH_WAIT_MS = 1_000;
+
+function atMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+}
+
 export class Hub {
   private readonly rooms: Membership;
   /** user → until when (ms) new sessions are refused: a disconnect by the backend with a ban. */
@@ -276,7 +284,9 @@ export class Hub {
       const room = this.rooms.add(s, name, kind, false);
       const result: JoinResult = { room: name, kind, durable, seq: room.seq };
       if (since !== undefined) result.recovered = false;
-      return result;
+      // Nothing in the store to catch up from: the reply waits (a bounded time: a node that died does not answer)
+      // until the other nodes send this one the room's messages.
+      return room.watching ? atMost(room.watching, WATCH_WAIT_MS).then(() => result) : result;
     }
     // A room with members already knows its last delivered seq, and every later commit reaches members
     // in order: a plain join needs no store round trip.

@@ -45,7 +45,10 @@ export class Membership {
       this.map.set(name, (room = new RoomState(name, kind, durable)));
       if (this.cluster) {
         const r = room;
-        void this.cluster.watchRoom(name).then(() => r.durable && !r.closed && this.watched(r));
+        r.watching = this.cluster.watchRoom(name).then(() => {
+          r.watching = null;
+          if (r.durable && !r.closed) this.watched(r);
+        });
       }
     }
     s.rooms.add(name);

@@ -32,6 +32,12 @@ export class RoomState implements Ordered {
   knownMembers: Set<string> | null = null;
   /** Its last local member left: nothing more is delivered through this state. */
   closed = false;
+  /**
+   * On a cluster, from the first local member's join until every other node has said it sends this node the room's
+   * pushes (ClusterPort.watchRoom): a non-durable room's joins wait for it, so that what others publish after the
+   * join's reply reaches the joiner.
+   */
+  watching: Promise<void> | null = null;
 
   constructor(
     readonly name: string,
