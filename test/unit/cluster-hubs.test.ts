@@ -73,10 +73,11 @@ after(async () => {
   for (const n of running) await n.cluster.stop();
 });
 
-async function startNode(bus: MemoryBus, name: string, opts: Partial<HubOptions> = {}): Promise<Node> {
+/** `clusterNow`: the node's clock for heartbeats and leases (a test moves it to make another node's lease run out). */
+async function startNode(bus: MemoryBus, name: string, opts: Partial<HubOptions> = {}, clusterNow: () => number = Date.now): Promise<Node> {
   const tick: Tick = { epoch: 1 };
   const broker = new MemoryBroker(bus, 'test');
-  const cluster = new ClusterNode({ broker, heartbeatMs: 40, leaseMs: 300, log: silent, now: Date.now, nodeId: name });
+  const cluster = new ClusterNode({ broker, heartbeatMs: 40, leaseMs: 300, log: silent, now: clusterNow, nodeId: name });
   let n = 0;
   const hub = new Hub({
     tick,
@@ -314,5 +315,29 @@ describe('hubs joined through a broker', () => {
       ['join', 'leave'],
     );
     assert.deepEqual(a!.hub.presence({ user: 'x', grants: [] }, 'live:z').users, [{ user: 'ann', sessions: 1 }]);
+  });
+
+  it("a node whose lease ran out at another (its heartbeats late, not lost) gets its room wants back with the snapshot it is asked for", async () => {
+    const bus = new MemoryBus();
+    // b's clock: real time plus an offset, or, from `fastSince` on, running a thousand times as fast — so that whichever
+    // comes first, a's heartbeat or b's beat, a heartbeat is always older than the lease when b next looks.
+    let offset = 0;
+    let fastSince: number | null = null;
+    const bNow = (): number => Date.now() + offset + (fastSince === null ? 0 : (Date.now() - fastSince) * 1000);
+    const [a, b] = await Promise.all([startNode(bus, 'a'), startNode(bus, 'b', {}, bNow)]);
+    const ann = a!.connect('ann');
+    await a!.hub.join(ann, 'live:lease');
+    const ben = b!.connect('ben');
+    await b!.hub.join(ben, 'live:lease');
+    await until([a!, b!], () => b!.cluster.routes.destinations('live:lease')?.has('a') === true, "a's want at b");
+    fastSince = Date.now();
+    // b forgets a at its next beat: a's sessions (ann leaves) and the rooms a wants.
+    await until([a!, b!], () => ben.msgs('presence').some((p) => p['user'] === 'ann' && p['event'] === 'leave'), 'ann gone at b');
+    offset = bNow() - Date.now();
+    fastSince = null;
+    // a's next heartbeat is news to b, which asks a for its state: a's snapshot and its wants come back.
+    await until([a!, b!], () => b!.cluster.routes.destinations('live:lease')?.has('a') === true && b!.hub.isOnline('ann'), "a's want and ann back at b");
+    await b!.hub.publish(ben, 'live:lease', 'text', 'after the lease');
+    await until([a!, b!], () => bodies(ann, 'live:lease').includes('after the lease'), 'b to a');
   });
 });
