@@ -151,7 +151,7 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     log.child({ part: 'store' }),
     metrics.store,
   );
-  const flusher = new Flusher(config.limits.flushIntervalMs, undefined, metrics.outbound);
+  const flusher = new Flusher(config.limits.flushIntervalMs, undefined, metrics.outbound, config.limits.fanoutPeriodMs);
   const { heartbeat, auth: authCfg, limits } = config;
   const wheel = new TimerWheel(
     Math.max(heartbeat.intervalMs, heartbeat.timeoutMs, authCfg.timeoutMs, limits.closeTimeoutMs),

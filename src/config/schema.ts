@@ -167,7 +167,7 @@ export const configSchema = z.strictObject({
       /**
        * Longest pause between two writes to the sockets. After a flush to sessions that receive steadily
        * (members of busy rooms) the server pauses as long as the flush took, at most this long, so that what
-       * arrives meanwhile shares frames (fewer writes per delivery); a quiet server writes at once (session/
+       * arrives meanwhile shares frames (fewer writes per delivery); a quiet server writes at once (outbound/
        * flusher.ts). 0: write every event-loop turn, however busy.
        */
       flushIntervalMs: z
@@ -177,6 +177,19 @@ export const configSchema = z.strictObject({
         .max(1000)
         .default(10)
         .describe('longest pause between two rounds of socket writes on a busy server (0: write every event-loop turn)'),
+      /**
+       * After a round of socket writes to at least 256 steadily receiving sessions (a big room's fan-out, or this
+       * node's part of it), the next round starts no sooner than this after that one began: a round's length
+       * depends on how many of the room's members this node holds, the batching should not (outbound/flusher.ts).
+       * 0: such rounds are paced like the others. Nothing when flushIntervalMs is 0.
+       */
+      fanoutPeriodMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(1000)
+        .default(20)
+        .describe("shortest time between the starts of two rounds of socket writes after one to a big room's members (0: none)"),
       closeTimeoutMs: z
         .number()
         .int()

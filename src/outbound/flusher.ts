@@ -16,6 +16,18 @@
  * Sessions that receive now and then (small rooms, DMs) would only wait
  * longer for frames as many as before. A quiet server, or one whose flushes
  * are short, writes at once.
+ *
+ * A flush's length depends on how many of a room's members this process
+ * holds, which is not what the pause is for: a cluster node with half of a
+ * room's members has flushes half as long, so it would pause half as long
+ * and send twice the frames for the same messages. So a flush that wrote at
+ * least `FANOUT_QUEUES` steady queues (a big room's fan-out, whole or in
+ * part) is paced by the clock instead: the next flush starts no sooner than
+ * `fanoutPeriodMs` after this one began (`limits.fanoutPeriodMs`, 20 ms,
+ * twice the default longest pause: the period a process settles at anyway
+ * once its flushes take that long), so a busy big room's members get a frame
+ * at most that often however many of them are here. Only a room that
+ * receives faster than that waits at all.
  */
 import { performance } from 'node:perf_hooks';
 import type { Tick } from './shared-batch.js';
@@ -35,6 +47,9 @@ export interface OutboundCounters {
 }
 
 const NO_COUNTERS: OutboundCounters = { written: () => {} };
+
+/** Steady queues in one flush from which it counts as a big room's fan-out (paced by `fanoutPeriodMs`). */
+export const FANOUT_QUEUES = 256;
 
 export class Flusher {
   readonly tick: Tick = { epoch: 1 };
@@ -57,6 +72,11 @@ export class Flusher {
     /** Milliseconds, with sub-millisecond resolution: a flush of a few hundred writes takes well under 1 ms. */
     private readonly clock: () => number = () => performance.now(),
     private readonly counters: OutboundCounters = NO_COUNTERS,
+    /**
+     * Shortest time from the start of a flush of a big room's fan-out (≥ FANOUT_QUEUES steady queues) to the
+     * start of the next flush. 0: none (such flushes are paced like the others). Nothing when maxDelayMs is 0.
+     */
+    private readonly fanoutPeriodMs = 2 * maxDelayMs,
   ) {}
 
   /** An outbox wrote one frame of `messages` messages, `bytes` long (its payload's length, when the transport frames it). */
@@ -123,7 +143,11 @@ export class Flusher {
       }
       if (this.maxDelayMs > 0) {
         const end = this.clock();
-        this.notBefore = 2 * steady >= n ? end + Math.min(this.maxDelayMs, end - start) : 0;
+        if (2 * steady < n) this.notBefore = 0;
+        else {
+          this.notBefore = end + Math.min(this.maxDelayMs, end - start);
+          if (steady >= FANOUT_QUEUES) this.notBefore = Math.max(this.notBefore, start + this.fanoutPeriodMs);
+        }
       }
       // Closed sessions' queues must not stay reachable from here.
       list.fill(null, 0, n);

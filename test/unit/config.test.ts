@@ -58,6 +58,7 @@ describe('config defaults', () => {
       maxQueueBytes: 4 * 1024 * 1024,
       maxQueueMessages: 10_000,
       flushIntervalMs: 10,
+      fanoutPeriodMs: 20,
       closeTimeoutMs: 5_000,
     });
     assert.deepEqual(c.rooms.rules, [

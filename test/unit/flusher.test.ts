@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Flusher, type Flushable } from '../../src/outbound/flusher.js';
+import { FANOUT_QUEUES, Flusher, type Flushable } from '../../src/outbound/flusher.js';
 
 /** A flusher whose clock moves only when told to. */
-function paced(maxDelayMs: number) {
+function paced(maxDelayMs: number, fanoutPeriodMs?: number) {
   let time = 1_000;
-  const flusher = new Flusher(maxDelayMs, () => time);
+  const flusher = new Flusher(maxDelayMs, () => time, undefined, fanoutPeriodMs);
   /** `n` queues (sessions) that each take `costMs` of the clock to flush. */
   const queues = (n: number, costMs: number): Flushable[] =>
     Array.from({ length: n }, () => ({ lastFlush: 0, flush: () => void (time += costMs) }));
@@ -73,6 +73,48 @@ describe('Flusher pacing', () => {
     const p = paced(0);
     p.steadyFlushOf(p.queues(100, 0.5));
     assert.equal(p.flusher.delay(), 0);
+  });
+
+  describe("a big room's fan-out (at least FANOUT_QUEUES steady queues)", () => {
+    it('starts the next flush a fixed period after this one began, however long this one took', () => {
+      // A node with all 1,000 members of a room, and a node with 500 of them: flushes of 10 ms and of 5 ms.
+      for (const [members, flushMs] of [[1_000, 10], [500, 5], [FANOUT_QUEUES, 2]] as const) {
+        const p = paced(10);
+        p.steadyFlushOf(p.queues(members, flushMs / members));
+        assert.ok(Math.abs(p.flusher.delay() - (20 - flushMs)) < 1e-9, `${members} members: the next flush 20 ms after this one's start`);
+      }
+    });
+
+    it('pauses as long as the flush took, up to the limit, once the flush is longer than half the period', () => {
+      const p = paced(10);
+      p.steadyFlushOf(p.queues(1_000, 0.015)); // 15 ms
+      assert.ok(Math.abs(p.flusher.delay() - 10) < 1e-9, 'the limit: writes take at most about half the time, as before');
+      const q = paced(10, 40);
+      q.steadyFlushOf(q.queues(1_000, 0.015));
+      assert.ok(Math.abs(q.flusher.delay() - 25) < 1e-9, 'a longer period wins over the pause');
+    });
+
+    it('does not apply to fewer steady queues (small busy rooms), nor to a flush of mostly new ones', () => {
+      const p = paced(10);
+      p.steadyFlushOf(p.queues(FANOUT_QUEUES - 1, 2 / FANOUT_QUEUES));
+      assert.ok(p.flusher.delay() < 2, 'paced by its own length alone');
+      const steady = p.queues(FANOUT_QUEUES, 0.001);
+      p.flushOf(steady);
+      p.flushOf([...steady, ...p.queues(FANOUT_QUEUES + 1, 0.001)]);
+      assert.ok(p.flusher.delay() <= 0, 'most of them new: no pause at all');
+    });
+
+    it('is off with a period of 0, and with a limit of 0 nothing pauses', () => {
+      const p = paced(10, 0);
+      p.steadyFlushOf(p.queues(500, 0.01)); // 5 ms
+      assert.ok(Math.abs(p.flusher.delay() - 5) < 1e-9);
+      const q = paced(0);
+      q.steadyFlushOf(q.queues(500, 0.01));
+      assert.equal(q.flusher.delay(), 0);
+      const r = paced(0, 20);
+      r.steadyFlushOf(r.queues(500, 0.01));
+      assert.equal(r.flusher.delay(), 0);
+    });
   });
 
   it('flushes every queue marked since the last run, once each', () => {
