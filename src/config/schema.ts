@@ -152,31 +152,15 @@ export const configSchema = z.strictObject({
       burst: z.number().int().positive().default(100).describe('messages per session at once, above the sustained rate'),
       maxRateStrikes: z.number().int().positive().default(20).describe('messages refused for rate within one second before a flood close (4006)'),
       roomsPerSession: z.number().int().positive().default(100).describe('rooms one session may join'),
-      maxQueueBytes: z
-        .number()
-        .int()
-        .min(1024)
-        .default(4 * 1024 * 1024)
-        .describe('bytes queued for a session that has not read them yet before it is closed (4005)'),
-      maxQueueMessages: z
-        .number()
-        .int()
-        .positive()
-        .default(10_000)
-        .describe('messages queued for a session that has not read them yet before it is closed (4005)'),
+      maxQueueBytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe('bytes queued for a session that has not read them yet before it is closed (4005)'),
+      maxQueueMessages: z.number().int().positive().default(10_000).describe('messages queued for a session that has not read them yet before it is closed (4005)'),
       /**
        * Longest pause between two writes to the sockets. After a flush to sessions that receive steadily
        * (members of busy rooms) the server pauses as long as the flush took, at most this long, so that what
        * arrives meanwhile shares frames (fewer writes per delivery); a quiet server writes at once (outbound/
        * flusher.ts). 0: write every event-loop turn, however busy.
        */
-      flushIntervalMs: z
-        .number()
-        .int()
-        .min(0)
-        .max(1000)
-        .default(10)
-        .describe('longest pause between two rounds of socket writes on a busy server (0: write every event-loop turn)'),
+      flushIntervalMs: z.number().int().min(0).max(1000).default(10).describe('longest pause between two rounds of socket writes on a busy server (0: write every event-loop turn)'),
       /**
        * After a round of socket writes to at least 256 steadily receiving sessions (a big room's fan-out, or this
        * node's part of it), the next round starts no sooner than this after that one began: a round's length
@@ -190,12 +174,7 @@ export const configSchema = z.strictObject({
         .max(1000)
         .default(20)
         .describe("shortest time between the starts of two rounds of socket writes after one to a big room's members (0: none)"),
-      closeTimeoutMs: z
-        .number()
-        .int()
-        .positive()
-        .default(5_000)
-        .describe('how long a closing connection may take to answer the close frame before it is cut off'),
+      closeTimeoutMs: z.number().int().positive().default(5_000).describe('how long a closing connection may take to answer the close frame before it is cut off'),
     })
     .prefault({}),
   compression: z
