@@ -4,6 +4,7 @@
  */
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { serverApi } from './api/server-api.js';
 import { tokenSigner } from './api/routes.js';
@@ -235,13 +236,20 @@ async function serve(config: Config, log: Logger, { store, blobs, tlsFiles, auth
     repeatIntervalMs: config.log.repeatIntervalMs,
   });
   const scrape = metricsRoute(metrics, config.metrics, config.api.keys, log.child({ part: 'metrics' }));
+  const upgradeFailed = (err: unknown, socket: Duplex): void => {
+    log.error({ err }, 'upgrade failed');
+    socket.destroy();
+  };
   const http = createHttpServer(config, web, tlsFiles, {
-    upgrade: (req, socket, head) =>
-      gateway.handleUpgrade(req, socket, head).catch((err: unknown) => {
-        // Never an unhandled rejection (it would end the process): this connection alone is dropped.
-        log.error({ err }, 'upgrade failed');
-        socket.destroy();
-      }),
+    upgrade: (req, socket, head) => {
+      // Never an uncaught exception or an unhandled rejection (either would end the process): this connection
+      // alone is dropped.
+      try {
+        gateway.handleUpgrade(req, socket, head)?.catch((err: unknown) => upgradeFailed(err, socket));
+      } catch (err) {
+        upgradeFailed(err, socket);
+      }
+    },
     ready: () => ready,
     unready: () => health.problem() ?? cluster?.problem() ?? null,
     route: (req, res, pathname) => scrape(req, res, pathname) || admin(req, res, pathname) || api(req, res, pathname) || (media?.(req, res, pathname) ?? false),

@@ -132,8 +132,14 @@ function checkAlgorithms(key: Uint8Array | KeyObject, algorithms: readonly strin
 /**
  * Reads credentials from an HTTP request (WebSocket upgrade or upload): `?token=`,
  * `Authorization: Bearer`, or in dev mode `?user=`. Null when there are none.
+ * Only a token's check is asynchronous: a dev identity, or none, is answered at once (a connect storm's
+ * handshakes then go on in the same turn, without a promise and a microtask each).
  */
-export async function identifyRequest(auth: Authenticator, headers: { authorization?: string | undefined }, url: URL): Promise<AuthResult | null> {
+export function identifyRequest(
+  auth: Authenticator,
+  headers: { authorization?: string | undefined },
+  url: { readonly searchParams: URLSearchParams },
+): AuthResult | null | Promise<AuthResult> {
   const header = headers.authorization;
   const token = url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7).trim() : null);
   if (token) return auth.verifyToken(token);

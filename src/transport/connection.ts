@@ -14,6 +14,7 @@ import type { Codec } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
 import type { RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
+import type { JoinResult } from '../protocol/replies.js';
 import { PING_FRAME } from '../outbound/frame.js';
 import { Outbox, type Held, type Wire } from '../outbound/outbox.js';
 import type { DeflateParams } from '../outbound/deflate-frame.js';
@@ -145,6 +146,10 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.outbox.push(this.codec.encode(message));
   }
 
+  pushJoinReply(id: RequestId, result: JoinResult): void {
+    this.outbox.push(this.codec.joinReply?.(id, result) ?? this.codec.encode({ type: 'reply', id, data: result }));
+  }
+
   /** Closes with a code the client can read. Safe to call any number of times, in any state. */
   close(code: number, reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
@@ -225,7 +230,7 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.grants = identity.grants;
     this.expiresAt = identity.expiresAt;
     this.via = identity.via ?? 'token';
-    const verdict = this.ctx.hub.connect(this, { resume });
+    const verdict = this.ctx.hub.connect(this, resume ? RESUME : FRESH);
     if (!verdict.ok) {
       this.close(verdict.code, verdict.reason);
       return;
@@ -235,17 +240,23 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.stopAwaitingAuth();
     const { config } = this.ctx;
     this.outbox.push(this.ctx.encodeConnected(this.codec, this.id, this.user));
-    if (config.welcome.enabled)
-      this.push({ type: 'notice', from: 'System', text: config.welcome.text.replaceAll('{user}', this.user), ts: this.ctx.now() });
+    if (this.ctx.welcomeText) {
+      const text = this.ctx.welcomeText(this.user);
+      const ts = this.ctx.now();
+      this.outbox.push(this.codec.systemNotice?.(text, ts) ?? this.codec.encode({ type: 'notice', from: 'System', text, ts }));
+    }
     this.ctx.hub.unread(this).then(
       (summary) => {
-        if (summary && this.state === 'open') this.push(summary);
+        if (summary && this.state === 'open')
+          this.outbox.push(summary.conversations.length === 0 ? this.ctx.encodeNoUnread(this.codec) : this.codec.encode(summary));
       },
       (err: unknown) => this.ctx.repeats.warn({ session: this.id, err }, 'unread summary failed'),
     );
     this.nextBeatAt = this.ctx.now() + config.heartbeat.intervalMs;
     this.scheduleNext(this.ctx.now());
-    this.ctx.log.debug({ session: this.id, user: this.user, ...this.peer }, 'session open');
+    // The address is asked of the kernel: only for a line that is written (the object is built before pino looks
+    // at the level; in a connect storm this was 3 % of the server's CPU).
+    if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ session: this.id, user: this.user, ...this.peer }, 'session open');
   }
 
   /** A connection without credentials waits this long for an `auth` message. */
@@ -366,6 +377,10 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.codec.decode(data, this.commands.receive);
   }
 }
+
+/** Hub.connect's options, the same objects for every session. */
+const RESUME = { resume: true } as const;
+const FRESH = { resume: false } as const;
 
 const CONNECTION = Symbol('connection');
 type Tagged = WebSocket & { [CONNECTION]: Connection };

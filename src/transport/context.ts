@@ -20,6 +20,10 @@ export interface GatewayContext {
   readonly log: Logger;
   /** The `connected` push for a session of this server, in its codec (Codec.connectedEncoder, made once per codec). */
   readonly encodeConnected: (codec: Codec, session: string, user: string) => Buffer;
+  /** The welcome notice's text for a user (`welcome.text` with `{user}` replaced), or null when it is off. */
+  readonly welcomeText: ((user: string) => string) | null;
+  /** The `unread` summary of a user who belongs to no conversation, in a codec: encoded once per codec. */
+  readonly encodeNoUnread: (codec: Codec) => Buffer;
   /** What every connection's command pipeline shares. */
   readonly commands: PipelineDeps;
   /** Slow-consumer closes, logged without flooding. */
@@ -43,7 +47,10 @@ export interface ConnectionTallies {
 }
 
 /** What the gateway is given; it builds the rest of the context. */
-export type GatewayOptions = Omit<GatewayContext, 'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'commands' | 'tallies' | 'repeats'> & {
+export type GatewayOptions = Omit<
+  GatewayContext,
+  'forget' | 'identifiedOrGone' | 'slowCloses' | 'encodeConnected' | 'welcomeText' | 'encodeNoUnread' | 'commands' | 'tallies' | 'repeats'
+> & {
   /** The command pipelines' counters (metrics). */
   commandCounters?: CommandCounters;
 };

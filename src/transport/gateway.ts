@@ -52,6 +52,8 @@ export class Gateway {
           maxTextLength: limits.maxTextLength,
         },
       }),
+      welcomeText: ctx.config.welcome.enabled ? welcomeText(ctx.config.welcome.text) : null,
+      encodeNoUnread: noUnreadEncoder(),
       forget: (c) => {
         this.conns.delete(c as Connection);
         if (this.conns.size === 0) this.onEmpty?.();
@@ -107,22 +109,38 @@ export class Gateway {
     return out;
   }
 
-  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /**
+   * Identifies the handshake and upgrades it. A token's check is asynchronous (the returned promise settles once the
+   * connection is set up); a dev identity, or none, is answered in this turn, as the upgrade event is handled.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> | void {
     // Until ws takes the socket over, a reset from the peer must not become an uncaught error.
     socket.on('error', ignore);
     const full = this.conns.size + this.upgrading >= this.ctx.config.limits.maxConnections;
-    this.upgrading++;
-    let identity: AuthResult | null = null;
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const resume = url.searchParams.get('resume') === '1';
+    const query = queryOf(req.url);
+    const resume = query.get('resume') === '1';
+    let identity: AuthResult | null | Promise<AuthResult> = null;
     try {
-      if (!full) identity = await identifyRequest(this.ctx.auth, req.headers, url);
+      if (!full) identity = identifyRequest(this.ctx.auth, req.headers, { searchParams: query });
     } catch (err) {
-      this.ctx.repeats.error({ err }, 'identifying a connection failed');
-      identity = { ok: false, code: CloseCode.Unauthorized, reason: 'could not verify credentials' };
-    } finally {
-      this.upgrading--;
+      identity = this.identifyFailed(err);
     }
+    if (!(identity instanceof Promise)) return this.upgrade(req, socket, head, full, resume, identity);
+    this.upgrading++;
+    return identity
+      .catch((err: unknown) => this.identifyFailed(err))
+      .then((id) => {
+        this.upgrading--;
+        this.upgrade(req, socket, head, full, resume, id);
+      });
+  }
+
+  private identifyFailed(err: unknown): AuthResult {
+    this.ctx.repeats.error({ err }, 'identifying a connection failed');
+    return { ok: false, code: CloseCode.Unauthorized, reason: 'could not verify credentials' };
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, full: boolean, resume: boolean, identity: AuthResult | null): void {
     if (socket.destroyed) return;
     // The 101 response and what the session is told first (connected, the welcome, or the close) leave in one
     // write: in a connect storm a write is a good part of each connection's cost. (A refused handshake ends
@@ -200,6 +218,21 @@ export class Gateway {
   }
 }
 
+const NO_QUERY = new URLSearchParams();
+
+/**
+ * The query of a request's target, as `new URL(target, base).searchParams` reads it (up to a fragment), without
+ * parsing the rest of a URL: a good part of a handshake's own work in a connect storm.
+ */
+export function queryOf(target: string | undefined): URLSearchParams {
+  if (target === undefined) return NO_QUERY;
+  const q = target.indexOf('?');
+  if (q === -1) return NO_QUERY;
+  const hash = target.indexOf('#');
+  if (hash !== -1 && hash < q) return NO_QUERY;
+  return new URLSearchParams(hash === -1 ? target.slice(q + 1) : target.slice(q + 1, hash));
+}
+
 /**
  * What a proxy in front says the client's address is (as given: the server cannot tell whether the proxy set it
  * or the client did); the socket's own address is read when a log line needs it (Connection.peer).
@@ -207,6 +240,21 @@ export class Gateway {
 function forwardedFor(req: IncomingMessage): string | undefined {
   const forwarded = req.headers['x-forwarded-for'];
   return typeof forwarded === 'string' ? forwarded : undefined;
+}
+
+/**
+ * `text` with every `{user}` replaced by the user id as it is (split once: `replaceAll` took a good part of a
+ * session's greeting, and would read `$&` and the like in an id as replacement patterns).
+ */
+export function welcomeText(text: string): (user: string) => string {
+  const parts = text.split('{user}');
+  return parts.length === 1 ? () => text : (user) => parts.join(user);
+}
+
+/** The empty `unread` summary in each codec, encoded on first use: the same bytes for every such session. */
+function noUnreadEncoder(): (codec: Codec) => Buffer {
+  const encoded: Buffer[] = [];
+  return (codec) => (encoded[codec.id] ??= codec.encode({ type: 'unread', conversations: [] }));
 }
 
 /** The `connected` push of this server in each codec, its settings encoded once per codec on first use. */

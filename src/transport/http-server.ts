@@ -43,7 +43,7 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
     // Without CORS headers a page from a refused origin cannot read the answer, but a request that changes something
     // (an upload) would still be carried out: it is refused before any route sees it.
     if (!READ_ONLY.has(req.method ?? '') && !origins.allows(req)) return refuseRequest(req, res);
-    const pathname = (req.url ?? '/').split('?', 1)[0]!;
+    const pathname = pathOf(req.url ?? '/');
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       const reason = handlers.ready() ? (handlers.unready?.() ?? null) : 'draining';
@@ -60,8 +60,7 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
   const timeouts = { headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.ceil(headersTimeoutMs / 2)) };
   const server = tls ? createHttps({ ...tls, ...timeouts }, onRequest) : createHttp(timeouts, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const pathname = (req.url ?? '/').split('?', 1)[0];
-    if (pathname !== config.server.path) return refuseUpgrade(socket, '404 Not Found');
+    if (pathOf(req.url ?? '/') !== config.server.path) return refuseUpgrade(socket, '404 Not Found');
     if (!handlers.ready()) return refuseUpgrade(socket, '503 Service Unavailable');
     if (!origins.allows(req)) return refuseUpgrade(socket, '403 Forbidden');
     handlers.upgrade(req, socket, head);
@@ -73,6 +72,12 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
     else socket.destroy();
   });
   return server;
+}
+
+/** A request target's path: what comes before its query. */
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
 }
 
 /** Methods that change nothing, which a page from any origin may send (it cannot read the answer without CORS). */
