@@ -275,9 +275,11 @@ export class Hub {
    * in order, then live ones follow with no gap and no duplicate.
    */
   join(s: HubSession, name: string, since?: number): JoinResult | Promise<JoinResult> {
-    const kind = this.roomKind(name);
+    // The rule is looked up once (roomKind and isDurable each look it up).
+    const rule = this.rule(name);
+    const kind = rule.kind;
     check(mayJoin(s, name, kind, this.directory.isMember(name, s.user)));
-    const durable = this.isDurable(name);
+    const durable = this.persistence !== null && rule.durable !== false;
     if (s.rooms.has(name)) return { room: name, kind, durable, seq: durable ? (this.rooms.get(name)?.lastSeq ?? 0) : this.rooms.get(name)!.seq };
     this.checkRoomLimit(s);
     if (!durable) {
