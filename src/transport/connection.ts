@@ -14,7 +14,6 @@ import type { Codec } from '../protocol/codec.js';
 import { CloseCode, ErrorCode } from '../protocol/codes.js';
 import type { RequestId } from '../protocol/commands.js';
 import type { ServerPush } from '../protocol/pushes.js';
-import type { JoinResult } from '../protocol/replies.js';
 import { PING_FRAME } from '../outbound/frame.js';
 import { Outbox, type Held, type Wire } from '../outbound/outbox.js';
 import type { DeflateParams } from '../outbound/deflate-frame.js';
@@ -146,10 +145,6 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     this.outbox.push(this.codec.encode(message));
   }
 
-  pushJoinReply(id: RequestId, result: JoinResult): void {
-    this.outbox.push(this.codec.joinReply?.(id, result) ?? this.codec.encode({ type: 'reply', id, data: result }));
-  }
-
   /** Closes with a code the client can read. Safe to call any number of times, in any state. */
   close(code: number, reason: string): void {
     if (this.state === 'closing' || this.state === 'closed') return;
@@ -243,7 +238,7 @@ export class Connection implements HubSession, Wire, Timed, PipelineHost {
     if (this.ctx.welcomeText) {
       const text = this.ctx.welcomeText(this.user);
       const ts = this.ctx.now();
-      this.outbox.push(this.codec.systemNotice?.(text, ts) ?? this.codec.encode({ type: 'notice', from: 'System', text, ts }));
+      this.push({ type: 'notice', from: 'System', text, ts });
     }
     this.ctx.hub.unread(this).then(
       (summary) => {
