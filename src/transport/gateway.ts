@@ -15,6 +15,7 @@ import { chooseSubprotocol, codecOfSubprotocol } from '../protocol/codecs.js';
 import { CloseCode } from '../protocol/codes.js';
 import { Connection, SLOW_CLOSE_LINGER_PERIODS } from './connection.js';
 import type { ConnectionTallies, GatewayContext, GatewayOptions } from './context.js';
+import { queryOf } from './request-target.js';
 import { SlowCloseLog } from './slow-close-log.js';
 import { LogThrottle } from '../observe/log-throttle.js';
 
@@ -216,21 +217,6 @@ export class Gateway {
     this.ctx.slowCloses.flush();
     this.ctx.repeats.flush();
   }
-}
-
-const NO_QUERY = new URLSearchParams();
-
-/**
- * The query of a request's target, as `new URL(target, base).searchParams` reads it (up to a fragment), without
- * parsing the rest of a URL: a good part of a handshake's own work in a connect storm.
- */
-export function queryOf(target: string | undefined): URLSearchParams {
-  if (target === undefined) return NO_QUERY;
-  const q = target.indexOf('?');
-  if (q === -1) return NO_QUERY;
-  const hash = target.indexOf('#');
-  if (hash !== -1 && hash < q) return NO_QUERY;
-  return new URLSearchParams(hash === -1 ? target.slice(q + 1) : target.slice(q + 1, hash));
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { resolveDevMode } from '../auth/authenticator.js';
 import type { Config } from '../config/schema.js';
 import { originPolicy } from './origins.js';
+import { pathOf } from './request-target.js';
 import { staticFiles, type WebFiles } from './static-files.js';
 import type { TlsFiles } from './tls-files.js';
 
@@ -72,12 +73,6 @@ export function createHttpServer(config: Config, web: WebFiles | null, tls: TlsF
     else socket.destroy();
   });
   return server;
-}
-
-/** A request target's path: what comes before its query. */
-function pathOf(target: string): string {
-  const q = target.indexOf('?');
-  return q === -1 ? target : target.slice(0, q);
 }
 
 /** Methods that change nothing, which a page from any origin may send (it cannot read the answer without CORS). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { queryOf, welcomeText } from '../../src/transport/gateway.js';
+import { welcomeText } from '../../src/transport/gateway.js';
+import { queryOf } from '../../src/transport/request-target.js';
 
 describe('queryOf (a handshake’s query)', () => {
   it('reads what new URL(target, base).searchParams reads', () => {
