@@ -12,6 +12,17 @@ export interface Timed {
   due(now: number): void;
 }
 
+/**
+ * Longest slot. A slot's entries fire together, and the sessions of a connect storm (thousands a second) all ping
+ * at the same phase of the heartbeat interval: with the 1 s slots that the default deadlines gave (a fifth of the
+ * 5 s auth timeout), each second of such a storm came back every interval as one burst of a few thousand pings,
+ * 25–90 ms of socket writes during which nothing was delivered (docs/benchmarks.md, "The heartbeat's bursts").
+ * Slots of 20 ms send the pings about as they were scheduled; the interval costs an idle server 50 wakeups a second.
+ * A horizon longer than MAX_SLOTS such slots (heartbeats minutes apart) gets longer slots, not more of them.
+ */
+const MAX_SLOT_MS = 20;
+const MAX_SLOTS = 8192;
+
 /** Marks an entry taken out of its slot and about to fire. */
 const FIRING = -2;
 
@@ -26,11 +37,11 @@ export class TimerWheel {
   constructor(
     /** Longest delay that will be scheduled. */
     horizonMs: number,
-    /** Finest delay that matters. */
+    /** Finest delay that matters: deadlines fire at most a fifth of it late, and at most one slot (MAX_SLOT_MS). */
     finestMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.resolution = Math.max(5, Math.floor(finestMs / 5));
+    this.resolution = Math.max(5, Math.floor(Math.min(finestMs / 5, Math.max(MAX_SLOT_MS, horizonMs / MAX_SLOTS))));
     const count = Math.ceil(horizonMs / this.resolution) + 2;
     this.slots = Array.from({ length: count }, () => new Set<Timed>());
     this.cursor = 0;

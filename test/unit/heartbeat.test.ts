@@ -209,6 +209,47 @@ describe('TimerWheel', () => {
     assert.ok(e.fired[0]! >= HORIZON && e.fired[0]! <= HORIZON + 2 * RES, `fired at ${e.fired[0]}`);
   });
 
+  it("spreads what one second of a connect storm scheduled (the server's defaults: slots of 20 ms, not 1 s)", () => {
+    // The server's wheel: horizon the 25 s heartbeat, finest the 5 s auth and close timeouts (src/server.ts).
+    const clock = new Clock();
+    const wheel = new TimerWheel(25_000, 5_000, clock.now);
+    // 2,000 sessions connect over one second, each pinging 25 s later.
+    let firedNow = 0;
+    const entries = Array.from({ length: 2000 }, () => new Entry(() => firedNow++));
+    entries.forEach((e, i) => {
+      if (i % 2 === 0 && i > 0) {
+        clock.t++;
+        wheel.advance();
+      }
+      wheel.schedule(e, 25_000);
+    });
+    let largest = 0;
+    while (clock.t < 27_000) {
+      clock.t++;
+      firedNow = 0;
+      wheel.advance();
+      largest = Math.max(largest, firedNow);
+    }
+    assert.ok(entries.every((e) => e.fired.length === 1 && e.fired[0]! - 25_000 <= 1000 + 20));
+    // 40 a slot (2 a millisecond); with 1 s slots it was all 2,000 at once.
+    assert.ok(largest <= 50, `${largest} entries fired at once`);
+  });
+
+  it('a horizon of many slots gets longer slots, not more of them', () => {
+    const clock = new Clock();
+    // An hour's heartbeat: 8,192 slots of ~440 ms, not 180,000 of 20 ms.
+    const wheel = new TimerWheel(3_600_000, 600_000, clock.now);
+    const e = new Entry();
+    wheel.schedule(e, 1000);
+    while (clock.t < 3000) {
+      clock.t++;
+      wheel.advance();
+    }
+    assert.equal(e.fired.length, 1);
+    const late = e.fired[0]! - 1000;
+    assert.ok(late > 20 && late <= 3_600_000 / 8192 + 1, `fired ${late} ms late`);
+  });
+
   it('start() drives the wheel with a real interval; stop() halts it', async () => {
     const wheel = new TimerWheel(1000, 25); // resolution 5 ms, real clock
     const e = new Entry();
