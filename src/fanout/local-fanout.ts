@@ -50,6 +50,14 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
   private readonly maxHeldBytes: number;
   private readonly counters: DeliveryCounters;
   private sessions = 0;
+  /**
+   * Groups that started a batch in epoch `startedIn`. A closed batch is needed only by the queues that hold it, yet
+   * a group kept it until its room's next message: in rooms quieter than the young generation's collections (a few
+   * per second) each message's batch, bytes and frame lived through two and went to the old generation, whose
+   * collections then stalled delivery. So the first batch of an epoch lets go of the closed ones.
+   */
+  private readonly started: CodecGroup<S>[] = [];
+  private startedIn = 0;
 
   constructor(private readonly opts: LocalFanoutOptions) {
     this.tick = opts.tick;
@@ -143,10 +151,23 @@ export class LocalFanout<S extends Recipient = Recipient> implements FanOut<S> {
     const bytes = g.codec.encode(push);
     let batch = g.batch;
     if (batch === null || batch.epoch !== this.tick.epoch || batch.written) {
-      batch = g.batch = new SharedBatch(this.tick.epoch);
+      const epoch = this.tick.epoch;
+      if (this.startedIn !== epoch) this.releaseClosed(epoch);
+      batch = g.batch = new SharedBatch(epoch);
+      this.started.push(g);
       for (const m of g.members) m.sendShared(batch, 0);
     }
     batch.add(bytes);
+  }
+
+  private releaseClosed(epoch: number): void {
+    const started = this.started;
+    for (let i = 0; i < started.length; i++) {
+      const g = started[i]!;
+      if (g.batch !== null && g.batch.epoch !== epoch) g.batch = null;
+    }
+    started.length = 0;
+    this.startedIn = epoch;
   }
 
   private isOpen(batch: SharedBatch | null): boolean {

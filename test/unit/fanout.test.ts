@@ -9,6 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { FanOutListener } from '../../src/fanout/fanout.js';
 import { LocalFanout, type LocalFanoutOptions } from '../../src/fanout/local-fanout.js';
 import type { Recipient } from '../../src/fanout/recipient.js';
@@ -18,6 +20,10 @@ import { CloseCode } from '../../src/protocol/codes.js';
 import { jsonCodec } from '../../src/protocol/json-codec.js';
 import type { MessagePush, ServerPush } from '../../src/protocol/pushes.js';
 import { FakeQueue } from '../helpers/fake-queue.js';
+
+// A full collection on demand, for the test that a closed batch is let go (the flag is set before its first use).
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 /** A codec that counts what it encodes (the pushes, in order). */
 interface CountingCodec extends Codec {
@@ -169,6 +175,27 @@ describe('LocalFanout: a room, one codec', () => {
     assert.equal(second.epoch, r.tick.epoch);
     r.turn();
     assert.deepEqual(a.labels(), ['one', 'two']);
+  });
+
+  it("lets go of a closed batch at the next epoch's first batch, though its own room stays quiet", async () => {
+    const r = rig();
+    const quiet = r.add('alice');
+    const busy = r.add('bob');
+    r.fanout.join('quiet', quiet);
+    r.fanout.join('busy', busy);
+    r.fanout.toRoom('quiet', notice('one'));
+    const closed = new WeakRef(quiet.batches()[0]!);
+    r.turn();
+    // Another room's message starts the new epoch's first batch: the quiet room's closed one is nobody's now.
+    r.fanout.toRoom('busy', notice('two'));
+    // A WeakRef's target is kept until the task that made it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    assert.equal(closed.deref(), undefined, 'the closed batch was collected');
+    r.fanout.toRoom('quiet', notice('three'));
+    r.turn();
+    assert.deepEqual(quiet.labels(), ['one', 'three']);
+    assert.deepEqual(busy.labels(), ['two']);
   });
 
   it('starts a new batch once the current one has been written, even within the epoch', () => {
